@@ -1,0 +1,34 @@
+"""bgbench: measure and reduce how much image classifiers rely on image backgrounds.
+
+The public API is re-exported lazily from the stage modules so that ``import bgbench`` stays
+cheap (no torch import until a model is needed).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    "BgbenchError": "bgbench.errors",
+    "IN9_CLASSES": "bgbench.classes",
+    "VARIANTS": "bgbench.layout",
+    "resolve_device": "bgbench.devices",
+    "create_classifier": "bgbench.models",
+    "synthesize": "bgbench.synth",
+    "build_dataset": "bgbench.build",
+    "evaluate": "bgbench.evaluate",
+    "run_challenge": "bgbench.challenge",
+    "download_in9": "bgbench.download",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bgbench' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+import sys
+
+from bgbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,67 @@
+"""The ``bgbench`` command line: each subcommand parses its options and calls the library.
+
+Subcommands live in sibling modules, each exposing ``register(app)``. Library errors
+(:class:`~bgbench.errors.BgbenchError`) are printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+
+import typer
+
+from bgbench import __version__
+from bgbench.errors import BgbenchError
+
+COMMAND_MODULES = ("synth", "build", "eval", "challenge", "download", "models", "demo")
+
+app = typer.Typer(
+    name="bgbench",
+    help="Measure and reduce how much image classifiers rely on image backgrounds.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bgbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Measure and reduce how much image classifiers rely on image backgrounds."""
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = import_module(f"bgbench.cli.{_name}")
+    except ModuleNotFoundError as _exc:  # a command whose module has not landed yet
+        if _exc.name != f"bgbench.cli.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    try:
+        app(args=argv, prog_name="bgbench", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except BgbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
