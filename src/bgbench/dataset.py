@@ -1,0 +1,387 @@
+"""Load one variant of an IN-9 style tree as a uint8 array, decoded once and cached.
+
+``load_variant(root, variant, split)`` reads ``<root>/<variant>/<split>/<class>/<image>`` in
+torchvision ImageFolder order (class folders sorted, files sorted) and returns a
+:class:`VariantData` whose ``images`` is a uint8 array of shape (N, H, W, 3), RGB, values 0-255.
+All images of a variant must share one size (224 x 224 in the released data); a tree that mixes
+sizes is an error, not something to resize silently.
+
+Cache. Decoding JPEGs dominates evaluation time, so the decoded array is stored once as a ``.npy``
+file under ``$BGBENCH_CACHE`` (default ``~/.cache/bgbench``) and memory-mapped on later loads.
+The cache entry is found by a *stat key*: SHA-256 over the relative paths, byte sizes and mtimes
+(ns) of the variant's files, so a lookup costs one ``stat`` per file and any added, removed,
+renamed or rewritten file misses the cache. Each entry also stores the *content fingerprint*:
+SHA-256 over every file's relative path and the SHA-256 of its bytes (computed while decoding).
+The content fingerprint does not depend on mtimes or on where the tree lives, so two copies of the
+same data give the same value; it is what results files record as the data fingerprint.
+Entries are written atomically (temporary file + rename; ``meta.json`` last), so a crash leaves
+either no entry or a complete one.
+
+Unreadable images (corrupt, truncated, not an image) are skipped, counted and listed in
+``VariantData.skipped`` as (relative path, reason); they never shift the labels of the others.
+A missing variant folder, a class folder without images, or a variant without any readable image
+raise :class:`~bgbench.errors.BgbenchError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bgbench.atomic import atomic_write_json
+from bgbench.errors import BgbenchError
+from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, class_folders, list_image_folder, variant_dir
+from bgbench.progress import progress
+
+CACHE_FORMAT = 1
+"""Bumped whenever the cache entry layout or the decoding changes (old entries are then ignored)."""
+
+PARALLEL_MIN_IMAGES = 64
+"""Below this many images decoding runs in the calling thread."""
+
+__all__ = ["MaskData", "VariantData", "cache_root", "decode_image", "load_masks", "load_variant",
+           "variant_fingerprint"]
+
+
+@dataclass
+class VariantData:
+    """One variant of one split, in ImageFolder order.
+
+    ``images``: uint8 (N, H, W, 3) RGB (a read-only memmap when cached); ``labels``: int64 (N,)
+    class indices into ``class_names``; ``paths``: POSIX paths relative to ``root``, aligned with
+    ``images``; ``skipped``: (relative path, reason) for files that could not be decoded;
+    ``fingerprint``: the content fingerprint (hex SHA-256, see module docstring).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    paths: list[str]
+    class_names: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    fingerprint: str = ""
+    variant: str = ""
+    split: str = ""
+    root: str = ""
+    cached: bool = False
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass
+class MaskData:
+    """Foreground masks ``fg_mask/<split>/<class>/<stem>.npy`` in sorted order.
+
+    ``masks``: uint8 (N, H, W) with values 0/1; ``labels``: int64 (N,); ``paths``: POSIX paths
+    relative to the root; ``class_names``: the sorted class folders.
+    """
+
+    masks: np.ndarray
+    labels: np.ndarray
+    paths: list[str]
+    class_names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """The cache folder: ``cache_dir``, else ``$BGBENCH_CACHE``, else ``~/.cache/bgbench``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("BGBENCH_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bgbench"
+
+
+def _list_variant(root: Path, variant: str, split: str,
+                  extensions: frozenset[str] | None = None) -> tuple[list[tuple[Path, int]], list[str]]:
+    """Files and class names of one variant; errors for a missing folder or an empty class."""
+    folder = variant_dir(root, variant, split)
+    if not folder.is_dir():
+        if not (root / variant).is_dir():
+            raise BgbenchError(
+                f"variant folder {variant}/ not found (expected {variant}/{split}/<class>/...)", root)
+        raise BgbenchError(f"split folder not found in variant {variant!r}", folder)
+    items = list_image_folder(folder, extensions)
+    names = class_folders(folder)
+    present = {label for _, label in items}
+    for index, name in enumerate(names):
+        if index not in present:
+            kind = "mask (.npy)" if extensions else "image"
+            raise BgbenchError(f"class folder holds no {kind} files", folder / name)
+    return items, names
+
+
+def variant_fingerprint(files: list[tuple[Path, int]], root: Path) -> str:
+    """Stat key of a file list: SHA-256 over relative path, size and mtime (ns) of each file."""
+    digest = hashlib.sha256(f"bgbench-stat-v{CACHE_FORMAT}\n".encode())
+    for path, label in files:
+        stat = path.stat()
+        rel = path.relative_to(root).as_posix()
+        digest.update(f"{rel}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode image bytes to uint8 (H, W, 3) RGB. Raises ``ValueError`` with a short reason."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                arr = np.asarray(img, dtype=np.float64)
+                top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+                grey = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+                return np.repeat(grey[:, :, None], 3, axis=2)
+            if img.mode != "RGB":
+                img = img.convert("RGBA").convert("RGB") if img.mode == "P" else img.convert("RGB")
+            return np.asarray(img, dtype=np.uint8).copy()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise ValueError(f"cannot decode image ({reason})") from exc
+
+
+def _probe_size(files: list[tuple[Path, int]]) -> tuple[int, int] | None:
+    """(H, W) of the first file PIL can open (header only), or None when none opens."""
+    for path, _ in files:
+        try:
+            with Image.open(path) as img:
+                width, height = img.size
+            return height, width
+        except (OSError, SyntaxError, ValueError):
+            continue
+    return None
+
+
+def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int]) -> tuple[str, str | None]:
+    """Decode ``path`` into ``out[index]``; returns (sha256 of the bytes, error reason or None)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "unreadable", f"cannot read file ({exc.strerror or exc})"
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        arr = decode_image(data)
+    except ValueError as exc:
+        return sha, str(exc)
+    if arr.shape[:2] != shape:
+        return sha, f"size:{arr.shape[1]}x{arr.shape[0]}"
+    out[index] = arr
+    return sha, None
+
+
+def _decode_all(files: list[tuple[Path, int]], root: Path, out: np.ndarray, shape: tuple[int, int],
+                workers: int | None, desc: str) -> tuple[list[str], list[str | None]]:
+    """Decode every file into ``out``; returns per-file byte hashes and error reasons."""
+    n = len(files)
+    hashes: list[str] = [""] * n
+    errors: list[str | None] = [None] * n
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1) if n >= PARALLEL_MIN_IMAGES else 1
+    bar = progress(total=n, desc=desc, unit="img")
+    try:
+        if workers <= 1:
+            for i, (path, _) in enumerate(files):
+                hashes[i], errors[i] = _decode_into(out, i, path, shape)
+                bar.update(1)
+        else:  # Pillow releases the GIL while decoding, so threads scale without pickling arrays
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                chunk = 64
+                for start in range(0, n, chunk * workers):
+                    stop = min(n, start + chunk * workers)
+                    futures = {i: pool.submit(_decode_into, out, i, files[i][0], shape)
+                               for i in range(start, stop)}
+                    for i, future in futures.items():
+                        hashes[i], errors[i] = future.result()
+                        bar.update(1)
+    finally:
+        bar.close()
+    return hashes, errors
+
+
+def _content_fingerprint(rels: list[str], labels: list[int], hashes: list[str]) -> str:
+    digest = hashlib.sha256(b"bgbench-content-v1\n")
+    for rel, label, sha in zip(rels, labels, hashes, strict=True):
+        digest.update(f"{rel}\0{label}\0{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def _size_error(files: list[tuple[Path, int]], errors: list[str | None], shape: tuple[int, int],
+                folder: Path) -> BgbenchError | None:
+    odd = [(files[i][0], e) for i, e in enumerate(errors) if e is not None and e.startswith("size:")]
+    if not odd:
+        return None
+    path, reason = odd[0]
+    return BgbenchError(
+        f"{len(odd)} image(s) differ in size from the first image's {shape[1]}x{shape[0]} "
+        f"(e.g. {path.name} is {reason[5:]}); all images of a variant must share one size", folder)
+
+
+def _read_cache(entry: Path) -> dict | None:
+    """Metadata of a complete cache entry, or None (absent, from another format, or damaged)."""
+    meta_path = entry / "meta.json"
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != CACHE_FORMAT:
+            return None
+        images = np.load(entry / "images.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, json.JSONDecodeError):
+        return None
+    if list(images.shape) != meta["shape"] or images.dtype != np.uint8:
+        return None
+    meta["images"] = images
+    return meta
+
+
+def _write_cache(entry: Path, images_tmp: Path, keep: np.ndarray, meta: dict) -> np.ndarray:
+    """Move the decoded rows ``keep`` of the temporary array into the cache entry atomically."""
+    entry.mkdir(parents=True, exist_ok=True)
+    full = np.load(images_tmp, mmap_mode="r+", allow_pickle=False)
+    if keep.all():
+        del full
+        os.replace(images_tmp, entry / "images.npy")
+    else:  # compact: copy the readable rows into a fresh file, then drop the temporary one
+        fd, tmp = tempfile.mkstemp(prefix=".images.npy.tmp-", dir=entry)
+        os.close(fd)
+        try:
+            dense = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                              shape=(int(keep.sum()), *full.shape[1:]))
+            dense[:] = full[keep]
+            dense.flush()
+            del dense, full
+            os.replace(tmp, entry / "images.npy")
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(images_tmp)
+    atomic_write_json(entry / "meta.json", meta)
+    return np.load(entry / "images.npy", mmap_mode="r", allow_pickle=False)
+
+
+def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: bool = True,
+                 cache_dir: str | Path | None = None, workers: int | None = None) -> VariantData:
+    """Decode ``<root>/<variant>/<split>`` into a :class:`VariantData` (see module docstring).
+
+    ``cache=False`` decodes into memory and touches no cache. ``workers`` threads decode (default:
+    up to 8 when there are at least 64 images). Raises ``BgbenchError`` for a missing folder, a
+    class folder without images, mixed image sizes, or no readable image at all.
+    """
+    root = Path(root)
+    if variant == MASK_VARIANT:
+        raise BgbenchError("fg_mask holds masks, not images (use load_masks)", root / variant)
+    folder = variant_dir(root, variant, split)
+    files, names = _list_variant(root, variant, split)
+    rels = [path.relative_to(root).as_posix() for path, _ in files]
+    labels_all = np.array([label for _, label in files], dtype=np.int64)
+    stat_key = variant_fingerprint(files, root)
+    entry = cache_root(cache_dir) / "datasets" / stat_key
+    if cache:
+        meta = _read_cache(entry)
+        if meta is not None and meta["paths_all"] == rels:
+            keep = np.array(meta["keep"], dtype=bool)
+            return VariantData(images=meta["images"], labels=labels_all[keep],
+                               paths=[r for r, k in zip(rels, keep, strict=True) if k],
+                               class_names=names, skipped=[tuple(s) for s in meta["skipped"]],
+                               fingerprint=meta["fingerprint"], variant=variant, split=split,
+                               root=str(root), cached=True)
+    shape = _probe_size(files)
+    if shape is None:
+        raise BgbenchError(f"none of the {len(files)} files could be opened as an image", folder)
+    n = len(files)
+    desc = f"decode {variant}/{split}"
+    if cache:
+        entry.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".images-full.npy.tmp-", dir=entry)
+        os.close(fd)
+        images_tmp = Path(tmp_name)
+        try:
+            out = np.lib.format.open_memmap(images_tmp, mode="w+", dtype=np.uint8, shape=(n, *shape, 3))
+            hashes, errors = _decode_all(files, root, out, shape, workers, desc)
+            out.flush()
+            del out
+            if (exc := _size_error(files, errors, shape, folder)) is not None:
+                raise exc
+            keep = np.array([e is None for e in errors], dtype=bool)
+            if not keep.any():
+                raise BgbenchError(f"none of the {n} images could be decoded", folder)
+            skipped = [(rels[i], e) for i, e in enumerate(errors) if e is not None]
+            fingerprint = _content_fingerprint(rels, labels_all.tolist(), hashes)
+            meta = {"format": CACHE_FORMAT, "root": str(root.resolve()), "variant": variant, "split": split,
+                    "shape": [int(keep.sum()), *shape, 3], "paths_all": rels, "keep": keep.tolist(),
+                    "skipped": skipped, "fingerprint": fingerprint, "class_names": names}
+            images = _write_cache(entry, images_tmp, keep, meta)
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(images_tmp)
+    else:
+        out = np.empty((n, *shape, 3), dtype=np.uint8)
+        hashes, errors = _decode_all(files, root, out, shape, workers, desc)
+        if (exc := _size_error(files, errors, shape, folder)) is not None:
+            raise exc
+        keep = np.array([e is None for e in errors], dtype=bool)
+        if not keep.any():
+            raise BgbenchError(f"none of the {n} images could be decoded", folder)
+        skipped = [(rels[i], e) for i, e in enumerate(errors) if e is not None]
+        fingerprint = _content_fingerprint(rels, labels_all.tolist(), hashes)
+        images = out if keep.all() else out[keep]
+    return VariantData(images=images, labels=labels_all[keep],
+                       paths=[r for r, k in zip(rels, keep, strict=True) if k], class_names=names,
+                       skipped=skipped, fingerprint=fingerprint, variant=variant, split=split,
+                       root=str(root), cached=False)
+
+
+def _as_binary_mask(arr: np.ndarray, path: Path) -> np.ndarray:
+    if arr.ndim == 3 and arr.shape[2] in (1, 3) and (arr == arr[:, :, :1]).all():
+        arr = arr[:, :, 0]
+    if arr.ndim != 2:
+        raise BgbenchError(f"mask has shape {arr.shape}, expected (H, W)", path)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise BgbenchError(f"mask has dtype {arr.dtype}, expected numbers 0/1", path)
+    if not np.isin(arr, (0, 1)).all():
+        raise BgbenchError("mask holds values other than 0 and 1", path)
+    return arr.astype(np.uint8)
+
+
+def load_masks(root: str | Path, split: str = "val") -> MaskData:
+    """Read every ``<root>/fg_mask/<split>/<class>/<stem>.npy`` in sorted (ImageFolder) order.
+
+    Each file must hold a 0/1 (or bool) array of shape (H, W) (an (H, W, 1|3) array with equal
+    channels is accepted), all of one shape. Loaded with ``allow_pickle=False``. Returns uint8
+    masks (N, H, W). Any bad file raises ``BgbenchError`` naming it.
+    """
+    root = Path(root)
+    files, names = _list_variant(root, MASK_VARIANT, split, frozenset({MASK_SUFFIX}))
+    masks: np.ndarray | None = None
+    for i, (path, _) in enumerate(progress(files, desc=f"masks {split}", unit="mask")):
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise BgbenchError(f"cannot read mask ({str(exc).splitlines()[0] if str(exc) else exc!r})",
+                               path) from exc
+        mask = _as_binary_mask(np.asarray(arr), path)
+        if masks is None:
+            masks = np.empty((len(files), *mask.shape), dtype=np.uint8)
+        elif mask.shape != masks.shape[1:]:
+            raise BgbenchError(f"mask has shape {mask.shape}, but the first mask has {masks.shape[1:]}", path)
+        masks[i] = mask
+    assert masks is not None  # _list_variant guarantees at least one file
+    return MaskData(masks=masks, labels=np.array([label for _, label in files], dtype=np.int64),
+                    paths=[p.relative_to(root).as_posix() for p, _ in files], class_names=names)
