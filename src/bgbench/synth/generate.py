@@ -1,0 +1,147 @@
+"""``synthesize``: render a whole split of the synthetic benchmark into an ImageNet-style tree.
+
+Layout under ``out`` (``stem = <wnid>_<NNNNNN>``, NNNNNN = 0-based index within the class)::
+
+    <split>/<wnid>/<stem>.JPEG       RGB image, shorter side = size
+    <split>/<wnid>/<stem>.xml        ILSVRC-style annotation, one <object> per foreground object
+    masks/<split>/<wnid>/<stem>.png  instance mask, mode "L": 0 background, k = k-th XML object
+    synth-<split>.jsonl              one record per image (class, habitat, boxes, paths)
+    synth-<split>.json               the options and summary counts of the split
+
+The job is resumable: each finished image is logged to ``.synth-<split>.partial.jsonl``; a re-run with
+the same options skips images whose three files exist, and the final jsonl is written atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bgbench.atomic import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from bgbench.classes import IN9_CLASSES, IN9_WNIDS
+from bgbench.errors import BgbenchError
+from bgbench.progress import progress
+from bgbench.synth.habitats import HABITATS
+from bgbench.synth.objects import OBJECT_FAMILIES
+from bgbench.synth.scene import SPLIT_CODES, render_scene, scene_rng
+from bgbench.synth.writer import sample_paths, write_scene
+
+FORMAT_VERSION = 1
+MIN_SIZE, MAX_SIZE = 16, 4096
+
+
+def sample_stem(label: int, index: int) -> str:
+    """File stem of image ``index`` of class ``label``: ``<wnid>_<NNNNNN>``."""
+    return f"{IN9_WNIDS[label]}_{index:06d}"
+
+
+def _validate(out: Path, per_class: int, split: str, seed: int, bg_correlation: float, size: int) -> None:
+    if out.exists() and not out.is_dir():
+        raise BgbenchError("output exists and is not a folder", out)
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise BgbenchError(f"per_class must be a positive integer, got {per_class!r}")
+    if split not in SPLIT_CODES:
+        raise BgbenchError(f"split must be one of {', '.join(SPLIT_CODES)}, got {split!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise BgbenchError(f"seed must be a non-negative integer, got {seed!r}")
+    if not 0.0 <= float(bg_correlation) <= 1.0:
+        raise BgbenchError(f"bg_correlation must be in [0, 1], got {bg_correlation!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise BgbenchError(f"size must be an integer in [{MIN_SIZE}, {MAX_SIZE}], got {size!r}")
+
+
+def _config(per_class: int, split: str, seed: int, bg_correlation: float, size: int) -> dict[str, Any]:
+    return {"format": FORMAT_VERSION, "per_class": per_class, "split": split, "seed": seed,
+            "bg_correlation": float(bg_correlation), "size": size}
+
+
+def _known_records(out: Path, split: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Records of an earlier run with the same options (finished or interrupted), keyed by stem."""
+    config_key = {k: v for k, v in config.items() if k != "per_class"}
+    known: dict[str, dict[str, Any]] = {}
+    summary = out / f"synth-{split}.json"
+    if summary.exists():
+        try:
+            import json
+
+            old = json.loads(summary.read_text(encoding="utf-8")).get("config", {})
+        except (OSError, ValueError):
+            old = {}
+        if {k: v for k, v in old.items() if k != "per_class"} == config_key:
+            known.update({r["stem"]: r for r in read_jsonl(out / f"synth-{split}.jsonl") if "stem" in r})
+    partial = out / f".synth-{split}.partial.jsonl"
+    records = read_jsonl(partial)
+    if records and {k: v for k, v in records[0].get("config", {}).items() if k != "per_class"} == config_key:
+        known.update({r["stem"]: r for r in records[1:] if "stem" in r})
+    return known
+
+
+def _summarise(records: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    n = len(records)
+    matches = sum(r["habitat"] == r["label"] for r in records)
+    n_objects = [len(r["objects"]) for r in records]
+    fractions = [o["area"] / (r["size"][0] * r["size"][1]) for r in records for o in r["objects"]]
+    return {
+        "config": config,
+        "images": n,
+        "objects": sum(n_objects),
+        "two_object_images": sum(k == 2 for k in n_objects),
+        "habitat_match_rate": matches / n if n else 0.0,
+        "mean_object_area_fraction": sum(fractions) / len(fractions) if fractions else 0.0,
+        "classes": {IN9_CLASSES[i]: {"wnid": IN9_WNIDS[i], "object_family": OBJECT_FAMILIES[i],
+                                     "habitat": HABITATS[i]} for i in range(len(IN9_CLASSES))},
+    }
+
+
+def synthesize(out: str | Path, *, per_class: int = 20, split: str = "train", seed: int = 0,
+               bg_correlation: float = 0.9, size: int = 256, quiet: bool = False) -> dict[str, Any]:
+    """Render ``per_class`` scenes for each of the nine classes into ``out`` (layout in the module doc).
+
+    Image ``i`` of class ``c`` is a pure function of ``(seed, split, c, i, bg_correlation, size)``: the
+    same arguments give byte-identical files. Its habitat is class ``c``'s own with probability
+    ``bg_correlation`` and one of the other eight (uniformly) otherwise. Returns a summary dict (the
+    content of ``synth-<split>.json`` plus ``rendered``, ``reused``, ``seconds`` and
+    ``images_per_second``). Raises :class:`BgbenchError` for bad options before writing anything.
+    """
+    out = Path(out)
+    _validate(out, per_class, split, seed, bg_correlation, size)
+    config = _config(per_class, split, seed, bg_correlation, size)
+    out.mkdir(parents=True, exist_ok=True)
+    known = _known_records(out, split, config)
+    partial = out / f".synth-{split}.partial.jsonl"
+    atomic_write_text(partial, "")
+    append_jsonl(partial, {"config": config})
+
+    jobs = [(label, index) for label in range(len(IN9_WNIDS)) for index in range(per_class)]
+    records: list[dict[str, Any]] = []
+    rendered = reused = 0
+    start = time.perf_counter()
+    for label, index in progress(jobs, total=len(jobs), desc=f"synth {split}", quiet=quiet):
+        wnid = IN9_WNIDS[label]
+        stem = sample_stem(label, index)
+        record = known.get(stem)
+        if record is not None and all(p.exists() for p in sample_paths(out, split, wnid, stem).values()):
+            reused += 1
+        else:
+            scene = render_scene(label, scene_rng(seed, split, label, index), size=size,
+                                 bg_correlation=bg_correlation)
+            record = write_scene(out, split, wnid, stem, scene)
+            record = {**record, "class": IN9_CLASSES[label], "habitat_name": HABITATS[scene.habitat]}
+            rendered += 1
+        append_jsonl(partial, record)
+        records.append(record)
+    seconds = time.perf_counter() - start
+
+    atomic_write_text(out / f"synth-{split}.jsonl", "".join(_dumps(r) + "\n" for r in records))
+    summary = _summarise(records, config)
+    atomic_write_json(out / f"synth-{split}.json", summary)
+    partial.unlink()
+    return {**summary, "out": str(out), "rendered": rendered, "reused": reused, "seconds": seconds,
+            "images_per_second": rendered / seconds if seconds > 0 and rendered else 0.0}
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(record, sort_keys=True)
