@@ -1,0 +1,126 @@
+"""``ckpt:FILE --arch NAME --num-classes N``: checkpoints saved by training code.
+
+Reads the authors' released IN-9L format (robustness library) as well as plain state dicts: a dict
+with ``model`` (else ``state_dict``, else the dict itself), keys prefixed ``module.``, the network
+under ``model.``, extra ``normalizer.*`` / ``attacker.*`` entries (ignored) and scalars such as
+``epoch``. Loaded with ``weights_only=True``; a file that needs pickle is refused unless
+``trust_pickle=True`` (``--trust-pickle``).
+
+The architecture is a timm name (``--arch resnet50``) or ``torchvision:NAME``. Native preprocessing:
+the mean/std stored in the checkpoint's ``normalizer.new_mean`` / ``new_std`` when present, else the
+IN-9 mean/std for 9-class models, else the architecture's own (timm) config; images are kept at their
+size (the authors' models were trained and tested on 224-px images).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from bgbench.devices import resolve_device
+from bgbench.errors import BgbenchError
+from bgbench.models.base import Preprocessing, TorchClassifier
+from bgbench.models.common import (
+    IN9_MEAN,
+    IN9_STD,
+    ModelOptions,
+    choose_preprocessing,
+    clean_state_dict,
+    existing_file,
+    extract_state_dict,
+    load_into,
+    output_space,
+    parse_options,
+    sha256_file,
+    torch_load,
+)
+
+
+def stored_normaliser(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The robustness library's ``normalizer.new_mean`` / ``new_std`` (any ``module.`` prefix), if any."""
+    mean = std = None
+    for key, value in raw.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        bare = key[len("module."):] if key.startswith("module.") else key
+        if bare == "normalizer.new_mean":
+            mean = value
+        elif bare == "normalizer.new_std":
+            std = value
+    if mean is None or std is None or mean.numel() != 3 or std.numel() != 3:
+        return None
+    return tuple(float(v) for v in mean.flatten()), tuple(float(v) for v in std.flatten())
+
+
+def build_architecture(arch: str, num_classes: int) -> torch.nn.Module:
+    """A randomly initialised ``arch`` (timm name or ``torchvision:NAME``) with ``num_classes`` outputs."""
+    if arch.startswith("torchvision:"):
+        import torchvision
+
+        name = arch.split(":", 1)[1]
+        if name not in torchvision.models.list_models():
+            raise BgbenchError(f"unknown torchvision architecture {name!r}")
+        return torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    import timm
+
+    name = arch[len("timm:"):] if arch.startswith("timm:") else arch
+    if not timm.is_model(name):
+        raise BgbenchError(f"unknown timm architecture {name!r} for --arch")
+    return timm.create_model(name, pretrained=False, num_classes=num_classes)
+
+
+def create(target: str, **options: Any) -> TorchClassifier:
+    """Factory for ``ckpt:FILE`` (needs ``arch`` and ``num_classes``)."""
+    opts: ModelOptions = parse_options(options)
+    if opts.weights is not None:
+        raise BgbenchError("--weights does not apply to ckpt: models (the checkpoint is the weights)")
+    path = existing_file(target, "checkpoint")
+    if not opts.arch or not opts.num_classes:
+        raise BgbenchError("ckpt: models need --arch NAME (a timm model name) and --num-classes N", path)
+    device = resolve_device(opts.device)
+    raw = torch_load(path, opts.trust_pickle)
+    inner = raw
+    if isinstance(raw, dict):
+        for key in ("model", "state_dict"):
+            if isinstance(raw.get(key), dict):
+                inner = raw[key]
+                break
+    state = clean_state_dict(extract_state_dict(raw, path))
+    n = int(opts.num_classes)
+    module = build_architecture(opts.arch, n)
+    load_into(module, state, path)
+
+    stored = stored_normaliser(inner) if isinstance(inner, dict) else None
+    if stored is not None:
+        native = Preprocessing(mean=stored[0], std=stored[1], input_size=None, name="checkpoint-normalizer")
+    elif n == 9:
+        native = Preprocessing(mean=IN9_MEAN, std=IN9_STD, input_size=None, name="in9")
+    else:
+        native = _arch_preprocessing(module)
+    prep = choose_preprocessing(opts, native, n)
+    info = {"adapter": "ckpt", "weights": str(path), "weights_sha256": sha256_file(path), "arch": opts.arch,
+            "epoch": _epoch(raw), "preprocess_mode": opts.preprocess, "input_size": prep.input_size,
+            "output_space": output_space(n), "trust_pickle": bool(opts.trust_pickle)}
+    return TorchClassifier(module=module, spec=f"ckpt:{path}", num_outputs=n, preprocessing=prep,
+                           device=device, precision=opts.precision, info=info)
+
+
+def _arch_preprocessing(module: torch.nn.Module) -> Preprocessing:
+    if getattr(module, "pretrained_cfg", None):
+        from bgbench.models.timm_adapter import timm_preprocessing
+
+        prep = timm_preprocessing(module)[0]
+        return Preprocessing(prep.mean, prep.std, None, prep.interpolation, name="arch-config")
+    return Preprocessing(input_size=None, name="imagenet")
+
+
+def _epoch(raw: Any) -> int | None:
+    if isinstance(raw, dict):
+        value = raw.get("epoch")
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            return int(value.item())
+        if isinstance(value, int):
+            return value
+    return None
+

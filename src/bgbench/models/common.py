@@ -1,0 +1,282 @@
+"""Helpers shared by the model adapters: options, preprocessing presets, hashing, state-dict loading.
+
+Every adapter factory is called as ``factory(target, **options)``; :func:`parse_options` turns the
+keyword options into a :class:`ModelOptions` and rejects names no adapter knows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bgbench.errors import BgbenchError
+from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, PRECISIONS, Preprocessing, resize_square
+
+IN9_MEAN = (0.4717, 0.4499, 0.3837)
+IN9_STD = (0.2600, 0.2516, 0.2575)
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+
+#: ``preprocess=`` values: ``native`` (the adapter's own config), ``released`` (the released script),
+#: or a named normalisation preset applied at the adapter's native input size.
+PREPROCESS_MODES = ("native", "released", "imagenet", "inception", "in9")
+PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+    "inception": (INCEPTION_MEAN, INCEPTION_STD),
+    "in9": (IN9_MEAN, IN9_STD),
+}
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The options of :func:`bgbench.models.create_classifier` (see docs/models.md)."""
+
+    device: str = "auto"
+    precision: str = "fp32"
+    weights: str | Path | None = None
+    pretrained: bool | None = None
+    arch: str | None = None
+    num_classes: int | None = None
+    trust_pickle: bool = False
+    preprocess: str = "native"
+
+
+_IGNORED = {"class_map"}  # accepted for convenience; the label map is built elsewhere
+
+
+def parse_options(options: dict[str, Any]) -> ModelOptions:
+    """Validate keyword options; unknown names are a programming error (TypeError)."""
+    known = set(ModelOptions.__dataclass_fields__)
+    unknown = set(options) - known - _IGNORED
+    if unknown:
+        raise TypeError(f"create_classifier() got unknown option(s): {', '.join(sorted(unknown))}")
+    opts = ModelOptions(**{k: v for k, v in options.items() if k in known})
+    if opts.precision not in PRECISIONS:
+        raise BgbenchError(f"unknown precision {opts.precision!r} (expected one of {', '.join(PRECISIONS)})")
+    if opts.preprocess not in PREPROCESS_MODES:
+        raise BgbenchError(f"unknown preprocessing {opts.preprocess!r} "
+                           f"(expected one of {', '.join(PREPROCESS_MODES)})")
+    if opts.num_classes is not None and int(opts.num_classes) < 1:
+        raise BgbenchError(f"--num-classes must be positive, got {opts.num_classes}")
+    return opts
+
+
+def reject(opts: ModelOptions, adapter: str, *names: str) -> None:
+    """Raise when an option that ``adapter`` cannot honour was set to a non-default value."""
+    defaults = ModelOptions()
+    for name in names:
+        if getattr(opts, name) != getattr(defaults, name):
+            flag = "--" + name.replace("_", "-")
+            raise BgbenchError(f"{flag} does not apply to {adapter} models")
+
+
+def output_space(num_outputs: int) -> str:
+    """``imagenet-1k`` for 1000 outputs, ``in9`` for 9, else ``custom``."""
+    return {1000: "imagenet-1k", 9: "in9"}.get(int(num_outputs), "custom")
+
+
+def normalise_interpolation(name: Any) -> str:
+    """Map a library's interpolation name (str, enum, PIL int) to bilinear|bicubic|nearest."""
+    text = str(getattr(name, "value", name)).lower()
+    pil = {"0": "nearest", "2": "bilinear", "3": "bicubic", "1": "bicubic", "4": "bilinear", "5": "bicubic"}
+    text = pil.get(text, text)
+    if "nearest" in text:
+        return "nearest"
+    if "bicubic" in text or "lanczos" in text:
+        return "bicubic"
+    return "bilinear"
+
+
+def released_preprocessing(num_outputs: int, input_size: int | None = None) -> Preprocessing:
+    """The released script: images as they are (no resize), ImageNet mean/std, IN-9 mean/std for 9 classes.
+
+    ``input_size`` is set only for graphs that cannot take another size (fixed-shape ONNX/TFLite).
+    """
+    mean, std = PRESETS["in9"] if num_outputs == 9 else PRESETS["imagenet"]
+    return Preprocessing(mean=mean, std=std, input_size=input_size, interpolation="bilinear", name="released")
+
+
+def choose_preprocessing(opts: ModelOptions, native: Preprocessing, num_outputs: int,
+                         fixed_size: int | None = None) -> Preprocessing:
+    """Pick the preprocessing asked for by ``opts.preprocess`` given the adapter's ``native`` one.
+
+    ``fixed_size`` is the graph's compulsory input size (None when the model accepts any size).
+    """
+    if opts.preprocess == "native":
+        return native
+    if opts.preprocess == "released":
+        return released_preprocessing(num_outputs, fixed_size)
+    mean, std = PRESETS[opts.preprocess]
+    return Preprocessing(mean=mean, std=std, input_size=native.input_size,
+                         interpolation=native.interpolation, name=opts.preprocess)
+
+
+def normalise(x01: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
+    """[0,1] float (N,3,H,W) -> resized (when ``prep.input_size``) and normalised float32 (N,3,S,S)."""
+    x = x01.float()
+    if prep.clamp:
+        x = x.clamp(0.0, 1.0)
+    if prep.input_size is not None:
+        x = resize_square(x, prep.input_size, prep.interpolation)
+    mean = torch.tensor(prep.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_state_dict(module: torch.nn.Module) -> str:
+    """Hex sha256 over a module's state dict (names, dtypes, shapes, bytes), in key order."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        if t.numel():
+            digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.dtype != torch.bool
+                          else t.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def existing_file(path: str | Path, what: str) -> Path:
+    """Return ``path`` as a Path, or raise a one-line BgbenchError when it is not a readable file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise BgbenchError(f"{what} not found", p)
+    if not p.is_file():
+        raise BgbenchError(f"{what} is not a file", p)
+    return p
+
+
+def weights_info(path: Path) -> dict[str, Any]:
+    """The ``weights`` record of a result for weights loaded from ``path``."""
+    return {"weights": str(path), "weights_sha256": sha256_file(path)}
+
+
+def torch_load(path: Path, trust_pickle: bool = False) -> Any:
+    """``torch.load`` on the CPU with ``weights_only=True`` unless the user opted into pickle.
+
+    A file that needs pickle raises a BgbenchError explaining ``--trust-pickle``; a file that is not a
+    torch checkpoint at all raises a BgbenchError saying so.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if trust_pickle or found is None:
+            detail = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(exc))
+            reason = detail.group(1).strip() if detail else _first_line(exc)
+            raise BgbenchError(f"not a loadable PyTorch checkpoint ({reason})", path) from exc
+        raise BgbenchError(
+            f"checkpoint holds pickled Python objects besides tensors (e.g. {found.group(1)}), which can run "
+            "arbitrary code when loaded; refused (weights_only=True). If you trust its author, pass "
+            "--trust-pickle (trust_pickle=True)", path) from exc
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ModuleNotFoundError) as exc:
+        raise BgbenchError(f"not a loadable PyTorch checkpoint ({_first_line(exc)})", path) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def load_state_dict_file(path: str | Path, trust_pickle: bool = False
+                         ) -> tuple[dict[str, torch.Tensor], Path]:
+    """Read a state dict from a ``.safetensors`` file or a torch file (.pth/.pt/.bin/...).
+
+    A torch file holding a training checkpoint (``model`` / ``state_dict`` entry) is unwrapped and
+    cleaned with :func:`clean_state_dict`. Returns (state dict, path).
+    """
+    p = existing_file(path, "weights file")
+    if p.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(p)), p
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise BgbenchError(f"not a readable safetensors file ({_first_line(exc)})", p) from exc
+    obj = torch_load(p, trust_pickle)
+    return clean_state_dict(extract_state_dict(obj, p)), p
+
+
+def extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint: ``obj["model"]``, else ``obj["state_dict"]``, else ``obj``."""
+    if isinstance(obj, torch.nn.Module):
+        return obj.state_dict()
+    if not isinstance(obj, dict):
+        raise BgbenchError(f"checkpoint holds a {type(obj).__name__}, not a state dict", path)
+    for key in ("model", "state_dict"):
+        inner = obj.get(key)
+        if isinstance(inner, dict):
+            obj = inner
+            break
+        if isinstance(inner, torch.nn.Module):
+            return inner.state_dict()
+    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise BgbenchError("checkpoint holds no tensors (expected a state dict, or a dict with a "
+                           "'model' or 'state_dict' entry)", path)
+    return tensors
+
+
+IGNORED_PREFIXES = ("normalizer.", "attacker.", "normalize.")
+
+
+def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip DataParallel's ``module.`` and the robustness library's wrappers.
+
+    The robustness library saves ``module.model.*`` (the network), ``module.attacker.model.*`` (a
+    copy) and ``module.normalizer.*`` / ``module.attacker.normalize.*`` (the normalisation, which the
+    adapter applies itself). ``module.`` is removed, ``normalizer.*`` / ``attacker.*`` entries are
+    dropped, and ``model.`` is removed when every remaining key carries it.
+    """
+    out = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    robustness = any(k.startswith("model.") for k in out) and all(
+        k.startswith(("model.", *IGNORED_PREFIXES)) for k in out)
+    if robustness:
+        return {k[len("model."):]: v for k, v in out.items() if k.startswith("model.")}
+    return out
+
+
+def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path | str) -> None:
+    """``module.load_state_dict(state, strict=True)`` with mismatches reported as one BgbenchError."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+             for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s) ({_few(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s) ({_few(unexpected)})")
+    if wrong:
+        problems.append(f"{len(wrong)} shape mismatch(es) ({_few(wrong)})")
+    if problems:
+        raise BgbenchError("weights do not fit the architecture: " + "; ".join(problems), path)
+    module.load_state_dict(state, strict=True)
+
+
+def _few(items: list[str], n: int = 3) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (", ..." if len(items) > n else "")
+
+
+def probe_outputs(run, size: int | None) -> torch.Tensor:
+    """Run ``run`` on one mid-grey [0,1] image of ``size`` (224 when None); returns (1, C) outputs."""
+    s = size or 224
+    return run(torch.full((1, 3, s, s), 0.5))

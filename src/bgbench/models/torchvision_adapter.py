@@ -1,0 +1,90 @@
+"""``torchvision:NAME``: ``torchvision.models.get_model`` with the weights enum's transforms.
+
+Native preprocessing takes mean/std, crop size (the model's input size) and interpolation from the
+default weights' ``transforms()`` (its resize-then-crop is replaced by a plain resize of the dataset's
+centre-cropped images to the crop size). Weights are the default pretrained ones (downloaded by
+torchvision when online), a local file (``weights=``) or random (``pretrained=False``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from bgbench.devices import resolve_device
+from bgbench.errors import BgbenchError
+from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, TorchClassifier
+from bgbench.models.common import (
+    choose_preprocessing,
+    load_into,
+    load_state_dict_file,
+    normalise_interpolation,
+    output_space,
+    parse_options,
+    reject,
+    sha256_state_dict,
+    weights_info,
+)
+
+
+def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[str, Any]]:
+    """Native preprocessing from a weights enum member (ImageNet defaults at 224 when None)."""
+    if weights_enum is None:
+        return Preprocessing(IMAGENET_MEAN, IMAGENET_STD, 224, "bilinear", name="torchvision-default"), {}
+    t = weights_enum.transforms()
+    crop = getattr(t, "crop_size", [224])
+    resize = getattr(t, "resize_size", None)
+    size = int(crop[0] if isinstance(crop, (list, tuple)) else crop)
+    prep = Preprocessing(mean=tuple(float(v) for v in t.mean), std=tuple(float(v) for v in t.std),
+                         input_size=size, interpolation=normalise_interpolation(t.interpolation),
+                         name="torchvision")
+    return prep, {"torchvision_resize_size_not_applied": resize}
+
+
+def create(name: str, **options: Any) -> TorchClassifier:
+    """Factory for ``torchvision:NAME`` (options as in :func:`bgbench.models.create_classifier`)."""
+    import torchvision
+
+    opts = parse_options(options)
+    reject(opts, "torchvision:", "arch")
+    device = resolve_device(opts.device)
+    if name not in torchvision.models.list_models():
+        raise BgbenchError(f"unknown torchvision model {name!r} "
+                           "(see torchvision.models.list_models())")
+    try:
+        default = torchvision.models.get_model_weights(name).DEFAULT
+    except (ValueError, KeyError, AttributeError):
+        default = None
+    pretrained = opts.pretrained if opts.pretrained is not None else opts.weights is None
+    if opts.weights is not None:
+        pretrained = False
+    if pretrained and default is None:
+        raise BgbenchError(f"torchvision model {name!r} has no pretrained weights; pass pretrained=False "
+                           "or weights=FILE")
+    kwargs: dict[str, Any] = {}
+    if opts.num_classes is not None:
+        kwargs["num_classes"] = int(opts.num_classes)
+    try:
+        module = torchvision.models.get_model(name, weights=default if pretrained else None, **kwargs)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise BgbenchError(f"torchvision could not create {name!r} ({str(exc).splitlines()[0][:160]}); "
+                           "offline? pass weights=FILE (--weights) or pretrained=False") from exc
+    if opts.weights is not None:
+        state, path = load_state_dict_file(opts.weights, opts.trust_pickle)
+        load_into(module, state, path)
+        info: dict[str, Any] = weights_info(path)
+    elif pretrained:
+        info = {"weights": f"pretrained:torchvision/{default}", "weights_sha256": None,
+                "params_sha256": sha256_state_dict(module)}
+    else:
+        info = {"weights": "random-init", "weights_sha256": None}
+    native, extra = torchvision_preprocessing(default)
+    with torch.inference_mode():
+        n = int(module.eval()(torch.zeros(1, 3, native.input_size or 224, native.input_size or 224))
+                .reshape(1, -1).shape[1]) if opts.num_classes is None else int(opts.num_classes)
+    prep = choose_preprocessing(opts, native, n)
+    info = {"adapter": "torchvision", **info, "preprocess_mode": opts.preprocess,
+            "input_size": prep.input_size, "output_space": output_space(n), **extra}
+    return TorchClassifier(module=module, spec=f"torchvision:{name}", num_outputs=n, preprocessing=prep,
+                           device=device, precision=opts.precision, info=info)

