@@ -1,0 +1,221 @@
+"""Evaluation end to end: predictions against a plain independent loop, the 1000 -> 9 label-map
+rules, result files, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bgbench.classes import IN9_FOLDERS, imagenet_to_in9_array
+from bgbench.errors import BgbenchError
+from bgbench.evaluate import evaluate
+from bgbench.models.base import Preprocessing, TorchClassifier
+from test_dataset import write_tree
+
+
+def small_timm_classifier(num_classes: int = 9, seed: int = 0) -> TorchClassifier:
+    """A tiny timm ResNet with random weights; the head is scaled so predictions vary by image."""
+    import timm
+
+    torch.manual_seed(seed)
+    module = timm.create_model("test_resnet", num_classes=num_classes, pretrained=False)
+    with torch.no_grad():
+        module.get_classifier().weight.mul_(200.0)
+    return TorchClassifier(module=module, spec="timm:test_resnet", num_outputs=num_classes,
+                           preprocessing=Preprocessing(name="imagenet"), device=torch.device("cpu"))
+
+
+def reference_predictions(module: torch.nn.Module, folder: Path) -> tuple[list[int], list[int], list[str]]:
+    """Independent computation: sorted ImageFolder walk, PIL, ToTensor, Normalize, one image at a time."""
+    from torchvision import transforms
+
+    to_input = transforms.Compose([transforms.ToTensor(),
+                                   transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    preds, labels, names = [], [], []
+    module.eval()
+    for label, cls in enumerate(sorted(p.name for p in folder.iterdir() if p.is_dir())):
+        for path in sorted((folder / cls).iterdir()):
+            x = to_input(Image.open(path).convert("RGB")).unsqueeze(0)
+            with torch.no_grad():
+                preds.append(int(module(x).argmax(dim=1)))
+            labels.append(label)
+            names.append(path.name)
+    return preds, labels, names
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    return write_tree(tmp_path_factory.mktemp("in9") / "data", per_class=2, size=40, seed=3)
+
+
+def test_predictions_match_independent_plain_loop(tree, tmp_path):
+    clf = small_timm_classifier()
+    result = evaluate(tree, clf, batch_size=5, cache_dir=tmp_path / "cache", out=tmp_path / "out")
+    assert list(result.variants) == ["original", "mixed_same", "mixed_rand"]
+    for name, vres in result.variants.items():
+        preds, labels, names = reference_predictions(clf.module, tree / name / "val")
+        assert vres.preds.tolist() == preds, name
+        assert vres.top1.tolist() == preds  # 9 outputs are read directly
+        assert vres.labels.tolist() == labels and [Path(p).name for p in vres.paths] == names
+        assert vres.accuracy.k == sum(p == y for p, y in zip(preds, labels, strict=True))
+    assert len(set(result.variants["original"].preds.tolist())) > 1, "degenerate model: all one class"
+    same, rand = result.variants["mixed_same"].accuracy, result.variants["mixed_rand"].accuracy
+    assert result.bg_gap is not None and result.bg_gap.value == pytest.approx(same.value - rand.value)
+    assert result.bg_gap.method == "newcombe-paired"
+    assert result.bg_gap.low <= result.bg_gap.value <= result.bg_gap.high
+
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["model"] == "timm:test_resnet" and doc["map_rule"] == "direct"
+    assert doc["n"] == {"original": 18, "mixed_same": 18, "mixed_rand": 18}
+    assert doc["accuracy"]["original"] == result.variants["original"].accuracy.value
+    assert doc["bg_gap"] == pytest.approx(same.value - rand.value)
+    assert doc["predictions"]["mixed_rand"]["pred"] == result.variants["mixed_rand"].preds.tolist()
+    assert len(doc["data"]["fingerprint"]) == 64 and set(doc["data"]["variants"]) == set(doc["n"])
+    assert doc["versions"]["torch"] == torch.__version__ and doc["device"] == "cpu"
+    assert doc["model_info"]["preprocessing"]["mean"] == [0.485, 0.456, 0.406]
+    per_class = doc["per_class"]["original"]["00_dog"]
+    assert per_class["n"] == 2 and per_class["correct"] == sum(
+        p == 0 for p in result.variants["original"].preds[:2].tolist())
+    with open(tmp_path / "out" / "results.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["variant"] for r in rows] == ["original", "mixed_same", "mixed_rand"]
+    assert float(rows[0]["accuracy"]) == pytest.approx(doc["accuracy"]["original"])
+
+    again = evaluate(tree, clf, variants="mixed_rand", batch_size=64, cache_dir=tmp_path / "cache")
+    assert again.variants["mixed_rand"].cached
+    assert again.variants["mixed_rand"].preds.tolist() == result.variants["mixed_rand"].preds.tolist()
+    assert again.bg_gap is None
+
+
+class CodedLogits(torch.nn.Module):
+    """Reads a code from each image's red channel (value / 255) and returns preset logits for it."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("table", table)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        code = (x[:, 0].mean(dim=(1, 2)) * 255).round().long()
+        return self.table[code]
+
+
+def write_coded_tree(root: Path, codes: dict[str, list[int]]) -> Path:
+    """IN-9 layout of flat PNG images whose red value is the code; ``codes`` maps class folder -> codes."""
+    for folder in IN9_FOLDERS:
+        (root / "original" / "val" / folder).mkdir(parents=True, exist_ok=True)
+        for i, code in enumerate(codes.get(folder, [])):
+            arr = np.zeros((16, 16, 3), np.uint8)
+            arr[:, :, 0] = code
+            Image.fromarray(arr).save(root / "original" / "val" / folder / f"img_{i}.png")
+    return root
+
+
+def test_imagenet_1000_to_in9_rules(tmp_path):
+    in9 = imagenet_to_in9_array()
+    dog, bird, vehicle, fish = (int(np.flatnonzero(in9 == c)[0]) for c in (0, 1, 2, 8))
+    vehicles = np.flatnonzero(in9 == 2)[:3].tolist()
+    outside = int(np.flatnonzero(in9 == -1)[0])
+    table = torch.full((256, 1000), -20.0)   # every other class: negligible softmax mass
+    table[10, dog] = 9.0                       # a dog, predicted as a dog class
+    table[20, outside] = 5.0                   # a bird: top-1 outside the nine, runner-up a bird class
+    table[20, bird] = 4.0
+    table[30, dog] = 5.0                       # a vehicle: top-1 a dog class, but three vehicle classes
+    table[30, vehicles] = 4.5                  # together hold more softmax mass
+    table[40, fish] = 9.0                      # a fish, predicted as a fish class
+    codes = {f: [0] for f in IN9_FOLDERS}     # every class needs an image: code 0 -> outside the nine
+    codes.update({"00_dog": [10], "01_bird": [20], "02_vehicle": [30], "08_fish": [40]})
+    table[0, outside] = 9.0
+    root = write_coded_tree(tmp_path / "coded", codes)
+    clf = TorchClassifier(module=CodedLogits(table), spec="coded", num_outputs=1000,
+                          preprocessing=Preprocessing(mean=(0, 0, 0), std=(1, 1, 1), name="identity"))
+    expected_correct = {"released": 2, "restricted": 3, "sum": 4}
+    for rule, k in expected_correct.items():
+        result = evaluate(root, clf, map_rule=rule, cache=False)
+        vres = result.variants["original"]
+        assert result.map_rule == rule and result.label_map["source"] == "imagenet_to_in9"
+        assert vres.accuracy.k == k and vres.accuracy.n == 9, rule
+        by_class = dict(zip([Path(p).parent.name for p in vres.paths], vres.top1.tolist(), strict=True))
+        assert (by_class["01_bird"], by_class["02_vehicle"], by_class["08_fish"]) == (outside, dog, fish)
+    released = evaluate(root, clf, cache=False).variants["original"]
+    pred = dict(zip([Path(p).parent.name for p in released.paths], released.preds.tolist(), strict=True))
+    assert pred["01_bird"] == -1 and pred["02_vehicle"] == 0 and pred["03_reptile"] == -1
+
+
+def test_custom_class_set_with_mapping_file(tmp_path):
+    root = tmp_path / "custom"
+    codes = {"apple": [1, 2], "boat": [3], "cat": [4]}
+    for folder, values in codes.items():
+        (root / "original" / "val" / folder).mkdir(parents=True)
+        for i, code in enumerate(values):
+            arr = np.zeros((8, 8, 3), np.uint8)
+            arr[:, :, 0] = code
+            Image.fromarray(arr).save(root / "original" / "val" / folder / f"{i}.png")
+    table = torch.zeros(256, 5)
+    table[1, 0] = 1.0   # apple -> output 0 -> apple
+    table[2, 4] = 1.0   # apple -> output 4 -> apple
+    table[3, 3] = 1.0   # boat -> output 3 -> none (-1)
+    table[4, 2] = 1.0   # cat -> output 2 -> cat
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"0": 0, "1": 1, "2": 2, "3": -1, "4": 0}))
+    clf = TorchClassifier(module=CodedLogits(table), spec="five", num_outputs=5,
+                          preprocessing=Preprocessing(mean=(0, 0, 0), std=(1, 1, 1)))
+    result = evaluate(root, clf, class_map=mapping, cache=False)
+    vres = result.variants["original"]
+    assert vres.preds.tolist() == [0, 0, -1, 2] and vres.accuracy.k == 3
+    assert result.class_names == ["apple", "boat", "cat"] and result.label_map["source"] == str(mapping)
+    with pytest.raises(BgbenchError, match="5 outputs, which fits no label map for the data's 3 classes"):
+        evaluate(root, clf, cache=False)
+
+
+def test_bad_input_errors(tree, tmp_path):
+    clf = small_timm_classifier()
+    with pytest.raises(BgbenchError, match="variant 'only_fg' not found .*present: original, mixed_same"):
+        evaluate(tree, clf, variants="original,only_fg", cache=False)
+    with pytest.raises(BgbenchError, match="fg_mask holds masks"):
+        evaluate(tree, clf, variants="fg_mask", cache=False)
+    with pytest.raises(BgbenchError, match="data folder not found"):
+        evaluate(tmp_path / "nowhere", clf)
+    with pytest.raises(BgbenchError, match="no variant folders found"):
+        evaluate(tmp_path, clf)
+    seven = small_timm_classifier(num_classes=7)
+    with pytest.raises(BgbenchError, match="7 outputs, which fits no label map"):
+        evaluate(tree, seven, cache=False, out=tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+    imagenet = small_timm_classifier(num_classes=1000)
+    renamed = write_tree(tmp_path / "renamed", variants=("original",), per_class=1,
+                         classes=[f"class{i}" for i in range(9)])
+    with pytest.raises(BgbenchError, match="1000-class ImageNet model needs IN-9's class folders"):
+        evaluate(renamed, imagenet, cache=False)
+    empty = write_tree(tmp_path / "empty", variants=("original",), per_class=1)
+    for path in (empty / "original/val/07_primate").iterdir():
+        path.unlink()
+    with pytest.raises(BgbenchError, match="07_primate: class folder holds no image files"):
+        evaluate(empty, clf, cache=False)
+
+
+def test_unreadable_image_is_skipped_and_table_right_for_the_rest(tree, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tree, data)
+    bad = data / "original/val/06_instrument/06_instrument_001.JPEG"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    clf = small_timm_classifier()
+    result = evaluate(data, clf, variants=["original"], cache_dir=tmp_path / "cache", out=tmp_path / "out")
+    vres = result.variants["original"]
+    assert vres.skipped == [("original/val/06_instrument/06_instrument_001.JPEG", vres.skipped[0][1])]
+    assert vres.accuracy.n == 17
+    clean = evaluate(tree, clf, variants=["original"], cache=False).variants["original"]
+    keep = [i for i, p in enumerate(clean.paths) if not p.endswith("06_instrument_001.JPEG")]
+    assert vres.preds.tolist() == clean.preds[keep].tolist()
+    assert vres.accuracy.k == int((clean.preds[keep] == clean.labels[keep]).sum())
+    assert vres.per_class[6].n == 1
+    doc = json.loads((tmp_path / "out/results.json").read_text())
+    assert doc["skipped"]["original"][0][0] == "original/val/06_instrument/06_instrument_001.JPEG"
+    assert doc["n"]["original"] == 17
