@@ -1,0 +1,189 @@
+"""What every reader returns (:class:`SourceSet`) and the helpers readers share.
+
+Shared rules: samples are sorted by (label, source_id); stems are unique within a class (a repeated
+stem gets ``__2``, ``__3``... in sorted order); a balanced subset (``per_class``) ranks each class's
+usable samples by a seeded hash of their ``source_id`` so the choice of one file does not depend on
+which other files exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bgbench.samples import Box, Sample
+from bgbench.sources import reasons
+
+
+@dataclass
+class SourceSet:
+    """The samples of one source split, ready for the build.
+
+    ``class_names[label]`` names each sample's class (IN-9 folder names ``00_dog``.. for ImageNet);
+    ``samples`` are in deterministic order (class, then source-relative path); ``has_masks`` says
+    whether any sample carries a provided mask. ``skipped`` counts files that never became samples
+    (e.g. images of ImageNet classes outside IN-9), by reason; samples the build must drop carry
+    their reason in ``Sample.problem`` instead.
+    """
+
+    class_names: list[str]
+    samples: list[Sample]
+    has_masks: bool
+    format: str = "imagenet"
+    root: Path | None = None
+    split: str = "val"
+    skipped: dict[str, int] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def problems_count(self) -> int:
+        """Number of samples already known to be unusable (``problem`` set)."""
+        return sum(1 for s in self.samples if s.problem)
+
+    def problem_counts(self) -> dict[str, int]:
+        """Reader-detected drop reasons by category (see :mod:`bgbench.sources.reasons`), sorted."""
+        counts = Counter(reasons.reason_category(s.problem) for s in self.samples if s.problem)
+        return dict(sorted(counts.items()))
+
+    def class_counts(self) -> dict[str, int]:
+        """Samples per class name (all samples, usable or not)."""
+        counts = Counter(s.label for s in self.samples)
+        return {name: counts.get(i, 0) for i, name in enumerate(self.class_names)}
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary: format, root, split, counts per class, problems and skipped files."""
+        return {
+            "format": self.format,
+            "root": None if self.root is None else str(self.root),
+            "split": self.split,
+            "classes": list(self.class_names),
+            "samples": len(self.samples),
+            "usable": len(self.samples) - self.problems_count,
+            "per_class": self.class_counts(),
+            "has_masks": self.has_masks,
+            "problems": self.problem_counts(),
+            "skipped": dict(sorted(self.skipped.items())),
+            "options": dict(self.options),
+        }
+
+
+def check_boxes(boxes: tuple[Box, ...] | list[Box], size: tuple[int, int] | None) -> str | None:
+    """Drop reason for invalid boxes, or None.
+
+    A box (xmin, ymin, xmax, ymax) of inclusive corners is empty when ``xmax <= xmin`` or
+    ``ymax <= ymin`` (a box one pixel wide has no interior to segment); it is outside the image when a
+    corner is negative or, with ``size = (width, height)``, when ``xmax >= width`` or ``ymax >= height``.
+    """
+    for box in boxes:
+        xmin, ymin, xmax, ymax = box
+        if xmax <= xmin or ymax <= ymin:
+            return reasons.reason(reasons.EMPTY_BOX, f"box {list(box)}")
+    for box in boxes:
+        xmin, ymin, xmax, ymax = box
+        if min(box) < 0 or (size is not None and (xmax >= size[0] or ymax >= size[1])):
+            where = "" if size is None else f" in a {size[0]}x{size[1]} image"
+            return reasons.reason(reasons.BOX_OUTSIDE, f"box {list(box)}{where}")
+    return None
+
+
+def clamp_edge_boxes(boxes: list[Box], size: tuple[int, int] | None) -> list[Box]:
+    """Pull a corner lying exactly one pixel past the far edge (``xmax == width``) back inside.
+
+    Real ImageNet XMLs often write the image width/height as xmax/ymax (an exclusive corner); that
+    one-pixel slack is tolerated. Anything further out is left for :func:`check_boxes` to reject.
+    """
+    if size is None:
+        return list(boxes)
+    width, height = size
+    out = []
+    for xmin, ymin, xmax, ymax in boxes:
+        out.append((xmin, ymin, width - 1 if xmax == width else xmax, height - 1 if ymax == height else ymax))
+    return out
+
+
+def box_area(box: Box) -> int:
+    """Pixel count of an inclusive-corner box (0 for empty boxes)."""
+    return max(0, box[2] - box[0] + 1) * max(0, box[3] - box[1] + 1)
+
+
+def finalize(samples: list[Sample]) -> list[Sample]:
+    """Sort by (label, source_id) and make stems unique within each class (``stem__2``, ...)."""
+    ordered = sorted(samples, key=lambda s: (s.label, s.source_id))
+    taken: dict[int, set[str]] = {}
+    for s in ordered:
+        taken.setdefault(s.label, set())
+    first_use: dict[tuple[int, str], int] = {}
+    all_stems: dict[int, set[str]] = {}
+    for s in ordered:
+        all_stems.setdefault(s.label, set()).add(s.stem)
+    out = []
+    for s in ordered:
+        key = (s.label, s.stem)
+        if key not in first_use:
+            first_use[key] = 1
+            taken[s.label].add(s.stem)
+            out.append(s)
+            continue
+        k = first_use[key]
+        while True:
+            k += 1
+            candidate = f"{s.stem}__{k}"
+            if candidate not in taken[s.label] and candidate not in all_stems[s.label]:
+                break
+        first_use[key] = k
+        taken[s.label].add(candidate)
+        out.append(replace(s, stem=candidate))
+    return out
+
+
+def select_per_class(samples: list[Sample], per_class: int | None, seed: int = 0) -> list[Sample]:
+    """Balanced subset: up to ``per_class`` usable samples (``problem`` unset) of each class.
+
+    Each sample's rank is ``sha256(f"{seed}:{source_id}")``; the lowest ranks are kept, so the choice
+    is deterministic for a seed and stable when unrelated files are added. Order is preserved.
+    ``None`` keeps every sample (problems included, so their drop reasons are recorded).
+    """
+    if per_class is None:
+        return list(samples)
+    if per_class < 0:
+        raise ValueError(f"per_class must be >= 0, got {per_class}")
+    chosen: set[int] = set()
+    by_class: dict[int, list[tuple[str, int]]] = {}
+    for index, s in enumerate(samples):
+        if s.problem:
+            continue
+        rank = hashlib.sha256(f"{seed}:{s.source_id}".encode()).hexdigest()
+        by_class.setdefault(s.label, []).append((rank, index))
+    for ranked in by_class.values():
+        chosen.update(index for _, index in sorted(ranked)[:per_class])
+    return [s for i, s in enumerate(samples) if i in chosen]
+
+
+class DirIndex:
+    """Cached directory listings: ``has(folder, name)`` costs one ``os.listdir`` per folder."""
+
+    def __init__(self) -> None:
+        self._names: dict[Path, frozenset[str]] = {}
+
+    def names(self, folder: Path) -> frozenset[str]:
+        names = self._names.get(folder)
+        if names is None:
+            try:
+                names = frozenset(os.listdir(folder))
+            except OSError:
+                names = frozenset()
+            self._names[folder] = names
+        return names
+
+    def find(self, folder: Path, name: str) -> Path | None:
+        """``folder / name`` when it exists (per the cached listing), else None."""
+        return folder / name if name in self.names(folder) else None
+
+
+def posix_rel(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with forward slashes."""
+    return path.relative_to(root).as_posix()

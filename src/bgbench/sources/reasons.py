@@ -1,0 +1,48 @@
+"""Drop reasons: the one-line ``problem`` texts readers and checks attach to samples.
+
+Every reason is ``"<category>: <detail>"`` (or just the category). The category is a fixed string
+from this module so summaries can count reasons and tests can assert them; the detail names the
+specific file, box or class. :func:`reason_category` recovers the category from a full reason.
+"""
+
+from __future__ import annotations
+
+NO_ANNOTATION = "no bounding-box annotation"
+MALFORMED_XML = "malformed annotation XML"
+UNKNOWN_CLASS = "unknown class"
+CLASS_MISMATCH = "annotation class differs from folder class"
+SIZE_MISMATCH = "annotation size differs from image size"
+BOX_OUTSIDE = "box outside the image"
+EMPTY_BOX = "box has zero or negative area"
+UNREADABLE_IMAGE = "unreadable image"
+UNREADABLE_MASK = "unreadable mask"
+MASK_SIZE_MISMATCH = "mask size differs from image size"
+EMPTY_MASK = "mask is empty"
+
+CATEGORIES: tuple[str, ...] = (
+    NO_ANNOTATION,
+    MALFORMED_XML,
+    UNKNOWN_CLASS,
+    CLASS_MISMATCH,
+    SIZE_MISMATCH,
+    BOX_OUTSIDE,
+    EMPTY_BOX,
+    UNREADABLE_IMAGE,
+    UNREADABLE_MASK,
+    MASK_SIZE_MISMATCH,
+    EMPTY_MASK,
+)
+
+
+def reason(category: str, detail: str | None = None) -> str:
+    """``"category: detail"`` on one line (``category`` alone when there is no detail)."""
+    text = category if not detail else f"{category}: {detail}"
+    return " ".join(text.split())
+
+
+def reason_category(problem: str) -> str:
+    """The category part of a reason (text before the first ``": "``), e.g. for summary counts."""
+    for category in CATEGORIES:
+        if problem == category or problem.startswith(category + ":"):
+            return category
+    return problem.split(": ", 1)[0]

@@ -1,0 +1,219 @@
+"""Generate small source trees and the bad-input corpus in temporary folders (test helper).
+
+Everything is made from scratch with numpy + Pillow so tests need no data on disk. Images are tiny
+(64-96 px). ``make_bad_corpus(root)`` writes an ImageNet-style tree in which every file is bad in one
+specific way and returns {stem: expected reason category} (None = must load fine).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bgbench.classes import IN9_WNIDS, imagenet_in9_classes
+from bgbench.sources import reasons
+
+DOG_LEAF = next(c.wnid for c in imagenet_in9_classes() if c.in9 == 0)
+FISH_LEAF = next(c.wnid for c in imagenet_in9_classes() if c.in9 == 8)
+UNMAPPED_WNID = "n04399382"  # teddy bear: one of the 630 ImageNet classes outside IN-9
+
+
+def rgb_image(width: int = 80, height: int = 64, seed: int = 0) -> np.ndarray:
+    """A uint8 (H, W, 3) test picture: smooth gradient plus noise, different per seed."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack(
+        [xx * 255 // max(width - 1, 1), yy * 255 // max(height - 1, 1), np.full_like(xx, (seed * 37) % 256)],
+        axis=2,
+    )
+    noise = rng.integers(-20, 21, size=base.shape)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def jpeg_bytes(array: np.ndarray, mode: str | None = None, quality: int = 92) -> bytes:
+    im = Image.fromarray(array)
+    if mode is not None:
+        im = im.convert(mode)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def write_jpeg(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg_bytes(array, mode))
+    return path
+
+
+def annotation_xml(
+    folder: str,
+    filename: str,
+    size: tuple[int, int] | None,
+    objects: list[tuple[str, tuple[int, int, int, int]]],
+) -> str:
+    """ILSVRC/VOC-style XML text: ``size`` = (width, height), objects = [(name, (xmin, ymin, xmax, ymax))]."""
+    parts = [f"<annotation><folder>{folder}</folder><filename>{filename}</filename>"]
+    if size is not None:
+        parts.append(f"<size><width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>")
+    for name, (x0, y0, x1, y1) in objects:
+        parts.append(
+            f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
+            f"<difficult>0</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        )
+    parts.append("</annotation>")
+    return "".join(parts)
+
+
+def write_xml(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def make_imagenet_tree(
+    root: Path,
+    split: str = "train",
+    *,
+    per_class: int = 2,
+    classes: tuple[int, ...] = (0, 8),
+    leaf: bool = True,
+    size: tuple[int, int] = (80, 64),
+    xml_beside: bool = True,
+    with_masks: bool = False,
+) -> dict[str, tuple[int, tuple[int, int, int, int]]]:
+    """``root/<split>/<wnid>/<wnid>_<n>.JPEG`` (+ XML beside or under ``root/bbox/<split>``, + masks).
+
+    Uses a leaf wnid of each IN-9 class (``leaf=True``) or the super-class wnid (synth style). Returns
+    {source_id: (label, box)}.
+    """
+    width, height = size
+    truth = {}
+    for label in classes:
+        wnid = next(c.wnid for c in imagenet_in9_classes() if c.in9 == label) if leaf else IN9_WNIDS[label]
+        for n in range(per_class):
+            stem = f"{wnid}_{n + 1}"
+            box = (5 + n, 6 + n, width - 10 - n, height - 8 - n)
+            write_jpeg(root / split / wnid / f"{stem}.JPEG", rgb_image(width, height, seed=label * 100 + n))
+            xml_dir = root / split / wnid if xml_beside else root / "bbox" / split / wnid
+            write_xml(xml_dir / f"{stem}.xml", annotation_xml(wnid, stem, (width, height), [(wnid, box)]))
+            if with_masks:
+                mask = np.zeros((height, width), np.uint8)
+                mask[box[1] : box[3] + 1, box[0] : box[2] + 1] = 1
+                (root / "masks" / split / wnid).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(mask, "L").save(root / "masks" / split / wnid / f"{stem}.png")
+            truth[f"{wnid}/{stem}.JPEG"] = (label, box)
+    # a class outside IN-9: skipped and counted, never an error
+    write_jpeg(root / split / UNMAPPED_WNID / f"{UNMAPPED_WNID}_1.JPEG", rgb_image(width, height, seed=999))
+    return truth
+
+
+def make_bad_corpus(root: Path) -> dict[str, str | None]:
+    """An ImageNet-style split folder ``root/<dog leaf wnid>/`` of bad inputs; {stem: expected category}.
+
+    ``None`` marks inputs that are odd but valid (CMYK, greyscale, RGBA PNG, 16-bit PNG) and must load.
+    """
+    wnid = DOG_LEAF
+    folder = root / wnid
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = 80, 64
+    good_box = (8, 8, 60, 50)
+    expected: dict[str, str | None] = {}
+    picture = rgb_image(width, height, seed=5)
+    good_jpeg = jpeg_bytes(picture)
+
+    def add(
+        stem: str, data: bytes, category: str | None, *, suffix: str = ".JPEG", xml: str | None = "default"
+    ) -> None:
+        (folder / f"{stem}{suffix}").write_bytes(data)
+        if xml == "default":
+            xml = annotation_xml(wnid, stem, (width, height), [(wnid, good_box)])
+        if xml is not None:
+            (folder / f"{stem}.xml").write_text(xml)
+        expected[stem] = category
+
+    # decoding problems
+    corrupt = bytearray(good_jpeg)
+    corrupt[2:40] = b"\xff" * 38  # header destroyed
+    add(f"{wnid}_corrupt_header", bytes(corrupt), reasons.UNREADABLE_IMAGE)
+    huffman = bytearray(good_jpeg)
+    at = huffman.find(b"\xff\xc4")  # DHT segment: overwrite the code-length counts (bogus table)
+    huffman[at + 5 : at + 21] = b"\xff" * 16
+    add(f"{wnid}_corrupt_huffman", bytes(huffman), reasons.UNREADABLE_IMAGE)
+    # (zeroed bytes inside the entropy-coded scan are NOT detectable: libjpeg decodes them as garbage
+    # pixels with only a warning, which Pillow does not surface; docs/sources.md says so)
+    add(f"{wnid}_truncated", good_jpeg[: len(good_jpeg) // 2], reasons.UNREADABLE_IMAGE)
+    add(f"{wnid}_empty", b"", reasons.UNREADABLE_IMAGE)
+    add(f"{wnid}_not_an_image", b"this is a text file, not a JPEG\n" * 4, reasons.UNREADABLE_IMAGE)
+    # odd but valid encodings
+    add(f"{wnid}_cmyk", jpeg_bytes(picture, "CMYK"), None)
+    add(f"{wnid}_grey", jpeg_bytes(picture, "L"), None)
+    rgba = np.dstack([picture, np.full((height, width), 128, np.uint8)])
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+    add(f"{wnid}_rgba", buf.getvalue(), None, suffix=".png")
+    deep = picture[:, :, 0].astype(np.uint16) * 257
+    buf = io.BytesIO()
+    Image.fromarray(deep).save(buf, "PNG")
+    add(f"{wnid}_grey16", buf.getvalue(), None, suffix=".png")
+    # annotation problems
+    add(f"{wnid}_missing_xml", good_jpeg, reasons.NO_ANNOTATION, xml=None)
+    add(
+        f"{wnid}_malformed_xml",
+        good_jpeg,
+        reasons.MALFORMED_XML,
+        xml="<annotation><size><width>80</width><height>64</height></size><object><name>x</name",
+    )
+    add(
+        f"{wnid}_size_mismatch",
+        good_jpeg,
+        reasons.SIZE_MISMATCH,
+        xml=annotation_xml(wnid, "m", (100, 64), [(wnid, good_box)]),
+    )
+    add(
+        f"{wnid}_box_outside",
+        good_jpeg,
+        reasons.BOX_OUTSIDE,
+        xml=annotation_xml(wnid, "o", (width, height), [(wnid, (10, 10, 95, 50))]),
+    )
+    add(
+        f"{wnid}_box_negative",
+        good_jpeg,
+        reasons.BOX_OUTSIDE,
+        xml=annotation_xml(wnid, "o", (width, height), [(wnid, (-5, 10, 40, 50))]),
+    )
+    add(
+        f"{wnid}_zero_area_box",
+        good_jpeg,
+        reasons.EMPTY_BOX,
+        xml=annotation_xml(wnid, "z", (width, height), [(wnid, (20, 10, 20, 50))]),
+    )
+    add(
+        f"{wnid}_inverted_box",
+        good_jpeg,
+        reasons.EMPTY_BOX,
+        xml=annotation_xml(wnid, "z", (width, height), [(wnid, (40, 10, 20, 50))]),
+    )
+    add(
+        f"{wnid}_unknown_class",
+        good_jpeg,
+        reasons.UNKNOWN_CLASS,
+        xml=annotation_xml(wnid, "u", (width, height), [("not_a_class", good_box)]),
+    )
+    add(
+        f"{wnid}_other_class",
+        good_jpeg,
+        reasons.CLASS_MISMATCH,
+        xml=annotation_xml(wnid, "c", (width, height), [(FISH_LEAF, good_box)]),
+    )
+    add(
+        f"{wnid}_no_object",
+        good_jpeg,
+        reasons.NO_ANNOTATION,
+        xml=annotation_xml(wnid, "n", (width, height), []),
+    )
+    add(f"{wnid}_good", good_jpeg, None)
+    return expected
