@@ -219,3 +219,22 @@ def test_unreadable_image_is_skipped_and_table_right_for_the_rest(tree, tmp_path
     doc = json.loads((tmp_path / "out/results.json").read_text())
     assert doc["skipped"]["original"][0][0] == "original/val/06_instrument/06_instrument_001.JPEG"
     assert doc["n"]["original"] == 17
+
+
+def test_cli_eval_default_builtin_model_writes_results(tree, tmp_path, capsys):
+    from bgbench.cli import main
+
+    out = tmp_path / "out"
+    rc = main(["eval", str(tree), "--variants", "original,mixed_rand", "--out", str(out), "--cache-dir",
+               str(tmp_path / "cache"), "--device", "cpu", "--json", "-q"])
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    doc = json.loads((out / "results.json").read_text())
+    assert printed["accuracy"] == doc["accuracy"] and list(doc["n"]) == ["original", "mixed_rand"]
+    assert doc["model"] == "efficientnet_lite0" and doc["map_rule"] == "released"
+    assert len(doc["model_info"]["weights_sha256"]) == 64
+    assert all(-1 <= p < 9 for p in doc["predictions"]["original"]["pred"])
+    assert all(0 <= t < 1000 for t in doc["predictions"]["original"]["top1"])
+    assert (out / "results.csv").read_text().startswith("variant,n,correct,accuracy,ci95_low,ci95_high")
+    rc = main(["eval", str(tree), "--variants", "only_bg_t", "--out", str(tmp_path / "bad"), "-q"])
+    assert rc == 2 and "error: " in capsys.readouterr().err and not (tmp_path / "bad").exists()
