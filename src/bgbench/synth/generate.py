@@ -8,17 +8,22 @@ Layout under ``out`` (``stem = <wnid>_<NNNNNN>``, NNNNNN = 0-based index within 
     synth-<split>.jsonl              one record per image (class, habitat, boxes, paths)
     synth-<split>.json               the options and summary counts of the split
 
-The job is resumable: each finished image is logged to ``.synth-<split>.partial.jsonl``; a re-run with
-the same options skips images whose three files exist, and the final jsonl is written atomically.
+The job is resumable: finished records are checkpointed in chunks under ``.synth-<split>.partial/``; a
+re-run with the same options skips images whose three files exist and whose record is known, and the
+final jsonl is written atomically at the end (the partial folder is then removed).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bgbench.atomic import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from bgbench.atomic import atomic_write_json, atomic_write_text, read_jsonl
 from bgbench.classes import IN9_CLASSES, IN9_WNIDS
 from bgbench.errors import BgbenchError
 from bgbench.progress import progress
@@ -29,6 +34,7 @@ from bgbench.synth.writer import sample_paths, write_scene
 
 FORMAT_VERSION = 1
 MIN_SIZE, MAX_SIZE = 16, 4096
+CHECKPOINT_EVERY = 64
 
 
 def sample_stem(label: int, index: int) -> str:
@@ -56,24 +62,33 @@ def _config(per_class: int, split: str, seed: int, bg_correlation: float, size: 
             "bg_correlation": float(bg_correlation), "size": size}
 
 
+def _partial_dir(out: Path, split: str) -> Path:
+    return out / f".synth-{split}.partial"
+
+
 def _known_records(out: Path, split: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Records of an earlier run with the same options (finished or interrupted), keyed by stem."""
-    config_key = {k: v for k, v in config.items() if k != "per_class"}
+    """Records of an earlier run with the same options (finished or interrupted), keyed by stem.
+
+    ``per_class`` may differ: growing a finished split renders only the new images.
+    """
+    same = {k: v for k, v in config.items() if k != "per_class"}
     known: dict[str, dict[str, Any]] = {}
     summary = out / f"synth-{split}.json"
     if summary.exists():
         try:
-            import json
-
             old = json.loads(summary.read_text(encoding="utf-8")).get("config", {})
         except (OSError, ValueError):
             old = {}
-        if {k: v for k, v in old.items() if k != "per_class"} == config_key:
+        if {k: v for k, v in old.items() if k != "per_class"} == same:
             known.update({r["stem"]: r for r in read_jsonl(out / f"synth-{split}.jsonl") if "stem" in r})
-    partial = out / f".synth-{split}.partial.jsonl"
-    records = read_jsonl(partial)
-    if records and {k: v for k, v in records[0].get("config", {}).items() if k != "per_class"} == config_key:
-        known.update({r["stem"]: r for r in records[1:] if "stem" in r})
+    partial = _partial_dir(out, split)
+    try:
+        old = json.loads((partial / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if old is not None and {k: v for k, v in old.items() if k != "per_class"} == same:
+        for chunk in sorted(partial.glob("chunk-*.jsonl")):
+            known.update({r["stem"]: r for r in read_jsonl(chunk) if "stem" in r})
     return known
 
 
@@ -109,39 +124,64 @@ def synthesize(out: str | Path, *, per_class: int = 20, split: str = "train", se
     config = _config(per_class, split, seed, bg_correlation, size)
     out.mkdir(parents=True, exist_ok=True)
     known = _known_records(out, split, config)
-    partial = out / f".synth-{split}.partial.jsonl"
-    atomic_write_text(partial, "")
-    append_jsonl(partial, {"config": config})
+    partial = _partial_dir(out, split)
+    if partial.exists():
+        shutil.rmtree(partial)
+    atomic_write_json(partial / "config.json", config)
 
     jobs = [(label, index) for label in range(len(IN9_WNIDS)) for index in range(per_class)]
     records: list[dict[str, Any]] = []
     rendered = reused = 0
     start = time.perf_counter()
-    for label, index in progress(jobs, total=len(jobs), desc=f"synth {split}", quiet=quiet):
-        wnid = IN9_WNIDS[label]
-        stem = sample_stem(label, index)
+
+    def job(label: int, index: int) -> tuple[dict[str, Any], bool]:
+        wnid, stem = IN9_WNIDS[label], sample_stem(label, index)
         record = known.get(stem)
         if record is not None and all(p.exists() for p in sample_paths(out, split, wnid, stem).values()):
-            reused += 1
-        else:
-            scene = render_scene(label, scene_rng(seed, split, label, index), size=size,
-                                 bg_correlation=bg_correlation)
-            record = write_scene(out, split, wnid, stem, scene)
-            record = {**record, "class": IN9_CLASSES[label], "habitat_name": HABITATS[scene.habitat]}
-            rendered += 1
-        append_jsonl(partial, record)
-        records.append(record)
+            return record, False
+        scene = render_scene(label, scene_rng(seed, split, label, index), size=size,
+                             bg_correlation=bg_correlation)
+        record = write_scene(out, split, wnid, stem, scene)
+        return {**record, "class": IN9_CLASSES[label], "habitat_name": HABITATS[scene.habitat]}, True
+
+    # Two threads: numpy, PIL encoding and fsync release the GIL, so file I/O overlaps rendering.
+    # Results are taken in job order, so the output does not depend on timing.
+    with ThreadPoolExecutor(max_workers=2) as pool, \
+            progress(total=len(jobs), desc=f"synth {split}", quiet=quiet) as bar:
+        pending: deque[Future[tuple[dict[str, Any], bool]]] = deque()
+        todo = iter(jobs)
+        for label, index in todo:
+            pending.append(pool.submit(job, label, index))
+            if len(pending) < 4:
+                continue
+            while pending and (len(pending) >= 4 or pending[0].done()):
+                record, fresh = pending.popleft().result()
+                rendered, reused = rendered + fresh, reused + (not fresh)
+                records.append(record)
+                bar.update(1)
+                if len(records) % CHECKPOINT_EVERY == 0:
+                    _checkpoint(partial, records)
+        while pending:
+            record, fresh = pending.popleft().result()
+            rendered, reused = rendered + fresh, reused + (not fresh)
+            records.append(record)
+            bar.update(1)
     seconds = time.perf_counter() - start
 
     atomic_write_text(out / f"synth-{split}.jsonl", "".join(_dumps(r) + "\n" for r in records))
     summary = _summarise(records, config)
     atomic_write_json(out / f"synth-{split}.json", summary)
-    partial.unlink()
+    shutil.rmtree(partial)
     return {**summary, "out": str(out), "rendered": rendered, "reused": reused, "seconds": seconds,
             "images_per_second": rendered / seconds if seconds > 0 and rendered else 0.0}
 
 
-def _dumps(record: dict[str, Any]) -> str:
-    import json
+def _checkpoint(partial: Path, records: list[dict[str, Any]]) -> None:
+    """Save the last CHECKPOINT_EVERY records as one chunk file (one fsync per chunk, not per image)."""
+    number = len(records) // CHECKPOINT_EVERY - 1
+    chunk = records[-CHECKPOINT_EVERY:]
+    atomic_write_text(partial / f"chunk-{number:06d}.jsonl", "".join(_dumps(r) + "\n" for r in chunk))
 
+
+def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True)

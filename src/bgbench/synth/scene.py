@@ -22,8 +22,9 @@ SPLIT_CODES: dict[str, int] = {"train": 0, "val": 1}
 TWO_OBJECT_PROBABILITY = 0.2
 BOX_FRACTION_ONE = (0.12, 0.4)
 """Range of the target box area of a single object, as a fraction of the image area."""
-BOX_FRACTION_TWO = (0.06, 0.16)
-SENSOR_NOISE = 3.0
+BOX_FRACTION_TWO = (0.06, 0.14)
+SENSOR_NOISE = 5
+"""Uniform integer grain in [-SENSOR_NOISE, SENSOR_NOISE] added to every pixel and channel."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def render_scene(label: int, rng: np.random.Generator, *, size: int = 256,
     poses = []
     if n_objects == 1:
         frac = rng.uniform(*BOX_FRACTION_ONE)
-        scale = min(np.sqrt(frac * width * height / 2.2), 0.5 * min(width, height))
+        scale = min(np.sqrt(frac * width * height / 1.2), 0.55 * min(width, height))
         pose = draw_pose(rng, label, 0.0, 0.0, float(scale))
         cx = _centre(rng, 0, width, pose.radius, 0.08)
         cy = _centre(rng, 0, height, pose.radius, 0.08)
@@ -116,7 +117,7 @@ def render_scene(label: int, rng: np.random.Generator, *, size: int = 256,
             frac = rng.uniform(*BOX_FRACTION_TWO)
             pose = draw_pose(rng, label, 0.0, 0.0, 1.0)
             limit = 0.5 * min(along / 2, across) / max(pose.stretch)
-            scale = float(min(np.sqrt(frac * width * height / 2.2), limit))
+            scale = float(min(np.sqrt(frac * width * height / 1.2), limit))
             radius = scale * max(pose.stretch)
             a = _centre(rng, k * along / 2, (k + 1) * along / 2, radius, 0.1)
             b = _centre(rng, 0, across, radius, 0.1)
@@ -148,7 +149,7 @@ def render_scene(label: int, rng: np.random.Generator, *, size: int = 256,
         truncated.append(box[0] == 0 or box[1] == 0 or box[2] == width - 1 or box[3] == height - 1)
         areas.append(int(region.sum()))
 
-    canvas += rng.standard_normal(canvas.shape, dtype=np.float32) * np.float32(SENSOR_NOISE)
+    canvas += rng.integers(-SENSOR_NOISE, SENSOR_NOISE + 1, canvas.shape, dtype=np.int8)  # sensor grain
     image = np.clip(canvas, 0, 255).astype(np.uint8)
     return Scene(label=label, habitat=habitat, image=image, mask=instance, boxes=tuple(boxes),
                  truncated=tuple(truncated), areas=tuple(areas))

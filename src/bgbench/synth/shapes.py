@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 Point = tuple[float, float]
 
@@ -71,20 +72,15 @@ def polyline(u: np.ndarray, v: np.ndarray, points: Sequence[Point], r0: float,
 
 def smooth_noise(rng: np.random.Generator, height: int, width: int, cells_y: int,
                  cells_x: int) -> np.ndarray:
-    """Value noise: a ``(cells_y+1, cells_x+1)`` random grid smoothly interpolated to ``(height, width)``.
+    """Value noise: a ``(cells_y+1, cells_x+1)`` random grid bicubically upsampled to ``(height, width)``.
 
+    The upsampling is Pillow's single-threaded C resize of a float image (fast, deterministic).
     Returns float32 (height, width) in [0, 1].
     """
+    cells_y, cells_x = max(1, int(cells_y)), max(1, int(cells_x))
     grid = rng.random((cells_y + 1, cells_x + 1), dtype=np.float32)
-    y = np.linspace(0.0, cells_y, height, dtype=np.float32)
-    x = np.linspace(0.0, cells_x, width, dtype=np.float32)
-    iy = np.minimum(y.astype(np.int64), cells_y - 1)
-    ix = np.minimum(x.astype(np.int64), cells_x - 1)
-    fy, fx = y - iy, x - ix
-    fy = fy * fy * (3 - 2 * fy)
-    fx = fx * fx * (3 - 2 * fx)
-    rows = grid[iy] * (1 - fy)[:, None] + grid[iy + 1] * fy[:, None]
-    return rows[:, ix] * (1 - fx) + rows[:, ix + 1] * fx
+    resized = Image.fromarray(grid, mode="F").resize((width, height), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
 def fractal_noise(rng: np.random.Generator, height: int, width: int, base_cells: int,
@@ -102,7 +98,23 @@ def fractal_noise(rng: np.random.Generator, height: int, width: int, base_cells:
 
 
 def mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Blend colours: ``a + (b - a) * t``; ``a, b`` broadcast to (..., 3), ``t`` (H, W) -> (H, W, 3)."""
+    """Blend colours: ``a + (b - a) * t``; ``a, b`` RGB (3,) colours or (H, W, 3) images, ``t`` (H, W).
+
+    Returns a new float32 (H, W, 3) array. Works channel by channel: numpy broadcasting with a
+    length-3 last axis is several times slower.
+    """
     a = np.asarray(a, dtype=np.float32)
     b = np.asarray(b, dtype=np.float32)
-    return a + (b - a) * t[..., None]
+    out = np.empty((*t.shape, 3), dtype=np.float32)
+    for c in range(3):
+        ac, bc = a[..., c], b[..., c]
+        np.multiply(t, bc - ac, out=out[..., c])
+        out[..., c] += ac
+    return out
+
+
+def shade(image: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """Multiply a float32 (H, W, 3) image in place by a (H, W) factor, channel by channel; returns it."""
+    for c in range(3):
+        image[..., c] *= factor
+    return image
