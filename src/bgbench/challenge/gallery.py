@@ -1,0 +1,45 @@
+"""A PNG gallery of the most fooling backgrounds per class, fooling rates in the captions."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgbench.atomic import atomic_write_bytes
+
+
+def write_gallery(path: str | Path, top_backgrounds: list[dict[str, Any]],
+                  image_of: Callable[[int], np.ndarray], title: str = "") -> Path:
+    """Render one row per class (``top_backgrounds`` as from
+    :func:`bgbench.challenge.analysis.matrix_analysis`), one column per background, each captioned
+    with the share of other-class foregrounds it fools; ``image_of(background index)`` returns uint8
+    (H, W, 3). Written atomically to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    rows = [g for g in top_backgrounds if g["backgrounds"]]
+    n_cols = max((len(g["backgrounds"]) for g in rows), default=1)
+    fig, axes = plt.subplots(max(1, len(rows)), n_cols, figsize=(2.0 * n_cols, 2.25 * max(1, len(rows))),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, group in enumerate(rows):
+        for c, item in enumerate(group["backgrounds"]):
+            ax = axes[r][c]
+            ax.imshow(image_of(item["background_index"]))
+            ax.set_title(f"{group['class']}: fools {item['fool_rate']:.0%}\n"
+                         f"pushes {item['push_rate']:.0%}", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)

@@ -1,0 +1,186 @@
+"""Challenge outputs: the resumable per-foreground log, challenge.json, challenge.csv, the table.
+
+``OUT/challenge.log.jsonl``: first line a header ``{"type": "header", "fingerprint": ...,
+"config": {...}}``; then one ``{"type": "foreground", ...}`` line per decided foreground, appended
+(and fsynced) as soon as it is decided. A restart with the same configuration skips the decided
+foregrounds; a different configuration is refused. A torn last line (a kill mid-write) is cut off.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgbench.atomic import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from bgbench.challenge.analysis import per_class
+from bgbench.errors import BgbenchError
+from bgbench.metrics import wilson_interval
+
+LOG_NAME = "challenge.log.jsonl"
+JSON_NAME = "challenge.json"
+CSV_NAME = "challenge.csv"
+RELEASED_READING = ("released: a foreground is fooled when some background, pasted behind it with its "
+                    "mask, makes the (mapped) prediction differ from its class (any wrong class, "
+                    "including outside the nine)")
+STRICT_READING = ("fooled_to_background_class: some background makes the prediction equal to that "
+                  "background's own class, which differs from the foreground's class")
+CSV_FIELDS = ("index", "image", "class", "label", "fooled", "fooling_background", "predicted",
+              "backgrounds_tried", "strict_fooled", "strict_background", "strict_predicted")
+
+
+def config_fingerprint(config: dict[str, Any]) -> str:
+    """Stable hex SHA-256 of a JSON-able configuration."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a partial last line left by a kill during an append, so later appends stay parseable."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def open_log(out: str | Path, config: dict[str, Any]) -> tuple[Path, list[dict[str, Any]]]:
+    """Start or resume ``OUT/challenge.log.jsonl`` for ``config``; returns (path, decided records).
+
+    Raises BgbenchError when the log was written with a different configuration."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOG_NAME
+    fingerprint = config_fingerprint(config)
+    if path.exists() and path.stat().st_size > 0:
+        _cut_torn_tail(path)
+        try:
+            records = read_jsonl(path)
+        except json.JSONDecodeError as exc:
+            raise BgbenchError(f"log is corrupt ({exc}); delete it to start over", path) from exc
+        if records:
+            header = records[0]
+            if header.get("type") != "header":
+                raise BgbenchError("log has no header line; delete it to start over", path)
+            if header.get("fingerprint") != fingerprint:
+                old = header.get("config", {})
+                keys = sorted(k for k in set(old) | set(config)
+                              if json.dumps(old.get(k), sort_keys=True, default=str)
+                              != json.dumps(config.get(k), sort_keys=True, default=str))
+                differs = ", ".join(keys) or "fingerprint"
+                raise BgbenchError(f"was written by a run with a different configuration (differs in: "
+                                   f"{differs}); use another --out or delete it", path)
+            return path, [r for r in records[1:] if r.get("type") == "foreground"]
+    append_jsonl(path, {"type": "header", "fingerprint": fingerprint, "config": config})
+    return path, []
+
+
+def foreground_record(outcome, files, class_names: list[str]) -> dict[str, Any]:
+    """The log/JSON record of one :class:`~bgbench.challenge.search.Outcome` (paths resolved)."""
+    label = int(files.fg_labels[outcome.index])
+
+    def bg_path(index):
+        return None if index is None else files.bg_paths[index]
+
+    return {"type": "foreground", "index": outcome.index, "image": files.fg_images[outcome.index],
+            "class": class_names[label], "label": label, "fooled": bool(outcome.fooled),
+            "fooling_background": bg_path(outcome.fooling_background),
+            "fooling_background_index": outcome.fooling_background, "predicted": outcome.predicted,
+            "backgrounds_tried": outcome.backgrounds_tried, "strict_fooled": outcome.strict_fooled,
+            "strict_background": bg_path(outcome.strict_background),
+            "strict_background_index": outcome.strict_background,
+            "strict_predicted": outcome.strict_predicted}
+
+
+def summarize(records: list[dict[str, Any]], *, n_backgrounds: int, class_names: list[str],
+              strict_exact: bool, bg_labels: np.ndarray | None = None) -> dict[str, Any]:
+    """Headline numbers of a set of foreground records (sorted by index inside).
+
+    The strict reading is exact when it was searched for (``strict_exact``); otherwise it is a lower
+    bound: the foregrounds whose found fooling background also pushed them to its own class."""
+    records = sorted(records, key=lambda r: r["index"])
+    n = len(records)
+    fooled = np.array([bool(r["fooled"]) for r in records], dtype=bool)
+    labels = np.array([int(r["label"]) for r in records], dtype=np.int64)
+    k = int(fooled.sum())
+    lo, hi = wilson_interval(n - k, n)
+    if strict_exact:
+        strict = np.array([bool(r["strict_fooled"]) for r in records], dtype=bool)
+    else:
+        strict = np.array([
+            bool(r["fooled"]) and bg_labels is not None and r.get("fooling_background_index") is not None
+            and int(bg_labels[r["fooling_background_index"]]) == r["predicted"] for r in records], dtype=bool)
+    ks = int(strict.sum())
+    slo, shi = wilson_interval(n - ks, n)
+    strict_block = {"name": "fooled_to_background_class", "definition": STRICT_READING, "exact": strict_exact,
+                    "n_fooled" if strict_exact else "n_fooled_lower_bound": ks,
+                    "challenge_accuracy" if strict_exact else "challenge_accuracy_upper_bound":
+                        1 - ks / n if n else None,
+                    "ci95": [slo, shi] if strict_exact else None}
+    if not strict_exact:
+        strict_block["note"] = "run with --strict (or --full) to search for it exactly"
+    return {"challenge_accuracy": 1 - k / n if n else None, "challenge_accuracy_ci95": [lo, hi],
+            "n_foregrounds": n, "n_fooled": k, "n_backgrounds": n_backgrounds,
+            "vulnerable": f"{k}/{n} vulnerable", "reading": RELEASED_READING, "strict_reading": strict_block,
+            "per_class": per_class(labels, fooled, class_names)}
+
+
+def write_outputs(out: str | Path, summary: dict[str, Any]) -> None:
+    """Atomically write ``OUT/challenge.json`` and ``OUT/challenge.csv`` (one row per foreground)."""
+    out = Path(out)
+    atomic_write_json(out / JSON_NAME, summary)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for record in summary.get("foregrounds", []):
+        writer.writerow({k: "" if record.get(k) is None else record.get(k) for k in CSV_FIELDS})
+    atomic_write_text(out / CSV_NAME, buffer.getvalue())
+
+
+def print_summary(summary: dict[str, Any], file=None) -> None:
+    """The "N/total vulnerable" line and a per-class table (rich) on ``file`` (default stdout)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=file, highlight=False)
+    console.print(summary["vulnerable"])
+    acc = summary["challenge_accuracy"]
+    lo, hi = summary["challenge_accuracy_ci95"]
+    if acc is not None:
+        console.print(f"challenge accuracy {acc:.1%} (95% CI {lo:.1%}-{hi:.1%}), released reading")
+    strict = summary["strict_reading"]
+    if strict["exact"]:
+        console.print(f"strict reading (fooled to the background's class): {strict['n_fooled']}/"
+                      f"{summary['n_foregrounds']} fooled")
+    else:
+        console.print(f"strict reading (fooled to the background's class): at least "
+                      f"{strict['n_fooled_lower_bound']}/{summary['n_foregrounds']} (use --strict for exact)")
+    table = Table(title="fooled per class")
+    for name in ("class", "n", "fooled", "rate", "95% CI"):
+        table.add_column(name, justify="left" if name == "class" else "right")
+    for row in summary["per_class"]:
+        if not row["n"]:
+            continue
+        table.add_row(row["class"], str(row["n"]), str(row["n_fooled"]), f"{row['fooled_rate']:.1%}",
+                      f"{row['fooled_rate_ci95'][0]:.1%}-{row['fooled_rate_ci95'][1]:.1%}")
+    console.print(table)
+    passes = summary.get("forward_passes")
+    if passes and passes.get("oracle_minimum"):
+        console.print(f"forward passes {passes['used']} vs oracle minimum {passes['oracle_minimum']} "
+                      f"({passes['ratio_to_oracle']:.2f}x)")
+    top = summary.get("top_backgrounds")
+    if top:
+        bt = Table(title="most fooling backgrounds (share of other-class foregrounds fooled)")
+        bt.add_column("class")
+        bt.add_column("background")
+        bt.add_column("fools", justify="right")
+        for group in top:
+            for item in group["backgrounds"][:3]:
+                bt.add_row(group["class"], item["background"], f"{item['fool_rate']:.1%}")
+        console.print(bt)

@@ -1,0 +1,254 @@
+"""The batched early-exit background search: pure torch on in-memory tensors, no files, no models.
+
+Inputs live on one device: foreground images uint8 (F, 3, H, W), their masks (F, 1, H, W) with
+values in {0, 1} (uint8, bool or float), background images uint8 (N, 3, H, W). ``predict`` maps a
+float32 batch (B, 3, H, W) in [0, 1] to int64 predictions (B,) in the label space of the
+foreground labels (e.g. IN-9 indices, -1 for "none of the nine", which never equals a label).
+
+A foreground ``f`` with label ``y`` is *fooled* (the released reading) when some background ``b``
+gives ``predict(b * (1 - m) + x * m) != y``; it is *strictly fooled* (the paper's stricter reading)
+when some background gives ``predict(...) == class(b) != y``.
+
+How the search keeps every forward pass useful:
+
+- a work queue of active foregrounds ("slots", ``max_active`` of them); every batch takes, for
+  each active foreground, its next untried backgrounds, so batches stay full across foregrounds;
+- a decided foreground leaves at once; only the compositions after its deciding one inside the
+  same batch are wasted (counted in ``SearchStats.wasted``), which happens only when there are
+  fewer active foregrounds than batch slots (the tail of the queue);
+- adaptive ordering (``order="adaptive"``): each foreground tries its untried backgrounds in
+  decreasing order of how many foregrounds they have fooled so far (ties: folder order). The
+  order changes which fooling background is found, never the decision: a foreground is only
+  declared robust after every background was tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bgbench.composite import composite_torch
+
+Predict = Callable[[torch.Tensor], torch.Tensor]
+ORDERS = ("adaptive", "folder")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The decision for one foreground (index into the foreground bank).
+
+    ``fooling_background``/``predicted``: the first fooling background found and the prediction it
+    caused (None when robust). ``backgrounds_tried``: composites evaluated for it up to and
+    including the deciding one. ``strict_*``: the stricter reading, None when not searched.
+    """
+
+    index: int
+    fooled: bool
+    fooling_background: int | None
+    predicted: int | None
+    backgrounds_tried: int
+    strict_fooled: bool | None = None
+    strict_background: int | None = None
+    strict_predicted: int | None = None
+
+    def to_record(self) -> dict:
+        return {"index": self.index, "fooled": self.fooled, "fooling_background": self.fooling_background,
+                "predicted": self.predicted, "backgrounds_tried": self.backgrounds_tried,
+                "strict_fooled": self.strict_fooled, "strict_background": self.strict_background,
+                "strict_predicted": self.strict_predicted}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Outcome:
+        return cls(**{k: record.get(k) for k in ("index", "fooled", "fooling_background", "predicted",
+                                                  "backgrounds_tried", "strict_fooled", "strict_background",
+                                                  "strict_predicted")})
+
+
+@dataclass
+class SearchStats:
+    """Counters of one search: composites evaluated (forward passes), wasted ones, batches."""
+
+    forward_passes: int = 0
+    wasted: int = 0
+    batches: int = 0
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    fool_counts: np.ndarray | None = None
+
+
+def compose_batch(fg_images: torch.Tensor, fg_masks: torch.Tensor, bg_images: torch.Tensor,
+                  fg_index: torch.Tensor, bg_index: torch.Tensor) -> torch.Tensor:
+    """Composites for pairs ``(fg_index[i], bg_index[i])``: float32 (B, 3, H, W) in [0, 1].
+
+    Exactly the released arithmetic: both images as ``uint8 / 255`` (ToTensor), the mask as float,
+    ``bg * (1 - m) + x * m``.
+    """
+    x = fg_images.index_select(0, fg_index).float().div_(255)
+    b = bg_images.index_select(0, bg_index).float().div_(255)
+    m = fg_masks.index_select(0, fg_index).float()
+    return composite_torch(x, b, m)
+
+
+def _allocate(remaining: np.ndarray, budget: int) -> np.ndarray:
+    """Split ``budget`` batch slots over rows with ``remaining`` untried candidates (water-filling:
+    every row gets the same share, capped by what it has left). Returns int64 counts, sum <= budget."""
+    take = np.zeros_like(remaining)
+    left = budget
+    open_rows = remaining > 0
+    while left > 0 and open_rows.any():
+        idx = np.flatnonzero(open_rows)
+        share = max(1, left // len(idx))
+        for i in idx:
+            add = min(share, remaining[i] - take[i], left)
+            take[i] += add
+            left -= add
+            if take[i] >= remaining[i]:
+                open_rows[i] = False
+            if left == 0:
+                break
+    return take
+
+
+def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torch.Tensor,
+                       fg_labels: np.ndarray, bg_images: torch.Tensor, bg_labels: np.ndarray, *,
+                       batch_size: int = 256, order: str = "adaptive", strict: bool = False,
+                       indices: Iterable[int] | None = None, max_active: int | None = None,
+                       initial_counts: np.ndarray | None = None,
+                       on_decided: Callable[[list[Outcome]], None] | None = None,
+                       on_batch: Callable[[int], None] | None = None) -> SearchStats:
+    """Decide, for each foreground in ``indices`` (default: all), whether some background fools it.
+
+    fg_labels: int64 (F,); bg_labels: int64 (N,) class of each background (used by the strict
+    reading). ``strict=True`` keeps searching a fooled foreground (only among other-class
+    backgrounds) until one pushes it to the background's own class or all are tried.
+    ``initial_counts`` (N,) seeds the adaptive order (e.g. from a resumed log). ``on_decided`` is
+    called after every batch with the foregrounds decided in it (in foreground order), ``on_batch``
+    with the number of composites evaluated. Returns the outcomes and counters.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    n_bg = int(bg_images.shape[0])
+    if n_bg == 0:
+        raise ValueError("no backgrounds")
+    fg_labels = np.asarray(fg_labels, dtype=np.int64)
+    bg_labels = np.asarray(bg_labels, dtype=np.int64)
+    queue = list(range(len(fg_labels)) if indices is None else indices)
+    queue.reverse()  # pop() from the end = foreground order
+    device = bg_images.device
+    n_slots = max(1, min(max_active or batch_size, len(queue) or 1))
+
+    counts = np.zeros((2, n_bg), dtype=np.int64)  # [0]: decisive fools, [1]: decisive strict fools
+    if initial_counts is not None:
+        counts[0] += np.asarray(initial_counts, dtype=np.int64).reshape(-1)[:n_bg]
+    stats = SearchStats()
+
+    slot_fg = np.full(n_slots, -1, dtype=np.int64)
+    phase = np.zeros(n_slots, dtype=np.int64)  # 0: looking for any fool, 1: fooled, looking for strict
+    avail = np.zeros((n_slots, n_bg), dtype=bool)  # untried candidate backgrounds per slot
+    n_avail = np.zeros(n_slots, dtype=np.int64)
+    tried = np.zeros(n_slots, dtype=np.int64)
+    loose: dict[int, tuple[int, int]] = {}
+    folder_perm = np.arange(n_bg)
+
+    def fill_slots() -> None:
+        for s in np.flatnonzero(slot_fg < 0):
+            if not queue:
+                return
+            slot_fg[s] = queue.pop()
+            phase[s] = 0
+            avail[s] = True
+            n_avail[s] = n_bg
+            tried[s] = 0
+
+    fill_slots()
+    while (slot_fg >= 0).any():
+        active = np.flatnonzero(slot_fg >= 0)
+        # a foreground gets at most as many new backgrounds as it has already survived (1, 1, 2, 4,
+        # ...): batches stay full while the queue is long, and in the tail the compositions wasted
+        # after a fool inside one batch never exceed the ones it needed before that batch.
+        take = _allocate(np.minimum(n_avail[active], np.maximum(tried[active], 1)), batch_size)
+        if order == "adaptive":
+            perms = np.stack([np.argsort(-counts[0], kind="stable"), np.argsort(-counts[1], kind="stable")])
+        else:
+            perms = np.stack([folder_perm, folder_perm])
+        row_perm = perms[phase[active]]  # (A, N) priority order of each active row
+        ordered = np.take_along_axis(avail[active], row_perm, axis=1)
+        picked = ordered & (np.cumsum(ordered, axis=1) <= take[:, None])
+        rows, pos = np.nonzero(picked)
+        bg_idx = row_perm[rows, pos]
+        fg_idx = slot_fg[active[rows]]
+
+        with torch.inference_mode():
+            batch = compose_batch(fg_images, fg_masks, bg_images, torch.as_tensor(fg_idx, device=device),
+                                  torch.as_tensor(bg_idx, device=device))
+            preds = predict(batch).to("cpu").numpy().astype(np.int64)
+        stats.forward_passes += len(bg_idx)
+        stats.batches += 1
+        if on_batch is not None:
+            on_batch(len(bg_idx))
+
+        done: list[Outcome] = []
+        finished = set()
+        for row, b, p in zip(rows.tolist(), bg_idx.tolist(), preds.tolist(), strict=True):
+            s = int(active[row])
+            if s in finished:
+                stats.wasted += 1
+                continue
+            f = int(slot_fg[s])
+            y = int(fg_labels[f])
+            avail[s, b] = False
+            n_avail[s] -= 1
+            tried[s] += 1
+            if phase[s] == 0:
+                if p == y:
+                    continue
+                loose[f] = (b, p)
+                counts[0, b] += 1
+                if strict and p == bg_labels[b]:
+                    counts[1, b] += 1
+                    done.append(Outcome(f, True, b, p, int(tried[s]), True, b, p))
+                    finished.add(s)
+                elif strict:
+                    phase[s] = 1
+                    same = bg_labels == y
+                    avail[s, same] = False
+                    n_avail[s] = int(avail[s].sum())
+                else:
+                    done.append(Outcome(f, True, b, p, int(tried[s])))
+                    finished.add(s)
+            elif p == bg_labels[b] and p != y:
+                counts[1, b] += 1
+                lb, lp = loose[f]
+                done.append(Outcome(f, True, lb, lp, int(tried[s]), True, b, p))
+                finished.add(s)
+        for s in active.tolist():
+            if s in finished or n_avail[s] > 0:
+                continue
+            f = int(slot_fg[s])
+            if phase[s] == 0:
+                done.append(Outcome(f, False, None, None, int(tried[s]), False if strict else None))
+            else:
+                lb, lp = loose[f]
+                done.append(Outcome(f, True, lb, lp, int(tried[s]), False))
+            finished.add(s)
+        for s in finished:
+            loose.pop(int(slot_fg[s]), None)
+            slot_fg[s] = -1
+        done.sort(key=lambda o: o.index)
+        for outcome in done:
+            stats.outcomes[outcome.index] = outcome
+        if done and on_decided is not None:
+            on_decided(done)
+        fill_slots()
+    stats.fool_counts = counts[0].copy()
+    return stats
+
+
+def oracle_minimum(outcomes: Iterable[Outcome], n_backgrounds: int) -> int:
+    """Fewest composites any search could evaluate for these decisions (released reading): one per
+    fooled foreground (its fooling background tried first), every background for a robust one."""
+    return sum(1 if o.fooled else n_backgrounds for o in outcomes)
