@@ -20,7 +20,7 @@ from badcorpus import (
 )
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS, IN9_WNIDS, imagenet_in9_classes, wnid_to_in9
 from bgbench.errors import BgbenchError
-from bgbench.sources import load_image, load_sample, read_source, reasons, select_per_class
+from bgbench.sources import load_image, load_mask, load_sample, read_source, reasons, select_per_class
 from bgbench.sources.imagenet import SKIP_UNMAPPED_FOLDERS, SKIP_UNMAPPED_IMAGES
 
 # ---------------------------------------------------------------- class facts
@@ -282,3 +282,339 @@ def test_realdata_imagenet_samples(realdata):
     assert {s.source_id: (s.boxes, s.annotation_size) for s in with_boxes} == boxes
     # the XML tree is also found without annotations= (xml/ beside the class folders)
     assert [s.boxes for s in read_source(folder).samples] == [s.boxes for s in result.samples]
+
+
+# ---------------------------------------------------------------- Pascal VOC
+
+
+def _voc_tree(root: Path) -> dict[str, np.ndarray]:
+    """Three VOC images (1-based boxes) + split lists + one SegmentationObject PNG; returns true masks."""
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "ImageSets" / "Main" / "val.txt").write_text("2008_000001\n2008_000002\n2008_000003\n")
+    (root / "ImageSets" / "Main" / "train.txt").write_text("2008_000009\n")
+    for i, stem in enumerate(("2008_000001", "2008_000002", "2008_000003", "2008_000009")):
+        write_jpeg(root / "JPEGImages" / f"{stem}.jpg", rgb_image(seed=20 + i))
+    # dog (big) + person (small): label dog; boxes written 1-based
+    write_xml(
+        root / "Annotations" / "2008_000001.xml",
+        annotation_xml(
+            "VOC2012", "2008_000001.jpg", (80, 64), [("person", (2, 2, 11, 21)), ("dog", (21, 11, 70, 60))]
+        ),
+    )
+    write_xml(
+        root / "Annotations" / "2008_000002.xml",
+        annotation_xml(
+            "VOC2012", "2008_000002.jpg", (80, 64), [("cat", (1, 1, 30, 30)), ("cat", (41, 31, 80, 64))]
+        ),
+    )
+    write_xml(
+        root / "Annotations" / "2008_000003.xml",
+        annotation_xml("VOC2012", "2008_000003.jpg", (80, 64), [("dog", (10, 10, 90, 40))]),
+    )
+    write_xml(
+        root / "Annotations" / "2008_000009.xml",
+        annotation_xml("VOC2012", "2008_000009.jpg", (80, 64), [("bird", (5, 5, 40, 40))]),
+    )
+    seg = np.zeros((64, 80), np.uint8)
+    seg[1:21, 1:11] = 1  # instance 1: person
+    seg[12:58, 22:68] = 2  # instance 2: dog
+    seg[11, 20:70] = 255  # void border
+    im = Image.fromarray(seg, "P")
+    im.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [224, 224, 192] * 253)
+    (root / "SegmentationObject").mkdir()
+    im.save(root / "SegmentationObject" / "2008_000001.png")
+    return {"2008_000001": seg == 2}
+
+
+def test_voc_reader_labels_boxes_and_instance_masks(tmp_path):
+    truth = _voc_tree(tmp_path / "VOC2012")
+    result = read_source(tmp_path, "voc", "val")  # the VOCdevkit-style parent is accepted
+    from bgbench.sources.voc import VOC_CLASSES
+
+    assert result.class_names == list(VOC_CLASSES)
+    by_stem = {s.stem: s for s in result.samples}
+    assert list(by_stem) == ["2008_000002", "2008_000001", "2008_000003"]  # cat (7) before dog (11)
+    dog = by_stem["2008_000001"]
+    assert result.class_names[dog.label] == "dog" and dog.boxes == ((20, 10, 69, 59),)
+    cat = by_stem["2008_000002"]
+    assert cat.boxes == ((0, 0, 29, 29), (40, 30, 79, 63)) and cat.problem is None and cat.mask_ref is None
+    assert reasons.reason_category(by_stem["2008_000003"].problem) == reasons.BOX_OUTSIDE
+    assert result.has_masks
+    np.testing.assert_array_equal(load_mask(dog, (64, 80)), truth["2008_000001"])
+    assert [s.stem for s in read_source(tmp_path, "voc", "train").samples] == ["2008_000009"]
+
+
+def test_voc_class_map(tmp_path):
+    _voc_tree(tmp_path)
+    mapped = read_source(tmp_path, "voc", "val", class_map={"dog": "dog", "cat": "carnivore"})
+    assert mapped.class_names == list(IN9_FOLDERS)  # IN-9 names line up with IN-9 labels
+    assert sorted(s.label for s in mapped.samples) == [0, 0, 4]
+    (tmp_path / "map.json").write_text(json.dumps({"cat": "pet", "dog": "pet", "person": "human"}))
+    custom = read_source(tmp_path, "voc", "val", class_map=tmp_path / "map.json")
+    assert custom.class_names == ["human", "pet"]
+    first = next(s for s in custom.samples if s.stem == "2008_000001")
+    assert custom.class_names[first.label] == "pet" and first.mask_ref.values == (2,)
+    only_person = read_source(tmp_path, "voc", "val", class_map={"person": "human"})
+    assert [s.stem for s in only_person.samples] == ["2008_000001"]
+    assert only_person.samples[0].boxes == ((1, 1, 10, 20),)
+    assert sum(only_person.skipped.values()) == 2
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(BgbenchError, match="unreadable class map JSON"):
+        read_source(tmp_path, "voc", "val", class_map=tmp_path / "bad.json")
+
+
+def test_voc_wrong_layout(tmp_path):
+    (tmp_path / "JPEGImages").mkdir()
+    with pytest.raises(BgbenchError, match=r"not a Pascal VOC folder: no Annotations/"):
+        read_source(tmp_path, "voc")
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    (tmp_path / "ImageSets" / "Main" / "train.txt").write_text("")
+    with pytest.raises(BgbenchError, match=r"no val.txt split list \(found: train\)"):
+        read_source(tmp_path, "voc", "val")
+
+
+# ---------------------------------------------------------------- COCO
+
+# pycocotools.mask.encode() output for two 120 x 90 (h x w) masks (recorded once; no dependency):
+# a 90 x 50 rectangle with a 20 x 20 hole, and a 40 x 10 bar
+COCO_HOLE_RLE = (
+    "Z[2j2n0000000000000000000TNF::FF::FF::FF::FF::FF::FF::FF::FF::FF::FF::FF::FF::FF::FF::FF::FF::"
+    "FF::FF::FF::b100000000000000000000000000000000000000fZ2"
+)
+COCO_BAR_RLE = "nd0X1`200000000000000000Rg8"
+
+
+def _runs_column_major(mask: np.ndarray) -> list[int]:
+    """Uncompressed COCO counts, computed the slow obvious way (independent of bgbench)."""
+    runs, current, length = [], False, 0
+    for value in mask.T.reshape(-1):
+        if bool(value) != current:
+            runs.append(length)
+            current, length = bool(value), 0
+        length += 1
+    runs.append(length)
+    return runs
+
+
+def _polygon_truth(poly: list[float], height: int, width: int) -> np.ndarray:
+    from matplotlib.path import Path as MplPath
+
+    yy, xx = np.mgrid[0:height, 0:width]
+    centres = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], axis=1)
+    return MplPath(np.asarray(poly).reshape(-1, 2)).contains_points(centres).reshape(height, width)
+
+
+def _coco_tree(root: Path) -> dict[str, np.ndarray]:
+    (root / "val2017").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    for name, (w, h) in {"a.jpg": (80, 64), "b.jpg": (90, 120), "c.jpg": (80, 64), "d.jpg": (80, 64)}.items():
+        write_jpeg(root / "val2017" / name, rgb_image(w, h, seed=len(name) + ord(name[0])))
+    triangle = [30.3, 5.7, 50.2, 12.1, 40.5, 30.9]
+    square = np.zeros((64, 80), bool)
+    square[20:60, 2:30] = True
+    hole = np.zeros((120, 90), bool)
+    hole[10:100, 20:70] = True
+    hole[40:60, 30:50] = False
+    bar = np.zeros((120, 90), bool)
+    bar[70:110, 5:15] = True
+    crowd = np.zeros((120, 90), bool)
+    crowd[0:5, 0:90] = True
+    anns = [
+        # a.jpg: small triangle (cat 1) and a larger uncompressed-RLE square (cat 2) -> label cat 2
+        {
+            "id": 1,
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [30.3, 5.7, 19.9, 25.2],
+            "iscrowd": 0,
+            "segmentation": [triangle],
+        },
+        {
+            "id": 2,
+            "image_id": 1,
+            "category_id": 2,
+            "bbox": [2, 20, 28, 40],
+            "iscrowd": 0,
+            "segmentation": {"size": [64, 80], "counts": _runs_column_major(square)},
+        },
+        # b.jpg: two compressed-RLE instances of cat 1 plus a crowd region of cat 1
+        {
+            "id": 3,
+            "image_id": 2,
+            "category_id": 1,
+            "bbox": [20, 10, 50, 90],
+            "iscrowd": 0,
+            "segmentation": {"size": [120, 90], "counts": COCO_HOLE_RLE},
+        },
+        {
+            "id": 4,
+            "image_id": 2,
+            "category_id": 1,
+            "bbox": [5, 70, 10, 40],
+            "iscrowd": 0,
+            "segmentation": {"size": [120, 90], "counts": COCO_BAR_RLE},
+        },
+        {
+            "id": 5,
+            "image_id": 2,
+            "category_id": 1,
+            "bbox": [0, 0, 90, 5],
+            "iscrowd": 1,
+            "segmentation": {"size": [120, 90], "counts": _runs_column_major(crowd)},
+        },
+        # c.jpg: crowd only -> skipped; d.jpg: nothing -> skipped
+        {
+            "id": 6,
+            "image_id": 3,
+            "category_id": 1,
+            "bbox": [0, 0, 10, 10],
+            "iscrowd": 1,
+            "segmentation": {"size": [64, 80], "counts": [0, 5120]},
+        },
+        # e: polygon triangle alone of cat 1, box partly outside the image -> problem
+        {
+            "id": 7,
+            "image_id": 5,
+            "category_id": 1,
+            "bbox": [40, 30, 60, 20],
+            "iscrowd": 0,
+            "segmentation": [[40, 30, 79, 30, 60, 49]],
+        },
+    ]
+    write_jpeg(root / "val2017" / "e.jpg", rgb_image(seed=77))
+    data = {
+        "images": [
+            {"id": i + 1, "file_name": n, "width": w, "height": h}
+            for i, (n, w, h) in enumerate(
+                [
+                    ("a.jpg", 80, 64),
+                    ("b.jpg", 90, 120),
+                    ("c.jpg", 80, 64),
+                    ("d.jpg", 80, 64),
+                    ("e.jpg", 80, 64),
+                ]
+            )
+        ],
+        "annotations": anns,
+        "categories": [{"id": 1, "name": "zebra"}, {"id": 2, "name": "apple"}],
+    }
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    return {"a": square, "b": hole | bar | crowd, "triangle": _polygon_truth(triangle, 64, 80)}
+
+
+def test_coco_reader_polygons_and_rle(tmp_path):
+    truth = _coco_tree(tmp_path)
+    result = read_source(tmp_path, "coco", "val")
+    assert result.class_names == ["apple", "zebra"]
+    by_stem = {s.stem: s for s in result.samples}
+    assert list(by_stem) == ["a", "b", "e"]
+    a, b, e = by_stem["a"], by_stem["b"], by_stem["e"]
+    assert result.class_names[a.label] == "apple" and a.boxes == ((2, 20, 29, 59),)
+    np.testing.assert_array_equal(load_mask(a, (64, 80)), truth["a"])
+    assert result.class_names[b.label] == "zebra" and b.boxes == ((20, 10, 69, 99), (5, 70, 14, 109))
+    np.testing.assert_array_equal(load_mask(b, (120, 90, 3)), truth["b"])
+    assert reasons.reason_category(e.problem) == reasons.BOX_OUTSIDE
+    assert result.skipped == {"images with only crowd annotations": 1, "images without annotations": 1}
+    # the triangle polygon of a.jpg: select it through a class map that drops "apple"
+    zebra_only = read_source(
+        tmp_path / "annotations" / "instances_val2017.json",
+        "coco",
+        "val",
+        class_map={"zebra": "zebra"},
+        images=tmp_path / "val2017",
+    )
+    first = zebra_only.samples[0]
+    assert first.stem == "a" and first.boxes == ((30, 5, 50, 30),)
+    np.testing.assert_array_equal(load_mask(first, (64, 80)), truth["triangle"])
+
+
+def test_coco_mask_decoders_agree_with_independent_rasterisation():
+    from bgbench.sources.masks import decode_rle_string, encode_rle_string, polygons_to_mask, rle_to_mask
+
+    rng = np.random.default_rng(3)
+    mask = rng.random((23, 31)) > 0.6
+    counts = _runs_column_major(mask)
+    np.testing.assert_array_equal(rle_to_mask({"size": [23, 31], "counts": counts}), mask)
+    text = encode_rle_string(counts)
+    assert decode_rle_string(text) == counts
+    np.testing.assert_array_equal(rle_to_mask({"size": [23, 31], "counts": text}), mask)
+    hole = rle_to_mask({"size": [120, 90], "counts": COCO_HOLE_RLE})
+    assert hole.sum() == 90 * 50 - 20 * 20 and not hole[50, 40] and hole[10, 20] and hole[99, 69]
+    for _ in range(5):
+        poly = rng.uniform(-5, 45, size=12).tolist()  # self-intersecting, partly outside: even-odd rule
+        np.testing.assert_array_equal(polygons_to_mask([poly], 40, 40), _polygon_truth(poly, 40, 40))
+    square = polygons_to_mask([[10, 10, 20, 10, 20, 20, 10, 20]], 30, 30)
+    assert square.sum() == 100 and square[10:20, 10:20].all()  # COCO's area for this polygon
+
+
+def test_coco_wrong_inputs(tmp_path):
+    with pytest.raises(BgbenchError, match="COCO source not found"):
+        read_source(tmp_path / "nope.json", "coco")
+    (tmp_path / "x.json").write_text("{broken")
+    with pytest.raises(BgbenchError, match="unreadable COCO JSON"):
+        read_source(tmp_path / "x.json", "coco")
+    (tmp_path / "x.json").write_text(json.dumps({"images": [], "categories": []}))
+    with pytest.raises(BgbenchError, match="no 'annotations' list"):
+        read_source(tmp_path / "x.json", "coco")
+    (tmp_path / "x.json").write_text(
+        json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "gone.jpg", "width": 5, "height": 5}],
+                "annotations": [],
+                "categories": [],
+            }
+        )
+    )
+    with pytest.raises(BgbenchError, match="cannot find the images"):
+        read_source(tmp_path / "x.json", "coco")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BgbenchError, match="no COCO instances JSON"):
+        read_source(tmp_path / "empty", "coco")
+
+
+# ---------------------------------------------------------------- generic folder
+
+
+def test_folder_reader_masks_and_boxes(tmp_path):
+    write_jpeg(tmp_path / "images" / "cat" / "a.jpg", rgb_image(seed=1))
+    mask = np.zeros((64, 80), np.uint8)
+    mask[5:20, 5:30] = 255
+    mask[40:60, 50:75] = 255
+    mask[0, 79] = 255  # a speck: ignored for boxes, kept in the mask
+    (tmp_path / "masks" / "cat").mkdir(parents=True)
+    Image.fromarray(mask).save(tmp_path / "masks" / "cat" / "a.png")
+    write_jpeg(tmp_path / "images" / "cat" / "empty.jpg", rgb_image(seed=2))
+    Image.fromarray(np.zeros((64, 80), np.uint8)).save(tmp_path / "masks" / "cat" / "empty.png")
+    write_jpeg(tmp_path / "images" / "cat" / "small.jpg", rgb_image(seed=3))
+    Image.fromarray(mask[:32, :40]).save(tmp_path / "masks" / "cat" / "small.png")
+    write_jpeg(tmp_path / "images" / "dog" / "b.jpg", rgb_image(seed=4))
+    write_xml(
+        tmp_path / "boxes" / "dog" / "b.xml", annotation_xml("dog", "b", (80, 64), [("x", (3, 4, 40, 50))])
+    )
+    write_jpeg(tmp_path / "images" / "dog" / "c.jpg", rgb_image(seed=5))
+    result = read_source(tmp_path, "folder")
+    assert result.class_names == ["cat", "dog"] and result.has_masks
+    by_stem = {s.stem: s for s in result.samples}
+    assert list(by_stem) == ["a", "empty", "small", "b", "c"]
+    assert by_stem["a"].boxes == ((50, 40, 74, 59), (5, 5, 29, 19))
+    loaded = load_sample(by_stem["a"])
+    assert loaded.problem is None
+    np.testing.assert_array_equal(loaded.mask, mask > 0)
+    assert reasons.reason_category(by_stem["empty"].problem) == reasons.EMPTY_MASK
+    assert reasons.reason_category(load_sample(by_stem["small"]).problem) == reasons.SIZE_MISMATCH
+    with pytest.raises(BgbenchError, match="mask size differs from image size"):
+        load_mask(by_stem["small"], (64, 80))
+    assert by_stem["b"].boxes == ((3, 4, 40, 50),) and by_stem["b"].mask_ref is None
+    assert reasons.reason_category(by_stem["c"].problem) == reasons.NO_ANNOTATION
+    mapped = read_source(tmp_path, "folder", class_map={"dog": "dog"})
+    assert mapped.class_names == list(IN9_FOLDERS) and [s.stem for s in mapped.samples] == ["b", "c"]
+    assert mapped.skipped == {"images in class folders missing from the class map": 3}
+
+
+def test_folder_wrong_layout(tmp_path):
+    with pytest.raises(BgbenchError, match="no images/ folder"):
+        read_source(tmp_path, "folder")
+    (tmp_path / "images").mkdir()
+    with pytest.raises(BgbenchError, match="holds no class folders"):
+        read_source(tmp_path, "folder")

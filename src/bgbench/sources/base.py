@@ -9,12 +9,15 @@ which other files exist.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bgbench.classes import IN9_CLASSES, IN9_FOLDERS
+from bgbench.errors import BgbenchError
 from bgbench.samples import Box, Sample
 from bgbench.sources import reasons
 
@@ -187,3 +190,60 @@ class DirIndex:
 def posix_rel(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` with forward slashes."""
     return path.relative_to(root).as_posix()
+
+
+def load_class_map(class_map: str | Path | dict[str, str] | None) -> dict[str, str] | None:
+    """A user class mapping {dataset class: benchmark class}: a dict, or a JSON file holding one.
+
+    Raises BgbenchError (naming the file) for a missing or unreadable file or a non-string mapping.
+    """
+    if class_map is None:
+        return None
+    if isinstance(class_map, dict):
+        mapping = class_map
+        where: str | Path = "class_map"
+    else:
+        path = Path(class_map)
+        where = path
+        if not path.is_file():
+            raise BgbenchError(
+                "class map file not found (expected JSON {dataset class: benchmark class})", path
+            )
+        try:
+            mapping = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BgbenchError(f"unreadable class map JSON ({err})", path) from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise BgbenchError(
+            "class map must be a non-empty JSON object {dataset class: benchmark class}", where
+        )
+    for key, value in mapping.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+            raise BgbenchError(f"class map entry {key!r}: {value!r} is not a pair of class names", where)
+    return {str(k): str(v).strip() for k, v in mapping.items()}
+
+
+def target_classes(targets: set[str] | list[str]) -> tuple[list[str], dict[str, int]]:
+    """Class names and name -> label for benchmark class names.
+
+    When every name is an IN-9 class (``dog`` or ``00_dog``), the classes are the nine IN-9 folders
+    (so the samples line up with IN-9 labels); otherwise they are the sorted distinct names.
+    """
+    names = set(targets)
+    index = {}
+    if names and all(n in IN9_CLASSES or n in IN9_FOLDERS for n in names):
+        for n in names:
+            index[n] = IN9_CLASSES.index(n) if n in IN9_CLASSES else IN9_FOLDERS.index(n)
+        return list(IN9_FOLDERS), index
+    ordered = sorted(names)
+    return ordered, {n: i for i, n in enumerate(ordered)}
+
+
+def largest_box_label(items: list[tuple[int, Box]]) -> int:
+    """Label of the largest box among (label, box) pairs; ties go to the smaller label."""
+    return min(items, key=lambda item: (-box_area(item[1]), item[0]))[0]
+
+
+def count(counts: dict[str, int], key: str, n: int = 1) -> None:
+    """``counts[key] += n`` (for ``SourceSet.skipped``)."""
+    counts[key] = counts.get(key, 0) + n

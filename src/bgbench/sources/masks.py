@@ -28,9 +28,6 @@ from PIL import Image, UnidentifiedImageError
 from bgbench.samples import Box
 from bgbench.sources import reasons
 
-_SHIFT = 8  # sub-pixel bits for cv2.fillPoly
-
-
 class MaskError(ValueError):
     """A provided mask cannot be used; ``str(err)`` is a full one-line drop reason."""
 
@@ -135,10 +132,13 @@ def coco_segmentations_to_mask(segmentations: Any, height: int, width: int) -> n
 
 
 def polygons_to_mask(polygons: Any, height: int, width: int) -> np.ndarray:
-    """Rasterise COCO polygons (a list of flat ``[x1, y1, x2, y2, ...]`` lists) to bool (H, W)."""
-    canvas = np.zeros((height, width), dtype=np.uint8)
-    scale = float(1 << _SHIFT)
-    contours = []
+    """Rasterise COCO polygons (a list of flat ``[x1, y1, x2, y2, ...]`` lists) to bool (H, W).
+
+    Pixel (i, j) is foreground when its centre (j + 0.5, i + 0.5) is inside a polygon (even-odd
+    rule per polygon, union over polygons); a scanline fill, exact up to float rounding.
+    """
+    spans = np.zeros((height, width + 1), dtype=np.int32)
+    centres_y = np.arange(height, dtype=np.float64) + 0.5
     for poly in polygons:
         try:
             coords = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
@@ -148,11 +148,24 @@ def polygons_to_mask(polygons: Any, height: int, width: int) -> np.ndarray:
             ) from None
         if len(coords) < 3 or not np.isfinite(coords).all():
             continue  # a degenerate polygon covers no pixel centre
-        # pixel (i, j) is inside when its centre (j + 0.5, i + 0.5) is: shift the polygon by -0.5
-        contours.append(np.round((coords - 0.5) * scale).astype(np.int64).astype(np.int32).reshape(-1, 1, 2))
-    if contours:
-        cv2.fillPoly(canvas, contours, 1, lineType=cv2.LINE_8, shift=_SHIFT)
-    return canvas.astype(bool)
+        x0, y0 = coords[:, 0], coords[:, 1]
+        x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+        yc = centres_y[:, None]  # (H, 1) against (E,) edges
+        crosses = ((y0 <= yc) & (yc < y1)) | ((y1 <= yc) & (yc < y0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xs = x0 + (yc - y0) * (x1 - x0) / (y1 - y0)
+        xs = np.where(crosses, xs, np.inf)
+        xs.sort(axis=1)
+        n_cross = crosses.sum(axis=1)
+        for k in range(0, int(n_cross.max(initial=0)) - 1, 2):
+            rows = np.flatnonzero(n_cross >= k + 2)
+            # pixels j with a <= j + 0.5 < b: j from ceil(a - 0.5) to ceil(b - 0.5) - 1
+            start = np.clip(np.ceil(xs[rows, k] - 0.5), 0, width).astype(np.int64)
+            stop = np.clip(np.ceil(xs[rows, k + 1] - 0.5), 0, width).astype(np.int64)
+            keep = stop > start
+            np.add.at(spans, (rows[keep], start[keep]), 1)
+            np.add.at(spans, (rows[keep], stop[keep]), -1)
+    return np.cumsum(spans, axis=1)[:, :width] > 0
 
 
 def decode_rle_string(text: str) -> list[int]:
