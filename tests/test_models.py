@@ -286,3 +286,186 @@ def test_unknown_spec_and_bad_options() -> None:
         create_classifier("timm:resnet18", pretrained=False, preprocess="magic")
     with pytest.raises(TypeError, match="unknown option"):
         create_classifier("timm:resnet18", pretrained=False, colour="blue")
+
+
+# --- torchscript ----------------------------------------------------------------------------------------
+
+def imagenet_normalised(x: torch.Tensor) -> torch.Tensor:
+    return (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+def test_torchscript_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    source = TinyNet(10).eval()
+    torch.jit.save(torch.jit.script(source), tmp_path / "tiny.ts")
+    clf = create_classifier(f"torchscript:{tmp_path / 'tiny.ts'}", device="cpu")
+    assert_logits(clf, 10)
+    info = assert_described(clf, f"torchscript:{tmp_path / 'tiny.ts'}", "custom")
+    assert info["preprocessing"]["input_size"] is None and len(info["weights_sha256"]) == 64
+    x = images(3, 96, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(clf(x), source(imagenet_normalised(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_torchscript_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.ts").write_bytes(b"\x00garbage")
+    with pytest.raises(BgbenchError, match="bad.ts: not a TorchScript file"):
+        create_classifier(f"torchscript:{tmp_path / 'bad.ts'}")
+    with pytest.raises(BgbenchError, match="TorchScript file not found"):
+        create_classifier(f"torchscript:{tmp_path / 'missing.ts'}")
+
+
+# --- python: ---------------------------------------------------------------------------------------------
+
+USER_MODULE = '''
+import torch
+from bgbench.models.base import Preprocessing, TorchClassifier
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.fc = torch.nn.Linear(3, 5)
+
+    def forward(self, x):
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def build():
+    return Net()
+
+
+def ready():
+    return TorchClassifier(module=Net(), spec="python:ready", num_outputs=5,
+                           preprocessing=Preprocessing(input_size=32, name="mine"))
+
+
+def broken():
+    return "not a model"
+'''
+
+
+def test_python_adapter_file_and_dotted_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "usermodels.py").write_text(USER_MODULE)
+    by_file = create_classifier(f"python:{tmp_path / 'usermodels.py'}:build", device="cpu")
+    assert_logits(by_file, 5)
+    assert_described(by_file, f"python:{tmp_path / 'usermodels.py'}:build", "custom")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    by_name = create_classifier("python:usermodels:build", device="cpu")
+    x = images(2, 64, 64)
+    torch.testing.assert_close(by_name(x), by_file(x))
+    ready = create_classifier("python:usermodels:ready")
+    assert ready.preprocessing.name == "mine" and ready(x).shape == (2, 5)
+    with pytest.raises(BgbenchError, match="returned str, expected a torch.nn.Module"):
+        create_classifier("python:usermodels:broken")
+    with pytest.raises(BgbenchError, match="no callable 'nothing'"):
+        create_classifier("python:usermodels:nothing")
+    with pytest.raises(BgbenchError, match="cannot import module 'no_such_module_xyz'"):
+        create_classifier("python:no_such_module_xyz:build")
+    with pytest.raises(BgbenchError, match="MODULE:CALLABLE"):
+        create_classifier("python:usermodels")
+
+
+# --- hf: -----------------------------------------------------------------------------------------------
+
+def test_hf_tiny_convnext_from_directory(tmp_path: Path) -> None:
+    from transformers import ConvNextConfig, ConvNextForImageClassification, ConvNextImageProcessor
+
+    torch.manual_seed(4)
+    config = ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2, num_labels=9, image_size=64)
+    model = ConvNextForImageClassification(config).eval()
+    model.save_pretrained(tmp_path / "tiny")
+    ConvNextImageProcessor(size={"shortest_edge": 64}, image_mean=[0.4, 0.5, 0.6],
+                           image_std=[0.2, 0.3, 0.4]).save_pretrained(tmp_path / "tiny")
+    clf = create_classifier(f"hf:{tmp_path / 'tiny'}", device="cpu")
+    assert_logits(clf, 9)
+    info = assert_described(clf, f"hf:{tmp_path / 'tiny'}", "in9")
+    assert info["preprocessing"]["input_size"] == 64
+    assert info["preprocessing"]["mean"] == pytest.approx([0.4, 0.5, 0.6])
+    x = images(2, 64, 64)
+    mean, std = torch.tensor([0.4, 0.5, 0.6]).view(1, 3, 1, 1), torch.tensor([0.2, 0.3, 0.4]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = model(pixel_values=(x - mean) / std).logits
+    torch.testing.assert_close(clf(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_hf_directory_without_config(tmp_path: Path) -> None:
+    with pytest.raises(BgbenchError, match="not a transformers model directory"):
+        create_classifier(f"hf:{tmp_path}")
+
+
+# --- onnx: ---------------------------------------------------------------------------------------------
+
+class NHWCNet(torch.nn.Module):
+    """TinyNet taking NHWC input (as TF-exported graphs do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = TinyNet(1001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(x.permute(0, 3, 1, 2)), dim=1)
+
+
+def export_onnx(module: torch.nn.Module, path: Path, shape: tuple[int, ...], dynamic_batch: bool) -> None:
+    kwargs = {"dynamic_axes": {"input": {0: "batch"}, "output": {0: "batch"}}} if dynamic_batch else {}
+    torch.onnx.export(module.eval(), (torch.zeros(shape),), str(path), input_names=["input"],
+                      output_names=["output"], opset_version=17, dynamo=False, **kwargs)
+
+
+@pytest.mark.parametrize("dynamic_batch", [False, True])
+def test_onnx_export_matches_torch(tmp_path: Path, dynamic_batch: bool) -> None:
+    torch.manual_seed(5)
+    source = TinyNet(1000).eval()
+    path = tmp_path / "tiny.onnx"
+    export_onnx(source, path, (1, 3, 96, 96), dynamic_batch)
+    clf = create_classifier(f"onnx:{path}", device="cpu")
+    assert clf.batch == (None if dynamic_batch else 1)
+    assert clf.preprocessing.input_size == 96
+    assert_logits(clf, 1000)
+    info = assert_described(clf, f"onnx:{path}", "imagenet-1k")
+    assert info["layout"] == "NCHW" and info["outputs"] == "graph logits"
+    x = images(3, 96, 96)
+    with torch.no_grad():
+        expected = source(imagenet_normalised(x))
+    torch.testing.assert_close(clf(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_onnx_nhwc_softmax_1001_outputs(tmp_path: Path) -> None:
+    torch.manual_seed(6)
+    source = NHWCNet().eval()
+    path = tmp_path / "nhwc.onnx"
+    export_onnx(source, path, (2, 64, 64, 3), dynamic_batch=False)
+    clf = create_classifier(f"onnx:{path}", device="cpu", preprocess="inception")
+    assert clf.layout == "NHWC" and clf.batch == 2
+    assert clf.num_outputs == 1000 and clf.describe()["background_class_dropped"] is True
+    x = images(3, 64, 64)  # 3 images on a batch-2 graph: the last chunk is padded
+    with torch.no_grad():
+        probs = source(((x - 0.5) / 0.5).permute(0, 2, 3, 1))
+    out = clf(x)
+    torch.testing.assert_close(out, probs[:, 1:].log(), rtol=1e-4, atol=1e-4)
+    assert clf.describe()["outputs"].startswith("log of")
+
+
+def test_onnx_bad_inputs(tmp_path: Path) -> None:
+    (tmp_path / "fake.onnx").write_bytes(b"this is not protobuf")
+    with pytest.raises(BgbenchError, match="fake.onnx: not an ONNX model onnxruntime can load"):
+        create_classifier(f"onnx:{tmp_path / 'fake.onnx'}")
+    with pytest.raises(BgbenchError, match="ONNX model not found"):
+        create_classifier(f"onnx:{tmp_path / 'missing.onnx'}")
+    export_onnx(TinyNet(), tmp_path / "ok.onnx", (1, 3, 32, 32), dynamic_batch=False)
+    with pytest.raises(BgbenchError, match="--precision bf16 does not apply to onnx"):
+        create_classifier(f"onnx:{tmp_path / 'ok.onnx'}", precision="bf16")
+    with pytest.raises(BgbenchError, match="--weights does not apply to onnx"):
+        create_classifier(f"onnx:{tmp_path / 'ok.onnx'}", weights=tmp_path / "w.pth")
+
+
+# --- tflite: (real models are exercised in test_models_realdata.py) --------------------------------------
+
+def test_tflite_bad_inputs(tmp_path: Path) -> None:
+    (tmp_path / "fake.tflite").write_bytes(b"\x00" * 64 + b"not a flatbuffer")
+    with pytest.raises(BgbenchError, match="fake.tflite: not a TensorFlow Lite model"):
+        create_classifier(f"tflite:{tmp_path / 'fake.tflite'}")
+    with pytest.raises(BgbenchError, match="TFLite model not found"):
+        create_classifier(f"tflite:{tmp_path / 'missing.tflite'}")

@@ -1,0 +1,114 @@
+"""``onnx:FILE``: ONNX classifiers run with onnxruntime (CPU, or CUDA when its provider is installed).
+
+- Reads the first input's name, shape and layout (NCHW when dim 1 is 3, NHWC when the last dim is
+  3). A fixed batch dimension (e.g. batch-1 graphs) is honoured by chunking (the last chunk padded);
+  a symbolic one takes the whole batch at once. Float32 and float16 inputs are supported.
+- Quantized graphs (QOperator, QDQ) have float inputs and outputs and run as they are.
+- Native preprocessing: ImageNet mean/std, bilinear resize to the graph's spatial size when it is
+  fixed (no resize when symbolic). A softmax output is returned as log-probabilities; 1001-class
+  outputs drop the background column.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bgbench.devices import resolve_device
+from bgbench.errors import BgbenchError
+from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from bgbench.models.common import (
+    choose_preprocessing,
+    existing_file,
+    output_space,
+    parse_options,
+    reject,
+    weights_info,
+)
+from bgbench.models.external import ExternalClassifier
+
+
+def _dim(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, np.integer)) and int(value) > 0 else None
+
+
+class OnnxClassifier(ExternalClassifier):
+    """An onnxruntime InferenceSession wrapped in the Classifier contract."""
+
+    def __init__(self, path: Path, spec: str, device: torch.device, opts: Any, info: dict[str, Any]) -> None:
+        import onnxruntime as ort
+
+        self.path = path
+        providers = ["CPUExecutionProvider"]
+        if device.type == "cuda":
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+        so.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise BgbenchError(f"not an ONNX model onnxruntime can load ({reason})", path) from exc
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise BgbenchError(f"expected one image input, found {len(inputs)} inputs "
+                               f"({', '.join(i.name for i in inputs)})", path)
+        self.input = inputs[0]
+        self.output_name = self.session.get_outputs()[0].name
+        shape = list(self.input.shape)
+        if len(shape) != 4:
+            raise BgbenchError(f"expected a 4-d image input, found shape {shape}", path)
+        if _dim(shape[1]) == 3:
+            self.layout, spatial = "NCHW", shape[2:4]
+        elif _dim(shape[3]) == 3:
+            self.layout, spatial = "NHWC", shape[1:3]
+        else:
+            raise BgbenchError(f"cannot tell the channel axis of input shape {shape} (expected 3 channels)",
+                               path)
+        if self.input.type not in ("tensor(float)", "tensor(float16)"):
+            raise BgbenchError(f"unsupported input type {self.input.type} (float32/float16 expected)", path)
+        self.input_dtype = np.float16 if self.input.type == "tensor(float16)" else np.float32
+        h, w = _dim(spatial[0]), _dim(spatial[1])
+        fixed = max(h, w) if h and w else None
+        native = Preprocessing(mean=IMAGENET_MEAN, std=IMAGENET_STD, input_size=fixed,
+                               interpolation="bilinear", name="onnx-imagenet")
+        super().__init__(spec, native, device, info)
+        self.batch = _dim(shape[0])
+        probe = self.raw_outputs(torch.full((1, 3, fixed or 224, fixed or 224), 0.5))
+        graph_outputs = int(probe.shape[1])
+        self.preprocessing = choose_preprocessing(opts, native, graph_outputs - int(graph_outputs == 1001),
+                                                  fixed)
+        self.finish_setup(graph_outputs)
+        self.info.update({"input_name": self.input.name, "input_shape": [str(v) for v in shape],
+                          "layout": self.layout, "graph_batch": self.batch,
+                          "providers": self.session.get_providers(),
+                          "input_size": self.preprocessing.input_size,
+                          "output_space": output_space(self.num_outputs)})
+
+    def run_chunk(self, x: np.ndarray) -> np.ndarray:
+        out = self.session.run([self.output_name], {self.input.name: x.astype(self.input_dtype, copy=False)})
+        return np.asarray(out[0], dtype=np.float32)
+
+
+def create(target: str, **options: Any) -> OnnxClassifier:
+    """Factory for ``onnx:FILE``."""
+    import onnxruntime as ort
+
+    opts = parse_options(options)
+    reject(opts, "onnx:", "weights", "arch", "num_classes", "pretrained", "trust_pickle")
+    if opts.precision != "fp32":
+        raise BgbenchError(f"--precision {opts.precision} does not apply to onnx: models "
+                           "(they run at the precision stored in the graph)")
+    path = existing_file(target, "ONNX model")
+    device = resolve_device(opts.device)
+    if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        if opts.device != "auto":
+            raise BgbenchError("--device cuda for onnx: needs onnxruntime-gpu (CUDAExecutionProvider)")
+        device = torch.device("cpu")
+    info = {"adapter": "onnx", **weights_info(path), "precision": "fp32", "preprocess_mode": opts.preprocess}
+    return OnnxClassifier(path, f"onnx:{target}", device, opts, info)
