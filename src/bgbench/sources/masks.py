@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from bgbench.samples import Box
 from bgbench.sources import reasons
 
+
 class MaskError(ValueError):
     """A provided mask cannot be used; ``str(err)`` is a full one-line drop reason."""
 
