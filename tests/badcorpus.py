@@ -217,3 +217,52 @@ def make_bad_corpus(root: Path) -> dict[str, str | None]:
     )
     add(f"{wnid}_good", good_jpeg, None)
     return expected
+
+
+def png_bomb(path: Path, width: int = 40_000, height: int = 40_000) -> Path:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (decompression-bomb shape)."""
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    at = data.find(b"IHDR")
+    data[at + 4 : at + 12] = struct.pack(">II", width, height)
+    data[at + 17 : at + 21] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 17])) & 0xFFFFFFFF)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_bad_coco(root: Path) -> dict[str, str | None]:
+    """A COCO tree of bad annotations: ``root/instances_val.json`` + ``root/images``; {stem: category}."""
+    import json
+
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    names = ["bad_rle", "rle_size", "json_size", "bad_polygon", "zero_box", "good"]
+    for i, name in enumerate(names):
+        (root / "images" / f"{name}.jpg").write_bytes(jpeg_bytes(rgb_image(seed=40 + i)))
+    full = {"size": [64, 80], "counts": [64 * 10, 64 * 20, 64 * 50]}
+    anns = [
+        {"image_id": 1, "segmentation": {"size": [64, 80], "counts": "!!not-an-rle"}},
+        {"image_id": 2, "segmentation": {"size": [32, 40], "counts": [32 * 40]}},
+        {"image_id": 3, "segmentation": full},
+        {"image_id": 4, "segmentation": [["x", "y", 1, 2, 3, 4]]},
+        {"image_id": 5, "segmentation": full, "bbox": [10, 10, 0, 20]},
+        {"image_id": 6, "segmentation": full},
+    ]
+    for k, ann in enumerate(anns):
+        ann.update({"id": k + 1, "category_id": 1, "iscrowd": 0})
+        ann.setdefault("bbox", [10, 0, 20, 64])
+    images = [{"id": i + 1, "file_name": f"{n}.jpg", "width": 80, "height": 64} for i, n in enumerate(names)]
+    images[2].update({"width": 100})  # the JSON's size disagrees with the file
+    data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "thing"}]}
+    (root / "instances_val.json").write_text(json.dumps(data))
+    return {
+        "bad_rle": reasons.UNREADABLE_MASK,
+        "rle_size": reasons.MASK_SIZE_MISMATCH,
+        "json_size": reasons.SIZE_MISMATCH,
+        "bad_polygon": reasons.UNREADABLE_MASK,
+        "zero_box": reasons.EMPTY_BOX,
+        "good": None,
+    }

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from badcorpus import DOG_LEAF, make_bad_corpus, rgb_image
+from badcorpus import (
+    DOG_LEAF,
+    annotation_xml,
+    make_bad_coco,
+    make_bad_corpus,
+    png_bomb,
+    rgb_image,
+    write_jpeg,
+    write_xml,
+)
 from bgbench.errors import BgbenchError
 from bgbench.sources import load_image, load_sample, read_source, reasons
 
@@ -88,3 +98,74 @@ def test_missing_file_is_an_error(tmp_path):
         load_image(tmp_path / "nope.jpg")
     with pytest.raises(BgbenchError, match="not a file"):
         load_image(tmp_path)
+
+
+def test_coco_bad_annotations_give_their_reasons(tmp_path):
+    expected = make_bad_coco(tmp_path)
+    result = read_source(tmp_path / "instances_val.json", "coco", "val")
+    got = {}
+    for sample in result.samples:
+        loaded = load_sample(sample)
+        got[sample.stem] = None if loaded.problem is None else reasons.reason_category(loaded.problem)
+        if loaded.problem is None:
+            assert loaded.mask.sum() == 64 * 20
+    assert got == expected
+
+
+def test_voc_bad_files_are_skipped_or_dropped(tmp_path):
+    for name in ("good", "noimage", "badxml", "noxml"):
+        if name != "noimage":
+            write_jpeg(tmp_path / "JPEGImages" / f"{name}.jpg", rgb_image(seed=1))
+    write_xml(
+        tmp_path / "Annotations" / "good.xml", annotation_xml("VOC", "g", (80, 64), [("cat", (1, 1, 20, 20))])
+    )
+    write_xml(
+        tmp_path / "Annotations" / "noimage.xml",
+        annotation_xml("VOC", "n", (80, 64), [("cat", (1, 1, 9, 9))]),
+    )
+    write_xml(tmp_path / "Annotations" / "badxml.xml", "<annotation><object>")
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    (tmp_path / "ImageSets" / "Main" / "val.txt").write_text("good\nnoimage\nbadxml\nnoxml\n")
+    result = read_source(tmp_path, "voc", "val")
+    assert [s.stem for s in result.samples] == ["good", "noimage"]
+    assert sum(result.skipped.values()) == 2  # no class without a readable XML: counted, not raised
+    problems = [load_sample(s).problem for s in result.samples]
+    assert problems[0] is None and problems[1].startswith(f"{reasons.UNREADABLE_IMAGE}: file not found")
+
+
+def test_folder_unreadable_mask(tmp_path):
+    write_jpeg(tmp_path / "images" / "cat" / "a.jpg", rgb_image(seed=1))
+    (tmp_path / "masks" / "cat").mkdir(parents=True)
+    (tmp_path / "masks" / "cat" / "a.png").write_bytes(b"not a png")
+    (sample,) = read_source(tmp_path, "folder").samples
+    assert reasons.reason_category(sample.problem) == reasons.UNREADABLE_MASK
+
+
+def test_decompression_bomb_header_is_refused_before_decoding(tmp_path):
+    path = png_bomb(tmp_path / "bomb.png")
+    with pytest.raises(BgbenchError, match="image too large") as err:
+        load_image(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_palette_transparency_and_la_are_composited_on_black(tmp_path):
+    grey = np.full((8, 8), 200, np.uint8)
+    la = np.dstack([grey, np.tile(np.array([0, 255], np.uint8), (8, 4))])
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    out = load_image(tmp_path / "la.png")
+    assert (out[:, 0::2] == 0).all() and (out[:, 1::2] == 200).all()
+    pal = Image.fromarray(np.tile(np.array([0, 1], np.uint8), (8, 4)), "P")
+    pal.putpalette([255, 0, 0, 0, 255, 0] + [0, 0, 0] * 254)
+    pal.info["transparency"] = 0
+    pal.save(tmp_path / "pal.png", transparency=0)
+    out = load_image(tmp_path / "pal.png")
+    assert (out[:, 0::2] == 0).all() and (out[:, 1::2] == [0, 255, 0]).all()
+
+
+def test_truncated_images_stay_errors_even_if_pillow_was_told_otherwise(corpus, monkeypatch):
+    from PIL import ImageFile
+
+    root, _ = corpus
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(BgbenchError, match="LOAD_TRUNCATED_IMAGES"):
+        load_image(root / DOG_LEAF / f"{DOG_LEAF}_truncated.JPEG")
