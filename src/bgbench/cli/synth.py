@@ -30,5 +30,6 @@ def register(app: typer.Typer) -> None:
             f"{summary['reused']} reused), {summary['objects']} objects, "
             f"{summary['two_object_images']} two-object images, habitat match "
             f"{summary['habitat_match_rate']:.3f} (requested {bg_correlation:.3f}), "
-            f"{summary['images_per_second']:.1f} images/s -> {out}/{split}, "
+            f"{summary['images_per_second']:.1f} images/s ({summary['images_per_cpu_second']:.1f} per "
+            f"CPU-second) -> {out}/{split}, "
             f"{out}/masks/{split}, {out}/synth-{split}.jsonl")
