@@ -439,3 +439,35 @@ def test_mask_of_wrong_shape_is_a_clear_error(tmp_path: Path):
 def test_bad_shard_spec_is_a_clear_error(tree: Path):
     with pytest.raises(BgbenchError, match="--shard"):
         run_challenge(tree, toy_classifier(), shard="3/3", quiet=True)
+
+
+# ----------------------------------------------------------------------------- command line
+TOY_SPEC = f"python:{TESTS / 'test_challenge.py'}:toy_classifier"
+
+
+def test_cli_runs_shards_merges_and_reports(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    from bgbench.cli import main
+
+    expected = run_challenge(tree, toy_classifier(), quiet=True)
+    assert main(["challenge", str(tree), "--model", TOY_SPEC, "--out", str(tmp_path / "cli"), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{expected['n_fooled']}/{9 * PER_CLASS} vulnerable" in printed and "fooled per class" in printed
+    assert decisions(json.loads((tmp_path / "cli" / "challenge.json").read_text())) == decisions(expected)
+    for i in range(2):
+        assert main(["challenge", str(tree), "--model", TOY_SPEC, "--shard", f"{i}/2", "-q",
+                     "--out", str(tmp_path / f"shard-{i}")]) == 0
+    capsys.readouterr()
+    shards = str(tmp_path / "shard-*")  # a quoted glob
+    assert main(["challenge", str(tree), "--merge", shards, "--out", str(tmp_path / "merged"), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert decisions(merged) == decisions(expected)
+
+
+def test_cli_bad_input_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture):
+    from bgbench.cli import main
+
+    (tmp_path / "empty" / "original" / "val" / "00_dog").mkdir(parents=True)
+    assert main(["challenge", str(tmp_path / "empty"), "--model", TOY_SPEC, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'empty'}: no fg_mask/val folder: the challenge needs the foreground "
+                   "masks (build the dataset with bgbench build, or use the released data)"]
