@@ -238,3 +238,11 @@ def test_cli_eval_default_builtin_model_writes_results(tree, tmp_path, capsys):
     assert (out / "results.csv").read_text().startswith("variant,n,correct,accuracy,ci95_low,ci95_high")
     rc = main(["eval", str(tree), "--variants", "only_bg_t", "--out", str(tmp_path / "bad"), "-q"])
     assert rc == 2 and "error: " in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_public_api_evaluate_is_callable_in_any_import_order(tree, tmp_path):
+    import bgbench
+    import bgbench.evaluate  # rebinds the package attribute to the submodule
+
+    result = bgbench.evaluate(tree, small_timm_classifier(), variants="original", cache=False)
+    assert result.variants["original"].accuracy.n == 18

@@ -17,6 +17,7 @@ import json
 import platform
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -344,3 +345,15 @@ def load_results(path: str | Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise BgbenchError(f"cannot read results ({exc.__class__.__name__})", path) from exc
+
+
+class _CallableModule(types.ModuleType):
+    """``bgbench.evaluate`` names both this module and its main function: importing the submodule
+    rebinds the package attribute to the module, so the module forwards calls to :func:`evaluate`
+    and ``from bgbench import evaluate; evaluate(data, model)`` works in every import order."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> EvalResult:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
