@@ -1,0 +1,146 @@
+"""manifest.jsonl, build.json and the build's config check (pure record handling plus atomic writes).
+
+``manifest.jsonl`` has one JSON line per source image of every built split (splits in ``train``,
+``val`` order, images in source order): source path, label, class folder, boxes, status
+(``kept``/``dropped``), drop reason, mask method and area, seeds, GrabCut tries, mask IoU against a
+provided mask, and for kept images the donor of each mixed variant. ``build.json`` holds, per split,
+the configuration, its hash, and summary counts; plus the library versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgbench.atomic import atomic_write_json, atomic_write_text
+from bgbench.build.writer import STATE_DIR, state_dir
+from bgbench.errors import BgbenchError
+from bgbench.layout import SPLITS
+
+MANIFEST = "manifest.jsonl"
+BUILD_JSON = "build.json"
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the output-defining configuration."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def prepare_output(out: Path, split: str, config: dict[str, Any]) -> None:
+    """Create OUT for this split's build, or check that a previous build used the same arguments.
+
+    Raises BgbenchError when OUT is a non-empty folder that is not a bgbench build, or when this split
+    was built (or started) with different arguments.
+    """
+    if out.exists() and not out.is_dir():
+        raise BgbenchError("output path exists and is not a folder", out)
+    if out.is_dir() and any(out.iterdir()) and not (out / STATE_DIR).is_dir():
+        raise BgbenchError("output folder is not empty and holds no bgbench build; choose a new folder", out)
+    path = state_dir(out, split) / "config.json"
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise BgbenchError("unreadable build state; delete the folder and build again", path) from None
+        if previous.get("hash") != config_hash(config):
+            old = previous.get("config", {})
+            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            details = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in changed)
+            raise BgbenchError(f"the {split} split was built with different arguments ({details}); "
+                               "use the same arguments to resume, or a new output folder", out)
+        return
+    atomic_write_json(path, {"hash": config_hash(config), "config": config})
+
+
+def reason_category(reason: str | None) -> str:
+    """The fixed part of a drop reason (text before the first ``": "``)."""
+    return "" if not reason else reason.split(": ", 1)[0]
+
+
+def iou_stats(values: list[float]) -> dict[str, float | int] | None:
+    """n, mean, median and 10th percentile of IoUs (None without any)."""
+    if not values:
+        return None
+    arr = np.asarray(values, dtype=np.float64)
+    return {"n": int(arr.size), "mean": round(float(arr.mean()), 4),
+            "median": round(float(np.median(arr)), 4), "p10": round(float(np.percentile(arr, 10)), 4)}
+
+
+def summarize(records: list[dict[str, Any]], class_folders: list[str]) -> dict[str, Any]:
+    """Counts per class and per drop reason, mixed images written, and mask IoU statistics."""
+    per_class = {name: {"kept": 0, "dropped": 0} for name in class_folders}
+    reasons: Counter[str] = Counter()
+    missing_donor: Counter[str] = Counter()
+    ious: list[float] = []
+    for rec in records:
+        row = per_class.setdefault(rec["class"], {"kept": 0, "dropped": 0})
+        row[rec["status"]] += 1
+        if rec["status"] == "dropped":
+            reasons[reason_category(rec["reason"])] += 1
+        else:
+            for variant, donor in (rec.get("donors") or {}).items():
+                if donor is None:
+                    missing_donor[variant] += 1
+            if rec.get("mask_iou") is not None:
+                ious.append(rec["mask_iou"])
+    kept = sum(row["kept"] for row in per_class.values())
+    return {
+        "images": len(records),
+        "kept": kept,
+        "dropped": len(records) - kept,
+        "per_class": per_class,
+        "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "mixed_without_donor": dict(sorted(missing_donor.items())),
+        "mask_iou": iou_stats(ious),
+    }
+
+
+def write_split_manifest(out: Path, split: str, records: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(rec, sort_keys=False) + "\n" for rec in records)
+    atomic_write_text(state_dir(out, split) / MANIFEST, text)
+
+
+def write_outputs(out: Path, split: str, records: list[dict[str, Any]], config: dict[str, Any],
+                  summary: dict[str, Any]) -> dict[str, Any]:
+    """Write this split's manifest, then OUT/manifest.jsonl (all built splits) and OUT/build.json."""
+    write_split_manifest(out, split, records)
+    split_entry = {"config": config, "config_hash": config_hash(config), "summary": summary}
+    state = state_dir(out, split) / "summary.json"
+    atomic_write_json(state, split_entry)
+    entries: dict[str, Any] = {}
+    manifest_text = ""
+    for name in SPLITS:
+        part = state_dir(out, name) / MANIFEST
+        summary_file = state_dir(out, name) / "summary.json"
+        if part.exists() and summary_file.exists():
+            manifest_text += part.read_text(encoding="utf-8")
+            entries[name] = json.loads(summary_file.read_text(encoding="utf-8"))
+    atomic_write_text(out / MANIFEST, manifest_text)
+    build = {"format": "bgbench-build/1", "versions": versions(), "splits": entries}
+    atomic_write_json(out / BUILD_JSON, build)
+    return build
+
+
+def versions() -> dict[str, str]:
+    """Versions of what shapes the output bytes."""
+    import cv2
+    import PIL
+
+    import bgbench
+
+    return {"bgbench": bgbench.__version__, "opencv": cv2.__version__, "numpy": np.__version__,
+            "pillow": PIL.__version__, "python": platform.python_version()}
+
+
+def read_manifest(out: str | Path) -> list[dict[str, Any]]:
+    """Records of OUT/manifest.jsonl."""
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        raise BgbenchError("no manifest.jsonl (not a finished bgbench build)", Path(out))
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,368 @@
+"""``build_dataset``: sources -> samples -> segment -> variants -> writer, in two resumable phases.
+
+Phase 1 (per image, any executor): validate, decode, filter, segment, compute original, only_bg_b,
+only_bg_t, no_fg, only_fg and fg_mask at 224 px, write them, then write the image's record (its
+done-marker). Phase 2 (per kept image): choose donors from the kept set with the seed
+(:mod:`bgbench.donors`) and composite the image's foreground, by its fg_mask, over each donor's
+only_bg_t. Mixed images are composited from the *written* files (decoded original JPEG, fg_mask
+.npy, donor's only_bg_t JPEG), exactly what a user compositing the released files would get.
+
+Resume: records of finished images are reused, finished mixed files are kept; since every output is
+a deterministic function of the arguments, a resumed build ends byte-identical to an uninterrupted
+one, whatever the executor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgbench.build.executors import run_tasks
+from bgbench.build.manifest import prepare_output, summarize, write_outputs
+from bgbench.build.writer import decode_jpeg, read_record, variant_path, write_record, write_variant
+from bgbench.donors import choose_donors
+from bgbench.errors import BgbenchError
+from bgbench.layout import MASK_VARIANT, SPLITS
+from bgbench.samples import Sample
+from bgbench.segment import METHODS, derive_seed, mask_iou, segment
+from bgbench.variants import (
+    MIXED_VARIANTS,
+    PHASE1_VARIANTS,
+    box_crop_fractions,
+    box_problem,
+    mixed,
+    single_image_variants,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # the authors' generator: one box per image, GrabCut, 90% crop coverage, Resize 256 + crop 224
+    "released": {"single_box": True, "segmenter": "grabcut", "max_box_fraction": 0.9, "min_box_inside": 0.5,
+                 "resize": 256, "size": 224, "grabcut_iters": 5},
+}
+
+# drop-reason categories of the build itself (readers add theirs, see bgbench.sources.reasons)
+SEVERAL_BOXES = "several boxes"
+NO_BOX = "no bounding-box annotation"
+SIZE_MISMATCH = "annotation size differs from image size"
+BOX_TOO_LARGE = "box covers too much of the crop"
+BOX_OUTSIDE_CROP = "box mostly outside the centre crop"
+NO_STRIP = "no background strip outside the boxes"
+SEGMENTATION_FAILED = "segmentation failed"
+EMPTY_AFTER_CROP = "foreground empty after the centre crop"
+UNREADABLE_IMAGE = "unreadable image"
+INTERNAL_ERROR = "internal error"
+
+PHASE1_OUTPUTS: tuple[str, ...] = (*PHASE1_VARIANTS, MASK_VARIANT)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything that defines the output bytes (executor and workers do not)."""
+
+    source: str
+    source_format: str = "imagenet"
+    split: str = "val"
+    segmenter: str = "grabcut"
+    per_class: int | None = None
+    seed: int = 0
+    grabcut_iters: int = 5
+    grabcut_tries: int = 10
+    min_mask_fraction: float = 0.1
+    max_box_fraction: float = 0.9
+    min_box_inside: float = 0.5
+    size: int = 224
+    resize: int = 256
+    single_box: bool = False
+    masks: str | None = None
+    class_map: str | None = None
+    jpeg_quality: int = 95
+
+    def validate(self) -> None:
+        if self.split not in SPLITS:
+            raise BgbenchError(f"unknown split {self.split!r} (choose from {', '.join(SPLITS)})")
+        if self.segmenter not in METHODS:
+            raise BgbenchError(f"unknown segmenter {self.segmenter!r} (choose from {', '.join(METHODS)})")
+        if self.size < 8 or self.resize < self.size:
+            raise BgbenchError(f"need 8 <= size <= resize, got size {self.size}, resize {self.resize}")
+        if not 0.0 < self.max_box_fraction <= 1.0 or not 0.0 <= self.min_box_inside <= 1.0:
+            raise BgbenchError("max-box-fraction must be in (0, 1] and min-box-inside in [0, 1]")
+        if self.grabcut_iters < 1 or self.grabcut_tries < 1:
+            raise BgbenchError("grabcut iterations and tries must be at least 1")
+        if self.per_class is not None and self.per_class < 1:
+            raise BgbenchError(f"--per-class must be at least 1, got {self.per_class}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise BgbenchError(f"JPEG quality must be in 1..100, got {self.jpeg_quality}")
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a worker needs besides the sample (small, picklable)."""
+
+    out: str
+    config: BuildConfig
+    source_root: str | None
+    has_masks: bool
+
+
+@dataclass(frozen=True)
+class _Phase1Task:
+    sample: Sample
+    class_folder: str
+    context: _Context
+
+
+@dataclass(frozen=True)
+class _MixTask:
+    record: dict[str, Any]
+    donors: dict[str, dict[str, Any] | None]
+    context: _Context
+
+
+def class_folder_names(class_names: list[str]) -> list[str]:
+    """Released-style folder per class: kept when already ``NN_name``, else ``NN_<name>``."""
+    folders = []
+    for index, name in enumerate(class_names):
+        if re.fullmatch(r"\d{2,}_.+", name):
+            folders.append(name)
+        else:
+            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "class"
+            folders.append(f"{index:02d}_{safe}")
+    return folders
+
+
+# ----------------------------------------------------------------------------- phase 1
+def _image_seed(config: BuildConfig, sample: Sample) -> int:
+    return derive_seed(config.seed, sample.source_id)
+
+
+def _relative_source(path: Path, root: str | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+def _base_record(task: _Phase1Task) -> dict[str, Any]:
+    sample, config = task.sample, task.context.config
+    return {
+        "split": config.split,
+        "source": _relative_source(sample.image_path, task.context.source_root),
+        "source_id": sample.source_id,
+        "stem": sample.stem,
+        "label": sample.label,
+        "class": task.class_folder,
+        "boxes": [list(map(int, b)) for b in sample.boxes],
+        "status": "dropped",
+        "reason": None,
+        "seed": _image_seed(config, sample),
+        "mask_method": config.segmenter,
+    }
+
+
+def _error_reason(exc: BgbenchError, path: Path) -> str:
+    text = str(exc)
+    prefix = f"{exc.path}: " if exc.path is not None else ""
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix):]
+    return f"{UNREADABLE_IMAGE}: {text}" if exc.path == path else text
+
+
+def process_image(task: _Phase1Task) -> dict[str, Any]:
+    """Phase 1 for one source image: write its variants and its record; never raises for bad input."""
+    record = _base_record(task)
+    try:
+        reason = _process_image(task, record)
+    except BgbenchError as exc:
+        reason = _error_reason(exc, task.sample.image_path)
+    except Exception as exc:  # one bad image never stops the build
+        reason = f"{INTERNAL_ERROR}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    if reason is None:
+        record["status"] = "kept"
+    else:
+        record["reason"] = " ".join(reason.split())
+    write_record(task.context.out, task.context.config.split, record)
+    return record
+
+
+def _process_image(task: _Phase1Task, record: dict[str, Any]) -> str | None:
+    """Fill ``record``; return the drop reason or None when the image was kept and written."""
+    from bgbench.sources import load_image, load_mask
+
+    sample, context = task.sample, task.context
+    config = context.config
+    if sample.problem:
+        return sample.problem
+    boxes = [tuple(int(v) for v in b) for b in sample.boxes]
+    if not boxes:
+        return NO_BOX
+    if config.single_box and len(boxes) > 1:
+        return f"{SEVERAL_BOXES}: {len(boxes)} boxes (single-box filter)"
+    image = load_image(sample.image_path)
+    height, width = image.shape[:2]
+    record["image_size"] = [width, height]
+    if sample.annotation_size is not None and tuple(sample.annotation_size) != (width, height):
+        ann_w, ann_h = sample.annotation_size
+        return f"{SIZE_MISMATCH}: annotation says {ann_w}x{ann_h}, image is {width}x{height}"
+    for box in boxes:
+        problem = box_problem(box, width, height)
+        if problem is not None:
+            return f"{problem}: box {list(box)} in a {width}x{height} image"
+    fractions = box_crop_fractions(boxes, height, width, config.resize, config.size)
+    record["box_coverage"] = round(fractions.coverage, 6)
+    record["box_inside"] = round(fractions.inside, 6)
+    if fractions.coverage > config.max_box_fraction:
+        return f"{BOX_TOO_LARGE}: {fractions.coverage:.1%} > {config.max_box_fraction:.0%}"
+    if fractions.inside < config.min_box_inside:
+        return f"{BOX_OUTSIDE_CROP}: {fractions.inside:.1%} inside < {config.min_box_inside:.0%}"
+
+    provided = None
+    if config.segmenter == "mask" or context.has_masks:
+        try:
+            provided = load_mask(sample, (height, width))
+        except Exception as exc:
+            if config.segmenter == "mask":
+                return " ".join(str(exc).split()) or f"{SEGMENTATION_FAILED}: unreadable mask"
+            provided = None
+    result = segment(image, boxes, config.segmenter, seed=record["seed"], iterations=config.grabcut_iters,
+                     provided_mask=provided, min_fraction=config.min_mask_fraction,
+                     max_tries=config.grabcut_tries)
+    if config.segmenter == "grabcut":
+        record["grabcut_tries"] = result.tries
+        record["grabcut_seeds"] = list(result.seeds)
+    if not result.ok:
+        return f"{SEGMENTATION_FAILED}: {result.reason}"
+    assert result.mask is not None
+    record["mask_box_fraction"] = round(result.box_fraction, 6)
+    if provided is not None and config.segmenter != "mask":
+        record["mask_iou"] = round(mask_iou(result.mask, provided), 6)
+
+    variants = single_image_variants(image, boxes, result.mask, config.resize, config.size)
+    if variants is None:
+        return NO_STRIP
+    crop_mask = variants[MASK_VARIANT]
+    record["mask_fraction"] = round(float(crop_mask.mean()), 6)
+    if not crop_mask.any():
+        return EMPTY_AFTER_CROP
+    for name in PHASE1_OUTPUTS:
+        write_variant(context.out, name, config.split, task.class_folder, sample.stem, variants[name],
+                      config.jpeg_quality)
+    return None
+
+
+def _finished(record: dict[str, Any] | None, out: str, split: str) -> bool:
+    """A stored record counts as finished when, for a kept image, all its phase-1 files exist."""
+    if record is None:
+        return False
+    if record.get("status") != "kept":
+        return True
+    return all(variant_path(out, v, split, record["class"], record["stem"]).exists() for v in PHASE1_OUTPUTS)
+
+
+# ----------------------------------------------------------------------------- phase 2
+def mix_image(task: _MixTask) -> int:
+    """Phase 2 for one kept image: write each missing mixed variant. Returns files written."""
+    context, rec = task.context, task.record
+    out, split, quality = context.out, context.config.split, context.config.jpeg_quality
+    targets = {v: variant_path(out, v, split, rec["class"], rec["stem"]) for v in MIXED_VARIANTS}
+    todo = [v for v in MIXED_VARIANTS if task.donors.get(v) is not None and not targets[v].exists()]
+    if not todo:
+        return 0
+    foreground = decode_jpeg(variant_path(out, "original", split, rec["class"], rec["stem"]))
+    mask = np.load(variant_path(out, MASK_VARIANT, split, rec["class"], rec["stem"]), allow_pickle=False)
+    for variant in todo:
+        donor = task.donors[variant]
+        assert donor is not None
+        background = decode_jpeg(variant_path(out, "only_bg_t", split, donor["class"], donor["stem"]))
+        image = mixed(foreground, mask, background)
+        write_variant(out, variant, split, rec["class"], rec["stem"], image, quality)
+    return len(todo)
+
+
+def _donor_ref(record: dict[str, Any]) -> dict[str, Any]:
+    return {"source_id": record["source_id"], "source": record["source"], "stem": record["stem"],
+            "label": record["label"], "class": record["class"]}
+
+
+# ----------------------------------------------------------------------------- orchestration
+def resolve_config(source: str | Path, **options: Any) -> BuildConfig:
+    """BuildConfig from keyword options (``preset="released"`` fills the authors' settings first)."""
+    preset = options.pop("preset", None)
+    values: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise BgbenchError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+        values.update(PRESETS[preset])
+    values.update({k: v for k, v in options.items() if v is not None})
+    known = set(BuildConfig.__dataclass_fields__) - {"source"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise TypeError(f"unknown build options: {', '.join(unknown)}")
+    for key in ("masks", "class_map"):
+        if values.get(key) is not None:
+            values[key] = str(Path(values[key]).resolve())
+    config = BuildConfig(source=str(Path(source).resolve()), **values)
+    config.validate()
+    return config
+
+
+def build_dataset(source: str | Path, out: str | Path, *, executor: str = "serial",
+                  workers: int | None = None, quiet: bool = False, **options: Any) -> dict[str, Any]:
+    """Build the IN-9 variants of one split of SOURCE into OUT; returns the split's summary.
+
+    Options (all output-defining; see :class:`BuildConfig`): source_format, split, segmenter
+    (grabcut|box|mask), per_class, seed, grabcut_iters, grabcut_tries, min_mask_fraction,
+    max_box_fraction, min_box_inside, size, resize, single_box, masks, class_map, jpeg_quality,
+    preset ("released"). ``executor`` (serial|process|ray) and ``workers`` only change the speed.
+    Raises BgbenchError before any work for a wrong source, bad options, or an OUT built with other
+    arguments. Returns ``{"summary": ..., "config": ..., "out": str, "written": {...}}``.
+    """
+    from bgbench.sources import read_source
+
+    config = resolve_config(source, **options)
+    source_set = read_source(config.source, fmt=config.source_format, split=config.split, masks=config.masks,
+                             class_map=config.class_map, per_class=config.per_class, seed=config.seed)
+    if config.segmenter == "mask" and not source_set.has_masks:
+        raise BgbenchError("--segmenter mask needs provided masks, and this source has none "
+                           "(give --masks DIR or use grabcut/box)", config.source)
+    samples = list(source_set.samples)
+    folders = class_folder_names(list(source_set.class_names))
+    out_path = Path(out).resolve()
+    config_dict = asdict(config)
+    prepare_output(out_path, config.split, config_dict)
+
+    root = getattr(source_set, "root", None)
+    context = _Context(out=str(out_path), config=config, source_root=None if root is None else str(root),
+                       has_masks=bool(source_set.has_masks))
+    stored = {s.source_id: read_record(out_path, config.split, s.source_id) for s in samples}
+    todo = [_Phase1Task(s, folders[s.label] if 0 <= s.label < len(folders) else "unlabelled", context)
+            for s in samples if not _finished(stored[s.source_id], str(out_path), config.split)]
+    fresh = run_tasks(process_image, todo, executor=executor, workers=workers, desc="segment", quiet=quiet)
+    for rec in fresh:
+        stored[rec["source_id"]] = rec
+    records = [stored[s.source_id] for s in samples]
+
+    kept = [r for r in records if r["status"] == "kept"]
+    donors = choose_donors([r["source_id"] for r in kept], [r["label"] for r in kept], len(folders),
+                           config.seed)
+    mix_tasks = []
+    for i, rec in enumerate(kept):
+        chosen = {v: None if donors[v][i] is None else _donor_ref(kept[donors[v][i]]) for v in MIXED_VARIANTS}
+        rec["donors"] = chosen
+        mix_tasks.append(_MixTask(rec, chosen, context))
+    pending = [t for t in mix_tasks if any(
+        t.donors[v] is not None and not variant_path(out_path, v, config.split, t.record["class"],
+                                                     t.record["stem"]).exists() for v in MIXED_VARIANTS)]
+    run_tasks(mix_image, pending, executor=executor, workers=workers, desc="mix", quiet=quiet)
+
+    summary = summarize(records, folders)
+    summary["source"] = source_set.summary() if hasattr(source_set, "summary") else {}
+    write_outputs(out_path, config.split, records, config_dict, summary)
+    return {"out": str(out_path), "config": config_dict, "summary": summary,
+            "written": {"phase1": len(todo), "mixed": len(pending)}}
+

@@ -1,0 +1,84 @@
+"""Files of a build: the released layout, per-image done-markers, deterministic JPEG encoding.
+
+Layout under OUT (released IN-9 layout, so the authors' evaluation code reads it unchanged)::
+
+    <variant>/<split>/<NN_class>/<stem>.JPEG   224x224 RGB JPEG (quality 95, 4:4:4, baseline)
+    fg_mask/<split>/<NN_class>/<stem>.npy      uint8 0/1 (224, 224)
+    manifest.jsonl, build.json
+    .bgbench-build/<split>/config.json          the arguments that define the output
+    .bgbench-build/<split>/records/<kk>/<key>.json   one record per source image (its done-marker)
+
+Every file is written atomically; a record is written after all the image's files, so its presence
+means the image is finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from bgbench.atomic import atomic_save_npy, atomic_write_bytes, atomic_write_json
+from bgbench.layout import MASK_VARIANT, image_path
+
+STATE_DIR = ".bgbench-build"
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
+    """uint8 (H, W, 3) RGB -> JPEG bytes; the same array always gives the same bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image), "RGB").save(
+        buffer, "JPEG", quality=int(quality), subsampling=0, optimize=False, progressive=False)
+    return buffer.getvalue()
+
+
+def decode_jpeg(path: str | Path) -> np.ndarray:
+    """A JPEG written by this module -> uint8 (H, W, 3) RGB."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def variant_path(out: str | Path, variant: str, split: str, class_folder: str, stem: str) -> Path:
+    return image_path(out, variant, split, class_folder, stem)
+
+
+def write_variant(out: str | Path, variant: str, split: str, class_folder: str, stem: str,
+                  array: np.ndarray, quality: int = 95) -> Path:
+    """Write one variant file atomically: JPEG for images, .npy (uint8 0/1) for ``fg_mask``."""
+    path = variant_path(out, variant, split, class_folder, stem)
+    if variant == MASK_VARIANT:
+        atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.uint8))
+    else:
+        atomic_write_bytes(path, encode_jpeg(array, quality))
+    return path
+
+
+def state_dir(out: str | Path, split: str) -> Path:
+    return Path(out) / STATE_DIR / split
+
+
+def record_key(source_id: str) -> str:
+    return hashlib.sha256(source_id.encode("utf-8")).hexdigest()[:24]
+
+
+def record_path(out: str | Path, split: str, source_id: str) -> Path:
+    key = record_key(source_id)
+    return state_dir(out, split) / "records" / key[:2] / f"{key}.json"
+
+
+def write_record(out: str | Path, split: str, record: dict[str, Any]) -> None:
+    atomic_write_json(record_path(out, split, record["source_id"]), record, indent=None)
+
+
+def read_record(out: str | Path, split: str, source_id: str) -> dict[str, Any] | None:
+    """The finished record of an image, or None (absent or unreadable: redo the image)."""
+    path = record_path(out, split, source_id)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,67 @@
+"""``bgbench build SOURCE OUT``: parse options, call :func:`bgbench.build.build_dataset`, print a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("build")
+    def build(
+        source: Path = typer.Argument(..., help="Source dataset (ImageNet tree, VOC, COCO, folder, synth)."),
+        out: Path = typer.Argument(..., help="Output folder (released IN-9 layout; a re-run resumes)."),
+        source_format: str = typer.Option("imagenet", "--source-format", help="imagenet|voc|coco|folder."),
+        segmenter: str = typer.Option(None, "--segmenter", help="grabcut (default) | box | mask."),
+        split: str = typer.Option("val", "--split", help="val | train."),
+        per_class: int = typer.Option(None, "--per-class", help="Balanced: N source images/class."),
+        workers: int = typer.Option(None, "--workers", help="Worker processes (default: all cores)."),
+        executor: str = typer.Option("process", "--executor", help="serial | process | ray."),
+        seed: int = typer.Option(0, "--seed", help="Seed of GrabCut and donor choice."),
+        grabcut_iters: int = typer.Option(None, "--grabcut-iters", help="GrabCut iterations (5)."),
+        max_box_fraction: float = typer.Option(
+            None, "--max-box-fraction", help="Drop images whose box covers more of the crop (0.9)."),
+        min_box_inside: float = typer.Option(
+            None, "--min-box-inside", help="Drop images with less of the resized box inside the crop (0.5)."),
+        size: int = typer.Option(None, "--size", help="Output side in pixels (224)."),
+        resize: int = typer.Option(None, "--resize", help="Shorter side before the centre crop (256)."),
+        single_box: bool = typer.Option(
+            None, "--single-box/--any-boxes", help="Paper filter: exactly one box."),
+        preset: str = typer.Option(None, "--preset", help="released: the authors' settings."),
+        masks: Path = typer.Option(None, "--masks", help="Folder of provided masks."),
+        class_map: Path = typer.Option(None, "--class-map", help="JSON {dataset class: benchmark class}."),
+        jpeg_quality: int = typer.Option(None, "--jpeg-quality", help="JPEG quality of the outputs (95)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    ) -> None:
+        """Build original, only_bg_b/t, no_fg, only_fg, mixed_same/rand/next and fg_mask from SOURCE."""
+        from bgbench.build import build_dataset
+
+        result = build_dataset(
+            source, out, executor=executor, workers=workers, quiet=quiet, source_format=source_format,
+            segmenter=segmenter, split=split, per_class=per_class, seed=seed, grabcut_iters=grabcut_iters,
+            max_box_fraction=max_box_fraction, min_box_inside=min_box_inside, size=size, resize=resize,
+            single_box=single_box, preset=preset, masks=masks, class_map=class_map, jpeg_quality=jpeg_quality)
+        typer.echo(format_summary(result["summary"], split))
+        typer.echo(f"-> {result['out']} (build.json, manifest.jsonl)")
+
+
+def format_summary(summary: dict[str, Any], split: str) -> str:
+    """Plain-text table: kept/dropped per class, drop reasons, mask IoU statistics."""
+    rows = summary["per_class"]
+    width = max([len("class"), *map(len, rows)])
+    lines = [f"{'class':<{width}}  {'kept':>6}  {'dropped':>7}"]
+    lines += [f"{name:<{width}}  {row['kept']:>6}  {row['dropped']:>7}" for name, row in rows.items()]
+    lines.append(f"{'total (' + split + ')':<{width}}  {summary['kept']:>6}  {summary['dropped']:>7}")
+    if summary["drop_reasons"]:
+        lines.append("drop reasons:")
+        lines += [f"  {count:>6}  {reason}" for reason, count in summary["drop_reasons"].items()]
+    if summary.get("mixed_without_donor"):
+        lines.append("mixed images without a donor: " + ", ".join(
+            f"{v} {n}" for v, n in summary["mixed_without_donor"].items()))
+    iou = summary.get("mask_iou")
+    if iou:
+        lines.append(f"mask IoU vs provided masks (n={iou['n']}): mean {iou['mean']:.3f}, "
+                     f"median {iou['median']:.3f}, p10 {iou['p10']:.3f}")
+    return "\n".join(lines)
