@@ -618,3 +618,49 @@ def test_folder_wrong_layout(tmp_path):
     (tmp_path / "images").mkdir()
     with pytest.raises(BgbenchError, match="holds no class folders"):
         read_source(tmp_path, "folder")
+
+
+def test_stem_collisions_never_clash_with_existing_names(tmp_path):
+    from bgbench.samples import Sample
+    from bgbench.sources.base import finalize
+
+    made = [
+        Sample(Path(p), 0, stem, p)
+        for p, stem in [
+            ("b/x.jpg", "x"),
+            ("a/x.jpg", "x"),
+            ("c/x__2.jpg", "x__2"),
+            ("d/x.png", "x"),
+            ("e/y.jpg", "y"),
+        ]
+    ]
+    made.append(Sample(Path("f/x.jpg"), 1, "x", "f/x.jpg"))  # other class: no clash
+    assert [(s.source_id, s.stem) for s in finalize(made)] == [
+        ("a/x.jpg", "x"),
+        ("b/x.jpg", "x__3"),
+        ("c/x__2.jpg", "x__2"),
+        ("d/x.png", "x__4"),
+        ("e/y.jpg", "y"),
+        ("f/x.jpg", "x"),
+    ]
+
+
+def test_xml_parser_details(tmp_path):
+    from bgbench.sources.xml import AnnotationError, parse_annotation_bytes
+
+    ann = parse_annotation_bytes(
+        b"<annotation><size><width>0</width><height>0</height></size><object><name> n1 "
+        b"</name><difficult>1</difficult><bndbox><xmin>1.6</xmin><ymin>2</ymin>"
+        b"<xmax>30.4</xmax><ymax>40</ymax></bndbox></object></annotation>"
+    )
+    assert ann.size is None and ann.objects[0].name == "n1" and ann.objects[0].box == (2, 2, 30, 40)
+    assert ann.objects[0].difficult
+    for bad in (
+        b"<annotation><object><name>a</name></object></annotation>",
+        b"<annotation><object><name>a</name><bndbox><xmin>x</xmin></bndbox></object></annotation>",
+        b"<root/>",
+        b'<!DOCTYPE a [<!ENTITY x "y">]><annotation/>',
+        b"\xff\xfe",
+    ):
+        with pytest.raises(AnnotationError, match="^malformed annotation XML"):
+            parse_annotation_bytes(bad)

@@ -18,6 +18,7 @@ from typing import Any
 
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS
 from bgbench.errors import BgbenchError
+from bgbench.layout import IMAGE_EXTENSIONS
 from bgbench.samples import Box, Sample
 from bgbench.sources import reasons
 
@@ -114,32 +115,28 @@ def box_area(box: Box) -> int:
 
 
 def finalize(samples: list[Sample]) -> list[Sample]:
-    """Sort by (label, source_id) and make stems unique within each class (``stem__2``, ...)."""
+    """Sort by (label, source_id) and make stems unique within each class.
+
+    The first sample (in that order) keeps its stem; a repeat becomes ``stem__2``, ``stem__3``, ...,
+    skipping any name another sample of the class already has.
+    """
     ordered = sorted(samples, key=lambda s: (s.label, s.source_id))
-    taken: dict[int, set[str]] = {}
+    stems: dict[int, set[str]] = {}
     for s in ordered:
-        taken.setdefault(s.label, set())
-    first_use: dict[tuple[int, str], int] = {}
-    all_stems: dict[int, set[str]] = {}
-    for s in ordered:
-        all_stems.setdefault(s.label, set()).add(s.stem)
+        stems.setdefault(s.label, set()).add(s.stem)
+    used: dict[int, set[str]] = {label: set() for label in stems}
     out = []
     for s in ordered:
-        key = (s.label, s.stem)
-        if key not in first_use:
-            first_use[key] = 1
-            taken[s.label].add(s.stem)
+        taken = used[s.label]
+        if s.stem not in taken:
+            taken.add(s.stem)
             out.append(s)
             continue
-        k = first_use[key]
-        while True:
+        k = 2
+        while f"{s.stem}__{k}" in taken or f"{s.stem}__{k}" in stems[s.label]:
             k += 1
-            candidate = f"{s.stem}__{k}"
-            if candidate not in taken[s.label] and candidate not in all_stems[s.label]:
-                break
-        first_use[key] = k
-        taken[s.label].add(candidate)
-        out.append(replace(s, stem=candidate))
+        taken.add(f"{s.stem}__{k}")
+        out.append(replace(s, stem=f"{s.stem}__{k}"))
     return out
 
 
@@ -247,3 +244,15 @@ def largest_box_label(items: list[tuple[int, Box]]) -> int:
 def count(counts: dict[str, int], key: str, n: int = 1) -> None:
     """``counts[key] += n`` (for ``SourceSet.skipped``)."""
     counts[key] = counts.get(key, 0) + n
+
+
+def is_image_name(name: str) -> bool:
+    """True for a non-hidden file name with an image extension (``bgbench.layout.IMAGE_EXTENSIONS``)."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder`` (by extension; hidden files skipped), sorted by name."""
+    with os.scandir(folder) as entries:
+        names = [e.name for e in entries if is_image_name(e.name) and e.is_file()]
+    return [folder / name for name in sorted(names)]

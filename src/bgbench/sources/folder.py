@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bgbench.errors import BgbenchError
-from bgbench.layout import IMAGE_EXTENSIONS
 from bgbench.samples import Sample
 from bgbench.sources import reasons
 from bgbench.sources.base import (
@@ -28,6 +27,7 @@ from bgbench.sources.base import (
     clamp_edge_boxes,
     count,
     finalize,
+    list_images,
     load_class_map,
     target_classes,
 )
@@ -86,9 +86,7 @@ def read_folder(
     skipped: dict[str, int] = {}
     samples = []
     for folder in classes:
-        files = sorted(
-            p for p in (image_root / folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        )
+        files = list_images(image_root / folder)
         label = label_of.get(folder)
         if label is None:
             count(skipped, SKIP_UNMAPPED, len(files))

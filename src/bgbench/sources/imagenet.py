@@ -25,10 +25,19 @@ from typing import Any
 
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS, IN9_WNIDS, wnid_to_in9
 from bgbench.errors import BgbenchError
-from bgbench.layout import IMAGE_EXTENSIONS, SPLITS
+from bgbench.layout import SPLITS
 from bgbench.samples import Box, Sample
 from bgbench.sources import reasons
-from bgbench.sources.base import DirIndex, SourceSet, box_area, check_boxes, clamp_edge_boxes, finalize
+from bgbench.sources.base import (
+    DirIndex,
+    SourceSet,
+    box_area,
+    check_boxes,
+    clamp_edge_boxes,
+    finalize,
+    is_image_name,
+    list_images,
+)
 from bgbench.sources.masks import PngMask
 from bgbench.sources.xml import Annotation, AnnotationError, parse_annotation
 
@@ -78,13 +87,13 @@ def read_imagenet(
                 label = in9_label(entry.name)
                 if label is None:
                     _count(skipped, SKIP_UNMAPPED_FOLDERS)
-                    _count(skipped, SKIP_UNMAPPED_IMAGES, sum(1 for p in entry.iterdir() if _is_image(p)))
+                    _count(skipped, SKIP_UNMAPPED_IMAGES, len(list_images(entry)))
                     continue
             elif entry.name in IN9_FOLDERS:
                 label = IN9_FOLDERS.index(entry.name)
             else:
                 continue  # xml/, masks/, anything else: not a class folder
-            for image in sorted(p for p in entry.iterdir() if _is_image(p)):
+            for image in list_images(entry):
                 samples.append(
                     _folder_sample(image, split_dir, entry.name, label, ann_dirs, mask_dirs, index)
                 )
@@ -301,7 +310,7 @@ def _mask_ref(index: DirIndex, mask_dirs: list[Path], rel_dir: str, stem: str) -
 
 
 def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+    return is_image_name(path.name) and path.is_file()
 
 
 def _count(counts: dict[str, int], key: str, n: int = 1) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bgbench.errors import BgbenchError
-from bgbench.layout import IMAGE_EXTENSIONS
 from bgbench.samples import Sample
 from bgbench.sources import reasons
 from bgbench.sources.base import (
@@ -28,6 +27,7 @@ from bgbench.sources.base import (
     count,
     finalize,
     largest_box_label,
+    list_images,
     load_class_map,
     target_classes,
 )
@@ -125,7 +125,7 @@ def _split_ids(root: Path, split: str) -> list[str]:
                     ids.append(parts[0])
             return sorted(dict.fromkeys(ids))
     images = root / "JPEGImages"
-    return sorted({p.stem for p in images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS})
+    return sorted({p.stem for p in list_images(images)})
 
 
 def _image_path(root: Path, image_id: str, index: DirIndex) -> Path:

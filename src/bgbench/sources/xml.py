@@ -30,7 +30,8 @@ class AnnotatedObject:
 
 @dataclass(frozen=True)
 class Annotation:
-    """A parsed annotation file: ``size`` is (width, height) when declared, ``objects`` in file order."""
+    """A parsed annotation file: ``size`` is (width, height) when declared (and positive), ``objects``
+    in file order."""
 
     filename: str | None
     size: tuple[int, int] | None
@@ -64,9 +65,8 @@ def parse_annotation_bytes(data: bytes, *, name: str = "annotation") -> Annotati
     if size_el is not None:
         width = _int_field(size_el, "width", name)
         height = _int_field(size_el, "height", name)
-        if width <= 0 or height <= 0:
-            raise _bad(name, f"declared size {width}x{height} is not positive")
-        size = (width, height)
+        # some real ILSVRC XMLs declare 0x0: treat a non-positive size as "not declared"
+        size = (width, height) if width > 0 and height > 0 else None
     objects = []
     for index, obj in enumerate(root.findall("object")):
         label = (obj.findtext("name") or "").strip()
