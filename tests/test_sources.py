@@ -125,10 +125,9 @@ def test_imagenet_synth_style_tree_with_masks(tmp_path):
 
 
 def test_synth_output_reads_unchanged(tmp_path):
-    synth = pytest.importorskip("bgbench.synth")
-    if not hasattr(synth, "synthesize"):
-        pytest.skip("bgbench.synth.synthesize not available yet")
-    synth.synthesize(tmp_path, per_class=2, split="train", seed=0, size=96)
+    from bgbench.synth import synthesize
+
+    synthesize(tmp_path, per_class=2, split="train", seed=0, size=96, quiet=True)
     result = read_source(tmp_path, split="train")
     records = {}
     for line in (tmp_path / "synth-train.jsonl").read_text().splitlines():
@@ -282,6 +281,24 @@ def test_realdata_imagenet_samples(realdata):
     assert {s.source_id: (s.boxes, s.annotation_size) for s in with_boxes} == boxes
     # the XML tree is also found without annotations= (xml/ beside the class folders)
     assert [s.boxes for s in read_source(folder).samples] == [s.boxes for s in result.samples]
+    json.dumps(result.summary())  # JSON-ready
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_realdata_imagenet_samples_decode_and_validate(realdata):
+    folder = realdata / "imagenet-samples"
+    result = read_source(folder, annotations=folder / "xml")
+    outcomes = {}
+    for sample in result.samples:
+        loaded = load_sample(sample)
+        outcomes[sample.source_id] = loaded.problem
+        if loaded.problem is None:
+            h, w = loaded.image.shape[:2]
+            assert loaded.image.dtype == np.uint8 and loaded.image.shape[2] == 3
+            assert sample.annotation_size == (w, h)  # every XML size matches its photo
+    assert sum(p is None for p in outcomes.values()) == 250
+    assert all(reasons.reason_category(p) == reasons.NO_ANNOTATION for p in outcomes.values() if p)
 
 
 # ---------------------------------------------------------------- Pascal VOC
