@@ -681,3 +681,14 @@ def test_xml_parser_details(tmp_path):
     ):
         with pytest.raises(AnnotationError, match="^malformed annotation XML"):
             parse_annotation_bytes(bad)
+
+
+def test_no_usable_image_is_an_error_naming_what_was_skipped(tmp_path):
+    write_jpeg(tmp_path / "val" / UNMAPPED_WNID / "a.JPEG", rgb_image())
+    with pytest.raises(
+        BgbenchError, match=r"no val images of any usable class found: 1 class folders of wnids"
+    ):
+        read_source(tmp_path)
+    write_jpeg(tmp_path / "flat" / "ILSVRC2012_val_00000001.JPEG", rgb_image())
+    with pytest.raises(BgbenchError, match=r"1 flat images without a usable annotation.*annotations=DIR"):
+        read_source(tmp_path / "flat")

@@ -59,7 +59,8 @@ def read_source(
     (VOC, COCO, folder). ``per_class``: balanced subset of N usable samples per class, chosen by a
     seeded hash (None = every sample, problems included). ``annotations``: extra XML folder
     (ImageNet, folder). ``images``: image folder (COCO, when not next to the JSON).
-    Raises BgbenchError (one line, naming the path) for a wrong path or layout, before any work.
+    Raises BgbenchError (one line, naming the path) for a wrong path or layout, or when no image of a
+    usable class is found (the message counts what was skipped), before any work.
     """
     if fmt not in FORMATS:
         raise BgbenchError(f"unknown source format {fmt!r} (expected one of {', '.join(FORMATS)})")
@@ -81,6 +82,10 @@ def read_source(
         from bgbench.sources.folder import read_folder
 
         result = read_folder(source, split, masks=masks, class_map=class_map, annotations=annotations)
+    if not result.samples:
+        skipped = "; ".join(f"{n} {why}" for why, n in sorted(result.skipped.items())) or "nothing found"
+        hint = " (flat images need their XMLs: pass annotations=DIR)" if fmt == "imagenet" else ""
+        raise BgbenchError(f"no {split} images of any usable class found: {skipped}{hint}", source)
     if per_class is not None:
         result.samples = select_per_class(result.samples, per_class, seed)
         result.has_masks = any(s.mask_ref is not None for s in result.samples)
