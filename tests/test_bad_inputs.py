@@ -169,3 +169,33 @@ def test_truncated_images_stay_errors_even_if_pillow_was_told_otherwise(corpus, 
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(BgbenchError, match="LOAD_TRUNCATED_IMAGES"):
         load_image(root / DOG_LEAF / f"{DOG_LEAF}_truncated.JPEG")
+
+
+def test_randomly_damaged_files_give_an_image_or_a_one_line_error(tmp_path):
+    """Seeded byte flips and cuts of JPEG/PNG/WebP/TIFF files: load_image returns RGB or BgbenchError."""
+    import io
+
+    rng = np.random.default_rng(0)
+    picture = rgb_image(seed=3)
+    outcomes = set()
+    for fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        buf = io.BytesIO()
+        Image.fromarray(picture).save(buf, fmt)
+        data = buf.getvalue()
+        for i in range(40):
+            damaged = bytearray(data)
+            for _ in range(int(rng.integers(1, 6))):
+                damaged[int(rng.integers(0, len(damaged)))] = int(rng.integers(0, 256))
+            if i % 3 == 0:
+                damaged = damaged[: int(rng.integers(1, len(damaged)))]
+            path = tmp_path / f"{fmt}_{i}.img"
+            path.write_bytes(bytes(damaged))
+            try:
+                image = load_image(path)
+            except BgbenchError as err:
+                assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
+                outcomes.add("error")
+            else:
+                assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+                outcomes.add("image")
+    assert outcomes == {"error", "image"}

@@ -67,7 +67,8 @@ def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         )
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # our own checks below decide; Pillow's warnings (bombs, corrupt EXIF/TIFF tags) are noise
+            warnings.simplefilter("ignore")
             with Image.open(path) as im:
                 width, height = im.size
                 if width <= 0 or height <= 0:
