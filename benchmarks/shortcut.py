@@ -93,18 +93,39 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((predictions == y).float().mean())
 
 
-def render_rate(size: int, n_per_class: int) -> float:
-    """Images/s of render_scene alone (no encoding, no files)."""
-    start = time.perf_counter()
+def render_rate(size: int, n_per_class: int) -> tuple[float, float]:
+    """(images per wall-clock second, images per CPU-second) of render_scene alone (no files)."""
+    start, cpu_start = time.perf_counter(), time.process_time()
     for label in range(9):
         for index in range(n_per_class):
             render_scene(label, scene_rng(0, "val", label, index), size=size)
-    return 9 * n_per_class / (time.perf_counter() - start)
+    n = 9 * n_per_class
+    return n / (time.perf_counter() - start), n / (time.process_time() - cpu_start)
+
+
+def speed_figures(root: Path) -> dict[str, float]:
+    """Generator speed at 256 px and 64 px: render only, and end to end (render + encode + write)."""
+    speed: dict[str, float] = {}
+    for size, per_class in ((256, 10), (64, 40)):
+        wall, cpu = render_rate(size, per_class)
+        speed[f"render_only_{size}px"], speed[f"render_only_{size}px_per_cpu_s"] = wall, cpu
+        summary = synthesize(root / f"speed{size}", per_class=per_class, split="val", size=size, quiet=True)
+        speed[f"end_to_end_{size}px"] = summary["images_per_second"]
+        speed[f"end_to_end_{size}px_per_cpu_s"] = summary["images_per_cpu_second"]
+    return speed
+
+
+def print_speed(speed: dict[str, float]) -> None:
+    print("synth speed, one process (images per wall-clock second / per CPU-second):")
+    for size in (256, 64):
+        print(f"  {size:>3} px  render only {speed[f'render_only_{size}px']:7.1f} / "
+              f"{speed[f'render_only_{size}px_per_cpu_s']:7.1f}   end to end (JPEG+XML+PNG written) "
+              f"{speed[f'end_to_end_{size}px']:7.1f} / {speed[f'end_to_end_{size}px_per_cpu_s']:7.1f}")
 
 
 def experiment(root: Path, bg_correlation: float, args: argparse.Namespace) -> dict[str, Any]:
     out = root / f"p{bg_correlation:.3f}"
-    train_summary = synthesize(out, per_class=args.per_class_train, split="train", seed=args.seed,
+    synthesize(out, per_class=args.per_class_train, split="train", seed=args.seed,
                                bg_correlation=bg_correlation, size=args.size, quiet=True)
     synthesize(out, per_class=args.per_class_val, split="val", seed=args.seed,
                bg_correlation=bg_correlation, size=args.size, quiet=True)
@@ -120,7 +141,6 @@ def experiment(root: Path, bg_correlation: float, args: argparse.Namespace) -> d
         "val_accuracy_background_only": accuracy(model, to_tensor(val_bg), y),
         "val_accuracy_full_images": accuracy(model, to_tensor(val_full), y),
         "train_accuracy_background_only": accuracy(model, to_tensor(train_bg), torch.from_numpy(train_y)),
-        "synth_images_per_second_64px": train_summary["images_per_second"],
     }
 
 
@@ -136,22 +156,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run with bg_correlation = 1/9 (habitat independent of class)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speed-only", action="store_true", help="only measure the generator's speed")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    speed = {"render_only_256px": render_rate(256, 5), "render_only_64px": render_rate(64, 10)}
     with tempfile.TemporaryDirectory() as tmp:
-        summary_256 = synthesize(Path(tmp) / "speed", per_class=5, split="val", size=256, quiet=True)
-        speed["end_to_end_256px"] = summary_256["images_per_second"]
-        runs = [experiment(Path(tmp), args.bg_correlation, args)]
-        if args.control:
-            runs.append(experiment(Path(tmp), 1 / 9, args))
-    speed["end_to_end_64px"] = runs[0]["synth_images_per_second_64px"]
-
-    print(f"synth speed (images/s, one process): 256 px render-only {speed['render_only_256px']:.1f}, "
-          f"end-to-end {speed['end_to_end_256px']:.1f}; 64 px render-only {speed['render_only_64px']:.1f}, "
-          f"end-to-end {speed['end_to_end_64px']:.1f}")
+        speed = speed_figures(Path(tmp))
+        print_speed(speed)
+        runs = []
+        if not args.speed_only:
+            runs.append(experiment(Path(tmp), args.bg_correlation, args))
+            if args.control:
+                runs.append(experiment(Path(tmp), 1 / 9, args))
+    result = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+              "chance": 1 / 9, "speed_images_per_second": speed, "runs": runs}
+    if args.json:
+        atomic_write_json(args.json, result)
+    if not runs:
+        return 0
     print(f"small CNN trained {args.seconds:.0f} s on background-only {args.size}-px images "
           f"(foreground filled with {'the mean background colour' if args.fill == 'mean' else 'black'}); "
           f"chance = {1 / 9:.3f}")
@@ -159,10 +182,6 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:
         print(f"{r['bg_correlation']:>15.3f} {r['n_train']:>8} {r['epochs']:>7} "
               f"{r['val_accuracy_background_only']:>12.3f} {r['val_accuracy_full_images']:>9.3f}")
-    result = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-              "chance": 1 / 9, "speed_images_per_second": speed, "runs": runs}
-    if args.json:
-        atomic_write_json(args.json, result)
     return 0
 
 
