@@ -203,3 +203,41 @@ def test_cli_end_to_end_and_one_line_errors(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and str(existing) in err and "\n" not in err
     assert existing.read_text() == "keep me"
+
+
+def test_interrupted_run_leaves_complete_files_and_resumes(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash after 80 of 90 images: no temporary files, only readable outputs, and the re-run renders
+    just what the last checkpoint does not cover, ending byte-identical to an uninterrupted run."""
+    import bgbench.synth.generate as generate
+
+    options = {"per_class": 10, "split": "train", "seed": 5, "size": 32, "quiet": True}
+    synthesize(tmp_path / "fresh", **options)
+
+    real_render = generate.render_scene
+    calls = {"n": 0}
+
+    def crash_after_80(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] > 80:
+            raise RuntimeError("simulated crash")
+        return real_render(*args, **kwargs)
+
+    out = tmp_path / "crashed"
+    monkeypatch.setattr(generate, "render_scene", crash_after_80)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        synthesize(out, **options)
+    monkeypatch.setattr(generate, "render_scene", real_render)
+
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert not [p for p in files if ".tmp-" in p.name]
+    assert not (out / "synth-train.jsonl").exists()
+    assert (out / ".synth-train.partial" / "chunk-000000.jsonl").exists()
+    for jpeg in out.glob("train/*/*.JPEG"):
+        with Image.open(jpeg) as image:
+            image.load()
+
+    summary = synthesize(out, **options)
+    checkpointed = generate.CHECKPOINT_EVERY
+    assert (summary["reused"], summary["rendered"]) == (checkpointed, 90 - checkpointed)
+    assert tree_hashes(out) == tree_hashes(tmp_path / "fresh")
