@@ -241,3 +241,17 @@ def test_interrupted_run_leaves_complete_files_and_resumes(tmp_path: Path,
     checkpointed = generate.CHECKPOINT_EVERY
     assert (summary["reused"], summary["rendered"]) == (checkpointed, 90 - checkpointed)
     assert tree_hashes(out) == tree_hashes(tmp_path / "fresh")
+
+
+def test_worker_processes_give_the_same_bytes(tree: tuple[Path, dict], tmp_path: Path) -> None:
+    summary = synthesize(tmp_path / "pool", per_class=PER_CLASS, split="val", seed=1, size=SIZE, workers=2,
+                         quiet=True)
+    assert summary["rendered"] == 9 * PER_CLASS
+    assert tree_hashes(tmp_path / "pool") == tree_hashes(tree[0])
+
+
+def test_stale_images_from_a_bigger_earlier_run_are_reported(tmp_path: Path) -> None:
+    synthesize(tmp_path / "t", per_class=2, split="val", size=32, quiet=True)
+    summary = synthesize(tmp_path / "t", per_class=1, split="val", size=32, quiet=True)
+    assert (summary["rendered"], summary["reused"], summary["stale_images"]) == (0, 9, 9)
+    assert len((tmp_path / "t" / "synth-val.jsonl").read_text().splitlines()) == 9

@@ -18,13 +18,14 @@ def register(app: typer.Typer) -> None:
             0.9, "--bg-correlation",
             help="Probability that an image's habitat is its class's own (else one of the other eight)."),
         size: int = typer.Option(256, "--size", help="Shorter image side in pixels."),
+        workers: int = typer.Option(1, "--workers", help="Render in this many processes (same output)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Render synthetic scenes with known foregrounds and a controlled background shortcut."""
         from bgbench.synth import synthesize
 
         summary = synthesize(out, per_class=per_class, split=split, seed=seed,
-                             bg_correlation=bg_correlation, size=size, quiet=quiet)
+                             bg_correlation=bg_correlation, size=size, workers=workers, quiet=quiet)
         typer.echo(
             f"synth {split}: {summary['images']} images ({summary['rendered']} rendered, "
             f"{summary['reused']} reused), {summary['objects']} objects, "
@@ -33,3 +34,7 @@ def register(app: typer.Typer) -> None:
             f"{summary['images_per_second']:.1f} images/s ({summary['images_per_cpu_second']:.1f} per "
             f"CPU-second) -> {out}/{split}, "
             f"{out}/masks/{split}, {out}/synth-{split}.jsonl")
+        if summary["stale_images"]:
+            typer.echo(f"warning: {summary['stale_images']} images in {out}/{split} are not part of this run "
+                       f"(left from an earlier run with more images or other options; not in "
+                       f"synth-{split}.jsonl)", err=True)
