@@ -255,3 +255,11 @@ def test_stale_images_from_a_bigger_earlier_run_are_reported(tmp_path: Path) -> 
     summary = synthesize(tmp_path / "t", per_class=1, split="val", size=32, quiet=True)
     assert (summary["rendered"], summary["reused"], summary["stale_images"]) == (0, 9, 9)
     assert len((tmp_path / "t" / "synth-val.jsonl").read_text().splitlines()) == 9
+
+
+def test_every_scene_has_a_visible_object_even_at_the_smallest_size() -> None:
+    for label in range(9):
+        for index in range(15):
+            scene = render_scene(label, scene_rng(3, "train", label, index), size=16)
+            assert 1 <= len(scene.boxes) <= 2 and min(scene.areas) >= 4
+            assert scene.mask.max() == len(scene.boxes) and min(scene.height, scene.width) == 16
