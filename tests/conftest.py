@@ -28,3 +28,17 @@ def realdata() -> Path:
     if not (REALDATA / "MANIFEST.md").exists():
         pytest.skip(f"real data not found at {REALDATA} (set BGBENCH_REALDATA to its folder)")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def synth_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny built tree (owned by the build engineer): ``bgbench synth`` val (3 per class, 128 px)
+    built with ``--segmenter mask`` (serial). Returns OUT; treat it as read-only."""
+    from bgbench.build import build_dataset
+    from bgbench.synth import synthesize
+
+    base = tmp_path_factory.mktemp("synth_built")
+    synthesize(base / "synth", per_class=3, split="val", seed=0, size=128, quiet=True)
+    out = base / "built"
+    build_dataset(base / "synth", out, split="val", segmenter="mask", executor="serial", quiet=True)
+    return out

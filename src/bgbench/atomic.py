@@ -19,8 +19,12 @@ import numpy as np
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; on clean exit fsync it and rename it onto ``path``."""
+def atomic_open(path: str | Path, mode: str = "wb", *, fsync: bool = True) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on clean exit fsync it and rename it onto ``path``.
+
+    ``fsync=False`` skips the fsync: still atomic for readers and after a killed process (the rename
+    is), but not durable across a power loss; for bulk outputs a later marker vouches for.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
@@ -28,7 +32,8 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with suppress(FileNotFoundError):
@@ -36,8 +41,8 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_open(path, "wb") as handle:
+def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
+    with atomic_open(path, "wb", fsync=fsync) as handle:
         handle.write(data)
 
 
@@ -49,10 +54,10 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Non
     atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
 
 
-def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
+def atomic_save_npy(path: str | Path, array: np.ndarray, *, fsync: bool = True) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), fsync=fsync)
 
 
 def atomic_write_with(path: str | Path, writer: Callable[[IO[bytes]], None]) -> None:

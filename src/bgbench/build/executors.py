@@ -1,26 +1,26 @@
 """Run one function over many tasks: serially, in a local process pool, or on Ray.
 
-All three return the results in task order and show a progress bar, so the build's output never
-depends on the executor. ``fn`` must be a module-level function (picklable by reference) and the
-tasks picklable. Workers write their own output files (a shared filesystem is needed on a Ray
-cluster); only the small per-task results travel back.
+``open_executor(kind, workers)`` gives a context manager whose ``map(fn, tasks, desc=...)`` returns
+``[fn(t) for t in tasks]`` in task order with a progress bar, whatever the executor, so the build's
+output never depends on it. One pool (or one Ray session) serves every ``map`` inside the ``with``.
+``fn`` must be a module-level function (picklable by reference) and the tasks picklable. Workers
+write their own output files (a Ray cluster needs OUT on a shared filesystem); only small per-task
+results travel back.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, TypeVar
+from contextlib import contextmanager
+from typing import Any
 
 from bgbench.errors import BgbenchError
 from bgbench.progress import progress
 
 EXECUTORS: tuple[str, ...] = ("serial", "process", "ray")
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def default_workers() -> int:
@@ -42,83 +42,103 @@ def _run_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
     return [fn(task) for task in chunk]
 
 
-def _chunks(tasks: Sequence[T], workers: int) -> list[tuple[int, list[T]]]:
+def _chunks(tasks: Sequence[Any], workers: int) -> list[tuple[int, list[Any]]]:
     size = max(1, min(8, len(tasks) // max(1, workers * 8)))
     return [(start, list(tasks[start:start + size])) for start in range(0, len(tasks), size)]
 
 
-def run_tasks(fn: Callable[[T], R], tasks: Sequence[T], *, executor: str = "serial",
-              workers: int | None = None, desc: str = "", quiet: bool = False) -> list[R]:
-    """``[fn(t) for t in tasks]`` on the chosen executor, in task order, with a progress bar.
+class Executor:
+    """Base: serial execution in this process."""
 
-    executor: ``serial`` | ``process`` (``workers`` processes, default all cores) | ``ray``
-    (connects to ``$RAY_ADDRESS`` when set, else starts a local Ray with ``num_cpus=workers``).
-    """
-    if executor not in EXECUTORS:
-        raise BgbenchError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
-    workers = default_workers() if workers is None else int(workers)
-    if workers < 1:
-        raise BgbenchError(f"--workers must be at least 1, got {workers}")
-    if not tasks:
-        return []
-    if executor == "serial":
-        return [fn(task) for task in progress(tasks, total=len(tasks), desc=desc, quiet=quiet)]
-    if executor == "process":
-        return _run_process(fn, tasks, workers, desc, quiet)
-    return _run_ray(fn, tasks, workers, desc, quiet)
+    kind = "serial"
+
+    def __init__(self, workers: int, quiet: bool = False) -> None:
+        self.workers = workers
+        self.quiet = quiet
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "") -> list[Any]:
+        """``[fn(t) for t in tasks]`` in task order, with a progress bar."""
+        return [fn(task) for task in progress(tasks, total=len(tasks), desc=desc, quiet=self.quiet)]
+
+    def close(self) -> None:
+        """Release workers (nothing to do serially)."""
 
 
-def _run_process(fn: Callable[[T], R], tasks: Sequence[T], workers: int, desc: str, quiet: bool) -> list[R]:
-    results: list[Any] = [None] * len(tasks)
-    chunks = _chunks(tasks, workers)
-    context = multiprocessing.get_context("spawn")  # no inherited threads or locks
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool, \
-            progress(total=len(tasks), desc=desc, quiet=quiet) as bar:
-        pending = {pool.submit(_run_chunk, fn, chunk): (start, len(chunk)) for start, chunk in chunks}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                start, count = pending.pop(future)
-                results[start:start + count] = future.result()
-                bar.update(count)
-    return results
+class ProcessExecutor(Executor):
+    """A local pool of ``workers`` spawned processes (no inherited threads or locks)."""
 
+    kind = "process"
 
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise BgbenchError("--executor ray needs Ray: pip install 'bgbench[ray]'") from None
-    return ray
+    def __init__(self, workers: int, quiet: bool = False) -> None:
+        super().__init__(workers, quiet)
+        self._pool: ProcessPoolExecutor | None = None
 
-
-def _run_ray(fn: Callable[[T], R], tasks: Sequence[T], workers: int, desc: str, quiet: bool) -> list[R]:
-    ray = _import_ray()
-    started_here = False
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                   "configure_logging": False}
-        if address:
-            ray.init(address=address, **options)
-        else:
-            ray.init(num_cpus=workers, **options)
-        started_here = True
-    try:
-        remote_chunk = ray.remote(num_cpus=1)(_ray_chunk)
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "") -> list[Any]:
+        if not tasks:
+            return []
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init,
+                                             mp_context=multiprocessing.get_context("spawn"))
         results: list[Any] = [None] * len(tasks)
-        chunks = _chunks(tasks, workers)
-        limit = max(2, workers * 4)
+        with progress(total=len(tasks), desc=desc, quiet=self.quiet) as bar:
+            pending = {self._pool.submit(_run_chunk, fn, chunk): (start, len(chunk))
+                       for start, chunk in _chunks(tasks, self.workers)}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    start, count = pending.pop(future)
+                    results[start:start + count] = future.result()
+                    bar.update(count)
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _ray_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
+    _worker_init()
+    return _run_chunk(fn, chunk)
+
+
+class RayExecutor(Executor):
+    """Ray tasks: connects to ``$RAY_ADDRESS`` when set, else starts a local Ray (``num_cpus=workers``)."""
+
+    kind = "ray"
+
+    def __init__(self, workers: int, quiet: bool = False) -> None:
+        super().__init__(workers, quiet)
+        try:
+            import ray
+        except ImportError:
+            raise BgbenchError("--executor ray needs Ray: pip install 'bgbench[ray]'") from None
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                       "configure_logging": False}
+            address = os.environ.get("RAY_ADDRESS")
+            if address:
+                ray.init(address=address, **options)
+            else:
+                ray.init(num_cpus=workers, **options)
+            self._started = True
+        self._remote = ray.remote(num_cpus=1)(_ray_chunk)
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "") -> list[Any]:
+        ray = self._ray
+        results: list[Any] = [None] * len(tasks)
+        queue = iter(_chunks(tasks, self.workers))
+        limit = max(2, self.workers * 4)  # bounded in-flight work
         pending: dict[Any, tuple[int, int]] = {}
-        queue = iter(chunks)
-        with progress(total=len(tasks), desc=desc, quiet=quiet) as bar:
+        with progress(total=len(tasks), desc=desc, quiet=self.quiet) as bar:
             while True:
                 while len(pending) < limit:
                     item = next(queue, None)
                     if item is None:
                         break
-                    start, chunk = item
-                    pending[remote_chunk.remote(fn, chunk)] = (start, len(chunk))
+                    pending[self._remote.remote(fn, item[1])] = (item[0], len(item[1]))
                 if not pending:
                     break
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -127,11 +147,25 @@ def _run_ray(fn: Callable[[T], R], tasks: Sequence[T], workers: int, desc: str, 
                     results[start:start + count] = ray.get(ref)
                     bar.update(count)
         return results
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+
+
+@contextmanager
+def open_executor(kind: str = "serial", workers: int | None = None, *,
+                  quiet: bool = False) -> Iterator[Executor]:
+    """An executor of ``kind`` (serial | process | ray) with ``workers`` (default: all cores)."""
+    if kind not in EXECUTORS:
+        raise BgbenchError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise BgbenchError(f"--workers must be at least 1, got {workers}")
+    cls = {"serial": Executor, "process": ProcessExecutor, "ray": RayExecutor}[kind]
+    executor = cls(workers, quiet)
+    try:
+        yield executor
     finally:
-        if started_here:
-            ray.shutdown()
-
-
-def _ray_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
-    _worker_init()
-    return _run_chunk(fn, chunk)
+        executor.close()

@@ -32,8 +32,10 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def prepare_output(out: Path, split: str, config: dict[str, Any]) -> None:
+def prepare_output(out: Path, split: str, config: dict[str, Any]) -> bool:
     """Create OUT for this split's build, or check that a previous build used the same arguments.
+
+    Returns True when resuming (this split was started before with the same arguments).
 
     Raises BgbenchError when OUT is a non-empty folder that is not a bgbench build, or when this split
     was built (or started) with different arguments.
@@ -54,8 +56,9 @@ def prepare_output(out: Path, split: str, config: dict[str, Any]) -> None:
             details = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in changed)
             raise BgbenchError(f"the {split} split was built with different arguments ({details}); "
                                "use the same arguments to resume, or a new output folder", out)
-        return
+        return True
     atomic_write_json(path, {"hash": config_hash(config), "config": config})
+    return False
 
 
 def reason_category(reason: str | None) -> str:

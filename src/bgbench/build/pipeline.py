@@ -21,9 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.build.executors import run_tasks
+from bgbench.build.executors import open_executor
 from bgbench.build.manifest import prepare_output, summarize, write_outputs
-from bgbench.build.writer import decode_jpeg, read_record, variant_path, write_record, write_variant
+from bgbench.build.writer import (
+    decode_jpeg,
+    read_record,
+    remove_stale_temp_files,
+    variant_path,
+    write_record,
+    write_variant,
+)
 from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
 from bgbench.layout import MASK_VARIANT, SPLITS
@@ -261,7 +268,15 @@ def _finished(record: dict[str, Any] | None, out: str, split: str) -> bool:
         return False
     if record.get("status") != "kept":
         return True
-    return all(variant_path(out, v, split, record["class"], record["stem"]).exists() for v in PHASE1_OUTPUTS)
+    return all(_nonempty(variant_path(out, v, split, record["class"], record["stem"]))
+               for v in PHASE1_OUTPUTS)
+
+
+def _nonempty(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 # ----------------------------------------------------------------------------- phase 2
@@ -269,8 +284,8 @@ def mix_image(task: _MixTask) -> int:
     """Phase 2 for one kept image: write each missing mixed variant. Returns files written."""
     context, rec = task.context, task.record
     out, split, quality = context.out, context.config.split, context.config.jpeg_quality
-    targets = {v: variant_path(out, v, split, rec["class"], rec["stem"]) for v in MIXED_VARIANTS}
-    todo = [v for v in MIXED_VARIANTS if task.donors.get(v) is not None and not targets[v].exists()]
+    todo = [v for v in MIXED_VARIANTS if task.donors.get(v) is not None
+            and not _nonempty(variant_path(out, v, split, rec["class"], rec["stem"]))]
     if not todo:
         return 0
     foreground = decode_jpeg(variant_path(out, "original", split, rec["class"], rec["stem"]))
@@ -282,6 +297,14 @@ def mix_image(task: _MixTask) -> int:
         image = mixed(foreground, mask, background)
         write_variant(out, variant, split, rec["class"], rec["stem"], image, quality)
     return len(todo)
+
+
+def _mix_missing(task: _MixTask) -> bool:
+    """Whether some mixed file of this image (with a donor) is not written yet."""
+    rec, config = task.record, task.context.config
+    return any(donor is not None
+               and not _nonempty(variant_path(task.context.out, v, config.split, rec["class"], rec["stem"]))
+               for v, donor in task.donors.items())
 
 
 def _donor_ref(record: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +357,8 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     folders = class_folder_names(list(source_set.class_names))
     out_path = Path(out).resolve()
     config_dict = asdict(config)
-    prepare_output(out_path, config.split, config_dict)
+    if prepare_output(out_path, config.split, config_dict):
+        remove_stale_temp_files(out_path)  # left by a killed run
 
     root = getattr(source_set, "root", None)
     context = _Context(out=str(out_path), config=config, source_root=None if root is None else str(root),
@@ -342,23 +366,22 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     stored = {s.source_id: read_record(out_path, config.split, s.source_id) for s in samples}
     todo = [_Phase1Task(s, folders[s.label] if 0 <= s.label < len(folders) else "unlabelled", context)
             for s in samples if not _finished(stored[s.source_id], str(out_path), config.split)]
-    fresh = run_tasks(process_image, todo, executor=executor, workers=workers, desc="segment", quiet=quiet)
-    for rec in fresh:
-        stored[rec["source_id"]] = rec
-    records = [stored[s.source_id] for s in samples]
+    with open_executor(executor, workers, quiet=quiet) as pool:
+        for rec in pool.map(process_image, todo, desc="segment"):
+            stored[rec["source_id"]] = rec
+        records = [stored[s.source_id] for s in samples]
 
-    kept = [r for r in records if r["status"] == "kept"]
-    donors = choose_donors([r["source_id"] for r in kept], [r["label"] for r in kept], len(folders),
-                           config.seed)
-    mix_tasks = []
-    for i, rec in enumerate(kept):
-        chosen = {v: None if donors[v][i] is None else _donor_ref(kept[donors[v][i]]) for v in MIXED_VARIANTS}
-        rec["donors"] = chosen
-        mix_tasks.append(_MixTask(rec, chosen, context))
-    pending = [t for t in mix_tasks if any(
-        t.donors[v] is not None and not variant_path(out_path, v, config.split, t.record["class"],
-                                                     t.record["stem"]).exists() for v in MIXED_VARIANTS)]
-    run_tasks(mix_image, pending, executor=executor, workers=workers, desc="mix", quiet=quiet)
+        kept = [r for r in records if r["status"] == "kept"]
+        donors = choose_donors([r["source_id"] for r in kept], [r["label"] for r in kept], len(folders),
+                               config.seed)
+        mix_tasks = []
+        for i, rec in enumerate(kept):
+            chosen = {v: None if donors[v][i] is None else _donor_ref(kept[donors[v][i]])
+                      for v in MIXED_VARIANTS}
+            rec["donors"] = chosen
+            mix_tasks.append(_MixTask(rec, chosen, context))
+        pending = [t for t in mix_tasks if _mix_missing(t)]
+        pool.map(mix_image, pending, desc="mix")
 
     summary = summarize(records, folders)
     summary["source"] = source_set.summary() if hasattr(source_set, "summary") else {}

@@ -14,9 +14,12 @@ means the image is finished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +52,32 @@ def variant_path(out: str | Path, variant: str, split: str, class_folder: str, s
 
 def write_variant(out: str | Path, variant: str, split: str, class_folder: str, stem: str,
                   array: np.ndarray, quality: int = 95) -> Path:
-    """Write one variant file atomically: JPEG for images, .npy (uint8 0/1) for ``fg_mask``."""
+    """Write one variant file atomically: JPEG for images, .npy (uint8 0/1) for ``fg_mask``.
+
+    Not fsynced (one fsync per file would cost more than everything but GrabCut): the rename keeps it
+    atomic, and the image's record (fsynced, written last) is what a resumed build trusts.
+    """
     path = variant_path(out, variant, split, class_folder, stem)
     if variant == MASK_VARIANT:
-        atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.uint8))
+        atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.uint8), fsync=False)
     else:
-        atomic_write_bytes(path, encode_jpeg(array, quality))
+        atomic_write_bytes(path, encode_jpeg(array, quality), fsync=False)
     return path
+
+
+TEMP_NAME = re.compile(r"^\..+\.tmp-\d+-")
+
+
+def remove_stale_temp_files(out: str | Path) -> int:
+    """Delete temporary files a killed build left behind (``.<name>.tmp-<pid>-...``); returns the count."""
+    removed = 0
+    for folder, _dirs, files in os.walk(out):
+        for name in files:
+            if TEMP_NAME.match(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+    return removed
 
 
 def state_dir(out: str | Path, split: str) -> Path:

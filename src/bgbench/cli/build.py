@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option("process", "--executor", help="serial | process | ray."),
         seed: int = typer.Option(0, "--seed", help="Seed of GrabCut and donor choice."),
         grabcut_iters: int = typer.Option(None, "--grabcut-iters", help="GrabCut iterations (5)."),
+        grabcut_tries: int = typer.Option(None, "--grabcut-tries", help="GrabCut attempts (10)."),
         max_box_fraction: float = typer.Option(
             None, "--max-box-fraction", help="Drop images whose box covers more of the crop (0.9)."),
         min_box_inside: float = typer.Option(
@@ -41,6 +42,7 @@ def register(app: typer.Typer) -> None:
         result = build_dataset(
             source, out, executor=executor, workers=workers, quiet=quiet, source_format=source_format,
             segmenter=segmenter, split=split, per_class=per_class, seed=seed, grabcut_iters=grabcut_iters,
+            grabcut_tries=grabcut_tries,
             max_box_fraction=max_box_fraction, min_box_inside=min_box_inside, size=size, resize=resize,
             single_box=single_box, preset=preset, masks=masks, class_map=class_map, jpeg_quality=jpeg_quality)
         typer.echo(format_summary(result["summary"], split))
