@@ -20,7 +20,8 @@ Rgb = tuple[float, float, float]
 FamilyFn = Callable[["Frame", np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 OBJECT_FAMILIES: tuple[str, ...] = (
-    "dog", "bird", "car", "snake", "cat", "beetle", "guitar", "monkey", "fish",
+    "dog", "bird", "car or van", "snake or lizard", "cat", "beetle or butterfly", "guitar or trumpet",
+    "monkey", "fish",
 )
 """Object family of each IN-9 class, in class index order."""
 
@@ -190,6 +191,34 @@ def _car(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return mask, rgb
 
 
+def _lizard(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    u, v = f.u, f.v
+    body_a, body_b = rng.uniform(0.3, 0.38), rng.uniform(0.1, 0.14)
+    body = f.ellipse(0.0, 0.0, body_a, body_b)
+    head = f.ellipse(body_a + 0.1, 0.0, rng.uniform(0.12, 0.16), rng.uniform(0.07, 0.09))
+    curl = rng.uniform(-0.35, 0.35)
+    tail = f.polyline([(-body_a + 0.05, 0.0), (-0.55, curl * 0.3), (-0.75, curl * 0.8), (-0.85, curl * 1.4)],
+                      body_b * 0.8, 0.015)
+    legs = np.zeros(f.shape, dtype=bool)
+    for lu in (body_a * 0.55, -body_a * 0.55):
+        for side in (-1, 1):
+            knee = (lu + rng.uniform(-0.05, 0.1), side * rng.uniform(0.2, 0.28))
+            foot = (knee[0] + rng.uniform(-0.12, 0.12), side * rng.uniform(0.3, 0.4))
+            legs |= f.polyline([(lu, 0.0), knee, foot], 0.045, 0.03)
+    mask = body | head | tail | legs
+    skin = _colour(rng, [(70, 120, 40), (110, 130, 50), (140, 100, 60), (200, 180, 80), (60, 150, 140)])
+    rgb = _canvas(u, skin)
+    rgb[(np.sin(u * 70) * np.sin(v * 70)) > 0.3] *= 0.8
+    _paint(rgb, (np.abs(v) < body_b * 0.3) & (body | tail), _colour(rng, [(40, 40, 30), (230, 210, 120)]))
+    _paint(rgb, f.circle(body_a + 0.16, -0.03, 0.025), np.float32([10, 10, 10]))
+    return mask, rgb
+
+
+def _reptile(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A snake (60%) or a lizard (40%)."""
+    return _lizard(f, rng) if rng.random() < 0.4 else _snake(f, rng)
+
+
 def _snake(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     u, v = f.u, f.v
     amplitude = rng.uniform(0.15, 0.35)
@@ -243,6 +272,37 @@ def _cat(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return mask, rgb
 
 
+def _butterfly(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    u = f.u
+    spread = rng.uniform(0.85, 1.0)
+    fore = [f.ellipse(0.12, side * 0.42 * spread, rng.uniform(0.26, 0.32), 0.36 * spread, side * 0.5)
+            for side in (-1, 1)]
+    hind = [f.ellipse(-0.22, side * 0.3 * spread, rng.uniform(0.2, 0.25), 0.26 * spread, -side * 0.4)
+            for side in (-1, 1)]
+    wings = fore[0] | fore[1] | hind[0] | hind[1]
+    body = f.capsule((-0.45, 0.0), (0.32, 0.0), 0.055, 0.045)
+    head = f.circle(0.36, 0.0, 0.06)
+    antennae = (f.capsule((0.38, -0.02), (0.62, -0.25), 0.015) | f.capsule((0.38, 0.02), (0.62, 0.25), 0.015))
+    mask = wings | body | head | antennae
+    wing_colour = _colour(rng, [(250, 140, 20), (40, 110, 230), (250, 230, 60), (240, 240, 240),
+                                (200, 40, 120)])
+    rgb = _canvas(u, np.float32([25, 22, 20]))
+    _paint(rgb, wings, wing_colour)
+    inner = (f.ellipse(0.1, -0.4 * spread, 0.2, 0.27 * spread, -0.5)
+             | f.ellipse(0.1, 0.4 * spread, 0.2, 0.27 * spread, 0.5))
+    _paint(rgb, (fore[0] | fore[1]) & ~inner & ~hind[0] & ~hind[1], np.float32([30, 25, 20]))
+    for side in (-1, 1):
+        _paint(rgb, f.circle(0.18, side * 0.5 * spread, 0.07), np.float32([250, 250, 245]))
+        _paint(rgb, f.circle(-0.22, side * 0.33 * spread, 0.06), _colour(rng, [(20, 20, 20), (40, 80, 200)]))
+    _paint(rgb, body | head, np.float32([30, 25, 20]))
+    return mask, rgb
+
+
+def _insect(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A beetle (65%) or a butterfly seen from above (35%)."""
+    return _butterfly(f, rng) if rng.random() < 0.35 else _beetle(f, rng)
+
+
 def _beetle(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     u, v = f.u, f.v
     abdomen = f.ellipse(-0.2, 0.0, rng.uniform(0.33, 0.42), rng.uniform(0.22, 0.3))
@@ -270,6 +330,34 @@ def _beetle(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
         _paint(rgb, (np.sin(u * 28) > 0.2) & abdomen, np.float32([20, 20, 15]))
     _paint(rgb, f.ellipse(-0.2, 0.0, 0.4, 0.012) & abdomen, np.float32([10, 10, 10]))
     return mask, rgb
+
+
+def _trumpet(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    u, v = f.u, f.v
+    flare = rng.uniform(0.22, 0.3)
+    bell = f.polygon([(0.3, -0.05), (0.7, -0.09), (0.88, -flare), (0.9, flare), (0.7, 0.09), (0.3, 0.05)])
+    lead = f.capsule((-0.85, 0.0), (0.35, 0.0), 0.04)
+    loop_depth = rng.uniform(0.25, 0.35)
+    loop = f.polyline([(-0.5, 0.0), (-0.6, loop_depth * 0.6), (-0.45, loop_depth), (0.2, loop_depth),
+                       (0.3, loop_depth * 0.5), (0.25, 0.0)], 0.04)
+    valves = np.zeros(f.shape, dtype=bool)
+    for vu in (-0.15, 0.0, 0.15):
+        valves |= f.capsule((vu, -0.2), (vu, loop_depth), 0.045)
+    mouthpiece = f.polygon([(-0.95, -0.07), (-0.82, -0.03), (-0.82, 0.03), (-0.95, 0.07)])
+    mask = bell | lead | loop | valves | mouthpiece
+    metal = _colour(rng, [(220, 180, 60), (200, 200, 205), (190, 120, 60)], 8)
+    rgb = _canvas(u, metal)
+    shine = 0.75 + 0.5 * np.abs(np.sin(v * 18 + u * 3)).astype(np.float32)
+    rgb *= shine[..., None]
+    _paint(rgb, f.ellipse(0.89, 0.0, 0.03, flare * 0.9), np.clip(metal * 0.45, 0, 255))
+    _paint(rgb, f.circle(-0.15, -0.2, 0.05) | f.circle(0.0, -0.2, 0.05) | f.circle(0.15, -0.2, 0.05),
+           np.float32([240, 235, 220]))
+    return mask, rgb
+
+
+def _instrument(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A guitar (65%) or a trumpet (35%)."""
+    return _trumpet(f, rng) if rng.random() < 0.35 else _guitar(f, rng)
 
 
 def _guitar(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -358,7 +446,7 @@ def _fish(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 FAMILY_FUNCTIONS: tuple[FamilyFn, ...] = (
-    _dog, _bird, _car, _snake, _cat, _beetle, _guitar, _monkey, _fish,
+    _dog, _bird, _car, _reptile, _cat, _insect, _instrument, _monkey, _fish,
 )
 
 MAX_TILT: tuple[float, ...] = (0.35, 0.5, 0.25, np.pi, 0.35, np.pi, 1.2, 0.4, 0.6)
