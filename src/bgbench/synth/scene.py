@@ -27,7 +27,7 @@ SENSOR_NOISE = 5
 """Uniform integer grain in [-SENSOR_NOISE, SENSOR_NOISE] added to every pixel and channel."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Scene:
     """One rendered scene.
 
