@@ -151,7 +151,7 @@ def test_objects_survive_the_build_crop_filters() -> None:
     passed, fractions = [], []
     for label in range(9):
         for index in range(4):
-            scene = render_scene(label, scene_rng(0, "val", label, index), size=96)
+            scene = render_scene(label, scene_rng(0, "val", label, index), size=128)  # half-res backgrounds
             w, h = scene.width, scene.height
             for x0, y0, x1, y1 in scene.boxes:
                 fractions.append((x1 - x0 + 1) * (y1 - y0 + 1) / (w * h))
