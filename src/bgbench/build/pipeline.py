@@ -14,6 +14,7 @@ one, whatever the executor.
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -172,11 +173,17 @@ def _base_record(task: _Phase1Task) -> dict[str, Any]:
     }
 
 
+def _strip_path(exc: Exception) -> str:
+    """The message of ``exc`` without a leading ``<path>: `` (BgbenchError), on one line."""
+    text = " ".join(str(exc).split())
+    path = getattr(exc, "path", None)
+    if path is not None and text.startswith(f"{path}: "):
+        text = text[len(f"{path}: "):]
+    return text
+
+
 def _error_reason(exc: BgbenchError, path: Path) -> str:
-    text = str(exc)
-    prefix = f"{exc.path}: " if exc.path is not None else ""
-    if prefix and text.startswith(prefix):
-        text = text[len(prefix):]
+    text = _strip_path(exc)
     return f"{UNREADABLE_IMAGE}: {text}" if exc.path == path else text
 
 
@@ -187,6 +194,10 @@ def process_image(task: _Phase1Task) -> dict[str, Any]:
         reason = _process_image(task, record)
     except BgbenchError as exc:
         reason = _error_reason(exc, task.sample.image_path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):  # the output, not the image
+            raise BgbenchError(f"cannot write the build output: {exc.strerror}", exc.filename) from None
+        reason = f"{INTERNAL_ERROR}: {type(exc).__name__}: {' '.join(str(exc).split())}"
     except Exception as exc:  # one bad image never stops the build
         reason = f"{INTERNAL_ERROR}: {type(exc).__name__}: {' '.join(str(exc).split())}"
     if reason is None:
@@ -234,7 +245,7 @@ def _process_image(task: _Phase1Task, record: dict[str, Any]) -> str | None:
             provided = load_mask(sample, (height, width))
         except Exception as exc:
             if config.segmenter == "mask":
-                return " ".join(str(exc).split()) or f"{SEGMENTATION_FAILED}: unreadable mask"
+                return _strip_path(exc) or f"{SEGMENTATION_FAILED}: unreadable mask"
             provided = None
     result = segment(image, boxes, config.segmenter, seed=record["seed"], iterations=config.grabcut_iters,
                      provided_mask=provided, min_fraction=config.min_mask_fraction,
@@ -267,7 +278,7 @@ def _finished(record: dict[str, Any] | None, out: str, split: str) -> bool:
     if record is None:
         return False
     if record.get("status") != "kept":
-        return True
+        return not str(record.get("reason") or "").startswith(INTERNAL_ERROR)  # retry unexpected errors
     return all(_nonempty(variant_path(out, v, split, record["class"], record["stem"]))
                for v in PHASE1_OUTPUTS)
 
