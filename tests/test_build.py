@@ -329,3 +329,21 @@ def test_build_from_real_imagenet_photos(realdata, tmp_path):
             assert 0.0 < rec["mask_fraction"] < 0.95
         else:
             assert rec["reason"]
+
+
+def test_train_and_val_share_one_out_and_presets(tmp_path):
+    root = tmp_path / "src"
+    synthesize(root, per_class=1, split="val", seed=5, size=64, quiet=True)
+    synthesize(root, per_class=1, split="train", seed=5, size=64, quiet=True)
+    out = tmp_path / "out"
+    build_dataset(root, out, split="val", segmenter="box", quiet=True)
+    result = build_dataset(root, out, split="train", segmenter="box", preset="released", quiet=True)
+    assert result["config"]["single_box"] is True and result["config"]["max_box_fraction"] == 0.9
+    build = json.loads((out / "build.json").read_text())
+    assert list(build["splits"]) == ["train", "val"]
+    assert build["splits"]["val"]["config"]["single_box"] is False
+    splits = [r["split"] for r in read_manifest(out)]
+    assert splits == sorted(splits) and set(splits) == {"train", "val"} and len(splits) == 18
+    assert (out / "original" / "train").is_dir() and (out / "original" / "val").is_dir()
+    with pytest.raises(BgbenchError, match="unknown preset"):
+        build_dataset(root, tmp_path / "o3", preset="paper", quiet=True)
