@@ -98,9 +98,13 @@ def create(name: str, **options: Any) -> TorchClassifier:
     import timm
 
     opts = parse_options(options)
-    reject(opts, name, "arch", "num_classes", "pretrained", "trust_pickle")
+    reject(opts, name, "arch", "num_classes")
     if name not in builtin_table():
         raise BgbenchError(f"unknown built-in model {name!r} (known: {', '.join(builtin_names())})")
+    if opts.pretrained is False:
+        arch = builtin_table()[name]["timm_arch"]
+        raise BgbenchError(f"{name} is a pretrained built-in; for random weights use "
+                           f"timm:{arch} with pretrained=False")
     device = resolve_device(opts.device)
     rec = builtin_table()[name]
     raw, path, digest = load_builtin_state(name, opts.weights)

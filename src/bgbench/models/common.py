@@ -275,8 +275,3 @@ def _few(items: list[str], n: int = 3) -> str:
     shown = ", ".join(items[:n])
     return shown + (", ..." if len(items) > n else "")
 
-
-def probe_outputs(run, size: int | None) -> torch.Tensor:
-    """Run ``run`` on one mid-grey [0,1] image of ``size`` (224 when None); returns (1, C) outputs."""
-    s = size or 224
-    return run(torch.full((1, 3, s, s), 0.5))

@@ -69,7 +69,7 @@ def create(target: str, **options: Any) -> TorchClassifier:
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     opts = parse_options(options)
-    reject(opts, "hf:", "weights", "arch", "num_classes", "trust_pickle")
+    reject(opts, "hf:", "weights", "arch", "num_classes")
     if not target:
         raise BgbenchError("hf: spec needs a Hub repo id or a local directory")
     device = resolve_device(opts.device)

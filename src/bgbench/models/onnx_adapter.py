@@ -74,7 +74,9 @@ class OnnxClassifier(ExternalClassifier):
             raise BgbenchError(f"unsupported input type {self.input.type} (float32/float16 expected)", path)
         self.input_dtype = np.float16 if self.input.type == "tensor(float16)" else np.float32
         h, w = _dim(spatial[0]), _dim(spatial[1])
-        fixed = max(h, w) if h and w else None
+        if h and w and h != w:
+            raise BgbenchError(f"non-square input {h}x{w} is not supported", path)
+        fixed = h if h and w else None
         native = Preprocessing(mean=IMAGENET_MEAN, std=IMAGENET_STD, input_size=fixed,
                                interpolation="bilinear", name="onnx-imagenet")
         super().__init__(spec, native, device, info)
@@ -100,7 +102,7 @@ def create(target: str, **options: Any) -> OnnxClassifier:
     import onnxruntime as ort
 
     opts = parse_options(options)
-    reject(opts, "onnx:", "weights", "arch", "num_classes", "pretrained", "trust_pickle")
+    reject(opts, "onnx:", "weights", "arch", "num_classes", "pretrained")
     if opts.precision != "fp32":
         raise BgbenchError(f"--precision {opts.precision} does not apply to onnx: models "
                            "(they run at the precision stored in the graph)")

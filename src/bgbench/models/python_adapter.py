@@ -58,7 +58,7 @@ def import_target(module_name: str) -> ModuleType:
 def create(target: str, **options: Any) -> Classifier:
     """Factory for ``python:MODULE:CALLABLE``."""
     opts = parse_options(options)
-    reject(opts, "python:", "weights", "arch", "num_classes", "pretrained", "trust_pickle")
+    reject(opts, "python:", "weights", "arch", "num_classes", "pretrained")
     module_name, func_name = split_target(target)
     module = import_target(module_name)
     factory = getattr(module, func_name, None)

@@ -63,7 +63,9 @@ class TFLiteClassifier(ExternalClassifier):
         if len(shape) != 4 or shape[3] != 3:
             raise BgbenchError(f"expected an NHWC image input with 3 channels, found shape {shape}", path)
         self.height, self.width = shape[1], shape[2]
-        size = self.height if self.height == self.width else max(self.height, self.width)
+        if self.height != self.width:
+            raise BgbenchError(f"non-square input {self.height}x{self.width} is not supported", path)
+        size = self.height
         native = Preprocessing(mean=INCEPTION_MEAN, std=INCEPTION_STD, input_size=size,
                                interpolation="bilinear", name="tflite-inception")
         out_shape = [int(v) for v in self._output["shape"]]
@@ -162,7 +164,7 @@ class TFLiteClassifier(ExternalClassifier):
 def create(target: str, **options: Any) -> TFLiteClassifier:
     """Factory for ``tflite:FILE``."""
     opts = parse_options(options)
-    reject(opts, "tflite:", "weights", "arch", "num_classes", "pretrained", "trust_pickle")
+    reject(opts, "tflite:", "weights", "arch", "num_classes", "pretrained")
     if opts.precision != "fp32":
         raise BgbenchError(f"--precision {opts.precision} does not apply to tflite: models "
                            "(they run at the precision stored in the file)")

@@ -61,7 +61,7 @@ def wrap_plain_module(module: torch.nn.Module, spec: str, opts: ModelOptions, de
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``torchscript:FILE``."""
     opts = parse_options(options)
-    reject(opts, "torchscript:", "weights", "arch", "num_classes", "pretrained", "trust_pickle")
+    reject(opts, "torchscript:", "weights", "arch", "num_classes", "pretrained")
     path = existing_file(target, "TorchScript file")
     device = resolve_device(opts.device)
     try:
