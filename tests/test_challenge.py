@@ -149,10 +149,10 @@ def test_search_matches_reference_loop_for_any_batch_size_and_order():
     fooled = [r["fooled"] for r in ref]
     assert 0 < sum(fooled) < len(fooled)  # the data is not trivial
     matrix = reference_matrix(predict, fg, masks, bg)
-    for order in ("adaptive", "folder"):
+    for order, host in (("adaptive", True), ("folder", True), ("adaptive", False)):
         for batch_size in (1, 5, 32, 200):
             stats = search_backgrounds(predict, fg, masks, fg_labels, bg, bg_labels, batch_size=batch_size,
-                                       order=order)
+                                       order=order, host_selection=host)
             outcomes = [stats.outcomes[i] for i in range(len(fg_labels))]
             assert [o.fooled for o in outcomes] == fooled, (order, batch_size)
             for o in outcomes:  # the reported background really fools, with the reported prediction
@@ -192,9 +192,9 @@ def test_strict_search_matches_matrix():
         return module(x).argmax(1)
 
     dec = matrix_decisions(reference_matrix(predict, fg, masks, bg), fg_labels, bg_labels)
-    for batch_size in (3, 64):
+    for batch_size, host in ((3, True), (64, True), (5, False)):
         stats = search_backgrounds(predict, fg, masks, fg_labels, bg, bg_labels, batch_size=batch_size,
-                                   strict=True)
+                                   strict=True, host_selection=host)
         assert [stats.outcomes[i].fooled for i in range(len(fg_labels))] == dec["fooled"].tolist()
         assert [stats.outcomes[i].strict_fooled for i in range(len(fg_labels))] == dec["strict"].tolist()
     assert 0 < dec["strict"].sum() < dec["fooled"].sum()

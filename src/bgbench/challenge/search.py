@@ -111,13 +111,59 @@ def _allocate(remaining: np.ndarray, budget: int) -> np.ndarray:
     return take
 
 
+class _Untried:
+    """Which backgrounds each slot has not tried yet (bool (slots, N)), with the per-batch pick.
+
+    Kept as a numpy array for CPU runs (fastest there) and as a tensor on the device otherwise (a few
+    (slots x N) kernels per batch, cheap next to a forward pass on a GPU)."""
+
+    def __init__(self, n_slots: int, n_bg: int, bg_labels: np.ndarray, device: torch.device,
+                 on_host: bool | None = None) -> None:
+        self.device = device
+        self.on_host = device.type == "cpu" if on_host is None else on_host
+        if self.on_host:
+            self.avail = np.zeros((n_slots, n_bg), dtype=bool)
+            self.bg_labels = bg_labels
+        else:
+            self.avail = torch.zeros((n_slots, n_bg), dtype=torch.bool, device=device)
+            self.bg_labels = torch.as_tensor(bg_labels, device=device)
+
+    def reset(self, slots: list[int]) -> None:
+        self.avail[slots if self.on_host else torch.as_tensor(slots, device=self.device)] = True
+
+    def drop_class(self, slot: int, label: int) -> int:
+        """Remove the backgrounds of class ``label`` from ``slot``; returns how many remain."""
+        self.avail[slot] &= self.bg_labels != label
+        return int(self.avail[slot].sum())
+
+    def pick(self, slots: np.ndarray, take: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each slot's first ``take`` untried backgrounds in ``perm`` order, marked tried:
+        (slot, background) int64 arrays grouped by slot, in priority order."""
+        if self.on_host:
+            ordered = self.avail[slots][:, perm]
+            picked = ordered & (np.cumsum(ordered, axis=1, dtype=np.int32) <= take[:, None])
+            row, pos = np.nonzero(picked)
+            slot_sel, bg_sel = slots[row], perm[pos]
+            self.avail[slot_sel, bg_sel] = False
+            return slot_sel, bg_sel
+        rows_t = torch.as_tensor(slots, device=self.device)
+        perm_t = torch.as_tensor(perm, device=self.device)
+        ordered = self.avail.index_select(0, rows_t).index_select(1, perm_t)
+        limit = torch.as_tensor(take, device=self.device)[:, None]
+        row, pos = (ordered & (ordered.cumsum(1, dtype=torch.int32) <= limit)).nonzero(as_tuple=True)
+        slot_t, bg_t = rows_t[row], perm_t[pos]
+        self.avail[slot_t, bg_t] = False
+        return slot_t.cpu().numpy(), bg_t.cpu().numpy()
+
+
 def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torch.Tensor,
                        fg_labels: np.ndarray, bg_images: torch.Tensor, bg_labels: np.ndarray, *,
                        batch_size: int = 256, order: str = "adaptive", strict: bool = False,
                        indices: Iterable[int] | None = None, max_active: int | None = None,
                        initial_counts: np.ndarray | None = None,
                        on_decided: Callable[[list[Outcome]], None] | None = None,
-                       on_batch: Callable[[int], None] | None = None) -> SearchStats:
+                       on_batch: Callable[[int], None] | None = None,
+                       host_selection: bool | None = None) -> SearchStats:
     """Decide, for each foreground in ``indices`` (default: all), whether some background fools it.
 
     fg_labels: int64 (F,); bg_labels: int64 (N,) class of each background (used by the strict
@@ -125,7 +171,9 @@ def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torc
     backgrounds) until one pushes it to the background's own class or all are tried.
     ``initial_counts`` (N,) seeds the adaptive order (e.g. from a resumed log). ``on_decided`` is
     called after every batch with the foregrounds decided in it (in foreground order), ``on_batch``
-    with the number of composites evaluated. Returns the outcomes and counters.
+    with the number of composites evaluated. ``host_selection``: keep the per-slot bookkeeping in
+    numpy (default on the CPU) or as tensors on the device (default elsewhere); never changes a
+    result. Returns the outcomes and counters.
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
@@ -148,21 +196,31 @@ def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torc
 
     slot_fg = np.full(n_slots, -1, dtype=np.int64)
     phase = np.zeros(n_slots, dtype=np.int64)  # 0: looking for any fool, 1: fooled, looking for strict
-    avail = np.zeros((n_slots, n_bg), dtype=bool)  # untried candidate backgrounds per slot
-    n_avail = np.zeros(n_slots, dtype=np.int64)
+    untried = _Untried(n_slots, n_bg, bg_labels, device, host_selection)
+    n_avail = np.zeros(n_slots, dtype=np.int64)  # untried candidates per slot
     tried = np.zeros(n_slots, dtype=np.int64)
     loose: dict[int, tuple[int, int]] = {}
-    folder_perm = np.arange(n_bg)
+    perms: list[np.ndarray] = [np.arange(n_bg)] * 2
+    dirty = [order == "adaptive"] * 2
 
     def fill_slots() -> None:
+        new = []
         for s in np.flatnonzero(slot_fg < 0):
             if not queue:
-                return
+                break
             slot_fg[s] = queue.pop()
             phase[s] = 0
-            avail[s] = True
             n_avail[s] = n_bg
             tried[s] = 0
+            new.append(int(s))
+        if new:
+            untried.reset(new)
+
+    def priority(ph: int) -> np.ndarray:
+        if dirty[ph]:
+            perms[ph] = np.argsort(-counts[ph], kind="stable")
+            dirty[ph] = False
+        return perms[ph]
 
     fill_slots()
     while (slot_fg >= 0).any():
@@ -171,16 +229,12 @@ def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torc
         # ...): batches stay full while the queue is long, and in the tail the compositions wasted
         # after a fool inside one batch never exceed the ones it needed before that batch.
         take = _allocate(np.minimum(n_avail[active], np.maximum(tried[active], 1)), batch_size)
-        if order == "adaptive":
-            perms = np.stack([np.argsort(-counts[0], kind="stable"), np.argsort(-counts[1], kind="stable")])
-        else:
-            perms = np.stack([folder_perm, folder_perm])
-        row_perm = perms[phase[active]]  # (A, N) priority order of each active row
-        ordered = np.take_along_axis(avail[active], row_perm, axis=1)
-        picked = ordered & (np.cumsum(ordered, axis=1) <= take[:, None])
-        rows, pos = np.nonzero(picked)
-        bg_idx = row_perm[rows, pos]
-        fg_idx = slot_fg[active[rows]]
+        parts = [untried.pick(active[phase[active] == ph], take[phase[active] == ph], priority(ph))
+                 for ph in (0, 1) if (phase[active] == ph).any()]
+        slot_sel = np.concatenate([p[0] for p in parts])
+        bg_idx = np.concatenate([p[1] for p in parts])
+        np.subtract.at(n_avail, slot_sel, 1)
+        fg_idx = slot_fg[slot_sel]
 
         with torch.inference_mode():
             batch = compose_batch(fg_images, fg_masks, bg_images, torch.as_tensor(fg_idx, device=device),
@@ -193,35 +247,33 @@ def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torc
 
         done: list[Outcome] = []
         finished = set()
-        for row, b, p in zip(rows.tolist(), bg_idx.tolist(), preds.tolist(), strict=True):
-            s = int(active[row])
+        for s, b, p in zip(slot_sel.tolist(), bg_idx.tolist(), preds.tolist(), strict=True):
             if s in finished:
                 stats.wasted += 1
                 continue
             f = int(slot_fg[s])
             y = int(fg_labels[f])
-            avail[s, b] = False
-            n_avail[s] -= 1
             tried[s] += 1
             if phase[s] == 0:
                 if p == y:
                     continue
                 loose[f] = (b, p)
                 counts[0, b] += 1
+                dirty[0] = order == "adaptive"
                 if strict and p == bg_labels[b]:
                     counts[1, b] += 1
+                    dirty[1] = order == "adaptive"
                     done.append(Outcome(f, True, b, p, int(tried[s]), True, b, p))
                     finished.add(s)
                 elif strict:
                     phase[s] = 1
-                    same = bg_labels == y
-                    avail[s, same] = False
-                    n_avail[s] = int(avail[s].sum())
+                    n_avail[s] = untried.drop_class(s, y)
                 else:
                     done.append(Outcome(f, True, b, p, int(tried[s])))
                     finished.add(s)
             elif p == bg_labels[b] and p != y:
                 counts[1, b] += 1
+                dirty[1] = order == "adaptive"
                 lb, lp = loose[f]
                 done.append(Outcome(f, True, lb, lp, int(tried[s]), True, b, p))
                 finished.add(s)
