@@ -150,7 +150,8 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
 
     describe = clf.describe()
     config = {"schema": SCHEMA, "mode": "full" if full else "search", "strict": bool(strict or full),
-              "model": model_identity(describe), "label_map": label_map.describe(), "precision": precision,
+              "model": model_identity(describe), "label_map": label_map.describe(),
+              "precision": str(describe.get("precision", precision)),
               "data_fingerprint": loaded.fingerprint, "split": split,
               "shard": list(shard_t) if shard_t else None}
     indices = shard_indices(len(loaded.fg_labels), shard_t)
