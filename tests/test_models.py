@@ -251,6 +251,21 @@ def test_ckpt_plain_state_dict_entry_and_missing_keys(tmp_path: Path) -> None:
         create_classifier(f"ckpt:{tmp_path / 'plain.pth'}", arch="resnet18", num_classes=10)
 
 
+def test_ckpt_torchvision_architecture(tmp_path: Path) -> None:
+    import torchvision
+
+    torch.manual_seed(7)
+    source = torchvision.models.get_model("resnet18", weights=None, num_classes=1000).eval()
+    torch.save({"model": {f"module.{k}": v for k, v in source.state_dict().items()}, "epoch": 1},
+               tmp_path / "tv.pt")
+    clf = create_classifier(f"ckpt:{tmp_path / 'tv.pt'}", arch="torchvision:resnet18", num_classes=1000)
+    assert clf.describe()["output_space"] == "imagenet-1k"
+    x = images(2, 128, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(clf(x.to(clf.device)).cpu(), source(imagenet_normalised(x)),
+                                   rtol=1e-4, atol=1e-4)
+
+
 def test_ckpt_with_pickled_object_needs_trust_pickle(tmp_path: Path) -> None:
     import timm
 
