@@ -64,17 +64,17 @@ def eval_tables(doc: dict[str, Any]) -> list[Any]:
         main.add_section()
         main.add_row("BG-Gap", _pct(doc["bg_gap"]), f"{_pct(low)} to {_pct(high)}", "", "",
                      "", style="bold")
-    per_class = Table(title="per-class accuracy %", title_justify="left")
+    per_class = Table(title="per-class accuracy % (n: images of the class in the first variant)",
+                      title_justify="left")
     per_class.add_column("class")
+    per_class.add_column("n", justify="right")
     variants = list(doc["per_class"])
     for variant in variants:
-        per_class.add_column(variant, justify="right")
+        per_class.add_column(variant, justify="right", overflow="fold")
     for cls in doc["class_names"]:
-        cells = []
-        for variant in variants:
-            entry = doc["per_class"][variant][cls]
-            cells.append(f"{_pct(entry['accuracy'])} ({entry['n']})" if entry["n"] else "-")
-        per_class.add_row(cls, *cells)
+        entries = [doc["per_class"][variant][cls] for variant in variants]
+        cells = [_pct(e["accuracy"]) if e["n"] else "-" for e in entries]
+        per_class.add_row(cls, str(entries[0]["n"]) if entries else "0", *cells)
     return [main, per_class]
 
 
