@@ -94,11 +94,16 @@ def main() -> None:
     print(f"model {args.model} on {clf.device}, {len(files.fg_labels)} foregrounds x {len(files.bg_labels)} "
           f"backgrounds, search batch {batch_size}, torch threads {torch.get_num_threads()}")
 
-    t0 = time.perf_counter()
-    ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, quiet=True)
-    ours_cold = time.perf_counter() - t0
     import shutil
 
+    raw_before = raw_throughput(clf, batch_size, 224, repeats=max(2, 256 // batch_size))
+    shutil.rmtree(work / "ours", ignore_errors=True)
+    cold_cache = Path(tempfile.mkdtemp(prefix="cold-cache-", dir=work))
+    t0 = time.perf_counter()  # cold: decode every image into a fresh cache first
+    ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, cache_dir=cold_cache,
+                         quiet=True)
+    ours_cold = time.perf_counter() - t0
+    shutil.rmtree(cold_cache)
     shutil.rmtree(work / "ours")
     t0 = time.perf_counter()
     ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, quiet=True)
@@ -113,7 +118,8 @@ def main() -> None:
     ref_passes = sum(r["backgrounds_tried"] for r in ref)
     search_s = ours["run"]["timing"]["search_s"]
     ours_rate = passes["used"] / search_s
-    raw_rate = raw_throughput(clf, batch_size, 224, repeats=max(2, 512 // batch_size))
+    raw_after = raw_throughput(clf, batch_size, 224, repeats=max(2, 256 // batch_size))
+    raw_rate = (raw_before + raw_after) / 2  # measured before and after: the machine may be shared
 
     print(f"\n{ours['vulnerable']} (challenge accuracy {ours['challenge_accuracy']:.3f}); "
           f"decisions identical to the reference loop: {same}")
@@ -122,7 +128,9 @@ def main() -> None:
           f"{ref_passes / passes['oracle_minimum']:.2f}x oracle; "
           f"wasted in batch {passes['wasted_in_batch']})")
     print(f"throughput: search {ours_rate:.1f} composites/s / raw model {raw_rate:.1f} images/s at batch "
-          f"{batch_size} = {ours_rate / raw_rate:.3f}")
+          f"{batch_size} = {ours_rate / raw_rate:.3f}  (search batches hold "
+          f"{passes['used'] / passes['batches']:.1f} composites on average; raw measured "
+          f"{raw_before:.1f} before, {raw_after:.1f} after)")
     print(f"wall time: reference loop {ref_wall:.1f} s, search {ours_wall:.1f} s (cached banks; "
           f"{ours_cold:.1f} s with a cold decode cache) -> speed-up {ref_wall / ours_wall:.1f}x "
           f"({ref_wall / ours_cold:.1f}x cold)")
