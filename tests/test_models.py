@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def assert_described(clf: Classifier, spec: str, space: str) -> dict:
         assert key in info, key
     assert info["spec"] == spec
     assert info["output_space"] == space
+    assert json.loads(json.dumps(info)) == info  # results files store it as JSON
     return info
 
 
@@ -543,8 +545,6 @@ def test_zoo_file_errors(tmp_path: Path, text: str, message: str) -> None:
 
 def test_models_command_table_json_and_default_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
     from bgbench.cli import main
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

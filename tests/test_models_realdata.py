@@ -110,6 +110,7 @@ def test_subset_top1_matches_manifest(realdata: Path, labels: list[dict], photos
     spec, size, crop, interp, measured = case
     clf = create_classifier(spec_for(realdata, spec), device="cpu")
     assert clf.num_outputs == 1000 and clf.describe()["output_space"] == "imagenet-1k"
+    assert json.loads(json.dumps(clf.describe())) == clf.describe()
     assert clf.preprocessing.input_size == size
     idx = list(range(0, len(labels), SUBSET_STEP))
     x = photos.batch(idx, size, crop, interp)
