@@ -109,6 +109,8 @@ def load_challenge_data(root: str | Path, split: str = "val", *, cache: bool = T
     for image in files.fg_images:
         if image in bad:
             raise BgbenchError(f"foreground image is unreadable ({bad[image]})", root / image)
+        if image not in where:
+            raise BgbenchError("foreground image was not loaded with the original variant", root / image)
         rows.append(where[image])
     fg_pixels = np.ascontiguousarray(originals.images[np.asarray(rows, dtype=np.int64)])
     if mask_data.masks.shape[1:] != fg_pixels.shape[1:3]:

@@ -77,8 +77,10 @@ def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path
     records = [dict(r, type="foreground") for _, part in parts for r in part["foregrounds"]]
     if sorted(r["index"] for r in records) != list(range(len(files.fg_labels))):
         raise BgbenchError(f"shards hold {len(records)} foregrounds, the data has {len(files.fg_labels)}")
-    if first["data"]["fingerprint"] != base["data_fingerprint"]:
-        raise BgbenchError("shard results do not match their own data fingerprint", first_dir)
+    for r in records:
+        if files.fg_images[r["index"]] != r["image"]:
+            raise BgbenchError(f"shard results name {r['image']} as foreground {r['index']}, but the data "
+                               f"has {files.fg_images[r['index']]} there (wrong DATA folder?)", data)
     config = dict(base, shard=None)
     matrix = None
     if base["mode"] == "full":
