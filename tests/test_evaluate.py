@@ -269,3 +269,17 @@ def test_real_photos_builtin_model_far_above_chance(realdata, tmp_path):
     assert original.value >= 0.75 and original.low > 3 / 9, original
     assert result.bg_gap is not None and result.bg_gap.method == "newcombe-paired"
     assert result.model_info["weights_sha256"] and result.map_rule == "released"
+
+
+def test_synth_built_tree_matches_independent_loop(synth_built, tmp_path):
+    """The variants ``bgbench build`` wrote (224 px), against the plain per-image loop."""
+    clf = small_timm_classifier(seed=1)
+    result = evaluate(synth_built, clf, variants="original,mixed_same,mixed_rand", batch_size=16,
+                      cache_dir=tmp_path / "cache")
+    for name, vres in result.variants.items():
+        preds, labels, names = reference_predictions(clf.module, synth_built / name / "val")
+        assert vres.preds.tolist() == preds and vres.labels.tolist() == labels, name
+        assert [Path(p).name for p in vres.paths] == names
+        assert vres.accuracy.k == sum(p == y for p, y in zip(preds, labels, strict=True))
+    assert result.bg_gap is not None and result.bg_gap.method == "newcombe-paired"
+    assert result.bg_gap.n_pairs == result.variants["mixed_same"].accuracy.n
