@@ -471,3 +471,23 @@ def test_cli_bad_input_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'empty'}: no fg_mask/val folder: the challenge needs the foreground "
                    "masks (build the dataset with bgbench build, or use the released data)"]
+
+
+@pytest.mark.slow
+def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, tmp_path: Path):
+    """efficientnet_lite0 (real pretrained weights, 1000 classes, released map) on the synth-built
+    tree: shard 0/9 (one foreground in nine) against the released loop read from the files."""
+    from bgbench.evaluate import select_label_map
+    from bgbench.models import create_classifier
+
+    clf = create_classifier("efficientnet_lite0", device="cpu")
+    summary = run_challenge(synth_built, clf, shard="0/9", out=tmp_path / "o", quiet=True)
+    indices = [r["index"] for r in summary["foregrounds"]]
+    label_map = select_label_map(1000, list(IN9_FOLDERS))
+
+    def predict(x):
+        return label_map.predict(clf(x))
+
+    ref = reference_loop_files(predict, synth_built, indices=indices)
+    assert decisions(summary) == [(r["image"], r["fooled"]) for r in ref]
+    assert summary["model"]["weights_sha256"]

@@ -66,15 +66,16 @@ def reference_loop(predict, fg_images: torch.Tensor, fg_masks: torch.Tensor, fg_
 
 
 def reference_loop_files(predict, root: str | Path, split: str = "val", batch_size: int = RELEASED_BATCH,
-                         device: torch.device | str = "cpu", limit: int | None = None) -> list[dict]:
+                         device: torch.device | str = "cpu", indices: list[int] | None = None) -> list[dict]:
     """The released loop straight from the files: masks ``fg_mask/<split>``, images ``original/<split>``,
     backgrounds ``only_bg_t/<split>`` re-read and decoded (PIL, ToTensor) for every foreground.
-    ``limit`` stops after that many foregrounds. Returns dicts as :func:`reference_loop`, plus image."""
+    ``indices`` picks foregrounds (default all). Returns dicts as :func:`reference_loop`, plus image."""
     root = Path(root)
     masks = list_image_folder(variant_dir(root, "fg_mask", split), frozenset({MASK_SUFFIX}))
     backgrounds = [p for p, _ in list_image_folder(variant_dir(root, "only_bg_t", split))]
     out = []
-    for mask_path, label in progress(masks[:limit], desc="reference loop", unit="fg"):
+    chosen = masks if indices is None else [masks[i] for i in indices]
+    for mask_path, label in progress(chosen, desc="reference loop", unit="fg"):
         image = variant_dir(root, "original", split) / mask_path.parent.name / (mask_path.stem + IMAGE_SUFFIX)
         if not image.exists():
             raise BgbenchError("no image for this mask", image)
