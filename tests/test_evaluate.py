@@ -283,3 +283,31 @@ def test_synth_built_tree_matches_independent_loop(synth_built, tmp_path):
         assert vres.accuracy.k == sum(p == y for p, y in zip(preds, labels, strict=True))
     assert result.bg_gap is not None and result.bg_gap.method == "newcombe-paired"
     assert result.bg_gap.n_pairs == result.variants["mixed_same"].accuracy.n
+
+
+def test_rerun_into_same_out_reuses_finished_variants(tree, tmp_path):
+    out = tmp_path / "out"
+    first = small_timm_classifier(seed=0)
+    first.info["weights_sha256"] = "a" * 64
+    done = evaluate(tree, first, out=out, cache_dir=tmp_path / "cache")
+    assert sorted(p.name for p in (out / "partial").iterdir()) == ["mixed_rand.json", "mixed_same.json",
+                                                                   "original.json"]
+    (out / "partial" / "mixed_rand.json").unlink()  # as if interrupted during mixed_rand
+    (out / "results.json").unlink()
+    # same identity (weights hash) but different weights: reused variants keep the first predictions,
+    # which proves they were not recomputed
+    impostor = small_timm_classifier(seed=5)
+    impostor.info["weights_sha256"] = "a" * 64
+    again = evaluate(tree, impostor, out=out, cache_dir=tmp_path / "cache")
+    assert again.variants["original"].resumed and again.variants["mixed_same"].resumed
+    assert not again.variants["mixed_rand"].resumed
+    assert again.variants["original"].preds.tolist() == done.variants["original"].preds.tolist()
+    reference, _, _ = reference_predictions(impostor.module, tree / "mixed_rand" / "val")
+    assert again.variants["mixed_rand"].preds.tolist() == reference
+    assert json.loads((out / "results.json").read_text())["timing"]["variants"]["original"]["resumed"]
+    other = small_timm_classifier(seed=5)
+    other.info["weights_sha256"] = "b" * 64
+    fresh = evaluate(tree, other, out=out, cache_dir=tmp_path / "cache")
+    assert not any(v.resumed for v in fresh.variants.values())
+    unhashed = evaluate(tree, small_timm_classifier(seed=5), out=out, cache_dir=tmp_path / "cache")
+    assert not any(v.resumed for v in unhashed.variants.values())

@@ -58,6 +58,7 @@ class VariantResult:
     load_s: float
     infer_s: float
     cached: bool
+    resumed: bool = False
 
     @property
     def correct(self) -> np.ndarray:
@@ -123,7 +124,8 @@ class EvalResult:
             "batch_size": self.batch_size,
             "timing": {"total_s": self.total_s,
                        "variants": {name: {"load_s": r.load_s, "infer_s": r.infer_s,
-                                           "images_per_s": r.images_per_s, "cache_hit": r.cached}
+                                           "images_per_s": r.images_per_s, "cache_hit": r.cached,
+                                           "resumed": r.resumed}
                                     for name, r in v.items()}},
             "created": self.created,
         }
@@ -277,14 +279,18 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
              batch_size: int = 64, device: str = "auto", precision: str = "fp32", preprocess: str = "native",
              weights: str | Path | None = None, arch: str | None = None, num_classes: int | None = None,
              trust_pickle: bool = False, out: str | Path | None = None, cache: bool = True,
-             cache_dir: str | Path | None = None, quiet: bool = False) -> EvalResult:
+             cache_dir: str | Path | None = None, resume: bool = True, quiet: bool = False) -> EvalResult:
     """Evaluate ``model`` (a spec string for :func:`bgbench.models.create_classifier`, or a
     :class:`~bgbench.models.base.Classifier`) on the variants of ``data`` (see module docstring).
 
     ``map_rule``: ``released`` (top-1 over all outputs, then the class table; default),
     ``restricted`` (top-1 over outputs that map to a class) or ``sum`` (softmax mass per class).
     ``class_map``: JSON mapping file {"output index": class index} for custom class sets.
-    ``out``: when given, ``results.json`` and ``results.csv`` are written there.
+    ``out``: when given, ``results.json`` and ``results.csv`` are written there, and each variant's
+    predictions are saved in ``out/partial/<variant>.json`` as soon as it is done; with ``resume``
+    a rerun into the same ``out`` reuses them when the model (weights sha256, preprocessing,
+    precision), label map, data fingerprint, split, batch size and device are all unchanged.
+    Models whose ``describe()`` has no ``weights_sha256`` are always run afresh.
     Raises ``BgbenchError`` for bad input before any model work where possible.
     """
     from bgbench.dataset import load_variant
@@ -303,31 +309,81 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     clf = _make_classifier(model, device=device, precision=precision, weights=weights, arch=arch,
                            num_classes=num_classes, trust_pickle=trust_pickle, preprocess=preprocess)
     label_map = select_label_map(int(clf.num_outputs), class_names, map_rule, class_map)
+    model_info = clf.describe()
     results: dict[str, VariantResult] = {}
     for name in names:
         t0 = time.perf_counter()
         vdata = load_variant(root, name, split, cache=cache, cache_dir=cache_dir)
         load_s = time.perf_counter() - t0
-        preds, top1, infer_s = _run_variant(clf, label_map, vdata.images, batch_size, f"eval {name}", quiet)
+        key = (_resume_key(model_info, label_map.describe(), vdata.fingerprint, split, batch_size, clf)
+               if resume and out is not None else None)
+        reused = _load_partial(out, name, key, vdata.paths) if key is not None else None
+        if reused is not None:
+            preds, top1, infer_s = reused
+        else:
+            preds, top1, infer_s = _run_variant(clf, label_map, vdata.images, batch_size, f"eval {name}",
+                                                quiet)
+            if key is not None and out is not None:
+                _save_partial(out, name, key, vdata.paths, preds, top1, infer_s)
         k = len(class_names)
         results[name] = VariantResult(
             variant=name, paths=vdata.paths, labels=vdata.labels, preds=preds, top1=top1,
             accuracy=accuracy(vdata.labels, preds), per_class=per_class_accuracy(vdata.labels, preds, k),
             confusion=confusion_matrix(vdata.labels, preds, k), skipped=list(vdata.skipped),
-            fingerprint=vdata.fingerprint, load_s=load_s, infer_s=infer_s, cached=vdata.cached)
+            fingerprint=vdata.fingerprint, load_s=load_s, infer_s=infer_s, cached=vdata.cached,
+            resumed=reused is not None)
     gap = None
     if all(v in results for v in GAP_VARIANTS):
         same, rand = results["mixed_same"], results["mixed_rand"]
         gap = bg_gap([_key(p) for p in same.paths], same.correct, [_key(p) for p in rand.paths], rand.correct)
     model_name = model if isinstance(model, str) else str(getattr(clf, "spec", type(clf).__name__))
     result = EvalResult(
-        model=model_name, model_info=clf.describe(), data_root=str(root.resolve()), split=split,
+        model=model_name, model_info=model_info, data_root=str(root.resolve()), split=split,
         class_names=class_names, label_map=label_map.describe(), map_rule=label_map.rule, variants=results,
         bg_gap=gap, device=str(clf.device), precision=str(getattr(clf, "precision", precision)),
         batch_size=batch_size, total_s=time.perf_counter() - started)
     if out is not None:
         result.write(out)
     return result
+
+
+PARTIAL_DIR = "partial"
+
+
+def _resume_key(model_info: dict[str, Any], label_map: dict[str, Any], fingerprint: str, split: str,
+                batch_size: int, clf: Any) -> str | None:
+    """Key of one variant's predictions, or None when the model cannot be identified by its weights'
+    hash (then nothing is reused: two random-weight models would describe themselves alike)."""
+    if not model_info.get("weights_sha256"):
+        return None
+    blob = json.dumps({"model": _jsonable(model_info), "label_map": label_map, "data": fingerprint,
+                       "split": split, "batch_size": batch_size, "device": str(clf.device)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _load_partial(out: str | Path | None, variant: str, key: str,
+                  paths: list[str]) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Predictions a previous, interrupted run with the same key saved in ``out/partial/``."""
+    if out is None:
+        return None
+    path = Path(out) / PARTIAL_DIR / f"{variant}.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if saved.get("key") != key or saved.get("paths") != paths:
+        return None
+    return (np.asarray(saved["pred"], dtype=np.int64), np.asarray(saved["top1"], dtype=np.int64),
+            float(saved["infer_s"]))
+
+
+def _save_partial(out: str | Path, variant: str, key: str, paths: list[str], preds: np.ndarray,
+                  top1: np.ndarray, infer_s: float) -> None:
+    from bgbench.atomic import atomic_write_json
+
+    atomic_write_json(Path(out) / PARTIAL_DIR / f"{variant}.json",
+                      {"key": key, "paths": paths, "pred": preds.tolist(), "top1": top1.tolist(),
+                       "infer_s": infer_s}, indent=None)
 
 
 def _key(path: str) -> str:

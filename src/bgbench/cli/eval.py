@@ -49,6 +49,9 @@ def register(app: typer.Typer) -> None:
         no_cache: bool = typer.Option(False, "--no-cache", help="Decode images in memory; no cache files."),
         cache_dir: Path = typer.Option(None, "--cache-dir",
                                        help="Decoded-image cache ($BGBENCH_CACHE or ~/.cache/bgbench)."),
+        no_resume: bool = typer.Option(False, "--no-resume",
+                                       help="Recompute every variant (default: reuse OUT/partial/ of an "
+                                            "interrupted run with the same model, weights and data)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
         """Evaluate a classifier on every variant: accuracy with 95% intervals, BG-Gap, per-class."""
@@ -62,7 +65,8 @@ def register(app: typer.Typer) -> None:
         result = evaluate(data, model, variants=variants, split=split, map_rule=map_rule, class_map=class_map,
                           batch_size=batch_size, device=device, precision=precision, preprocess=preprocess,
                           weights=weights, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle,
-                          out=target, cache=not no_cache, cache_dir=cache_dir, quiet=quiet)
+                          out=target, cache=not no_cache, cache_dir=cache_dir, resume=not no_resume,
+                          quiet=quiet)
         doc = result.to_json()
         if as_json:
             typer.echo(json.dumps(doc, indent=2))
