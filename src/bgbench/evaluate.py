@@ -286,6 +286,8 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     ``map_rule``: ``released`` (top-1 over all outputs, then the class table; default),
     ``restricted`` (top-1 over outputs that map to a class) or ``sum`` (softmax mass per class).
     ``class_map``: JSON mapping file {"output index": class index} for custom class sets.
+    ``device``, ``precision``, ``preprocess``, ``weights``, ``arch``, ``num_classes`` and
+    ``trust_pickle`` go to the model adapter when ``model`` is a spec (a ready Classifier keeps its own).
     ``out``: when given, ``results.json`` and ``results.csv`` are written there, and each variant's
     predictions are saved in ``out/partial/<variant>.json`` as soon as it is done; with ``resume``
     a rerun into the same ``out`` reuses them when the model (weights sha256, preprocessing,
