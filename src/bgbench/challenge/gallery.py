@@ -24,9 +24,10 @@ def write_gallery(path: str | Path, top_backgrounds: list[dict[str, Any]],
     import matplotlib.pyplot as plt
 
     rows = [g for g in top_backgrounds if g["backgrounds"]]
+    n_rows = max(1, len(rows))
     n_cols = max((len(g["backgrounds"]) for g in rows), default=1)
-    fig, axes = plt.subplots(max(1, len(rows)), n_cols, figsize=(2.0 * n_cols, 2.25 * max(1, len(rows))),
-                             squeeze=False)
+    width, height = max(4.0, 2.0 * n_cols), 2.6 * n_rows + 0.6
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for r, group in enumerate(rows):
@@ -34,10 +35,11 @@ def write_gallery(path: str | Path, top_backgrounds: list[dict[str, Any]],
             ax = axes[r][c]
             ax.imshow(image_of(item["background_index"]))
             ax.set_title(f"{group['class']}: fools {item['fool_rate']:.0%}\n"
-                         f"pushes {item['push_rate']:.0%}", fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+                         f"pushes to own class {item['push_rate']:.0%}", fontsize=7)
+    fig.suptitle(title or "most fooling backgrounds", fontsize=9, y=1 - 0.08 / height, va="top")
+    fig.text(0.5, 1 - 0.32 / height, "fools: share of other-class foregrounds misclassified", ha="center",
+             va="top", fontsize=7)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / height))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
     plt.close(fig)
