@@ -173,7 +173,7 @@ def test_donors_rules_and_determinism():
         if labels.count(y) > 1:
             assert same != i and labels[same] == y
         else:
-            assert same is None
+            assert same == i  # the class's only image is its own donor
         assert rand != i
         if (y + 1) % 9 in labels:
             assert labels[nxt] == (y + 1) % 9

@@ -4,7 +4,9 @@ Donors are drawn from the *kept* images of the same split. Image ``i`` draws its
 ``v`` with its own generator, seeded by ``derive_seed(seed, "donor", v, source_id_i)``, uniformly
 among the candidates listed in kept order:
 
-- ``mixed_same``: kept images of the same class, other than itself;
+- ``mixed_same``: kept images of the same class, other than itself (when it is its class's only
+  kept image, itself: its foreground on its own tiled background, so every kept image still has a
+  mixed_same; the manifest shows the donor is the image itself);
 - ``mixed_rand``: kept images of any class, other than itself;
 - ``mixed_next``: kept images of class ``(y + 1) mod num_classes``.
 
@@ -56,6 +58,7 @@ def choose_donors(source_ids: Sequence[str], labels: Sequence[int], num_classes:
             rng = np.random.default_rng(derive_seed(seed, "donor", variant, sid))
             if variant == "mixed_same":
                 donor = _pick_excluding(by_class[y], int(position_in_class[i]), rng)
+                donor = i if donor is None else donor
             elif variant == "mixed_rand":
                 donor = _pick_excluding(everyone, i, rng)
             else:

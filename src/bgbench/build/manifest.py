@@ -80,6 +80,7 @@ def summarize(records: list[dict[str, Any]], class_folders: list[str]) -> dict[s
     per_class = {name: {"kept": 0, "dropped": 0} for name in class_folders}
     reasons: Counter[str] = Counter()
     missing_donor: Counter[str] = Counter()
+    self_donor = 0
     ious: list[float] = []
     for rec in records:
         row = per_class.setdefault(rec["class"], {"kept": 0, "dropped": 0})
@@ -90,6 +91,8 @@ def summarize(records: list[dict[str, Any]], class_folders: list[str]) -> dict[s
             for variant, donor in (rec.get("donors") or {}).items():
                 if donor is None:
                     missing_donor[variant] += 1
+                elif donor["source_id"] == rec["source_id"]:
+                    self_donor += 1
             if rec.get("mask_iou") is not None:
                 ious.append(rec["mask_iou"])
     kept = sum(row["kept"] for row in per_class.values())
@@ -100,6 +103,7 @@ def summarize(records: list[dict[str, Any]], class_folders: list[str]) -> dict[s
         "per_class": per_class,
         "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "mixed_without_donor": dict(sorted(missing_donor.items())),
+        "mixed_same_own_background": self_donor,
         "mask_iou": iou_stats(ious),
     }
 

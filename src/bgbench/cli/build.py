@@ -62,6 +62,9 @@ def format_summary(summary: dict[str, Any], split: str) -> str:
     if summary.get("mixed_without_donor"):
         lines.append("mixed images without a donor: " + ", ".join(
             f"{v} {n}" for v, n in summary["mixed_without_donor"].items()))
+    if summary.get("mixed_same_own_background"):
+        lines.append(f"mixed_same on the image's own background (only kept image of its class): "
+                     f"{summary['mixed_same_own_background']}")
     iou = summary.get("mask_iou")
     if iou:
         lines.append(f"mask IoU vs provided masks (n={iou['n']}): mean {iou['mean']:.3f}, "
