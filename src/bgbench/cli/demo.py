@@ -1,0 +1,50 @@
+"""``bgbench demo``: parse options, call :func:`bgbench.demo.run_demo`, print the summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        out: Path = typer.Argument(Path("bgbench-demo"), help="Folder for everything the demo makes."),
+        device: str = typer.Option("auto", help="auto, cpu or cuda."),
+        per_class_train: int = typer.Option(50, help="Synthetic training images per class."),
+        per_class_val: int = typer.Option(12, help="Synthetic validation images per class."),
+        epochs: int = typer.Option(12, help="Training epochs for each small CNN."),
+        seed: int = typer.Option(0, help="Seed of every random choice."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Synthesize scenes with a background shortcut, build the IN-9 variants, train a model on
+        original and one on mixed_rand, evaluate both and run the challenge (a few minutes on a CPU)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from bgbench.demo import SUMMARY_VARIANTS, run_demo
+
+        console = Console()
+        summary = run_demo(out, device=device, per_class_train=per_class_train, per_class_val=per_class_val,
+                           epochs=epochs, seed=seed, quiet=quiet, log=lambda line: console.print(line))
+        rows = summary["models"]
+        table = Table(title="bgbench demo: accuracy on the val variants (synthetic scenes)")
+        table.add_column("variant")
+        for row in rows:
+            table.add_column(row["model"].replace("_", " "), justify="right")
+        for variant in SUMMARY_VARIANTS:
+            table.add_row(variant, *[_pct(row.get(variant)) for row in rows])
+        table.add_row("BG-Gap", *[_pct(row["bg_gap"]) for row in rows])
+        table.add_row("challenge accuracy", *[_pct(row["challenge_accuracy"]) for row in rows])
+        console.print(table)
+        iou = summary.get("grabcut_iou")
+        if isinstance(iou, dict) and iou.get("median") is not None:
+            console.print(f"GrabCut IoU against the true masks (val): median {iou['median']:.3f}")
+        where = Path(summary["out"])
+        console.print(f"Done in {summary['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
+                      "per-model results.json under results/, challenge.json under challenge/.")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
