@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="synthetic image size before the 224 crop")
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--map", default="released", help="label map rule: released, restricted or sum")
     parser.add_argument("--batch-size", type=int, default=None, help="search batch (default 64 CPU, 256 GPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--work", type=Path, default=None, help="keep the built set here (default: temp)")
@@ -86,13 +87,13 @@ def main() -> None:
     from bgbench.challenge.data import list_challenge_files
 
     files = list_challenge_files(data)
-    label_map = select_label_map(int(clf.num_outputs), files.class_names)
+    label_map = select_label_map(int(clf.num_outputs), files.class_names, args.map)
 
     def predict(x):
         return label_map.predict(clf(x))
 
     print(f"model {args.model} on {clf.device}, {len(files.fg_labels)} foregrounds x {len(files.bg_labels)} "
-          f"backgrounds, search batch {batch_size}, torch threads {torch.get_num_threads()}")
+          f"backgrounds, map {args.map}, search batch {batch_size}, torch threads {torch.get_num_threads()}")
 
     import shutil
 
@@ -101,12 +102,12 @@ def main() -> None:
     cold_cache = Path(tempfile.mkdtemp(prefix="cold-cache-", dir=work))
     t0 = time.perf_counter()  # cold: decode every image into a fresh cache first
     ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, cache_dir=cold_cache,
-                         quiet=True)
+                         map_rule=args.map, quiet=True)
     ours_cold = time.perf_counter() - t0
     shutil.rmtree(cold_cache)
     shutil.rmtree(work / "ours")
     t0 = time.perf_counter()
-    ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, quiet=True)
+    ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, map_rule=args.map, quiet=True)
     ours_wall = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -141,7 +142,7 @@ def main() -> None:
     if not args.no_bf16:
         clf16 = create_classifier(args.model, device=args.device, precision="bf16")
         t0 = time.perf_counter()
-        bf16 = run_challenge(data, clf16, batch_size=batch_size, quiet=True)
+        bf16 = run_challenge(data, clf16, batch_size=batch_size, map_rule=args.map, quiet=True)
         changed = sum(a["fooled"] != b["fooled"] for a, b in zip(ours["foregrounds"], bf16["foregrounds"],
                                                                   strict=True))
         print(f"bf16: {changed} of {len(ref)} decisions differ from fp32 ({bf16['vulnerable']}, "
