@@ -1,0 +1,88 @@
+"""benchmarks/realdata_study.py on a small subset of the real photos: one photo per class, a real
+TFLite model and the built-in efficientnet_lite0, no challenge. Checks the table files, the checks'
+logic on real outputs, and that a second run resumes without re-evaluating."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ["mobilenet_v1_0.25_128_quant", "efficientnet_lite0"]
+
+
+def _load_study():
+    spec = importlib.util.spec_from_file_location("realdata_study", REPO / "benchmarks" / "realdata_study.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("realdata_study", module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_study_core_on_one_photo_per_class(realdata, tmp_path):
+    study = _load_study()
+    out = tmp_path / "study"
+    # box segmenter keeps the test fast; the GrabCut build itself is tested in test_build.py
+    res = study.run_study(out, realdata=realdata, models=MODELS, per_class=1, skip_challenge=True,
+                          device="cpu", workers=1, segmenter="box", n_boot=500, quiet=True)
+    assert res["evaluated_now"] == MODELS and res["challenged_now"] == []
+    files = {k: Path(v) for k, v in res["files"].items()}
+    assert "check_d" not in files  # no challenge, no figure (d)
+    for key in ("scatter", "check_a", "check_b"):
+        assert files[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", key
+
+    # the table: one row per model, published top-1 from the zoo, every variant with its interval
+    with open(files["table_csv"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["model"] for r in rows] == MODELS
+    assert [float(r["published_top1"]) for r in rows] == [39.5, 75.1]
+    doc = json.loads(files["table_json"].read_text())
+    n = doc["data_summary"]["kept"]
+    assert 5 <= n <= 9  # one photo with a box per class; big-box photos are dropped
+    for r, row in zip(rows, doc["rows"], strict=True):
+        for variant in study.VARIANTS:
+            acc = row["accuracy"][variant]
+            assert acc["n"] == n and acc["ci95"][0] <= acc["value"] <= acc["ci95"][1]
+            assert float(r[variant]) == pytest.approx(acc["value"], abs=1e-6)
+        gap = row["bg_gap"]
+        assert gap["value"] == pytest.approx(row["accuracy"]["mixed_same"]["value"]
+                                             - row["accuracy"]["mixed_rand"]["value"])
+    lite0 = doc["rows"][1]
+    assert lite0["accuracy"]["original"]["value"] >= 0.5  # a real model on real photos: far above 1/9
+
+    # (a): restricting the argmax to the 370 IN-9 classes can only turn wrong answers right
+    checks = json.loads(files["checks_json"].read_text())
+    for row, m in zip(doc["rows"], checks["a"]["per_model"], strict=True):
+        assert m["released"]["value"] == row["accuracy"]["only_bg_t"]["value"]
+        assert m["restricted"]["value"] >= m["released"]["value"]
+        assert m["released"]["vs_chance"] in ("above", "below", "not distinguishable")
+    pooled = checks["a"]["pooled"]["released"]
+    assert pooled["models"] == 2 and pooled["images"] == n
+    assert pooled["value"] == pytest.approx(sum(m["released"]["value"] for m in checks["a"]["per_model"]) / 2)
+    # (b) and (c) over the two models
+    assert checks["b"]["models"] == 2 and 0 <= checks["b"]["positive"] <= 2
+    assert checks["c"]["models"] == MODELS and -1 <= checks["c"]["mixed_rand"]["value"] <= 1
+    assert checks["d"]["per_model"] == []
+    assert "WIDE" in res["note"] and "(a)" in res["checks"] and "(d)" in res["checks"]
+
+    # a second run resumes: nothing is evaluated again, the same table comes out
+    again = study.run_study(out, realdata=realdata, models=MODELS, per_class=1, skip_challenge=True,
+                            device="cpu", workers=1, segmenter="box", n_boot=500, quiet=True)
+    assert again["evaluated_now"] == [] and again["table"] == res["table"]
+
+
+def test_unknown_model_name_is_one_line_error(tmp_path):
+    from bgbench.errors import BgbenchError
+
+    study = _load_study()
+    models = [study.StudyModel("a", "tflite:/x/a.tflite", "tflite", 50.0)]
+    with pytest.raises(BgbenchError, match="unknown model.*nope.*known: a"):
+        study.select_models(models, ["nope"])
+    assert study.select_models(models, None) == models
