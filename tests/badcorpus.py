@@ -8,6 +8,7 @@ specific way and returns {stem: expected reason category} (None = must load fine
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +267,152 @@ def make_bad_coco(root: Path) -> dict[str, str | None]:
         "zero_box": reasons.EMPTY_BOX,
         "good": None,
     }
+
+
+# ---------------------------------------------------------------- helpers shared with test_sources
+
+
+def runs_column_major(mask: np.ndarray) -> list[int]:
+    """Uncompressed COCO counts, computed the slow obvious way (independent of bgbench)."""
+    runs, current, length = [], False, 0
+    for value in mask.T.reshape(-1):
+        if bool(value) != current:
+            runs.append(length)
+            current, length = bool(value), 0
+        length += 1
+    runs.append(length)
+    return runs
+
+
+def polygon_truth(poly: list[float], height: int, width: int) -> np.ndarray:
+    """bool (H, W): pixels whose centre lies inside ``poly`` (matplotlib, independent of bgbench)."""
+    from matplotlib.path import Path as MplPath
+
+    yy, xx = np.mgrid[0:height, 0:width]
+    centres = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], axis=1)
+    return MplPath(np.asarray(poly).reshape(-1, 2)).contains_points(centres).reshape(height, width)
+
+
+# ---------------------------------------------------------------- buildable trees (VOC, COCO, folder)
+# Small trees of synth scenes (a habitat with one or two objects, real-looking enough for GrabCut) in
+# the other source formats. Each generator returns the truth {stem: TreeTruth}: what the annotation
+# says, so a test can check a build against it without going through the readers.
+
+BUILD_CLASSES: tuple[str, ...] = ("dog", "bird", "vehicle")
+"""Dataset class names of the generated trees (drawn with the synth shapes of those IN-9 classes)."""
+
+
+class TreeTruth:
+    """One generated image: ``class_name``, its file ``path``, the provided ``mask`` (bool (H, W) or
+    None when the image has only boxes), and ``boxes`` (0-based inclusive corners)."""
+
+    def __init__(self, class_name: str, path: Path, mask: np.ndarray | None,
+                 boxes: list[tuple[int, int, int, int]]) -> None:
+        self.class_name, self.path, self.mask, self.boxes = class_name, path, mask, boxes
+
+
+def _scenes(classes: tuple[str, ...], per_class: int, size: int, seed: int):
+    """(class name, index, synth Scene) for ``per_class`` scenes of each class."""
+    from bgbench.classes import IN9_CLASSES
+    from bgbench.synth.scene import render_scene, scene_rng
+
+    for name in classes:
+        label = IN9_CLASSES.index(name)
+        for i in range(per_class):
+            yield name, i, render_scene(label, scene_rng(seed, "val", label, i), size=size)
+
+
+def _ring(region: np.ndarray) -> np.ndarray:
+    """The one-pixel (8-connected) outer border of a bool region."""
+    grown = region.copy()
+    padded = np.pad(region, 1)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            grown |= padded[1 + dy : 1 + dy + region.shape[0], 1 + dx : 1 + dx + region.shape[1]]
+    return grown & ~region
+
+
+def make_voc_tree(root: Path, classes: tuple[str, ...] = BUILD_CLASSES, *, per_class: int = 3,
+                  size: int = 96, seed: int = 0) -> dict[str, TreeTruth]:
+    """``root/{JPEGImages,Annotations,ImageSets/Main/val.txt,SegmentationObject}``: 1-based XML boxes,
+    instance PNGs (value k = k-th object) with a void (255) ring around every object."""
+    truth: dict[str, TreeTruth] = {}
+    (root / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
+    (root / "SegmentationObject").mkdir(parents=True, exist_ok=True)
+    for n, (name, _i, scene) in enumerate(_scenes(classes, per_class, size, seed)):
+        stem = f"2009_{n + 1:06d}"
+        path = write_jpeg(root / "JPEGImages" / f"{stem}.jpg", scene.image)
+        objects = [(name, (x0 + 1, y0 + 1, x1 + 1, y1 + 1)) for x0, y0, x1, y1 in scene.boxes]
+        write_xml(root / "Annotations" / f"{stem}.xml",
+                  annotation_xml("VOC2012", f"{stem}.jpg", (scene.width, scene.height), objects))
+        seg = scene.mask.copy()
+        seg[_ring(scene.mask > 0)] = 255
+        im = Image.fromarray(seg, "P")
+        im.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [224, 224, 192] * 253)
+        im.save(root / "SegmentationObject" / f"{stem}.png")
+        truth[stem] = TreeTruth(name, path, scene.mask > 0, list(scene.boxes))
+    (root / "ImageSets" / "Main" / "val.txt").write_text("".join(f"{s}\n" for s in truth))
+    return truth
+
+
+COCO_CATEGORY_IDS: dict[str, int] = {"dog": 18, "bird": 16, "vehicle": 3}
+
+
+def make_coco_tree(root: Path, classes: tuple[str, ...] = BUILD_CLASSES, *, per_class: int = 3,
+                   size: int = 96, seed: int = 0) -> dict[str, TreeTruth]:
+    """``root/annotations/instances_val2017.json`` + ``root/val2017/*.jpg``. Segmentations rotate over
+    compressed RLE, uncompressed RLE and polygons (a diamond inside each box: then the provided mask
+    is the diamond, not the drawn object)."""
+    from bgbench.sources.masks import encode_rle_string
+
+    truth: dict[str, TreeTruth] = {}
+    images, annotations = [], []
+    for n, (name, _i, scene) in enumerate(_scenes(classes, per_class, size, seed)):
+        stem = f"{n + 1:012d}"
+        path = write_jpeg(root / "val2017" / f"{stem}.jpg", scene.image)
+        images.append({"id": n + 1, "file_name": f"{stem}.jpg", "width": scene.width, "height": scene.height})
+        mask = np.zeros(scene.mask.shape, bool)
+        for k, (x0, y0, x1, y1) in enumerate(scene.boxes, start=1):
+            instance = scene.mask == k
+            if n % 3 == 0:
+                segmentation: object = {"size": list(instance.shape),
+                                        "counts": encode_rle_string(runs_column_major(instance))}
+            elif n % 3 == 1:
+                segmentation = {"size": list(instance.shape), "counts": runs_column_major(instance)}
+            else:
+                cx, cy = (x0 + x1 + 1) / 2, (y0 + y1 + 1) / 2
+                # vertices off the half-pixel grid, so no pixel centre lies exactly on an edge
+                poly = [cx + 0.21, y0 + 0.3, x1 + 0.7, cy + 0.17, cx - 0.11, y1 + 0.6, x0 + 0.4, cy - 0.23]
+                segmentation = [poly]
+                instance = polygon_truth(poly, scene.height, scene.width)
+            mask |= instance
+            annotations.append({"id": len(annotations) + 1, "image_id": n + 1, "iscrowd": 0,
+                                "category_id": COCO_CATEGORY_IDS[name], "segmentation": segmentation,
+                                "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1], "area": int(instance.sum())})
+        truth[stem] = TreeTruth(name, path, mask, list(scene.boxes))
+    categories = [{"id": COCO_CATEGORY_IDS[c], "name": c} for c in classes]
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    data = {"images": images, "annotations": annotations, "categories": categories}
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    return truth
+
+
+def make_folder_tree(root: Path, classes: tuple[str, ...] = BUILD_CLASSES, *, per_class: int = 3,
+                     size: int = 96, seed: int = 0) -> dict[str, TreeTruth]:
+    """``root/images/<class>/<stem>.jpg`` with ``root/masks/<class>/<stem>.png`` (0/255); the last
+    image of every class has a box XML in ``root/boxes/<class>/`` instead of a mask."""
+    truth: dict[str, TreeTruth] = {}
+    for name, i, scene in _scenes(classes, per_class, size, seed):
+        stem = f"{name}_{i:03d}"
+        path = write_jpeg(root / "images" / name / f"{stem}.jpg", scene.image)
+        if i == per_class - 1:
+            objects = [(name, box) for box in scene.boxes]
+            write_xml(root / "boxes" / name / f"{stem}.xml",
+                      annotation_xml(name, f"{stem}.jpg", (scene.width, scene.height), objects))
+            truth[stem] = TreeTruth(name, path, None, list(scene.boxes))
+        else:
+            (root / "masks" / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.where(scene.mask > 0, 255, 0).astype(np.uint8), "L").save(
+                root / "masks" / name / f"{stem}.png")
+            truth[stem] = TreeTruth(name, path, scene.mask > 0, list(scene.boxes))
+    return truth

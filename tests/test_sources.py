@@ -14,7 +14,9 @@ from badcorpus import (
     UNMAPPED_WNID,
     annotation_xml,
     make_imagenet_tree,
+    polygon_truth,
     rgb_image,
+    runs_column_major,
     write_jpeg,
     write_xml,
 )
@@ -402,26 +404,6 @@ COCO_HOLE_RLE = (
 COCO_BAR_RLE = "nd0X1`200000000000000000Rg8"
 
 
-def _runs_column_major(mask: np.ndarray) -> list[int]:
-    """Uncompressed COCO counts, computed the slow obvious way (independent of bgbench)."""
-    runs, current, length = [], False, 0
-    for value in mask.T.reshape(-1):
-        if bool(value) != current:
-            runs.append(length)
-            current, length = bool(value), 0
-        length += 1
-    runs.append(length)
-    return runs
-
-
-def _polygon_truth(poly: list[float], height: int, width: int) -> np.ndarray:
-    from matplotlib.path import Path as MplPath
-
-    yy, xx = np.mgrid[0:height, 0:width]
-    centres = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], axis=1)
-    return MplPath(np.asarray(poly).reshape(-1, 2)).contains_points(centres).reshape(height, width)
-
-
 def _coco_tree(root: Path) -> dict[str, np.ndarray]:
     (root / "val2017").mkdir(parents=True)
     (root / "annotations").mkdir()
@@ -453,7 +435,7 @@ def _coco_tree(root: Path) -> dict[str, np.ndarray]:
             "category_id": 2,
             "bbox": [2, 20, 28, 40],
             "iscrowd": 0,
-            "segmentation": {"size": [64, 80], "counts": _runs_column_major(square)},
+            "segmentation": {"size": [64, 80], "counts": runs_column_major(square)},
         },
         # b.jpg: two compressed-RLE instances of cat 1 plus a crowd region of cat 1
         {
@@ -478,7 +460,7 @@ def _coco_tree(root: Path) -> dict[str, np.ndarray]:
             "category_id": 1,
             "bbox": [0, 0, 90, 5],
             "iscrowd": 1,
-            "segmentation": {"size": [120, 90], "counts": _runs_column_major(crowd)},
+            "segmentation": {"size": [120, 90], "counts": runs_column_major(crowd)},
         },
         # c.jpg: crowd only -> skipped; d.jpg: nothing -> skipped
         {
@@ -517,7 +499,7 @@ def _coco_tree(root: Path) -> dict[str, np.ndarray]:
         "categories": [{"id": 1, "name": "zebra"}, {"id": 2, "name": "apple"}],
     }
     (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
-    return {"a": square, "b": hole | bar | crowd, "triangle": _polygon_truth(triangle, 64, 80)}
+    return {"a": square, "b": hole | bar | crowd, "triangle": polygon_truth(triangle, 64, 80)}
 
 
 def test_coco_reader_polygons_and_rle(tmp_path):
@@ -551,7 +533,7 @@ def test_coco_mask_decoders_agree_with_independent_rasterisation():
 
     rng = np.random.default_rng(3)
     mask = rng.random((23, 31)) > 0.6
-    counts = _runs_column_major(mask)
+    counts = runs_column_major(mask)
     np.testing.assert_array_equal(rle_to_mask({"size": [23, 31], "counts": counts}), mask)
     text = encode_rle_string(counts)
     assert decode_rle_string(text) == counts
@@ -560,7 +542,7 @@ def test_coco_mask_decoders_agree_with_independent_rasterisation():
     assert hole.sum() == 90 * 50 - 20 * 20 and not hole[50, 40] and hole[10, 20] and hole[99, 69]
     for _ in range(5):
         poly = rng.uniform(-5, 45, size=12).tolist()  # self-intersecting, partly outside: even-odd rule
-        np.testing.assert_array_equal(polygons_to_mask([poly], 40, 40), _polygon_truth(poly, 40, 40))
+        np.testing.assert_array_equal(polygons_to_mask([poly], 40, 40), polygon_truth(poly, 40, 40))
     square = polygons_to_mask([[10, 10, 20, 10, 20, 20, 10, 20]], 30, 30)
     assert square.sum() == 100 and square[10:20, 10:20].all()  # COCO's area for this polygon
 
