@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--work", type=Path, default=None, help="keep the built set here (default: temp)")
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 comparison")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="warm search runs and raw-model measurements (best of)")
     args = parser.parse_args()
 
     import torch
@@ -97,7 +99,6 @@ def main() -> None:
 
     import shutil
 
-    raw_before = raw_throughput(clf, batch_size, 224, repeats=max(2, 256 // batch_size))
     shutil.rmtree(work / "ours", ignore_errors=True)
     cold_cache = Path(tempfile.mkdtemp(prefix="cold-cache-", dir=work))
     t0 = time.perf_counter()  # cold: decode every image into a fresh cache first
@@ -106,9 +107,19 @@ def main() -> None:
     ours_cold = time.perf_counter() - t0
     shutil.rmtree(cold_cache)
     shutil.rmtree(work / "ours")
-    t0 = time.perf_counter()
-    ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, map_rule=args.map, quiet=True)
-    ours_wall = time.perf_counter() - t0
+    # warm runs interleaved with raw-model measurements; best of each (the machine may be shared)
+    walls, searches, raws, raw_fills = [], [], [], []
+    fill = max(1, round(ours["forward_passes"]["used"] / ours["forward_passes"]["batches"]))
+    for _ in range(args.repeats):
+        shutil.rmtree(work / "ours", ignore_errors=True)
+        t0 = time.perf_counter()
+        ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, map_rule=args.map,
+                             quiet=True)
+        walls.append(time.perf_counter() - t0)
+        searches.append(ours["run"]["timing"]["search_s"])
+        raws.append(raw_throughput(clf, batch_size, 224, repeats=max(2, 256 // batch_size)))
+        raw_fills.append(raw_throughput(clf, fill, 224, repeats=max(2, 256 // fill)))
+    ours_wall = min(walls)
 
     t0 = time.perf_counter()
     ref = reference_loop_files(predict, data, device=clf.device)
@@ -117,12 +128,8 @@ def main() -> None:
     same = [r["fooled"] for r in ref] == [r["fooled"] for r in ours["foregrounds"]]
     passes = ours["forward_passes"]
     ref_passes = sum(r["backgrounds_tried"] for r in ref)
-    search_s = ours["run"]["timing"]["search_s"]
-    ours_rate = passes["used"] / search_s
-    raw_after = raw_throughput(clf, batch_size, 224, repeats=max(2, 256 // batch_size))
-    raw_rate = (raw_before + raw_after) / 2  # measured before and after: the machine may be shared
-    fill = max(1, round(passes["used"] / passes["batches"]))
-    raw_fill = raw_throughput(clf, fill, 224, repeats=max(2, 256 // fill))
+    ours_rate = passes["used"] / min(searches)
+    raw_rate, raw_fill = max(raws), max(raw_fills)
 
     print(f"\n{ours['vulnerable']} (challenge accuracy {ours['challenge_accuracy']:.3f}); "
           f"decisions identical to the reference loop: {same}")
@@ -132,13 +139,12 @@ def main() -> None:
           f"wasted in batch {passes['wasted_in_batch']})")
     print(f"throughput: search {ours_rate:.1f} composites/s / raw model {raw_rate:.1f} images/s at batch "
           f"{batch_size} = {ours_rate / raw_rate:.3f}  (search batches hold "
-          f"{passes['used'] / passes['batches']:.1f} composites on average; raw measured "
-          f"{raw_before:.1f} before, {raw_after:.1f} after)")
+          f"{passes['used'] / passes['batches']:.1f} composites on average; best of {args.repeats})")
     print(f"throughput at the search's mean batch fill: search {ours_rate:.1f} / raw model {raw_fill:.1f} "
           f"images/s at batch {fill} = {ours_rate / raw_fill:.3f}")
     print(f"wall time: reference loop {ref_wall:.1f} s, search {ours_wall:.1f} s (cached banks; "
-          f"{ours_cold:.1f} s with a cold decode cache) -> speed-up {ref_wall / ours_wall:.1f}x "
-          f"({ref_wall / ours_cold:.1f}x cold)")
+          f"{ours_cold:.1f} s with a cold decode cache; best of {args.repeats}) -> speed-up "
+          f"{ref_wall / ours_wall:.1f}x ({ref_wall / ours_cold:.1f}x cold)")
     if not args.no_bf16:
         clf16 = create_classifier(args.model, device=args.device, precision="bf16")
         t0 = time.perf_counter()
