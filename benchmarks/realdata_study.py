@@ -166,18 +166,33 @@ def challenge_step(data: Path, models: list[StudyModel], challenge: Path, *, sha
     return done_now
 
 
-def find_challenge(challenge: Path, model: str) -> Path | None:
-    """The complete challenge.json of ``model``: all foregrounds if present, else the shard with the
-    most foregrounds; None when there is none."""
+def load_challenge(challenge: Path, model: str) -> dict[str, Any] | None:
+    """The challenge outcome of ``model``: the complete all-foreground run if present, else the union
+    of the complete shards ``shard-<i>of<n>`` (of the n whose shards cover the most foregrounds).
+    Returns ``{"foregrounds": [records], "n_backgrounds", "n_foregrounds_total", "shard"}`` (shard:
+    None, or e.g. "0,2/4") or None when nothing is complete."""
+    def info(doc: dict[str, Any], records: list[dict[str, Any]], shard: str | None) -> dict[str, Any]:
+        data = doc.get("data", {})
+        return {"foregrounds": records, "n_backgrounds": data.get("n_backgrounds"),
+                "n_foregrounds_total": data.get("n_foregrounds_total"), "shard": shard}
+
     full = challenge / model / "challenge.json"
-    if full.is_file() and json.loads(full.read_text()).get("complete"):
-        return full
-    best, best_n = None, -1
+    if full.is_file():
+        doc = json.loads(full.read_text())
+        if doc.get("complete"):
+            return info(doc, doc["foregrounds"], None)
+    by_n: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     for path in sorted((challenge / model).glob("shard-*/challenge.json")):
         doc = json.loads(path.read_text())
-        if doc.get("complete") and int(doc["n_foregrounds"]) > best_n:
-            best, best_n = path, int(doc["n_foregrounds"])
-    return best
+        if doc.get("complete") and doc.get("shard"):
+            i, n = doc["shard"]
+            by_n.setdefault(int(n), []).append((int(i), doc))
+    if not by_n:
+        return None
+    n, docs = max(by_n.items(), key=lambda item: sum(len(d["foregrounds"]) for _, d in item[1]))
+    docs.sort(key=lambda item: item[0])
+    records = [r for _, d in docs for r in d["foregrounds"]]
+    return info(docs[0][1], records, ",".join(str(i) for i, _ in docs) + f"/{n}")
 
 
 # ----------------------------------------------------------------------------- gathering
@@ -226,16 +241,12 @@ def gather(models: list[StudyModel], results: Path, challenge: Path) -> list[dic
             row["only_bg_t_restricted"] = _prop(rdoc["correct"]["only_bg_t"], rdoc["n"]["only_bg_t"])
             row["_outcomes"]["only_bg_t_restricted"] = _correct_by_key(rdoc, "only_bg_t")
         row["challenge"] = None
-        cpath = find_challenge(challenge, m.name)
-        if cpath is not None:
-            cdoc = json.loads(cpath.read_text())
-            n, fooled = int(cdoc["n_foregrounds"]), int(cdoc["n_fooled"])
-            shard = cdoc.get("shard")
-            row["challenge"] = {**_prop(n - fooled, n), "complete": bool(cdoc.get("complete")),
-                                "n_backgrounds": cdoc.get("data", {}).get("n_backgrounds"),
-                                "n_foregrounds_total": cdoc.get("data", {}).get("n_foregrounds_total"),
-                                "shard": None if not shard else f"{shard[0]}/{shard[1]}"}
-            row["_outcomes"]["challenge"] = {_key(r["image"]): not r["fooled"] for r in cdoc["foregrounds"]}
+        found = load_challenge(challenge, m.name)
+        if found is not None:
+            records = found.pop("foregrounds")
+            n, fooled = len(records), sum(bool(r["fooled"]) for r in records)
+            row["challenge"] = {**_prop(n - fooled, n), **found}
+            row["_outcomes"]["challenge"] = {_key(r["image"]): not r["fooled"] for r in records}
         rows.append(row)
     return rows
 
