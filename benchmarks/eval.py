@@ -6,7 +6,8 @@ Prints images/s of:
   2. the limit: the model's raw forward on pre-made, already normalised tensors of the same batch size;
   3. released-style: torchvision ImageFolder + DataLoader(batch 32, no shuffle) + ToTensor, then
      the wrapper's clamp + normalise + forward, as the authors' evaluation script does;
-plus ours with a cold cache (first run, JPEG decoding included), and the ratios.
+plus ours with a cold cache (first run, JPEG decoding included), the two input pipelines alone
+(no model: what bounds throughput when the model is fast, e.g. on a GPU), and the ratios.
 
 Images: 224 x 224 JPEG centre crops (Resize 256 + CenterCrop 224, like the released test images)
 of the real photos in ../shared/realdata/imagenet-samples when present, else random-noise JPEGs.
@@ -99,6 +100,28 @@ def time_released_style(root: Path, clf, workers: int) -> tuple[float, int]:
     return time.perf_counter() - start, total
 
 
+def time_data_paths(root: Path, cache_dir: Path, batch_size: int, workers: int) -> tuple[float, float]:
+    """Images/s of the input pipelines alone (no model): ours (cached uint8 memmap -> float [0,1]
+    batches) and the released style (ImageFolder + DataLoader + ToTensor)."""
+    from torchvision import datasets, transforms
+
+    from bgbench.dataset import load_variant
+
+    start = time.perf_counter()
+    data = load_variant(root, "original", "val", cache_dir=cache_dir)
+    staging = torch.empty((batch_size, *data.images.shape[1:]), dtype=torch.uint8)
+    for lo in range(0, len(data), batch_size):
+        hi = min(len(data), lo + batch_size)
+        staging.numpy()[: hi - lo] = data.images[lo:hi]
+        staging[: hi - lo].permute(0, 3, 1, 2).float().div_(255.0)
+    ours = len(data) / (time.perf_counter() - start)
+    dataset = datasets.ImageFolder(str(root / "original" / "val"), transform=transforms.ToTensor())
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32, shuffle=False, num_workers=workers)
+    start = time.perf_counter()
+    total = sum(images.shape[0] for images, _ in loader)
+    return ours, total / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,13 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         root, source = make_tree(Path(tmp) / "data", args.images)
         cache = Path(tmp) / "cache"
         cold_s, n = time_ours(root, clf, args.batch_size, cache)
-        ours, raw, released = [], [], []
+        ours, raw, released, data_ours, data_released = [], [], [], [], []
         for _ in range(args.reps):  # interleaved so load changes on the shared machine hit all three
             seconds, n = time_ours(root, clf, args.batch_size, cache)
             ours.append(n / seconds)
             raw.append(time_raw_forward(clf, n, args.batch_size))
             seconds, total = time_released_style(root, clf, args.loader_workers)
             released.append(total / seconds)
+            fast, plain = time_data_paths(root, cache, args.batch_size, args.loader_workers)
+            data_ours.append(fast)
+            data_released.append(plain)
     med = statistics.median
     print(f"data: {source}; model {args.model} ({clf.describe()['preprocessing']['name']}), "
           f"device {args.device}, torch threads {torch.get_num_threads()}, batch {args.batch_size}, "
@@ -135,8 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  raw forward on pre-made tensors (the limit)  : {med(raw):8.1f} img/s")
     print(f"  released-style DataLoader+ToTensor loop      : {med(released):8.1f} img/s   "
           f"(batch 32, {args.loader_workers} workers)")
+    print(f"  input pipeline only, ours (cached uint8)     : {med(data_ours):8.1f} img/s")
+    print(f"  input pipeline only, DataLoader+ToTensor     : {med(data_released):8.1f} img/s")
     print(f"  ours / raw forward    = {med(ours) / med(raw):.3f}")
     print(f"  ours / released-style = {med(ours) / med(released):.3f}")
+    print(f"  input pipelines: ours / DataLoader+ToTensor = {med(data_ours) / med(data_released):.1f}")
     return 0
 
 
