@@ -271,6 +271,7 @@ def test_real_photos_builtin_model_far_above_chance(realdata, tmp_path):
     assert result.model_info["weights_sha256"] and result.map_rule == "released"
 
 
+@pytest.mark.slow
 def test_synth_built_tree_matches_independent_loop(synth_built, tmp_path):
     """The variants ``bgbench build`` wrote (224 px), against the plain per-image loop."""
     clf = small_timm_classifier(seed=1)
