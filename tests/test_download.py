@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import tarfile
 import threading
 import zipfile
@@ -25,6 +26,7 @@ class Server:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.ranges = True
+        self.cut_after: int | None = None  # send only this many body bytes, then close the connection
         self.requests: list[dict[str, str | None]] = []
         server = self
 
@@ -55,6 +57,11 @@ class Server:
                 body = data[start:]
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if server.cut_after is not None:
+                    self.wfile.write(body[: server.cut_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.wfile.write(body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -270,3 +277,18 @@ def test_cli_download(server, tmp_path, capsys):
     assert main(["download", "in9", str(tmp_path / "other"), "--url", server.url("/data.tar.gz"), "-q"]) == 2
     assert "no sha256 is known" in capsys.readouterr().err
     assert main(["download", "imagenet", str(tmp_path / "x")]) == 2
+
+
+def test_interrupted_transfer_is_resumed_on_the_next_run(server, tmp_path):
+    noise = random.Random(0).randbytes(300_000)  # incompressible, so the archive is large
+    archive = make_tar({**FILES, "big.bin": noise})
+    server.files["/data.tar.gz"] = archive
+    server.cut_after = len(archive) // 2
+    with pytest.raises(BgbenchError, match="download (interrupted|incomplete) .*run again to resume"):
+        download_in9(tmp_path / "in9", url=server.url("/data.tar.gz"), sha256=sha(archive), quiet=True)
+    part = tmp_path / ".in9.download" / "data.tar.gz.part"
+    assert part.stat().st_size == len(archive) // 2 and not (tmp_path / "in9").exists()
+    server.cut_after = None
+    download_in9(tmp_path / "in9", url=server.url("/data.tar.gz"), sha256=sha(archive), quiet=True)
+    assert server.requests[-1]["range"] == f"bytes={len(archive) // 2}-"
+    assert tree_files(tmp_path / "in9")["big.bin"] == noise

@@ -28,6 +28,7 @@ written outside the temporary folder (which is removed).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import posixpath
@@ -143,8 +144,9 @@ def fetch(url: str, part: Path, *, timeout: float = 60.0, quiet: bool = False) -
                     bar.update(len(block))
                 handle.flush()
                 os.fsync(handle.fileno())
-        except OSError as exc:
-            raise BgbenchError(f"download interrupted ({exc}); run again to resume", url) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            reason = exc.__class__.__name__ if isinstance(exc, http.client.IncompleteRead) else str(exc)
+            raise BgbenchError(f"download interrupted ({reason}); run again to resume", url) from exc
         finally:
             bar.close()
     if total is not None and written != total:
