@@ -312,3 +312,22 @@ def test_rerun_into_same_out_reuses_finished_variants(tree, tmp_path):
     assert not any(v.resumed for v in fresh.variants.values())
     unhashed = evaluate(tree, small_timm_classifier(seed=5), out=out, cache_dir=tmp_path / "cache")
     assert not any(v.resumed for v in unhashed.variants.values())
+
+
+def test_tree_with_some_in9_classes_is_scored_in_the_in9_space(tmp_path):
+    in9 = imagenet_to_in9_array()
+    table = torch.full((256, 1000), -20.0)
+    table[10, int(np.flatnonzero(in9 == 0)[0])] = 9.0   # dog image -> a dog class
+    table[30, int(np.flatnonzero(in9 == 8)[0])] = 9.0   # vehicle image -> a fish class (wrong)
+    table[50, int(np.flatnonzero(in9 == 7)[0])] = 9.0   # primate image -> a primate class
+    root = write_coded_tree(tmp_path / "partial", {"00_dog": [10], "02_vehicle": [30], "07_primate": [50]})
+    for folder in IN9_FOLDERS:
+        if folder not in ("00_dog", "02_vehicle", "07_primate"):
+            (root / "original" / "val" / folder).rmdir()  # classes with no kept image: no folder
+    clf = TorchClassifier(module=CodedLogits(table), spec="coded", num_outputs=1000,
+                          preprocessing=Preprocessing(mean=(0, 0, 0), std=(1, 1, 1)))
+    result = evaluate(root, clf, cache=False)
+    vres = result.variants["original"]
+    assert result.class_names == list(IN9_FOLDERS)
+    assert vres.labels.tolist() == [0, 2, 7] and vres.preds.tolist() == [0, 8, 7]
+    assert vres.accuracy.k == 2 and [p.n for p in vres.per_class] == [1, 0, 1, 0, 0, 0, 0, 1, 0]

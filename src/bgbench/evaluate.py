@@ -36,7 +36,8 @@ DEFAULT_MODEL = "efficientnet_lite0"
 RESULTS_SCHEMA = "bgbench.eval/1"
 GAP_VARIANTS = ("mixed_same", "mixed_rand")
 
-__all__ = ["DEFAULT_MODEL", "EvalResult", "VariantResult", "evaluate", "find_variants", "select_label_map"]
+__all__ = ["DEFAULT_MODEL", "EvalResult", "VariantResult", "evaluate", "find_variants", "select_label_map",
+           "target_classes"]
 
 
 @dataclass
@@ -201,6 +202,17 @@ def find_variants(root: str | Path, split: str = "val", variants: list[str] | st
     return names
 
 
+def target_classes(num_outputs: int, folders: list[str], class_map: str | Path | None = None) -> list[str]:
+    """The label space predictions are scored in: the data's class folders, except that a tree
+    holding only some of IN-9's nine folders (e.g. a small build where every image of a class was
+    dropped) is scored in the full IN-9 space when the model has 1000 or 9 outputs and no mapping
+    file is given, so labels keep their IN-9 meaning."""
+    subset = set(folders) < set(IN9_FOLDERS)
+    if class_map is None and subset and num_outputs in (NUM_IMAGENET_CLASSES, len(IN9_FOLDERS)):
+        return list(IN9_FOLDERS)
+    return list(folders)
+
+
 def select_label_map(num_outputs: int, class_names: list[str], rule: str = "released",
                      class_map: str | Path | None = None):
     """The :class:`~bgbench.labelmap.LabelMap` from a model's outputs to the dataset's classes.
@@ -310,6 +322,9 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
                                root)
     clf = _make_classifier(model, device=device, precision=precision, weights=weights, arch=arch,
                            num_classes=num_classes, trust_pickle=trust_pickle, preprocess=preprocess)
+    folders = class_names
+    class_names = target_classes(int(clf.num_outputs), folders, class_map)
+    relabel = np.array([class_names.index(f) for f in folders], dtype=np.int64)
     label_map = select_label_map(int(clf.num_outputs), class_names, map_rule, class_map)
     model_info = clf.describe()
     results: dict[str, VariantResult] = {}
@@ -328,10 +343,11 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
             if key is not None and out is not None:
                 _save_partial(out, name, key, vdata.paths, preds, top1, infer_s)
         k = len(class_names)
+        labels = relabel[vdata.labels]
         results[name] = VariantResult(
-            variant=name, paths=vdata.paths, labels=vdata.labels, preds=preds, top1=top1,
-            accuracy=accuracy(vdata.labels, preds), per_class=per_class_accuracy(vdata.labels, preds, k),
-            confusion=confusion_matrix(vdata.labels, preds, k), skipped=list(vdata.skipped),
+            variant=name, paths=vdata.paths, labels=labels, preds=preds, top1=top1,
+            accuracy=accuracy(labels, preds), per_class=per_class_accuracy(labels, preds, k),
+            confusion=confusion_matrix(labels, preds, k), skipped=list(vdata.skipped),
             fingerprint=vdata.fingerprint, load_s=load_s, infer_s=infer_s, cached=vdata.cached,
             resumed=reused is not None)
     gap = None
