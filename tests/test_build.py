@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from bgbench.build import build_dataset, read_manifest
+from bgbench.build.mixing import MixSource, MixTask, donor_background, mixed_arrays, resized_original
 from bgbench.build.writer import decode_jpeg
 from bgbench.classes import IN9_FOLDERS, IN9_WNIDS
 from bgbench.cli import main
@@ -27,18 +28,31 @@ from bgbench.layout import IMAGE_VARIANTS
 from bgbench.sources import load_image, load_mask, read_source
 from bgbench.synth import synthesize
 from bgbench.variants import single_image_variants
+from buildhelpers import check_mixed_files, file_of, tree_bytes
 
 PHASE1 = ("original", "only_bg_b", "only_bg_t", "no_fg", "only_fg")
 MIXED = ("mixed_same", "mixed_rand", "mixed_next")
 
 
-def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+def source_paths(out: Path) -> dict[str, Path]:
+    """{source_id: source image path} of a built tree's split "val" (read through the same reader)."""
+    config = json.loads((out / "build.json").read_text())["splits"]["val"]["config"]
+    return {s.source_id: s.image_path for s in read_source(config["source"], split="val").samples}
 
 
-def file_of(out: Path, variant: str, rec: dict) -> Path:
-    suffix = ".npy" if variant == "fg_mask" else ".JPEG"
-    return out / variant / rec["split"] / rec["class"] / f"{rec['stem']}{suffix}"
+def check_all_mixed(out: Path) -> int:
+    """check_mixed_files on every kept image of a built tree; returns the mixed files checked."""
+    records = read_manifest(out)
+    by_id = {r["source_id"]: r for r in records}
+    paths = source_paths(out)
+    checked = 0
+    for rec in records:
+        if rec["status"] != "kept":
+            continue
+        donors = {v: (by_id[d["source_id"]], paths[d["source_id"]]) for v, d in rec["donors"].items() if d}
+        check_mixed_files(out, rec, paths[rec["source_id"]], donors)
+        checked += len(donors)
+    return checked
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +119,47 @@ def test_mixed_images_keep_foreground_and_take_donor_background(synth_built: Pat
         assert same["label"] == y and same["source_id"] != rec["source_id"]  # 3 per class: never itself
         assert rand["source_id"] != rec["source_id"]
         assert nxt["label"] == (y + 1) % 9
-        mask = np.load(file_of(synth_built, "fg_mask", rec)).astype(bool)
-        original = decode_jpeg(file_of(synth_built, "original", rec))
-        for variant, donor in zip(MIXED, (same, rand, nxt), strict=True):
-            background = decode_jpeg(file_of(synth_built, "only_bg_t", donor))
-            expected = composite(original, background, mask)  # the pre-JPEG array
-            got = decode_jpeg(file_of(synth_built, variant, rec)).astype(int)
-            assert np.abs(got - expected.astype(int)).mean() < 2.0
-            # label = foreground's class: the file sits in the foreground's class folder
+        for variant in MIXED:  # label = foreground's class: the file sits in the foreground's class folder
             assert file_of(synth_built, variant, rec).parent.name == IN9_FOLDERS[y]
+    # each mixed JPEG is the one compression of composite(resized original, donor only_bg_t, fg_mask)
+    # computed from the source files
+    assert check_all_mixed(synth_built) == 3 * 27
+
+
+def test_phase2_arrays_are_the_pure_function_variants(synth_built: Path):
+    """What phase 2 composites from (sources decoded again) is exactly what phase 1's pure functions
+    gave: the original, the donor's only_bg_t, and so the mixed images, before any JPEG."""
+    config = json.loads((synth_built / "build.json").read_text())["splits"]["val"]["config"]
+    samples = {s.source_id: s for s in read_source(config["source"], split="val").samples}
+    records = read_manifest(synth_built)
+    by_id = {r["source_id"]: r for r in records}
+
+    def pure(source_id: str) -> dict[str, np.ndarray]:
+        sample = samples[source_id]
+        image = load_image(sample.image_path)
+        return single_image_variants(image, sample.boxes, load_mask(sample, image.shape))
+
+    for rec in records[::5]:
+        mine = pure(rec["source_id"])
+        source = MixSource.of(samples[rec["source_id"]].image_path, rec)
+        np.testing.assert_array_equal(resized_original(source), mine["original"])
+        np.testing.assert_array_equal(donor_background(source), mine["only_bg_t"])
+        donors = {v: MixSource.of(samples[d["source_id"]].image_path, by_id[d["source_id"]])
+                  for v, d in rec["donors"].items()}
+        task = MixTask(rec, source, donors, str(synth_built), "val", 256, 224, 95)
+        arrays = mixed_arrays(task)
+        assert sorted(arrays) == sorted(MIXED)
+        for variant, donor in rec["donors"].items():
+            expected = composite(mine["original"], pure(donor["source_id"])["only_bg_t"], mine["fg_mask"])
+            np.testing.assert_array_equal(arrays[variant], expected)
+            m = mine["fg_mask"].astype(bool)
+            np.testing.assert_array_equal(arrays[variant][m], mine["original"][m])  # foreground exact
+    # a source that changed since phase 1 is an error, not a silently different mixed image
+    rec = records[0]
+    moved = MixSource(str(samples[rec["source_id"]].image_path), tuple(map(tuple, rec["boxes"])),
+                      (rec["image_size"][0] + 1, rec["image_size"][1]))
+    with pytest.raises(BgbenchError, match="source image changed during the build"):
+        resized_original(moved)
 
 
 # ----------------------------------------------------------------------------- determinism + resume
@@ -131,6 +177,7 @@ def test_grabcut_build_is_deterministic_across_runs_and_executors(synth_small, g
     assert kept and all(r["mask_method"] == "grabcut" and r["grabcut_tries"] >= 1 for r in kept)
     build = json.loads((grabcut_serial / "build.json").read_text())
     assert build["splits"]["val"]["summary"]["mask_iou"]["n"] == len(kept)
+    assert check_all_mixed(grabcut_serial) >= 2 * len(kept)  # exact composites with GrabCut masks too
 
 
 @pytest.mark.slow

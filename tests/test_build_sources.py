@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from badcorpus import BUILD_CLASSES, TreeTruth, make_coco_tree, make_folder_tree, make_voc_tree
 from bgbench.build import build_dataset, read_manifest
@@ -22,37 +21,16 @@ from bgbench.cli import main
 from bgbench.layout import IMAGE_VARIANTS
 from bgbench.segment import mask_iou, segment
 from bgbench.sources import load_image
+from buildhelpers import check_mixed_files, file_of, resize_crop_pil, tree_bytes
 
-MIXED = ("mixed_same", "mixed_rand", "mixed_next")
 GENERATORS: dict[str, Callable[..., dict[str, TreeTruth]]] = {
     "voc": make_voc_tree, "coco": make_coco_tree, "folder": make_folder_tree}
 OWN_FOLDERS = [f"{i:02d}_{name}" for i, name in enumerate(sorted(BUILD_CLASSES))]  # 00_bird 01_dog 02_vehicle
 
 
-def file_of(out: Path, variant: str, rec: dict) -> Path:
-    suffix = ".npy" if variant == "fg_mask" else ".JPEG"
-    return out / variant / rec["split"] / rec["class"] / f"{rec['stem']}{suffix}"
-
-
 def own_folder(name: str) -> str:
     """The folder of a dataset class without a class map: ``NN_<name>``, classes sorted."""
     return OWN_FOLDERS[sorted(BUILD_CLASSES).index(name)]
-
-
-def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def resize_crop_pil(array: np.ndarray, resize: int = 256, size: int = 224) -> np.ndarray:
-    """torchvision's Resize(resize, NEAREST) + CenterCrop(size), done with PIL (independent of bgbench)."""
-    height, width = array.shape[:2]
-    if height <= width:
-        new_h, new_w = resize, int(resize * width / height)
-    else:
-        new_h, new_w = int(resize * height / width), resize
-    resized = np.asarray(Image.fromarray(array).resize((new_w, new_h), Image.NEAREST))
-    top, left = int(round((new_h - size) / 2)), int(round((new_w - size) / 2))
-    return resized[top:top + size, left:left + size]
 
 
 def boxes_truth(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
@@ -117,6 +95,9 @@ def check_layout_and_donors(out: Path, truth: dict[str, TreeTruth], folders: lis
         if donors["mixed_next"] is not None:
             nxt = kept_by_id[donors["mixed_next"]["source_id"]]
             assert nxt["label"] == (rec["label"] + 1) % k and donors["mixed_next"]["class"] == nxt["class"]
+        # each mixed file: one JPEG of composite(resized original, donor only_bg_t, fg_mask) from the sources
+        chosen = {v: (kept_by_id[d["source_id"]], truth[d["stem"]].path) for v, d in donors.items() if d}
+        check_mixed_files(out, rec, truth[stem].path, chosen)
     return by_stem
 
 

@@ -206,6 +206,19 @@ def only_bg_t(image: np.ndarray, boxes: Sequence[Box]) -> np.ndarray | None:
     return out
 
 
+def resized_only_bg_t(image: np.ndarray, boxes: Sequence[Box], resize: int = 256, size: int = 224,
+                      indices: CropIndices | None = None) -> np.ndarray | None:
+    """only_bg_t at the output size: ``resize_crop(only_bg_t(image, boxes))``, uint8 (size, size, 3).
+
+    Tiled at the source resolution, then resized and cropped (the written only_bg_t and the background
+    of every mixed image that uses this image as donor). None when no background strip is left.
+    """
+    bg_t = only_bg_t(image, boxes)
+    if bg_t is None:
+        return None
+    return resize_crop(bg_t, resize, size, indices=indices)
+
+
 # --------------------------------------------------------------------------- foreground variants
 def only_fg(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Foreground kept, everything else 0. image uint8 (H, W, 3), mask bool/0-1 (H, W)."""
@@ -233,16 +246,16 @@ def single_image_variants(image: np.ndarray, boxes: Sequence[Box], mask: np.ndar
 
     Returns None when only_bg_t does not exist (no background strip outside the boxes).
     """
-    bg_t = only_bg_t(image, boxes)
+    idx = crop_indices(image.shape[0], image.shape[1], resize, size)
+    bg_t = resized_only_bg_t(image, boxes, indices=idx)
     if bg_t is None:
         return None
-    idx = crop_indices(image.shape[0], image.shape[1], resize, size)
     crop_image = resize_crop(image, indices=idx)
     crop_mask = resize_crop(mask.astype(bool), indices=idx)
     return {
         "original": crop_image,
         "only_bg_b": resize_crop(only_bg_b(image, boxes), indices=idx),
-        "only_bg_t": resize_crop(bg_t, indices=idx),
+        "only_bg_t": bg_t,
         "no_fg": no_fg(crop_image, crop_mask),
         "only_fg": only_fg(crop_image, crop_mask),
         "fg_mask": crop_mask.astype(np.uint8),

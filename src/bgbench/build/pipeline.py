@@ -2,10 +2,10 @@
 
 Phase 1 (per image, any executor): validate, decode, filter, segment, compute original, only_bg_b,
 only_bg_t, no_fg, only_fg and fg_mask at 224 px, write them, then write the image's record (its
-done-marker). Phase 2 (per kept image): choose donors from the kept set with the seed
-(:mod:`bgbench.donors`) and composite the image's foreground, by its fg_mask, over each donor's
-only_bg_t. Mixed images are composited from the *written* files (decoded original JPEG, fg_mask
-.npy, donor's only_bg_t JPEG), exactly what a user compositing the released files would get.
+done-marker). Phase 2 (per kept image, :mod:`bgbench.build.mixing`): choose donors from the kept
+set with the seed (:mod:`bgbench.donors`) and composite the image's foreground, by its fg_mask, over
+each donor's only_bg_t, from exact arrays (sources decoded again, the lossless fg_mask .npy), so
+mixed files are JPEG-compressed once and keep the resized foreground's pixels exactly.
 
 Resume: records of finished images are reused, finished mixed files are kept; since every output is
 a deterministic function of the arguments, a resumed build ends byte-identical to an uninterrupted
@@ -20,12 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bgbench.build.executors import open_executor
 from bgbench.build.manifest import prepare_output, summarize, write_outputs
+from bgbench.build.mixing import MixSource, MixTask, missing_variants, mix_image
 from bgbench.build.writer import (
-    decode_jpeg,
+    nonempty,
     read_record,
     remove_stale_temp_files,
     variant_path,
@@ -42,7 +41,6 @@ from bgbench.variants import (
     PHASE1_VARIANTS,
     box_crop_fractions,
     box_problem,
-    mixed,
     single_image_variants,
 )
 
@@ -120,13 +118,6 @@ class _Context:
 class _Phase1Task:
     sample: Sample
     class_folder: str
-    context: _Context
-
-
-@dataclass(frozen=True)
-class _MixTask:
-    record: dict[str, Any]
-    donors: dict[str, dict[str, Any] | None]
     context: _Context
 
 
@@ -279,45 +270,11 @@ def _finished(record: dict[str, Any] | None, out: str, split: str) -> bool:
         return False
     if record.get("status") != "kept":
         return not str(record.get("reason") or "").startswith(INTERNAL_ERROR)  # retry unexpected errors
-    return all(_nonempty(variant_path(out, v, split, record["class"], record["stem"]))
+    return all(nonempty(variant_path(out, v, split, record["class"], record["stem"]))
                for v in PHASE1_OUTPUTS)
 
 
-def _nonempty(path: Path) -> bool:
-    try:
-        return path.stat().st_size > 0
-    except OSError:
-        return False
-
-
 # ----------------------------------------------------------------------------- phase 2
-def mix_image(task: _MixTask) -> int:
-    """Phase 2 for one kept image: write each missing mixed variant. Returns files written."""
-    context, rec = task.context, task.record
-    out, split, quality = context.out, context.config.split, context.config.jpeg_quality
-    todo = [v for v in MIXED_VARIANTS if task.donors.get(v) is not None
-            and not _nonempty(variant_path(out, v, split, rec["class"], rec["stem"]))]
-    if not todo:
-        return 0
-    foreground = decode_jpeg(variant_path(out, "original", split, rec["class"], rec["stem"]))
-    mask = np.load(variant_path(out, MASK_VARIANT, split, rec["class"], rec["stem"]), allow_pickle=False)
-    for variant in todo:
-        donor = task.donors[variant]
-        assert donor is not None
-        background = decode_jpeg(variant_path(out, "only_bg_t", split, donor["class"], donor["stem"]))
-        image = mixed(foreground, mask, background)
-        write_variant(out, variant, split, rec["class"], rec["stem"], image, quality)
-    return len(todo)
-
-
-def _mix_missing(task: _MixTask) -> bool:
-    """Whether some mixed file of this image (with a donor) is not written yet."""
-    rec, config = task.record, task.context.config
-    return any(donor is not None
-               and not _nonempty(variant_path(task.context.out, v, config.split, rec["class"], rec["stem"]))
-               for v, donor in task.donors.items())
-
-
 def _donor_ref(record: dict[str, Any]) -> dict[str, Any]:
     return {"source_id": record["source_id"], "source": record["source"], "stem": record["stem"],
             "label": record["label"], "class": record["class"]}
@@ -385,13 +342,17 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
         kept = [r for r in records if r["status"] == "kept"]
         donors = choose_donors([r["source_id"] for r in kept], [r["label"] for r in kept], len(folders),
                                config.seed)
+        paths = {s.source_id: s.image_path for s in samples}
+        sources = [MixSource.of(paths[r["source_id"]], r) for r in kept]
         mix_tasks = []
         for i, rec in enumerate(kept):
-            chosen = {v: None if donors[v][i] is None else _donor_ref(kept[donors[v][i]])
-                      for v in MIXED_VARIANTS}
-            rec["donors"] = chosen
-            mix_tasks.append(_MixTask(rec, chosen, context))
-        pending = [t for t in mix_tasks if _mix_missing(t)]
+            rec["donors"] = {v: None if donors[v][i] is None else _donor_ref(kept[donors[v][i]])
+                             for v in MIXED_VARIANTS}
+            mix_tasks.append(MixTask(
+                rec, sources[i], {v: None if donors[v][i] is None else sources[donors[v][i]]
+                                  for v in MIXED_VARIANTS},
+                str(out_path), config.split, config.resize, config.size, config.jpeg_quality))
+        pending = [t for t in mix_tasks if missing_variants(t)]
         pool.map(mix_image, pending, desc="mix")
 
     summary = summarize(records, folders)

@@ -65,6 +65,14 @@ def write_variant(out: str | Path, variant: str, split: str, class_folder: str, 
     return path
 
 
+def nonempty(path: Path) -> bool:
+    """Whether ``path`` is a file of at least one byte (a finished output)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 TEMP_NAME = re.compile(r"^\..+\.tmp-\d+-")
 
 
