@@ -634,6 +634,7 @@ def plot_check_d(checks_d: dict[str, Any], path: Path) -> None:
                 ax.bar(i + (j - 1) * width, y, width, color=colour, yerr=[[lo], [hi]], capsize=3,
                        label=key if i == 0 else None)
     ax.set_xticks(range(len(per)), [m["model"] for m in per], fontsize=8)
+    ax.set_xlim(-0.5 - 1.5 * width, len(per) - 0.5 + 1.5 * width)
     ax.set_ylabel("accuracy (%), 95% intervals")
     ax.set_ylim(0, 100)
     ax.set_title("(d) challenge accuracy vs original accuracy", fontsize=10)
