@@ -176,7 +176,7 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
                            "search_s": round(search_s, 3),
                            "composites_per_s": round(extra_passes["used"] / max(search_s, 1e-9), 2)}}
     return finalize(out, records, loaded, config, describe, extra_passes, run_info, matrix=matrix,
-                    n_expected=len(indices), top_k=top_k, gallery=gallery,
+                    n_expected=len(indices), top_k=top_k, gallery=gallery and shard_t is None,
                     image_of=lambda b: np.asarray(loaded.bg_pixels[b]), quiet=quiet)
 
 
