@@ -7,7 +7,10 @@ Prints, for the GrabCut segmenter at default settings:
   GrabCut calls alone on the same images with the same seeds (both wall-clock and CPU time; CPU time
   is robust to other processes competing for the cores);
 - GrabCut's IoU against the synth ground-truth masks (median, 10th percentile, mean);
-- whether the three builds wrote identical bytes.
+- whether the three builds wrote identical bytes;
+- phase 2's CPU cost per kept image (3 mixed images, JPEG encoding included): compositing from exact
+  arrays (the build's way: sources decoded again, donor only_bg_t re-tiled) against compositing from
+  the decoded phase-1 JPEGs (the former way, kept here only as the reference), interleaved per image.
 
     python benchmarks/build.py [--per-class 20] [--size 256] [--json FILE]
 """
@@ -32,6 +35,44 @@ def _children_cpu() -> float:
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def phase2_cpu_ms(out: Path, source: Path, repeats: int = 3) -> tuple[float, float, int]:
+    """CPU ms per kept image of phase 2: (exact arrays, from decoded JPEGs, images timed)."""
+    import numpy as np
+
+    from bgbench.build import read_manifest
+    from bgbench.build.mixing import MixSource, MixTask, mixed_arrays
+    from bgbench.build.writer import decode_jpeg, encode_jpeg, variant_path
+    from bgbench.composite import composite
+    from bgbench.sources import read_source
+
+    kept = [r for r in read_manifest(out) if r["status"] == "kept"]
+    by_id = {r["source_id"]: r for r in kept}
+    paths = {s.source_id: s.image_path for s in read_source(source, split="val").samples}
+
+    def file(variant: str, rec: dict) -> Path:
+        return variant_path(out, variant, "val", rec["class"], rec["stem"])
+
+    exact = from_jpeg = 0.0
+    for _ in range(repeats):
+        for rec in kept:
+            donors = {v: by_id[d["source_id"]] for v, d in rec["donors"].items() if d}
+            t0 = time.process_time()
+            task = MixTask(rec, MixSource.of(paths[rec["source_id"]], rec),
+                           {v: MixSource.of(paths[d["source_id"]], d) for v, d in donors.items()},
+                           str(out), "val", 256, 224, 95)
+            for image in mixed_arrays(task).values():
+                encode_jpeg(image)
+            t1 = time.process_time()
+            foreground = decode_jpeg(file("original", rec))
+            mask = np.load(file("fg_mask", rec)).astype(bool)
+            for donor in donors.values():
+                encode_jpeg(composite(foreground, decode_jpeg(file("only_bg_t", donor)), mask))
+            t2 = time.process_time()
+            exact, from_jpeg = exact + t1 - t0, from_jpeg + t2 - t1
+    n = repeats * len(kept)
+    return 1000 * exact / n, 1000 * from_jpeg / n, len(kept)
 
 
 def main() -> None:
@@ -68,6 +109,7 @@ def main() -> None:
         for sample, image in zip(samples, images, strict=True):
             segment(image, sample.boxes, "grabcut", seed=records[sample.source_id]["seed"])
         grabcut_wall, grabcut_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        phase2_exact_ms, phase2_jpeg_ms, _ = phase2_cpu_ms(work / "serial", source)
 
         pooled: dict[int, tuple[float, float]] = {}
         for workers in (1, 2):
@@ -95,6 +137,8 @@ def main() -> None:
         "grabcut_iou_n": iou.get("n"), "grabcut_iou_median": iou.get("median"),
         "grabcut_iou_p10": iou.get("p10"), "grabcut_iou_mean": iou.get("mean"),
         "identical_outputs": identical,
+        "phase2_cpu_ms_per_image_exact": round(phase2_exact_ms, 2),
+        "phase2_cpu_ms_per_image_from_jpegs": round(phase2_jpeg_ms, 2),
     }
     print(f"bgbench build benchmark: {n} synth images ({args.size} px), GrabCut, {os.cpu_count()} cores, "
           f"load average {figures['load_average_before']} -> {figures['load_average_after']}")
@@ -109,6 +153,10 @@ def main() -> None:
     print(f"  GrabCut IoU vs synth truth (n={iou.get('n')}): median {iou.get('median')}, "
           f"p10 {iou.get('p10')}, mean {iou.get('mean')}")
     print(f"  serial, 1-worker and 2-worker builds byte-identical: {identical}")
+    print(f"  phase 2 CPU per kept image (3 mixed + JPEG): exact arrays {phase2_exact_ms:.2f} ms, "
+          f"from decoded phase-1 JPEGs (former way) {phase2_jpeg_ms:.2f} ms "
+          f"(x{phase2_exact_ms / phase2_jpeg_ms:.2f}; {phase2_exact_ms / 1000 / (pooled[1][1] / n):.1%} "
+          "of a 1-worker build's CPU per image)")
     print(json.dumps(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
