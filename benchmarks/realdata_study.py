@@ -508,8 +508,11 @@ def format_checks(checks: dict[str, Any]) -> str:
         lines.append("    (no challenge results)")
     for m in d["per_model"]:
         ch = m["challenge"]
-        subset = (f" ({ch['n']} of {ch['n_foregrounds_total']} foregrounds: shard {ch['shard']})"
-                  if ch.get("shard") else "")
+        subset = ""
+        if ch.get("shard"):
+            subset = (f" ({ch['n']} of {ch['n_foregrounds_total']} foregrounds: shard {ch['shard']})"
+                      if ch["n"] < (ch.get("n_foregrounds_total") or 0) else
+                      f" (all {ch['n']} foregrounds, in shards {ch['shard']})")
         lines.append(f"    {m['model']:<20} original {_ci(m['original'])}; challenge {_ci(ch)}{subset} "
                      f"over {ch['n_backgrounds']} backgrounds; original - challenge "
                      f"{_pts(m['difference'])} -> " + ("far below" if m["far_below"] else "not far below"))
