@@ -17,6 +17,7 @@ import torch
 
 from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, PRECISIONS, Preprocessing, resize_square
+from bgbench.models.onnx_quant import INT8_MODES
 
 IN9_MEAN = (0.4717, 0.4499, 0.3837)
 IN9_STD = (0.2600, 0.2516, 0.2575)
@@ -46,6 +47,7 @@ class ModelOptions:
     num_classes: int | None = None
     trust_pickle: bool = False
     preprocess: str = "native"
+    int8: str = "reference"
 
 
 _IGNORED = {"class_map"}  # accepted for convenience; the label map is built elsewhere
@@ -63,6 +65,8 @@ def parse_options(options: dict[str, Any]) -> ModelOptions:
     if opts.preprocess not in PREPROCESS_MODES:
         raise BgbenchError(f"unknown preprocessing {opts.preprocess!r} "
                            f"(expected one of {', '.join(PREPROCESS_MODES)})")
+    if opts.int8 not in INT8_MODES:
+        raise BgbenchError(f"unknown int8 arithmetic {opts.int8!r} (expected one of {', '.join(INT8_MODES)})")
     if opts.num_classes is not None and int(opts.num_classes) < 1:
         raise BgbenchError(f"--num-classes must be positive, got {opts.num_classes}")
     return opts

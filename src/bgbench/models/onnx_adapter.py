@@ -3,7 +3,9 @@
 - Reads the first input's name, shape and layout (NCHW when dim 1 is 3, NHWC when the last dim is
   3). A fixed batch dimension (e.g. batch-1 graphs) is honoured by chunking (the last chunk padded);
   a symbolic one takes the whole batch at once. Float32 and float16 inputs are supported.
-- Quantized graphs (QOperator, QDQ) have float inputs and outputs and run as they are.
+- Quantized graphs (QOperator, QDQ) have float inputs and outputs. By default (``int8="reference"``)
+  they run in reference arithmetic (:mod:`bgbench.models.onnx_quant`), so their predictions do not
+  depend on the CPU's int8 kernels; ``int8="native"`` keeps onnxruntime's kernels.
 - Native preprocessing: ImageNet mean/std, bilinear resize to the graph's spatial size when it is
   fixed (no resize when symbolic). A softmax output is returned as log-probabilities; 1001-class
   outputs drop the background column.
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,13 @@ from bgbench.models.common import (
     weights_info,
 )
 from bgbench.models.external import ExternalClassifier
+from bgbench.models.onnx_quant import (
+    UnsupportedQuantizedGraph,
+    cpu_int8_features,
+    quantization_format,
+    session_options,
+    to_reference,
+)
 
 
 def _dim(value: Any) -> int | None:
@@ -46,14 +56,18 @@ class OnnxClassifier(ExternalClassifier):
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda":
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        so = ort.SessionOptions()
+        graph, fmt, arithmetic = self._load_graph(path, opts.int8)
+        so = session_options(ort, quantized=fmt != "float", int8=arithmetic)
         so.intra_op_num_threads = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
         so.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+            self.session = ort.InferenceSession(graph, sess_options=so, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise BgbenchError(f"not an ONNX model onnxruntime can load ({reason})", path) from exc
+        info.update({"onnxruntime": ort.__version__, "quantization": fmt,
+                     "int8_arithmetic": arithmetic if fmt != "float" else None,
+                     "cpu_int8_features": cpu_int8_features() if fmt != "float" else None})
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise BgbenchError(f"expected one image input, found {len(inputs)} inputs "
@@ -91,6 +105,32 @@ class OnnxClassifier(ExternalClassifier):
                           "providers": self.session.get_providers(),
                           "input_size": self.preprocessing.input_size,
                           "output_space": output_space(self.num_outputs)})
+
+    @staticmethod
+    def _load_graph(path: Path, int8: str) -> tuple[str | bytes, str, str]:
+        """(what to hand onnxruntime, quantization format, int8 arithmetic actually used).
+
+        Quantized QOperator graphs are rewritten in reference mode; a graph the rewrite does not
+        cover runs natively with a warning (and says so in ``describe()``).
+        """
+        try:
+            import onnx
+        except ModuleNotFoundError:  # onnxruntime alone: no inspection, native kernels
+            return str(path), "unknown", "native"
+        try:
+            proto = onnx.load(str(path))
+        except Exception as exc:  # protobuf DecodeError and friends
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise BgbenchError(f"not an ONNX model onnxruntime can load ({reason})", path) from exc
+        fmt = quantization_format(proto)
+        if fmt != "qoperator" or int8 == "native":
+            return str(path), fmt, int8
+        try:
+            return to_reference(proto).SerializeToString(), fmt, "reference"
+        except UnsupportedQuantizedGraph as exc:
+            print(f"warning: {path}: {exc}; its int8 operators run on onnxruntime's own kernels, whose "
+                  "results can differ between CPUs", file=sys.stderr)
+            return str(path), fmt, f"native ({exc})"
 
     def run_chunk(self, x: np.ndarray) -> np.ndarray:
         out = self.session.run([self.output_name], {self.input.name: x.astype(self.input_dtype, copy=False)})
