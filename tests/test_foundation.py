@@ -126,3 +126,18 @@ def test_code_is_ruff_clean() -> None:
     done = subprocess.run([ruff, "check", "src", "tests", "benchmarks"], cwd=repo, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_cli_unwritable_output_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An OUT that cannot be created (its parent is a file) is one line naming it, not a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    src = tmp_path / "src"
+    assert main(["synth", str(src), "--per-class", "1", "--size", "64", "--split", "val"]) == 0
+    capsys.readouterr()
+    for argv in (["synth", str(blocker / "s"), "--per-class", "1"],
+                 ["build", str(src), str(blocker / "b"), "--workers", "1"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert err.startswith("error: ") and str(blocker) in err, err

@@ -1,7 +1,9 @@
 """The ``bgbench`` command line: each subcommand parses its options and calls the library.
 
 Subcommands live in sibling modules, each exposing ``register(app)``. Library errors
-(:class:`~bgbench.errors.BgbenchError`) are printed as one line and exit with status 2.
+(:class:`~bgbench.errors.BgbenchError`) and file-system errors that escape the library (an output
+folder that cannot be created, a full disk) are printed as one line naming the file and exit with
+status 2.
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
+def os_error_line(exc: OSError) -> str:
+    """``<file>: <reason>`` for an OSError (both paths of a rename/link when it has two)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
@@ -56,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except BgbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. OUT under a read-only or missing mount: no traceback, name the path
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
