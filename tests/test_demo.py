@@ -42,7 +42,7 @@ def test_demo_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: Path) 
     assert main(args) == 0
     summary = json.loads((out / "demo.json").read_text())
     rows = {row["model"]: row for row in summary["models"]}
-    assert set(rows) == {"trained_on_original", "trained_on_mixed_rand"}
+    assert set(rows) == {"trained_on_original", "trained_on_mixed_rand", "pretrained_efficientnet_lite0"}
     for name in rows:
         results = json.loads((out / "results" / name / "results.json").read_text())
         assert set(results["accuracy"]) >= {"original", "only_bg_t", "mixed_same", "mixed_rand", "mixed_next"}
@@ -55,3 +55,6 @@ def test_demo_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: Path) 
     assert robust["only_bg_t"] < shortcut["only_bg_t"] - 0.3
     assert robust["bg_gap"] < shortcut["bg_gap"]
     assert (out / "demo.csv").read_text().startswith("model,original,")
+    # the default real model went through the released 1000 -> 9 path, its weights identified
+    real = json.loads((out / "results" / "pretrained_efficientnet_lite0" / "results.json").read_text())
+    assert real["label_map"]["rule"] == "released" and real["model_info"]["weights_sha256"]
