@@ -105,9 +105,13 @@ def spec_form_entries() -> list[ZooEntry]:
 
 
 def default_realdata() -> Path | None:
-    """``$BGBENCH_REALDATA`` when set, else None."""
+    """``$BGBENCH_REALDATA`` when set, else ``../shared/realdata`` seen from the current folder when
+    it exists (the project's checkout layout, as the tests and the real-data study use), else None."""
     env = os.environ.get("BGBENCH_REALDATA")
-    return Path(env).expanduser() if env else None
+    if env:
+        return Path(env).expanduser()
+    sibling = Path.cwd().parent / "shared" / "realdata"
+    return sibling.resolve() if (sibling / "models").is_dir() else None
 
 
 def realdata_entries(root: str | Path | None = None) -> list[ZooEntry]:
