@@ -115,7 +115,8 @@ def make_imagenet_tree(
 def make_bad_corpus(root: Path) -> dict[str, str | None]:
     """An ImageNet-style split folder ``root/<dog leaf wnid>/`` of bad inputs; {stem: expected category}.
 
-    ``None`` marks inputs that are odd but valid (CMYK, greyscale, RGBA PNG, 16-bit PNG) and must load.
+    ``None`` marks inputs that are odd but valid (CMYK, greyscale, RGBA PNG, 16-bit greyscale, RGB and
+    RGBA PNGs) and must load.
     """
     wnid = DOG_LEAF
     folder = root / wnid
@@ -160,6 +161,18 @@ def make_bad_corpus(root: Path) -> dict[str, str | None]:
     buf = io.BytesIO()
     Image.fromarray(deep).save(buf, "PNG")
     add(f"{wnid}_grey16", buf.getvalue(), None, suffix=".png")
+    # 16-bit RGB and RGBA PNGs (written by OpenCV, which stores BGR(A)): each value v stored as v * 257;
+    # the RGBA one half transparent (alpha 128 * 257)
+    import cv2
+
+    rgb16 = picture.astype(np.uint16) * 257
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb16[:, :, ::-1]))
+    assert ok
+    add(f"{wnid}_rgb16", data.tobytes(), None, suffix=".png")
+    rgba16 = np.dstack([rgb16, np.full((height, width), 128 * 257, np.uint16)])
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgba16[:, :, [2, 1, 0, 3]]))
+    assert ok
+    add(f"{wnid}_rgba16", data.tobytes(), None, suffix=".png")
     # annotation problems
     add(f"{wnid}_missing_xml", good_jpeg, reasons.NO_ANNOTATION, xml=None)
     add(

@@ -85,12 +85,22 @@ def test_load_image_errors_name_the_file_and_the_problem(corpus, name, fragment)
 
 def test_odd_encodings_decode_to_rgb(corpus):
     root, _ = corpus
-    for name, suffix in (("cmyk", ".JPEG"), ("grey", ".JPEG"), ("rgba", ".png"), ("grey16", ".png")):
+    for name, suffix in (("cmyk", ".JPEG"), ("grey", ".JPEG"), ("rgba", ".png"), ("grey16", ".png"),
+                         ("rgb16", ".png"), ("rgba16", ".png")):
         image = load_image(root / DOG_LEAF / f"{DOG_LEAF}_{name}{suffix}")
         assert image.shape == (64, 80, 3) and image.dtype == np.uint8 and image.std() > 10, name
+    picture = rgb_image(80, 64, seed=5)
     grey16 = load_image(root / DOG_LEAF / f"{DOG_LEAF}_grey16.png")
     # the corpus stores the picture's red channel v as v * 257: it must come back as v exactly
-    np.testing.assert_array_equal(grey16[:, :, 0], rgb_image(80, 64, seed=5)[:, :, 0])
+    np.testing.assert_array_equal(grey16[:, :, 0], picture[:, :, 0])
+    for name, colour_type in (("rgb16", 2), ("rgba16", 6)):  # PNG IHDR: bit depth 16, RGB / RGBA
+        header = (root / DOG_LEAF / f"{DOG_LEAF}_{name}.png").read_bytes()[24:26]
+        assert tuple(header) == (16, colour_type), name
+    # 16-bit RGB: every channel back exactly, in RGB order (the file was written as BGR by OpenCV)
+    np.testing.assert_array_equal(load_image(root / DOG_LEAF / f"{DOG_LEAF}_rgb16.png"), picture)
+    # 16-bit RGBA at alpha 128/255: composited on black, rgb * 128 / 255 rounded
+    expected = ((picture.astype(np.uint16) * 128 + 127) // 255).astype(np.uint8)
+    np.testing.assert_array_equal(load_image(root / DOG_LEAF / f"{DOG_LEAF}_rgba16.png"), expected)
 
 
 def test_missing_file_is_an_error(tmp_path):

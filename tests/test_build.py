@@ -215,6 +215,56 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     assert tree_bytes(out) == tree_bytes(clean)
 
 
+# the CLI, with each mixed file's write followed by a short pause: phase 2 of a tiny build lasts long
+# enough to be killed in the middle of it (the pause changes no byte)
+SLOW_MIXING_CLI = """
+import sys, time
+import bgbench.build.mixing as mixing
+from bgbench.cli import main
+write = mixing.write_variant
+def slow_write(*args, **kwargs):
+    path = write(*args, **kwargs)
+    time.sleep(0.03)
+    return path
+mixing.write_variant = slow_write
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_resume_after_sigkill_in_the_mixing_phase_is_byte_identical(tmp_path):
+    source = tmp_path / "src"
+    synthesize(source, per_class=3, split="val", seed=7, size=96, quiet=True)
+    clean = tmp_path / "clean"
+    build_dataset(source, clean, split="val", segmenter="box", executor="serial", quiet=True)
+    n_images = len(read_manifest(clean))
+    n_mixed = sum(1 for v in MIXED for _ in (clean / v).rglob("*.JPEG"))
+
+    out = tmp_path / "killed"
+    args = ["build", str(source), str(out), "--split", "val", "--segmenter", "box", "--executor", "serial",
+            "-q"]
+    env = {**os.environ, "BGBENCH_PROGRESS": "0"}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_MIXING_CLI, *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mixed_rand = out / "mixed_rand"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if mixed_rand.is_dir() and sum(1 for _ in mixed_rand.rglob("*.JPEG")) >= 3:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    # killed in phase 2: every phase-1 record written, some mixed files but not all, no manifest
+    assert sum(1 for _ in (out / ".bgbench-build" / "val" / "records").rglob("*.json")) == n_images
+    written = sum(1 for v in MIXED for _ in (out / v).rglob("*.JPEG"))
+    assert 3 <= written < n_mixed
+    assert not (out / "manifest.jsonl").exists()
+
+    result = subprocess.run([sys.executable, "-m", "bgbench", *args], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert tree_bytes(out) == tree_bytes(clean)
+
+
 def test_different_arguments_into_same_out_is_an_error(synth_built, tmp_path):
     config = json.loads((synth_built / "build.json").read_text())["splits"]["val"]["config"]
     out = tmp_path / "copy"
@@ -322,6 +372,66 @@ def test_bad_inputs_are_dropped_with_reasons_and_leave_no_files(bad_corpus, tmp_
             assert r["donors"]["mixed_next"] is None and not file_of(out, "mixed_next", r).exists()
 
 
+def test_build_survives_the_whole_bad_input_corpus(tmp_path):
+    """build_dataset on every file of tests/badcorpus.py (plus three good images of a second class):
+    each bad file is one dropped manifest line with its reason and no output file; the odd but usable
+    encodings (CMYK, greyscale, RGBA, 16-bit grey/RGB/RGBA PNGs) are kept as 224x224 RGB JPEGs."""
+    from badcorpus import FISH_LEAF, annotation_xml, make_bad_corpus, rgb_image, write_jpeg, write_xml
+    from bgbench.build.manifest import reason_category
+    from bgbench.build.writer import TEMP_NAME
+
+    root = tmp_path / "src"
+    expected = make_bad_corpus(root)
+    assert {"rgb16", "rgba16", "cmyk", "grey", "rgba", "grey16"} <= {s.rsplit("_", 1)[1] for s in expected}
+    for n in range(3):
+        stem = f"{FISH_LEAF}_{n + 1}"
+        write_jpeg(root / FISH_LEAF / f"{stem}.JPEG", rgb_image(80, 64, seed=60 + n))
+        write_xml(root / FISH_LEAF / f"{stem}.xml",
+                  annotation_xml(FISH_LEAF, stem, (80, 64), [(FISH_LEAF, (8 + n, 8, 60, 50))]))
+        expected[stem] = None
+    out = tmp_path / "out"
+    result = build_dataset(root, out, split="val", segmenter="box", executor="serial", quiet=True)
+
+    records = {r["stem"]: r for r in read_manifest(out)}
+    assert sorted(records) == sorted(expected)
+    for stem, category in expected.items():
+        rec = records[stem]
+        if category is None:
+            assert rec["status"] == "kept", (stem, rec["reason"])
+            for variant in IMAGE_VARIANTS:
+                path = file_of(out, variant, rec)
+                if variant in MIXED and rec["donors"][variant] is None:
+                    assert not path.exists()
+                    continue
+                with Image.open(path) as im:
+                    assert (im.format, im.mode, im.size) == ("JPEG", "RGB", (224, 224)), (stem, variant)
+            mask = np.load(file_of(out, "fg_mask", rec))
+            assert mask.shape == (224, 224) and mask.dtype == np.uint8 and mask.any()
+        else:
+            assert rec["status"] == "dropped", stem
+            assert reason_category(rec["reason"]) == category, (stem, rec["reason"])
+            assert "\n" not in rec["reason"]
+            assert not list(out.glob(f"*/val/*/{stem}.*")), stem  # no output file of a dropped image
+
+    summary = result["summary"]
+    n_bad = sum(c is not None for c in expected.values())
+    assert summary["images"] == len(expected) and summary["dropped"] == n_bad
+    assert summary["kept"] == len(expected) - n_bad
+    bad_categories = [c for c in expected.values() if c is not None]
+    assert summary["drop_reasons"] == {c: bad_categories.count(c) for c in set(bad_categories)}
+    assert summary["per_class"]["00_dog"] == {"kept": summary["kept"] - 3, "dropped": n_bad}
+    assert summary["per_class"]["08_fish"] == {"kept": 3, "dropped": 0}
+    # nothing partial anywhere: no temp file, no empty file, and the variant files are exactly those
+    # of the kept images (mixed ones where a donor exists)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert not [p for p in files if TEMP_NAME.match(p.name) or p.stat().st_size == 0]
+    variants = (*IMAGE_VARIANTS, "fg_mask")
+    outputs = {p.relative_to(out).as_posix() for p in files if p.relative_to(out).parts[0] in variants}
+    wanted = {file_of(out, v, r).relative_to(out).as_posix() for r in records.values()
+              if r["status"] == "kept" for v in variants if v not in MIXED or r["donors"][v] is not None}
+    assert outputs == wanted
+
+
 def test_single_box_filter_and_empty_foreground(tmp_path):
     root = tmp_path / "src"
     synthesize(root, per_class=2, split="val", seed=4, size=96, quiet=True)
@@ -365,8 +475,12 @@ def test_build_from_real_imagenet_photos(realdata, tmp_path):
                            workers=2, quiet=True)
     summary = result["summary"]
     records = read_manifest(out)
-    assert len(records) == 18 and summary["kept"] + summary["dropped"] == 18
-    assert summary["kept"] >= 10, summary["drop_reasons"]  # most real photos with boxes survive
+    # balanced: 2 kept per class, dropped photos replaced by the class's next candidates (each class
+    # holds about 40 photos, a share of them with boxes); a class that runs out is reported
+    assert summary["kept"] + summary["dropped"] == len(records) >= 18
+    for name, row in summary["per_class"].items():
+        assert row["kept"] == 2 - summary["shortfall"].get(name, 0), (name, row, summary["shortfall"])
+    assert summary["kept"] >= 16, (summary["shortfall"], summary["drop_reasons"])
     assert set(summary["drop_reasons"]) <= {"segmentation failed", "box covers too much of the crop",
                                             "box mostly outside the centre crop"}
     for rec in records:
@@ -397,3 +511,161 @@ def test_train_and_val_share_one_out_and_presets(tmp_path):
     assert (out / "original" / "train").is_dir() and (out / "original" / "val").is_dir()
     with pytest.raises(BgbenchError, match="unknown preset"):
         build_dataset(root, tmp_path / "o3", preset="paper", quiet=True)
+
+
+# ----------------------------------------------------------------------------- balanced builds (--per-class)
+def _ranked_stems(root: Path, seed: int = 0) -> dict[str, list[str]]:
+    """{class folder: stems in the balanced ranking, sha256(f"{seed}:{source_id}") ascending}, computed
+    here from the reader's samples (not with the build's own ranking function)."""
+    import hashlib
+
+    ranked: dict[str, list[tuple[str, str]]] = {}
+    for s in read_source(root, split="val").samples:
+        rank = hashlib.sha256(f"{seed}:{s.source_id}".encode()).hexdigest()
+        ranked.setdefault(IN9_FOLDERS[s.label], []).append((rank, s.stem))
+    return {name: [stem for _, stem in sorted(items)] for name, items in ranked.items()}
+
+
+# per class folder: the ranks (0 = best-ranked) whose XML is broken so that the *build* drops them
+BROKEN_RANKS = {"00_dog": (0,), "01_bird": (0, 1), "02_vehicle": (0, 2), "05_insect": (0, 1, 2)}
+
+
+@pytest.fixture(scope="module")
+def topup_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[str]], dict[str, str]]:
+    """5 per class at 64 px; the top-ranked candidates of four classes fail a build filter (box over the
+    whole image, or an annotation size that differs from the image's). Returns (root, ranking,
+    {stem the build drops: expected reason}): the broken ones, and the one synth image that the 90%
+    box-coverage filter drops by itself (found by an unbalanced build of the untouched tree)."""
+    base = tmp_path_factory.mktemp("topup")
+    root = base / "src"
+    synthesize(root, per_class=5, split="val", seed=6, size=64, quiet=True)
+    ranking = _ranked_stems(root)
+    build_dataset(root, base / "all", split="val", segmenter="mask", executor="serial", quiet=True)
+    broken = {r["stem"]: r["reason"].split(": ")[0] for r in read_manifest(base / "all")
+              if r["status"] != "kept"}
+    assert broken == {"n03800933_000003": "box covers too much of the crop"}  # 06_instrument, rank 1
+    assert ranking["06_instrument"].index("n03800933_000003") < 2  # so it needs a top-up at --per-class 2
+    for folder, ranks in BROKEN_RANKS.items():
+        wnid_folder = root / "val" / IN9_WNIDS[IN9_FOLDERS.index(folder)]
+        for k, rank in enumerate(ranks):
+            stem = ranking[folder][rank]
+            w, h = size_of_in(wnid_folder, stem)
+            if k % 2 == 0:
+                _set_xml(wnid_folder / f"{stem}.xml", boxes=[(0, 0, w - 1, h - 1)])
+                broken[stem] = "box covers too much of the crop"
+            else:
+                _set_xml(wnid_folder / f"{stem}.xml", size=(w + 3, h))
+                broken[stem] = "annotation size differs from image size"
+    return root, ranking, broken
+
+
+def _check_balanced(out: Path, ranking: dict[str, list[str]], broken: dict[str, str], n: int) -> None:
+    """Each class's manifest lines are exactly its first candidates, in rank order, until n were kept
+    (or the class ran out); dropped ones carry their reason and have no files, untried ones no line."""
+    records = read_manifest(out)
+    by_class: dict[str, dict[str, dict]] = {}
+    for rec in records:
+        by_class.setdefault(rec["class"], {})[rec["stem"]] = rec
+    for folder, stems in ranking.items():
+        expected_tried, kept = [], 0
+        for stem in stems:
+            if kept == n:
+                break
+            expected_tried.append(stem)
+            kept += stem not in broken
+        assert sorted(by_class.get(folder, {})) == sorted(expected_tried), folder
+        for stem in expected_tried:
+            rec = by_class[folder][stem]
+            if stem in broken:
+                assert rec["status"] == "dropped" and rec["reason"].startswith(broken[stem]), rec
+                assert not list(out.glob(f"*/val/{folder}/{stem}.*")), stem
+            else:
+                assert rec["status"] == "kept"
+        on_disk = sorted(p.stem for p in (out / "original" / "val" / folder).glob("*.JPEG"))
+        assert on_disk == sorted(s for s in expected_tried if s not in broken), folder
+
+
+def test_balanced_build_tops_up_to_exactly_n_kept_per_class(topup_tree, tmp_path):
+    root, ranking, broken = topup_tree
+    out = tmp_path / "serial"
+    result = build_dataset(root, out, split="val", per_class=2, segmenter="mask", executor="serial",
+                           quiet=True)
+    summary = result["summary"]
+    assert {name: row["kept"] for name, row in summary["per_class"].items()} == dict.fromkeys(IN9_FOLDERS, 2)
+    assert summary["shortfall"] == {} and summary["per_class_target"] == 2
+    # 18 kept + every broken candidate among the first ones tried (insect: ranks 0-2 dropped, 3-4 kept;
+    # vehicle: 0 dropped, 1 kept, 2 dropped in the second round, 3 kept in the third)
+    assert summary["dropped"] == len(broken) and summary["kept"] == 18 and len(broken) == 9
+    assert result["written"]["phase1"] == 18 + len(broken)
+    _check_balanced(out, ranking, broken, 2)
+    assert json.loads((out / "build.json").read_text())["splits"]["val"]["summary"]["shortfall"] == {}
+
+    # the top-up rounds give the same bytes with a process pool ...
+    pooled = tmp_path / "pooled"
+    build_dataset(root, pooled, split="val", per_class=2, segmenter="mask", executor="process", workers=2,
+                  quiet=True)
+    reference = tree_bytes(out)
+    assert tree_bytes(pooled) == reference
+    # ... and after a kill between the rounds: drop what the top-up rounds and phase 2 wrote (records,
+    # files, manifest, build.json), as if the build had died right after its first round
+    first_round = {stems[i] for folder, stems in ranking.items() for i in range(2)}
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    (resumed / "manifest.jsonl").unlink()
+    (resumed / "build.json").unlink()
+    for path in list(resumed.rglob("*")):
+        if path.is_file() and path.parts[-4] in MIXED:
+            path.unlink()
+    later = [r for r in read_manifest(out) if r["stem"] not in first_round]
+    assert later, "the tree should need top-up rounds"
+    from bgbench.build.writer import record_path
+
+    for rec in later:
+        record_path(resumed, "val", rec["source_id"]).unlink()
+        for path in resumed.glob(f"*/val/{rec['class']}/{rec['stem']}.*"):
+            path.unlink()
+    again = build_dataset(root, resumed, split="val", per_class=2, segmenter="mask", executor="serial",
+                          quiet=True)
+    assert again["written"] == {"phase1": len(later), "mixed": 18}  # images whose mixed files were redone
+    assert tree_bytes(resumed) == reference
+
+
+def test_balanced_build_reports_an_exhausted_class(topup_tree, tmp_path, capsys):
+    root, ranking, broken = topup_tree
+    out = tmp_path / "out"
+    code = main(["build", str(root), str(out), "--per-class", "3", "--segmenter", "mask", "--executor",
+                 "serial", "-q"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads((out / "build.json").read_text())["splits"]["val"]["summary"]
+    # insect has 5 images, 3 of them broken: every candidate tried, 2 kept, 1 missing
+    assert summary["shortfall"] == {"05_insect": 1} and summary["per_class_target"] == 3
+    kept = {name: row["kept"] for name, row in summary["per_class"].items()}
+    assert kept == {**dict.fromkeys(IN9_FOLDERS, 3), "05_insect": 2}
+    assert summary["per_class"]["05_insect"]["dropped"] == 3
+    _check_balanced(out, ranking, broken, 3)
+    assert "SHORTFALL" in captured.out and "05_insect kept 2 (1 missing)" in captured.out
+
+
+# ----------------------------------------------------------------------------- executor options
+@pytest.mark.parametrize(("options", "message"), [
+    ({"executor": "foo"}, "unknown executor 'foo'"),
+    ({"executor": "process", "workers": 0}, "--workers must be at least 1"),
+    ({"executor": "ray", "workers": 1}, "needs Ray"),
+])
+def test_bad_executor_options_fail_before_anything_is_written(synth_small, tmp_path, monkeypatch, options,
+                                                              message):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` fails
+    out = tmp_path / "out"
+    with pytest.raises(BgbenchError, match=re.escape(message)):
+        build_dataset(synth_small, out, split="val", segmenter="box", quiet=True, **options)
+    assert not out.exists()
+
+
+def test_cli_bad_executor_is_one_line_and_writes_nothing(synth_small, tmp_path, capsys):
+    for args in (["--executor", "foo"], ["--workers", "0"]):
+        out = tmp_path / "out"
+        code = main(["build", str(synth_small), str(out), "--segmenter", "box", "-q", *args])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+        assert not out.exists(), args

@@ -109,10 +109,7 @@ class RayExecutor(Executor):
 
     def __init__(self, workers: int, quiet: bool = False) -> None:
         super().__init__(workers, quiet)
-        try:
-            import ray
-        except ImportError:
-            raise BgbenchError("--executor ray needs Ray: pip install 'bgbench[ray]'") from None
+        ray = _import_ray()
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
@@ -154,15 +151,35 @@ class RayExecutor(Executor):
             self._started = False
 
 
-@contextmanager
-def open_executor(kind: str = "serial", workers: int | None = None, *,
-                  quiet: bool = False) -> Iterator[Executor]:
-    """An executor of ``kind`` (serial | process | ray) with ``workers`` (default: all cores)."""
+def check_executor(kind: str = "serial", workers: int | None = None) -> int:
+    """Validate an executor choice without starting anything; returns the worker count to use.
+
+    Raises BgbenchError for an unknown ``kind``, ``workers < 1``, or ``kind == "ray"`` when Ray
+    cannot be imported, so a caller can refuse bad options before it writes anything.
+    """
     if kind not in EXECUTORS:
         raise BgbenchError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise BgbenchError(f"--workers must be at least 1, got {workers}")
+    if kind == "ray":
+        _import_ray()
+    return workers
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise BgbenchError("--executor ray needs Ray: pip install 'bgbench[ray]'") from None
+    return ray
+
+
+@contextmanager
+def open_executor(kind: str = "serial", workers: int | None = None, *,
+                  quiet: bool = False) -> Iterator[Executor]:
+    """An executor of ``kind`` (serial | process | ray) with ``workers`` (default: all cores)."""
+    workers = check_executor(kind, workers)
     cls = {"serial": Executor, "process": ProcessExecutor, "ray": RayExecutor}[kind]
     executor = cls(workers, quiet)
     try:

@@ -7,6 +7,10 @@ set with the seed (:mod:`bgbench.donors`) and composite the image's foreground, 
 each donor's only_bg_t, from exact arrays (sources decoded again, the lossless fg_mask .npy), so
 mixed files are JPEG-compressed once and keep the resized foreground's pixels exactly.
 
+Balanced builds (``per_class`` N): phase 1 runs in rounds, each class's next ranked candidates
+replacing the ones the filters dropped, until every class has N kept images or runs out of candidates
+(reported as ``shortfall``); see :func:`_select_and_process`.
+
 Resume: records of finished images are reused, finished mixed files are kept; since every output is
 a deterministic function of the arguments, a resumed build ends byte-identical to an uninterrupted
 one, whatever the executor.
@@ -16,11 +20,12 @@ from __future__ import annotations
 
 import errno
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bgbench.build.executors import open_executor
+from bgbench.build.executors import Executor, check_executor, open_executor
 from bgbench.build.manifest import prepare_output, summarize, write_outputs
 from bgbench.build.mixing import MixSource, MixTask, missing_variants, mix_image
 from bgbench.build.writer import (
@@ -302,6 +307,69 @@ def resolve_config(source: str | Path, **options: Any) -> BuildConfig:
     return config
 
 
+def _select_and_process(pool: Executor, samples: list[Sample], config: BuildConfig, folders: list[str],
+                        context: _Context) -> tuple[list[dict[str, Any]], int]:
+    """Phase 1 over the images this build uses; returns their records (source order) and the count run.
+
+    Without ``per_class``: every sample. With ``per_class`` N (balanced): each class's usable samples
+    ranked by :func:`bgbench.sources.rank_per_class`; the first N of each class are processed, then
+    each class still short of N kept images takes its next ``N - kept`` candidates, round after round,
+    until it has N kept images or no candidate left. Which images are processed depends only on the
+    ranking and the (deterministic) filter outcomes, so resumed, serial, pooled and Ray builds process
+    the same images. Every processed image, kept or dropped, gets a record (a manifest line).
+    """
+    from bgbench.sources import rank_per_class
+
+    out, split = context.out, config.split
+    stored: dict[str, dict[str, Any]] = {}
+    run = 0
+
+    def process(batch: list[Sample], desc: str) -> None:
+        nonlocal run
+        todo = []
+        for s in batch:
+            record = read_record(out, split, s.source_id)
+            if _finished(record, out, split):
+                assert record is not None
+                stored[s.source_id] = record
+            else:
+                todo.append(_Phase1Task(s, folders[s.label] if 0 <= s.label < len(folders) else "unlabelled",
+                                        context))
+        for rec in pool.map(process_image, todo, desc=desc):
+            stored[rec["source_id"]] = rec
+        run += len(todo)
+
+    if config.per_class is None:
+        process(samples, "segment")
+    else:
+        ranked = rank_per_class(samples, config.seed)
+        taken = dict.fromkeys(ranked, 0)
+        kept = dict.fromkeys(ranked, 0)
+        desc = "segment"
+        while True:
+            batch = []
+            for label, candidates in ranked.items():
+                start = taken[label]
+                batch += candidates[start:start + config.per_class - kept[label]]
+                taken[label] = min(len(candidates), start + config.per_class - kept[label])
+            if not batch:
+                break
+            process(batch, desc)
+            for s in batch:
+                kept[s.label] += stored[s.source_id]["status"] == "kept"
+            desc = "top-up"
+    return [stored[s.source_id] for s in samples if s.source_id in stored], run
+
+
+def shortfall(records: list[dict[str, Any]], folders: list[str], per_class: int | None) -> dict[str, int]:
+    """{class folder: missing kept images} of the classes a balanced build could not fill (all their
+    usable candidates were tried); empty when every class reached ``per_class`` or without it."""
+    if per_class is None:
+        return {}
+    kept = Counter(r["class"] for r in records if r["status"] == "kept")
+    return {name: per_class - kept[name] for name in folders if kept[name] < per_class}
+
+
 def build_dataset(source: str | Path, out: str | Path, *, executor: str = "serial",
                   workers: int | None = None, quiet: bool = False, **options: Any) -> dict[str, Any]:
     """Build the IN-9 variants of one split of SOURCE into OUT; returns the split's summary.
@@ -309,15 +377,20 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     Options (all output-defining; see :class:`BuildConfig`): source_format, split, segmenter
     (grabcut|box|mask), per_class, seed, grabcut_iters, grabcut_tries, min_mask_fraction,
     max_box_fraction, min_box_inside, size, resize, single_box, masks, class_map, jpeg_quality,
-    preset ("released"). ``executor`` (serial|process|ray) and ``workers`` only change the speed.
-    Raises BgbenchError before any work for a wrong source, bad options, or an OUT built with other
-    arguments. Returns ``{"summary": ..., "config": ..., "out": str, "written": {...}}``.
+    preset ("released"). ``per_class`` N makes a balanced build: N *kept* images per class, dropped
+    candidates replaced by the class's next ranked ones (a class that runs out is reported in the
+    summary's ``shortfall``). ``executor`` (serial|process|ray) and ``workers`` only change the speed.
+    Raises BgbenchError before anything is written for a wrong source, bad options (executor and
+    workers included), or an OUT built with other arguments.
+    Returns ``{"summary": ..., "config": ..., "out": str, "written": {...}}``.
     """
     from bgbench.sources import read_source
 
     config = resolve_config(source, **options)
+    workers = check_executor(executor, workers)
     source_set = read_source(config.source, fmt=config.source_format, split=config.split, masks=config.masks,
-                             class_map=config.class_map, per_class=config.per_class, seed=config.seed)
+                             class_map=config.class_map, seed=config.seed)
+    source_set.options["per_class"] = config.per_class
     if config.segmenter == "mask" and not source_set.has_masks:
         raise BgbenchError("--segmenter mask needs provided masks, and this source has none "
                            "(give --masks DIR or use grabcut/box)", config.source)
@@ -331,13 +404,8 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     root = getattr(source_set, "root", None)
     context = _Context(out=str(out_path), config=config, source_root=None if root is None else str(root),
                        has_masks=bool(source_set.has_masks))
-    stored = {s.source_id: read_record(out_path, config.split, s.source_id) for s in samples}
-    todo = [_Phase1Task(s, folders[s.label] if 0 <= s.label < len(folders) else "unlabelled", context)
-            for s in samples if not _finished(stored[s.source_id], str(out_path), config.split)]
     with open_executor(executor, workers, quiet=quiet) as pool:
-        for rec in pool.map(process_image, todo, desc="segment"):
-            stored[rec["source_id"]] = rec
-        records = [stored[s.source_id] for s in samples]
+        records, phase1_run = _select_and_process(pool, samples, config, folders, context)
 
         kept = [r for r in records if r["status"] == "kept"]
         donors = choose_donors([r["source_id"] for r in kept], [r["label"] for r in kept], len(folders),
@@ -356,8 +424,9 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
         pool.map(mix_image, pending, desc="mix")
 
     summary = summarize(records, folders)
+    summary["per_class_target"] = config.per_class
+    summary["shortfall"] = shortfall(records, folders, config.per_class)
     summary["source"] = source_set.summary() if hasattr(source_set, "summary") else {}
     write_outputs(out_path, config.split, records, config_dict, summary)
     return {"out": str(out_path), "config": config_dict, "summary": summary,
-            "written": {"phase1": len(todo), "mixed": len(pending)}}
-
+            "written": {"phase1": phase1_run, "mixed": len(pending)}}

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         source_format: str = typer.Option("imagenet", "--source-format", help="imagenet|voc|coco|folder."),
         segmenter: str = typer.Option(None, "--segmenter", help="grabcut (default) | box | mask."),
         split: str = typer.Option("val", "--split", help="val | train."),
-        per_class: int = typer.Option(None, "--per-class", help="Balanced: N source images/class."),
+        per_class: int = typer.Option(None, "--per-class", help="Balanced: N kept images per class."),
         workers: int = typer.Option(None, "--workers", help="Worker processes (default: all cores)."),
         executor: str = typer.Option("process", "--executor", help="serial | process | ray."),
         seed: int = typer.Option(0, "--seed", help="Seed of GrabCut and donor choice."),
@@ -59,6 +59,14 @@ def format_summary(summary: dict[str, Any], split: str) -> str:
     if summary["drop_reasons"]:
         lines.append("drop reasons:")
         lines += [f"  {count:>6}  {reason}" for reason, count in summary["drop_reasons"].items()]
+    target = summary.get("per_class_target")
+    short = summary.get("shortfall") or {}
+    if target is not None and short:
+        detail = ", ".join(f"{name} kept {target - n} ({n} missing)" for name, n in short.items())
+        lines.append(f"SHORTFALL: {len(short)} class(es) ran out of usable images before reaching {target} "
+                     f"kept: {detail}")
+    elif target is not None:
+        lines.append(f"balanced: {target} kept images in every class")
     if summary.get("mixed_without_donor"):
         lines.append("mixed images without a donor: " + ", ".join(
             f"{v} {n}" for v, n in summary["mixed_without_donor"].items()))

@@ -19,7 +19,7 @@ import numpy as np
 from bgbench.errors import BgbenchError
 from bgbench.samples import Sample
 from bgbench.sources import reasons
-from bgbench.sources.base import SourceSet, check_boxes, select_per_class
+from bgbench.sources.base import SourceSet, check_boxes, rank_per_class, select_per_class
 from bgbench.sources.images import image_size, load_image
 from bgbench.sources.masks import MaskError, decode_mask_ref
 
@@ -33,6 +33,7 @@ __all__ = [
     "load_image",
     "load_mask",
     "load_sample",
+    "rank_per_class",
     "read_source",
     "reasons",
     "select_per_class",

@@ -140,27 +140,41 @@ def finalize(samples: list[Sample]) -> list[Sample]:
     return out
 
 
-def select_per_class(samples: list[Sample], per_class: int | None, seed: int = 0) -> list[Sample]:
-    """Balanced subset: up to ``per_class`` usable samples (``problem`` unset) of each class.
+def sample_rank(source_id: str, seed: int = 0) -> str:
+    """A sample's rank in a balanced selection: ``sha256(f"{seed}:{source_id}")`` (hex; lower first)."""
+    return hashlib.sha256(f"{seed}:{source_id}".encode()).hexdigest()
 
-    Each sample's rank is ``sha256(f"{seed}:{source_id}")``; the lowest ranks are kept, so the choice
-    is deterministic for a seed and stable when unrelated files are added. Order is preserved.
-    ``None`` keeps every sample (problems included, so their drop reasons are recorded).
+
+def rank_per_class(samples: list[Sample], seed: int = 0) -> dict[int, list[Sample]]:
+    """Each class's usable samples (``problem`` unset), best-ranked first (see :func:`sample_rank`).
+
+    The order is deterministic for a seed and stable when unrelated files are added. A balanced build
+    takes candidates from the front of each list: first ``per_class`` of them, then the next ones to
+    replace those the build drops (see ``bgbench.build``). Keys: the labels that have usable samples.
+    """
+    by_class: dict[int, list[tuple[str, int]]] = {}
+    for index, s in enumerate(samples):
+        if s.problem:
+            continue
+        by_class.setdefault(s.label, []).append((sample_rank(s.source_id, seed), index))
+    return {label: [samples[index] for _, index in sorted(ranked)]
+            for label, ranked in sorted(by_class.items())}
+
+
+def select_per_class(samples: list[Sample], per_class: int | None, seed: int = 0) -> list[Sample]:
+    """Balanced subset: the ``per_class`` best-ranked usable samples (``problem`` unset) of each class.
+
+    Ranks as :func:`rank_per_class`; order is preserved. This picks source images, before any pixel
+    check: ``bgbench.build`` tops up each class from the next candidates instead, so that the build
+    ends with ``per_class`` *kept* images per class. ``None`` keeps every sample (problems included,
+    so their drop reasons are recorded).
     """
     if per_class is None:
         return list(samples)
     if per_class < 0:
         raise ValueError(f"per_class must be >= 0, got {per_class}")
-    chosen: set[int] = set()
-    by_class: dict[int, list[tuple[str, int]]] = {}
-    for index, s in enumerate(samples):
-        if s.problem:
-            continue
-        rank = hashlib.sha256(f"{seed}:{s.source_id}".encode()).hexdigest()
-        by_class.setdefault(s.label, []).append((rank, index))
-    for ranked in by_class.values():
-        chosen.update(index for _, index in sorted(ranked)[:per_class])
-    return [s for i, s in enumerate(samples) if i in chosen]
+    chosen = {s.source_id for ranked in rank_per_class(samples, seed).values() for s in ranked[:per_class]}
+    return [s for s in samples if s.source_id in chosen]
 
 
 class DirIndex:
