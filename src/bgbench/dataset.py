@@ -182,14 +182,14 @@ def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int]
 
 
 def _decode_all(files: list[tuple[Path, int]], root: Path, out: np.ndarray, shape: tuple[int, int],
-                workers: int | None, desc: str) -> tuple[list[str], list[str | None]]:
+                workers: int | None, desc: str, quiet: bool = False) -> tuple[list[str], list[str | None]]:
     """Decode every file into ``out``; returns per-file byte hashes and error reasons."""
     n = len(files)
     hashes: list[str] = [""] * n
     errors: list[str | None] = [None] * n
     if workers is None:
         workers = min(8, os.cpu_count() or 1) if n >= PARALLEL_MIN_IMAGES else 1
-    bar = progress(total=n, desc=desc, unit="img")
+    bar = progress(total=n, desc=desc, unit="img", quiet=quiet)
     try:
         if workers <= 1:
             for i, (path, _) in enumerate(files):
@@ -275,7 +275,8 @@ def _write_cache(entry: Path, images_tmp: Path, keep: np.ndarray, meta: dict) ->
 
 
 def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: bool = True,
-                 cache_dir: str | Path | None = None, workers: int | None = None) -> VariantData:
+                 cache_dir: str | Path | None = None, workers: int | None = None,
+                 quiet: bool = False) -> VariantData:
     """Decode ``<root>/<variant>/<split>`` into a :class:`VariantData` (see module docstring).
 
     ``cache=False`` decodes into memory and touches no cache. ``workers`` threads decode (default:
@@ -312,7 +313,7 @@ def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: b
         images_tmp = Path(tmp_name)
         try:
             out = np.lib.format.open_memmap(images_tmp, mode="w+", dtype=np.uint8, shape=(n, *shape, 3))
-            hashes, errors = _decode_all(files, root, out, shape, workers, desc)
+            hashes, errors = _decode_all(files, root, out, shape, workers, desc, quiet)
             out.flush()
             del out
             if (exc := _size_error(files, errors, shape, folder)) is not None:
@@ -331,7 +332,7 @@ def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: b
                 os.unlink(images_tmp)
     else:
         out = np.empty((n, *shape, 3), dtype=np.uint8)
-        hashes, errors = _decode_all(files, root, out, shape, workers, desc)
+        hashes, errors = _decode_all(files, root, out, shape, workers, desc, quiet)
         if (exc := _size_error(files, errors, shape, folder)) is not None:
             raise exc
         keep = np.array([e is None for e in errors], dtype=bool)
@@ -360,7 +361,7 @@ def _as_binary_mask(arr: np.ndarray, path: Path) -> np.ndarray:
     return arr.astype(np.uint8)
 
 
-def load_masks(root: str | Path, split: str = "val") -> MaskData:
+def load_masks(root: str | Path, split: str = "val", *, quiet: bool = False) -> MaskData:
     """Read every ``<root>/fg_mask/<split>/<class>/<stem>.npy`` in sorted (ImageFolder) order.
 
     Each file must hold a 0/1 (or bool) array of shape (H, W) (an (H, W, 1|3) array with equal
@@ -370,7 +371,7 @@ def load_masks(root: str | Path, split: str = "val") -> MaskData:
     root = Path(root)
     files, names = _list_variant(root, MASK_VARIANT, split, frozenset({MASK_SUFFIX}))
     masks: np.ndarray | None = None
-    for i, (path, _) in enumerate(progress(files, desc=f"masks {split}", unit="mask")):
+    for i, (path, _) in enumerate(progress(files, desc=f"masks {split}", unit="mask", quiet=quiet)):
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:

@@ -71,7 +71,7 @@ def run_demo(out: str | Path = "bgbench-demo", *, device: str = "auto", per_clas
     models = {}
     training = {}
     for variant in ("original", "mixed_rand"):
-        train_set = load_variant(data, variant, "train")
+        train_set = load_variant(data, variant, "train", quiet=quiet)
         clf, report = train_classifier(train_set.images, train_set.labels, epochs=epochs, seed=seed,
                                        device=dev, spec=f"demo-cnn:{variant}", quiet=quiet)
         models[variant] = clf

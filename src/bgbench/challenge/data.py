@@ -93,16 +93,18 @@ def list_challenge_files(root: str | Path, split: str = "val") -> ChallengeFiles
 
 
 def load_challenge_data(root: str | Path, split: str = "val", *, cache: bool = True,
-                        cache_dir: str | Path | None = None) -> ChallengeData:
-    """Decode (once, cached) the foreground images, masks and background bank of ``root``."""
+                        cache_dir: str | Path | None = None, quiet: bool = False) -> ChallengeData:
+    """Decode (once, cached) the foreground images, masks and background bank of ``root``
+    (``quiet``: no progress bars)."""
     from bgbench.dataset import load_masks, load_variant
 
     files = list_challenge_files(root, split)
     root = Path(root)
-    mask_data = load_masks(root, split)
+    mask_data = load_masks(root, split, quiet=quiet)
     if list(mask_data.paths) != files.fg_masks:
         raise BgbenchError("mask list changed while reading", variant_dir(root, MASK_VARIANT, split))
-    originals = load_variant(root, FOREGROUND_VARIANT, split, cache=cache, cache_dir=cache_dir)
+    originals = load_variant(root, FOREGROUND_VARIANT, split, cache=cache, cache_dir=cache_dir,
+                             quiet=quiet)
     where = {path: i for i, path in enumerate(originals.paths)}
     bad = {path: reason for path, reason in originals.skipped}
     rows = []
@@ -117,7 +119,8 @@ def load_challenge_data(root: str | Path, split: str = "val", *, cache: bool = T
         first = files.fg_masks[0]
         raise BgbenchError(f"mask has shape {tuple(mask_data.masks.shape[1:])}, but the images are "
                            f"{tuple(fg_pixels.shape[1:3])}", root / first)
-    backgrounds = load_variant(root, BACKGROUND_VARIANT, split, cache=cache, cache_dir=cache_dir)
+    backgrounds = load_variant(root, BACKGROUND_VARIANT, split, cache=cache, cache_dir=cache_dir,
+                               quiet=quiet)
     if backgrounds.images.shape[1:] != fg_pixels.shape[1:]:
         raise BgbenchError(f"backgrounds are {tuple(backgrounds.images.shape[1:3])} images, foregrounds "
                            f"{tuple(fg_pixels.shape[1:3])}", variant_dir(root, BACKGROUND_VARIANT, split))
