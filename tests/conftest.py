@@ -42,3 +42,15 @@ def synth_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = base / "built"
     build_dataset(base / "synth", out, split="val", segmenter="mask", executor="serial", quiet=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def realdata_built(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """IN-9 variants built from the real photos (``realdata/imagenet-samples``): at most 5 photos per
+    class, ``--segmenter box`` (quick), serial. Built once per session; treat it as read-only."""
+    from bgbench.build import build_dataset
+
+    out = tmp_path_factory.mktemp("realdata_built") / "built"
+    build_dataset(realdata / "imagenet-samples", out, split="val", per_class=5, segmenter="box",
+                  executor="serial", quiet=True)
+    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -491,3 +492,105 @@ def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, 
     ref = reference_loop_files(predict, synth_built, indices=indices)
     assert decisions(summary) == [(r["image"], r["fooled"]) for r in ref]
     assert summary["model"]["weights_sha256"]
+
+
+# ----------------------------------------------------------------------------- a real CNN, every cell
+@pytest.fixture(scope="module")
+def synth_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``bgbench synth`` (2 per class, seed 3, 128 px) + ``bgbench build`` (mask segmenter, serial):
+    18 foregrounds and 18 backgrounds of 224 px, fewer than one released batch of 32."""
+    from bgbench.build import build_dataset
+    from bgbench.synth import synthesize
+
+    base = tmp_path_factory.mktemp("synth_small")
+    synthesize(base / "synth", per_class=2, split="val", seed=3, size=128, quiet=True)
+    build_dataset(base / "synth", base / "built", split="val", segmenter="mask", executor="serial",
+                  quiet=True)
+    return base / "built"
+
+
+@pytest.mark.slow
+def test_real_cnn_search_and_full_matrix_equal_released_loop(synth_small: Path, tmp_path: Path):
+    """efficientnet_lite0 (real pretrained weights, fp32, ``--map restricted`` so that not every
+    foreground is fooled) on a synth-built set: the search's decisions and every cell of the
+    ``--full`` matrix equal the released loop's (``reference_loop_files``: per foreground, every
+    background in folder order, batch 32, re-decoded from the files). With 18 backgrounds each
+    foreground is one released batch, so that loop's predictions cover every cell."""
+    from bgbench.evaluate import select_label_map
+    from bgbench.models import create_classifier
+
+    assert sorted(p.name for p in (synth_small / "only_bg_t" / "val").iterdir()) == list(IN9_FOLDERS)
+    bg_paths = sorted(p.relative_to(synth_small).as_posix()
+                      for p in (synth_small / "only_bg_t" / "val").rglob("*.JPEG"))
+    assert len(bg_paths) <= 32
+    clf = create_classifier("efficientnet_lite0", device="cpu")
+    label_map = select_label_map(1000, list(IN9_FOLDERS), "restricted")
+    batches: list[np.ndarray] = []
+
+    def predict(x):
+        preds = label_map.predict(clf(x))
+        batches.append(preds.cpu().numpy())
+        return preds
+
+    ref = reference_loop_files(predict, synth_small)
+    assert len(batches) == len(ref) and all(len(b) == len(bg_paths) for b in batches)
+    expected = np.stack(batches)  # (foregrounds, backgrounds) as the released loop predicted them
+    fooled = [r["fooled"] for r in ref]
+    assert 0 < sum(fooled) < len(fooled), fooled  # mixed, so a wrong decision would show
+
+    search = run_challenge(synth_small, clf, map_rule="restricted", out=tmp_path / "search", quiet=True)
+    assert decisions(search) == [(r["image"], r["fooled"]) for r in ref]
+    for r in search["foregrounds"]:
+        if r["fooled"]:
+            b = bg_paths.index(r["fooling_background"])
+            assert expected[r["index"], b] == r["predicted"] != r["label"]
+        else:
+            assert r["backgrounds_tried"] == len(bg_paths)
+
+    full = run_challenge(synth_small, clf, map_rule="restricted", full=True, out=tmp_path / "full",
+                         quiet=True)
+    matrix = np.load(tmp_path / "full" / "challenge_matrix.npy")
+    assert matrix.shape == expected.shape == (len(ref), len(bg_paths))
+    np.testing.assert_array_equal(matrix, expected)
+    assert decisions(full) == decisions(search)
+    print(f"\nreal CNN: {sum(fooled)}/{len(fooled)} fooled, {matrix.size} matrix cells identical")
+
+
+# ----------------------------------------------------------------------------- a failing gallery
+def test_matplotlib_is_a_core_dependency_and_plot_extra_remains():
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["project"]
+    assert any(dep.replace(" ", "").startswith("matplotlib>=3.7") for dep in project["dependencies"])
+    assert project["optional-dependencies"]["plot"] == ["matplotlib>=3.7"]
+
+
+def test_full_run_keeps_its_results_when_the_gallery_fails(tree: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture):
+    """No matplotlib (the import fails): ``challenge --full`` still writes challenge.json, the matrix
+    and backgrounds.csv, exits 0 and says why there is no gallery in one warning line."""
+    from bgbench.cli import main
+
+    expected = run_challenge(tree, toy_classifier(), full=True, quiet=True)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    out = tmp_path / "full"
+    assert main(["challenge", str(tree), "--model", TOY_SPEC, "--full", "--out", str(out), "-q"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warnings = [line for line in err if "gallery" in line]
+    assert len(warnings) == 1, err
+    assert re.fullmatch(r"warning: gallery not drawn \((ModuleNotFound|Import)Error: .*matplotlib.*\); "
+                        r"the results are in .*challenge\.json", warnings[0]), warnings
+    saved = json.loads((out / "challenge.json").read_text())
+    assert decisions(saved) == decisions(expected) and saved["n_foregrounds"] == 9 * PER_CLASS
+    assert saved["gallery"] is None and "matplotlib" in saved["gallery_error"]
+    assert saved["top_backgrounds"] == expected["top_backgrounds"]
+    assert (out / "challenge_matrix.npy").exists() and (out / "backgrounds.csv").exists()
+    assert not (out / "gallery.png").exists()
+    # with matplotlib back, the same command draws it and records it
+    monkeypatch.undo()
+    monkeypatch.setenv("BGBENCH_CACHE", str(tmp_path / "cache"))
+    summary = run_challenge(tree, toy_classifier(), full=True, out=tmp_path / "drawn", quiet=True)
+    assert summary["gallery"] == "gallery.png" and "gallery_error" not in summary
+    assert json.loads((tmp_path / "drawn" / "challenge.json").read_text())["gallery"] == "gallery.png"
+    assert (tmp_path / "drawn" / "gallery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -34,14 +34,15 @@ SUBSET_STEP = 9  # every 9th photo of labels.jsonl: 42 photos across all nine cl
 # spec suffix, input size, crop fraction, interpolation, MANIFEST top-1 on the 370 photos
 TFLITE_FLOAT = ("tflite:models/tflite/mobilenet_v1_0.25_224_1_default_1.tflite", 224, 0.875, "bilinear", 59.5)
 TFLITE_UINT8_128 = ("tflite:models/tflite/mobilenet_v1_0.25_128_quant.tflite", 128, 0.875, "bilinear", 47.0)
+TFLITE_UINT8_160 = ("tflite:models/tflite/mobilenet_v1_0.5_160_quant.tflite", 160, 0.875, "bilinear", 68.9)
 TFLITE_UINT8_192 = ("tflite:models/tflite/mobilenet_v1_0.75_192_quant.tflite", 192, 0.875, "bilinear", 81.1)
 TFLITE_INT8_PTQ = ("tflite:models/tflite/tf2_mobilenet_v2_1.0_224_ptq.tflite", 224, 0.875, "bilinear", 90.8)
 ONNX_QOPERATOR = ("onnx:models/onnx/mobilenetv2-12-int8.onnx", 224, 0.875, "bilinear", 85.4)
 ONNX_QDQ = ("onnx:models/onnx/shufflenet-v2-12-qdq.onnx", 224, 0.875, "bilinear", 80.8)
 BUILTIN_LITE0 = ("efficientnet_lite0", 224, 0.875, "bicubic", 90.0)
 
-QUICK = [TFLITE_FLOAT, TFLITE_UINT8_128, TFLITE_UINT8_192, TFLITE_INT8_PTQ, ONNX_QOPERATOR, ONNX_QDQ,
-         BUILTIN_LITE0]
+QUICK = [TFLITE_FLOAT, TFLITE_UINT8_128, TFLITE_UINT8_160, TFLITE_UINT8_192, TFLITE_INT8_PTQ, ONNX_QOPERATOR,
+         ONNX_QDQ, BUILTIN_LITE0]
 FULL = [TFLITE_FLOAT, TFLITE_UINT8_128, ONNX_QOPERATOR, ONNX_QDQ, BUILTIN_LITE0]
 
 

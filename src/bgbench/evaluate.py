@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import sys
 import time
 import types
@@ -202,15 +203,61 @@ def find_variants(root: str | Path, split: str = "val", variants: list[str] | st
     return names
 
 
+FOLDER_INDEX = re.compile(r"(\d{2,})_.+")
+"""A released-layout class folder, ``NN_name``: ``NN`` is the class index (``bgbench build`` writes
+every class folder this way, so a class that lost every image keeps its index by its absence)."""
+
+
+def folder_indices(folders: list[str]) -> list[int] | None:
+    """Each folder's class index from its ``NN_`` prefix, or None when some folder has no such
+    prefix or two folders share an index (then folders are numbered in sorted order instead)."""
+    matches = [FOLDER_INDEX.fullmatch(name) for name in folders]
+    if not folders or not all(matches):
+        return None
+    indices = [int(m.group(1)) for m in matches if m]
+    return indices if len(set(indices)) == len(indices) else None
+
+
+def _mapping_file_size(class_map: str | Path) -> int:
+    """1 + the largest target index a mapping file names (0 when unreadable: the label map reports it)."""
+    try:
+        raw = json.loads(Path(class_map).read_text())
+        if isinstance(raw, dict) and "mapping" in raw:
+            raw = raw["mapping"]
+        return max((int(v) + 1 for v in raw.values()), default=0) if isinstance(raw, dict) else 0
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
 def target_classes(num_outputs: int, folders: list[str], class_map: str | Path | None = None) -> list[str]:
-    """The label space predictions are scored in: the data's class folders, except that a tree
-    holding only some of IN-9's nine folders (e.g. a small build where every image of a class was
-    dropped) is scored in the full IN-9 space when the model has 1000 or 9 outputs and no mapping
-    file is given, so labels keep their IN-9 meaning."""
+    """The label space predictions are scored in, as class names (list index = class index).
+
+    - A tree holding only some of IN-9's nine folders (e.g. a small build where every image of a
+      class was dropped) is scored in the full IN-9 space when the model has 1000 or 9 outputs and
+      no mapping file is given, so labels keep their IN-9 meaning.
+    - Folders named ``NN_name`` (the released layout) keep their index ``NN`` even when a class
+      folder is missing: the space is max index + 1, or the mapping file's size (1 + its largest
+      target) when larger; a missing class gets its IN-9 folder name when every present folder is an
+      IN-9 folder, else ``NN_absent``. Exception: without a mapping file, a model with exactly one
+      output per present folder is read in folder order, as before.
+    - Otherwise the data's class folders in sorted order.
+    """
     subset = set(folders) < set(IN9_FOLDERS)
     if class_map is None and subset and num_outputs in (NUM_IMAGENET_CLASSES, len(IN9_FOLDERS)):
         return list(IN9_FOLDERS)
-    return list(folders)
+    indices = folder_indices(folders)
+    if indices is None:
+        return list(folders)
+    size = max(indices) + 1
+    if class_map is not None:
+        size = max(size, _mapping_file_size(class_map))
+    elif num_outputs == len(folders) != size:
+        return list(folders)
+    in9 = set(folders) <= set(IN9_FOLDERS)
+    names = [IN9_FOLDERS[i] if in9 and i < len(IN9_FOLDERS) else f"{i:02d}_absent" for i in range(size)]
+    for index, name in zip(indices, folders, strict=True):
+        names[index] = name
+    return names
 
 
 def select_label_map(num_outputs: int, class_names: list[str], rule: str = "released",
@@ -234,7 +281,7 @@ def select_label_map(num_outputs: int, class_names: list[str], rule: str = "rele
         shown = ", ".join(class_names[:4]) + (", ..." if n_classes > 4 else "")
         raise BgbenchError(
             f"a 1000-class ImageNet model needs IN-9's class folders ({', '.join(IN9_FOLDERS)}), but "
-            f"the data has {n_classes} folders ({shown}); pass a mapping file with --class-map")
+            f"the data has {n_classes} classes ({shown}); pass a mapping file with --class-map")
     raise BgbenchError(
         f"model has {num_outputs} outputs, which fits no label map for the data's {n_classes} classes: "
         f"expected {NUM_IMAGENET_CLASSES} (ImageNet-1k, with IN-9 folders) or {n_classes}, "

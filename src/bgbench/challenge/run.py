@@ -31,6 +31,7 @@ from bgbench.challenge.data import (
 )
 from bgbench.challenge.full import fill_matrix, new_matrix, not_done_value
 from bgbench.challenge.results import (
+    JSON_NAME,
     config_fingerprint,
     foreground_record,
     open_log,
@@ -316,16 +317,34 @@ def finalize(out, records: list[dict], files: ChallengeFiles, config: dict, desc
                                       f"{not_done_value(matrix.dtype)} = not evaluated (other shard)"}
         if out is not None:
             _write_background_csv(Path(out) / BACKGROUNDS_CSV, files, analysis)
-            if gallery and image_of is not None:
-                from bgbench.challenge.gallery import write_gallery
-
-                write_gallery(Path(out) / GALLERY_NAME, analysis["top_backgrounds"], image_of,
-                              title=f"most fooling backgrounds ({describe.get('spec', '')})")
-                summary["gallery"] = GALLERY_NAME
     summary["foregrounds"] = [{k: v for k, v in r.items() if k != "type"} for r in records]
     if out is not None:
-        write_outputs(out, summary)
+        write_outputs(out, summary)  # the results first: a failing gallery never loses them
+        if matrix is not None and gallery and image_of is not None:
+            _draw_gallery(Path(out), summary, analysis["top_backgrounds"], image_of,
+                          title=f"most fooling backgrounds ({describe.get('spec', '')})")
     return summary
+
+
+def _draw_gallery(out: Path, summary: dict[str, Any], top_backgrounds: list[dict], image_of,
+                  title: str) -> None:
+    """Draw ``OUT/gallery.png`` after the results are written; on any failure print a one-line
+    warning to stderr and record it as ``gallery_error`` (the results stay as written)."""
+    import sys
+
+    try:
+        from bgbench.challenge.gallery import write_gallery
+
+        write_gallery(out / GALLERY_NAME, top_backgrounds, image_of, title=title)
+    except Exception as exc:  # a picture must never cost the computed results
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        summary["gallery"] = None
+        summary["gallery_error"] = reason
+        print(f"warning: gallery not drawn ({reason}); the results are in {out / JSON_NAME}",
+              file=sys.stderr)
+    else:
+        summary["gallery"] = GALLERY_NAME
+    atomic_write_json(out / JSON_NAME, summary)
 
 
 def _write_background_csv(path: Path, files: ChallengeFiles, analysis: dict) -> None:
