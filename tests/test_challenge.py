@@ -594,3 +594,34 @@ def test_full_run_keeps_its_results_when_the_gallery_fails(tree: Path, tmp_path:
     assert summary["gallery"] == "gallery.png" and "gallery_error" not in summary
     assert json.loads((tmp_path / "drawn" / "challenge.json").read_text())["gallery"] == "gallery.png"
     assert (tmp_path / "drawn" / "gallery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tree_missing_a_class_keeps_in9_labels(tree: Path, tmp_path: Path):
+    """A tree without one IN-9 class folder (every image of the class was dropped) is scored in the
+    full IN-9 space: labels keep their IN-9 meaning and predicting the absent class is wrong."""
+    import shutil
+
+    part = tmp_path / "part"
+    shutil.copytree(tree, part)
+    for variant in ("original", "only_bg_t", "fg_mask"):
+        shutil.rmtree(part / variant / "val" / IN9_FOLDERS[3])
+    clf = toy_classifier("imagenet")
+    summary = run_challenge(part, clf, out=tmp_path / "out", full=True, quiet=True)
+    label_map = create_label_map(clf.num_outputs)  # the released 1000 -> 9 rule, IN-9 indices
+    fg, m, fg_folder, bg, _ = banks(part)
+    present = [f for f in IN9_FOLDERS if f != IN9_FOLDERS[3]]
+    in9_label = np.array([IN9_FOLDERS.index(present[i]) for i in fg_folder])
+    matrix = reference_matrix(lambda x: label_map.predict(clf(x)), fg, m, bg)  # IN-9 predictions
+    fooled = [(matrix[i] != in9_label[i]).any() for i in range(len(in9_label))]
+    assert [r["fooled"] for r in summary["foregrounds"]] == fooled
+    assert 0 < sum(fooled) < len(fooled)
+    # reported predictions are folder indices; the absent class (IN-9 index 3) and classes outside the
+    # nine are -1
+    assert (matrix == 3).any()
+    to_folder = {IN9_FOLDERS.index(f): i for i, f in enumerate(present)}
+    bg_paths = sorted(str(p.relative_to(part)) for p in (part / "only_bg_t").rglob("*.JPEG"))
+    for r in summary["foregrounds"]:
+        assert r["label"] == fg_folder[r["index"]]
+        if r["fooled"]:
+            in9_pred = int(matrix[r["index"], bg_paths.index(r["fooling_background"])])
+            assert r["predicted"] == to_folder.get(in9_pred, -1)

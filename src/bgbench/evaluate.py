@@ -288,7 +288,8 @@ def select_label_map(num_outputs: int, class_names: list[str], rule: str = "rele
         "or pass --class-map FILE")
 
 
-def _make_classifier(model: Any, **options: Any):
+def make_classifier(model: Any, **options: Any):
+    """A Classifier from a spec string (via create_classifier) or a ready Classifier (kept as is)."""
     from bgbench.models.base import Classifier
 
     if isinstance(model, Classifier):
@@ -338,15 +339,16 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
              batch_size: int = 64, device: str = "auto", precision: str = "fp32", preprocess: str = "native",
              weights: str | Path | None = None, arch: str | None = None, num_classes: int | None = None,
              trust_pickle: bool = False, out: str | Path | None = None, cache: bool = True,
-             cache_dir: str | Path | None = None, resume: bool = True, quiet: bool = False) -> EvalResult:
+             cache_dir: str | Path | None = None, resume: bool = True, int8: str = "reference",
+             quiet: bool = False) -> EvalResult:
     """Evaluate ``model`` (a spec string for :func:`bgbench.models.create_classifier`, or a
     :class:`~bgbench.models.base.Classifier`) on the variants of ``data`` (see module docstring).
 
     ``map_rule``: ``released`` (top-1 over all outputs, then the class table; default),
     ``restricted`` (top-1 over outputs that map to a class) or ``sum`` (softmax mass per class).
     ``class_map``: JSON mapping file {"output index": class index} for custom class sets.
-    ``device``, ``precision``, ``preprocess``, ``weights``, ``arch``, ``num_classes`` and
-    ``trust_pickle`` go to the model adapter when ``model`` is a spec (a ready Classifier keeps its own).
+    ``device``, ``precision``, ``preprocess``, ``weights``, ``arch``, ``num_classes``, ``trust_pickle``
+    and ``int8`` go to the model adapter when ``model`` is a spec (a ready Classifier keeps its own).
     ``out``: when given, ``results.json`` and ``results.csv`` are written there, and each variant's
     predictions are saved in ``out/partial/<variant>.json`` as soon as it is done; with ``resume``
     a rerun into the same ``out`` reuses them when the model (weights sha256, preprocessing,
@@ -367,8 +369,9 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
         if other != class_names:
             raise BgbenchError(f"class folders of {name}/{split} differ from those of {names[0]}/{split}",
                                root)
-    clf = _make_classifier(model, device=device, precision=precision, weights=weights, arch=arch,
-                           num_classes=num_classes, trust_pickle=trust_pickle, preprocess=preprocess)
+    clf = make_classifier(model, device=device, precision=precision, weights=weights, arch=arch,
+                          num_classes=num_classes, trust_pickle=trust_pickle, preprocess=preprocess,
+                          int8=int8)
     folders = class_names
     class_names = target_classes(int(clf.num_outputs), folders, class_map)
     relabel = np.array([class_names.index(f) for f in folders], dtype=np.int64)
@@ -377,7 +380,7 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     results: dict[str, VariantResult] = {}
     for name in names:
         t0 = time.perf_counter()
-        vdata = load_variant(root, name, split, cache=cache, cache_dir=cache_dir)
+        vdata = load_variant(root, name, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
         load_s = time.perf_counter() - t0
         key = (_resume_key(model_info, label_map.describe(), vdata.fingerprint, split, batch_size, clf)
                if resume and out is not None else None)

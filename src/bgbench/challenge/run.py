@@ -74,19 +74,6 @@ def shard_indices(n_foregrounds: int, shard: tuple[int, int] | None) -> list[int
     return list(range(i, n_foregrounds, n))
 
 
-def make_classifier(model: Any, **options: Any):
-    """A Classifier from a spec string (via create_classifier) or a ready Classifier."""
-    from bgbench.models.base import Classifier
-
-    if isinstance(model, Classifier):
-        return model
-    if not isinstance(model, str):
-        raise BgbenchError(f"model must be a spec string or a Classifier, got {type(model).__name__}")
-    from bgbench.models import create_classifier
-
-    return create_classifier(model, **options)
-
-
 def model_identity(describe: dict[str, Any]) -> dict[str, Any]:
     """What decides the predictions (describe() without where it ran)."""
     return {k: v for k, v in describe.items() if k not in ("device",)}
@@ -101,7 +88,7 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
                   weights: str | Path | None = None, arch: str | None = None, num_classes: int | None = None,
                   trust_pickle: bool = False, order: str = "adaptive", top_k: int = 5, gallery: bool = True,
                   cache: bool = True, cache_dir: str | Path | None = None, checkpoint_seconds: float = 60.0,
-                  quiet: bool = False) -> dict[str, Any]:
+                  int8: str = "reference", quiet: bool = False) -> dict[str, Any]:
     """Run the adversarial-backgrounds challenge of ``model`` on the tree ``data``; returns the
     challenge.json content (also written to ``out`` when given).
 
@@ -121,7 +108,7 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
     options = dict(out=out, full=full, strict=strict, split=split, map_rule=map_rule, class_map=class_map,
                    batch_size=batch_size, device=device, precision=precision, preprocess=preprocess,
                    weights=weights, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle,
-                   order=order,
+                   int8=int8, order=order,
                    top_k=top_k, gallery=gallery, cache=cache, cache_dir=cache_dir,
                    checkpoint_seconds=checkpoint_seconds, quiet=quiet)
     if executor == "ray":
@@ -135,19 +122,28 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
 
     started = time.perf_counter()
     list_challenge_files(data, split)  # fail fast on layout problems before loading a model
-    loaded = load_challenge_data(data, split, cache=cache, cache_dir=cache_dir)
+    loaded = load_challenge_data(data, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
     load_s = time.perf_counter() - started
-    from bgbench.evaluate import select_label_map
+    import torch
+
+    from bgbench.evaluate import make_classifier, select_label_map, target_classes
 
     clf = make_classifier(model, device=device, precision=precision, weights=weights, arch=arch,
-                          num_classes=num_classes, trust_pickle=trust_pickle, preprocess=preprocess)
-    label_map = select_label_map(int(clf.num_outputs), loaded.class_names, map_rule, class_map)
+                          num_classes=num_classes, trust_pickle=trust_pickle, preprocess=preprocess,
+                          int8=int8)
+    # the label map works in the full class space (a class folder may be missing, see target_classes);
+    # predictions come back to folder indices, a class with no folder to -1 (always wrong)
+    targets = target_classes(int(clf.num_outputs), list(loaded.class_names), class_map)
+    label_map = select_label_map(int(clf.num_outputs), targets, map_rule, class_map)
     dev = clf.device
+    to_folder = torch.full((len(targets) + 1,), -1, dtype=torch.long, device=dev)  # [-1] -> -1
+    for i, folder in enumerate(loaded.class_names):
+        to_folder[targets.index(folder)] = i
     if batch_size is None:
         batch_size = 256 if dev.type == "cuda" else 64
 
     def predict(x):
-        return label_map.predict(clf(x))
+        return to_folder[label_map.predict(clf(x))]
 
     describe = clf.describe()
     config = {"schema": SCHEMA, "mode": "full" if full else "search", "strict": bool(strict or full),

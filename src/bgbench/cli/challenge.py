@@ -64,6 +64,9 @@ def register(app: typer.Typer) -> None:
         num_classes: int = typer.Option(None, "--num-classes", help="Output classes for ckpt: specs."),
         trust_pickle: bool = typer.Option(False, "--trust-pickle",
                                           help="Allow checkpoints that need pickle (only files you trust)."),
+        int8: str = typer.Option("reference", "--int8",
+                                 help="Quantized ONNX graphs: reference (the operators' exact arithmetic, "
+                                      "the same on every CPU) or native (onnxruntime's own kernels)."),
         top_k: int = typer.Option(5, "--top-k", help="Most fooling backgrounds listed per class (--full)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Decode images in memory; no cache files."),
         cache_dir: Path = typer.Option(None, "--cache-dir", help="Decoded-image cache folder."),
@@ -96,7 +99,8 @@ def register(app: typer.Typer) -> None:
                                     class_map=class_map, batch_size=batch_size, device=device,
                                     precision=precision, preprocess=preprocess, weights=weights, arch=arch,
                                     num_classes=num_classes, trust_pickle=trust_pickle, order=order,
-                                    top_k=top_k, cache=not no_cache, cache_dir=cache_dir, quiet=quiet)
+                                    top_k=top_k, cache=not no_cache, cache_dir=cache_dir, int8=int8,
+                                    quiet=quiet)
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:

@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
         num_classes: int = typer.Option(None, "--num-classes", help="Output classes for ckpt: specs."),
         trust_pickle: bool = typer.Option(False, "--trust-pickle",
                                           help="Allow checkpoints that need pickle (only files you trust)."),
+        int8: str = typer.Option("reference", "--int8",
+                                 help="Quantized ONNX graphs: reference (the operators' exact arithmetic, "
+                                      "the same on every CPU) or native (onnxruntime's own kernels)."),
         as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout instead of tables."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Decode images in memory; no cache files."),
         cache_dir: Path = typer.Option(None, "--cache-dir",
@@ -66,7 +69,7 @@ def register(app: typer.Typer) -> None:
                           batch_size=batch_size, device=device, precision=precision, preprocess=preprocess,
                           weights=weights, arch=arch, num_classes=num_classes, trust_pickle=trust_pickle,
                           out=target, cache=not no_cache, cache_dir=cache_dir, resume=not no_resume,
-                          quiet=quiet)
+                          int8=int8, quiet=quiet)
         doc = result.to_json()
         if as_json:
             typer.echo(json.dumps(doc, indent=2))
