@@ -230,6 +230,8 @@ def test_bad_input_errors(tree, tmp_path):
         evaluate(tmp_path / "nowhere", clf)
     with pytest.raises(BgbenchError, match="no variant folders found"):
         evaluate(tmp_path, clf)
+    with pytest.raises(BgbenchError, match=r"split 'train' .*found split\(s\) val \(pick one with --split\)"):
+        evaluate(tree, clf, split="train")
     seven = small_timm_classifier(num_classes=7)
     with pytest.raises(BgbenchError, match="7 outputs, which fits no label map"):
         evaluate(tree, seven, cache=False, out=tmp_path / "never")

@@ -186,8 +186,12 @@ def find_variants(root: str | Path, split: str = "val", variants: list[str] | st
     present = [name for name in IMAGE_VARIANTS if variant_dir(root, name, split).is_dir()]
     if variants is None:
         if not present:
-            raise BgbenchError(f"no variant folders found (expected e.g. original/{split}/<class>/...; "
-                               f"known variants: {', '.join(IMAGE_VARIANTS)})", root)
+            others = sorted({p.name for name in IMAGE_VARIANTS if (root / name).is_dir()
+                             for p in (root / name).iterdir() if p.is_dir()} - {split})
+            hint = f"; found split(s) {', '.join(others)} (pick one with --split)" if others else ""
+            raise BgbenchError(f"no variant folders found for split {split!r} (expected e.g. "
+                               f"original/{split}/<class>/...; known variants: {', '.join(IMAGE_VARIANTS)})"
+                               f"{hint}", root)
         return present
     names = [v.strip() for v in variants.split(",")] if isinstance(variants, str) else list(variants)
     names = list(dict.fromkeys(n for n in names if n))
