@@ -200,6 +200,11 @@ def process_image(task: _Phase1Task) -> dict[str, Any]:
         record["status"] = "kept"
     else:
         record["reason"] = " ".join(reason.split())
+        # an error while writing (e.g. a crash between two variants) must not leave part of a dropped
+        # image's outputs behind
+        for name in PHASE1_OUTPUTS:
+            Path(variant_path(task.context.out, name, task.context.config.split, task.class_folder,
+                              task.sample.stem)).unlink(missing_ok=True)
     write_record(task.context.out, task.context.config.split, record)
     return record
 
