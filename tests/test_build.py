@@ -198,21 +198,26 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     command = [sys.executable, "-m", "bgbench", "build", str(source), str(out), "--split", "val",
                "--executor", "serial", "-q"]
     env = {**os.environ, "BGBENCH_PROGRESS": "0"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records = out / ".bgbench-build" / "val" / "records"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if records.is_dir() and sum(1 for _ in records.rglob("*.json")) >= 4:
-            break
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    kill_when(command, env, lambda: records.is_dir() and sum(1 for _ in records.rglob("*.json")) >= 4)
     assert not (out / "manifest.jsonl").exists()
 
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert tree_bytes(out) == tree_bytes(clean)
+
+
+def kill_when(command: list[str], env: dict[str, str], ready) -> None:
+    """Start ``command``, SIGKILL it as soon as ``ready()`` holds; fail if it finished first."""
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ready():
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
 
 
 # the CLI, with each mixed file's write followed by a short pause: phase 2 of a tiny build lasts long
@@ -243,17 +248,9 @@ def test_resume_after_sigkill_in_the_mixing_phase_is_byte_identical(tmp_path):
     args = ["build", str(source), str(out), "--split", "val", "--segmenter", "box", "--executor", "serial",
             "-q"]
     env = {**os.environ, "BGBENCH_PROGRESS": "0"}
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_MIXING_CLI, *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mixed_rand = out / "mixed_rand"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if mixed_rand.is_dir() and sum(1 for _ in mixed_rand.rglob("*.JPEG")) >= 3:
-            break
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    kill_when([sys.executable, "-c", SLOW_MIXING_CLI, *args], env,
+              lambda: mixed_rand.is_dir() and sum(1 for _ in mixed_rand.rglob("*.JPEG")) >= 3)
     # killed in phase 2: every phase-1 record written, some mixed files but not all, no manifest
     assert sum(1 for _ in (out / ".bgbench-build" / "val" / "records").rglob("*.json")) == n_images
     written = sum(1 for v in MIXED for _ in (out / v).rglob("*.JPEG"))

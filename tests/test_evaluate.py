@@ -147,15 +147,19 @@ def test_imagenet_1000_to_in9_rules(tmp_path):
     assert pred["01_bird"] == -1 and pred["02_vehicle"] == 0 and pred["03_reptile"] == -1
 
 
-def test_custom_class_set_with_mapping_file(tmp_path):
-    root = tmp_path / "custom"
-    codes = {"apple": [1, 2], "boat": [3], "cat": [4]}
+def coded_tree(root, codes: dict[str, list[int]]):
+    """``original/val/<folder>/<i>.png``: 8x8 images whose red channel is the code (read by CodedLogits)."""
     for folder, values in codes.items():
         (root / "original" / "val" / folder).mkdir(parents=True)
         for i, code in enumerate(values):
             arr = np.zeros((8, 8, 3), np.uint8)
             arr[:, :, 0] = code
             Image.fromarray(arr).save(root / "original" / "val" / folder / f"{i}.png")
+    return root
+
+
+def test_custom_class_set_with_mapping_file(tmp_path):
+    root = coded_tree(tmp_path / "custom", {"apple": [1, 2], "boat": [3], "cat": [4]})
     table = torch.zeros(256, 5)
     table[1, 0] = 1.0   # apple -> output 0 -> apple
     table[2, 4] = 1.0   # apple -> output 4 -> apple
@@ -179,14 +183,7 @@ def test_custom_tree_missing_a_middle_class_keeps_folder_indices(tmp_path):
     three-class set applies, and a model with one output per class is read directly."""
     from bgbench.evaluate import target_classes
 
-    root = tmp_path / "custom"
-    codes = {"00_apple": [1, 2], "02_cat": [4, 5]}
-    for folder, values in codes.items():
-        (root / "original" / "val" / folder).mkdir(parents=True)
-        for i, code in enumerate(values):
-            arr = np.zeros((8, 8, 3), np.uint8)
-            arr[:, :, 0] = code
-            Image.fromarray(arr).save(root / "original" / "val" / folder / f"{i}.png")
+    root = coded_tree(tmp_path / "custom", {"00_apple": [1, 2], "02_cat": [4, 5]})
     table = torch.zeros(256, 5)
     table[1, 0] = 1.0   # apple -> output 0 -> apple (0): right
     table[2, 1] = 1.0   # apple -> output 1 -> boat (1): wrong
