@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -560,3 +561,25 @@ def test_models_command_table_json_and_default_zoo(tmp_path: Path, monkeypatch: 
     assert {r["name"] for r in records} >= {"efficientnet_lite0", "tiny-resnet", "mobilenetv2_12_int8"}
     assert main(["models", "--zoo", str(tmp_path / "missing.toml")]) == 2
     assert "zoo file not found" in capsys.readouterr().err
+
+
+def test_tflite_quantize_dequantize_uint8_int8_float() -> None:
+    """The TFLite adapter's input quantizer and output dequantizer for every input/output type."""
+    from bgbench.models.tflite_adapter import dequantize, quantize
+
+    x = np.array([-0.998, -0.5, 0.0, 0.00390625, 0.5, 0.99, 1.5], np.float32)  # 1.5 saturates
+    q8 = quantize(x, np.int8, 1 / 128, -1)  # int8 graphs: zero point near 0, range [-128, 127]
+    assert q8.dtype == np.int8 and q8.tolist() == [-128, -65, -1, 0, 63, 126, 127]
+    qu = quantize(x, np.uint8, 1 / 127.5, 128)  # uint8 graphs: zero point 128
+    assert qu.dtype == np.uint8 and qu.tolist() == [1, 64, 128, 128, 192, 254, 255]
+    assert quantize(x, np.float32, 0.0, 0) is not None and quantize(x, np.float32, 0.0, 0).dtype == np.float32
+    # round trip within half a step inside both ranges (the first and last values saturate int8)
+    inside = x[1:-1]
+    assert np.abs(dequantize(q8, 1 / 128, -1)[1:-1] - inside).max() <= 0.5 / 128 + 1e-7
+    assert np.abs(dequantize(qu, 1 / 127.5, 128)[1:-1] - inside).max() <= 0.5 / 127.5 + 1e-7
+    # TFLite's quantized softmax: int8 with scale 1/256 and zero point -128 gives probabilities
+    probs = dequantize(np.array([-128, 0, 127], np.int8), 1 / 256, -128)
+    assert probs.tolist() == [0.0, 0.5, 255 / 256]
+    assert dequantize(np.array([0.25], np.float32), 0.0, 0).tolist() == [0.25]
+    with pytest.raises(ValueError, match="int8.*without a scale"):
+        quantize(x, np.int8, 0.0, 0)

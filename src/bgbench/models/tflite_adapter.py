@@ -39,6 +39,26 @@ SOFTMAX_SCALE = 1.0 / 256.0
 DEFAULT_BATCH = 32
 
 
+def quantize(x: np.ndarray, dtype: Any, scale: float, zero: int) -> np.ndarray:
+    """Float array -> the graph's input dtype: float32 unchanged; uint8/int8 (any integer type)
+    ``clip(round(x / scale + zero))`` to the type's range (round half to even, as TFLite's
+    reference quantizer on the host). Raises ValueError for an integer input without a scale."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return x.astype(dtype, copy=False)
+    if not scale:
+        raise ValueError(f"quantized input ({dtype.name}) without a scale")
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def dequantize(y: np.ndarray, scale: float, zero: int) -> np.ndarray:
+    """Graph output -> float32: floats as they are, integers ``(y - zero) * scale`` (scale 0 = 1)."""
+    if y.dtype.kind == "f":
+        return y.astype(np.float32)
+    return ((y.astype(np.float32) - zero) * (scale or 1.0)).astype(np.float32)
+
+
 def _threads() -> int:
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
 
@@ -138,20 +158,15 @@ class TFLiteClassifier(ExternalClassifier):
         return True
 
     def _quantize(self, x: np.ndarray) -> np.ndarray:
-        dtype = np.dtype(self._input["dtype"])
-        if dtype == np.float32:
-            return x
         scale, zero = self._input["quantization"]
-        if not scale:
-            raise BgbenchError(f"quantized input ({dtype.name}) without a scale", self.path)
-        info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+        try:
+            return quantize(x, self._input["dtype"], scale, zero)
+        except ValueError as exc:
+            raise BgbenchError(str(exc), self.path) from None
 
     def _dequantize(self, y: np.ndarray) -> np.ndarray:
-        if np.dtype(self._output["dtype"]) == np.float32:
-            return y.astype(np.float32)
         scale, zero = self._output["quantization"]
-        return ((y.astype(np.float32) - zero) * (scale or 1.0)).astype(np.float32)
+        return dequantize(y, scale, zero)
 
     def run_chunk(self, x: np.ndarray) -> np.ndarray:
         if x.shape[0] != self._current:
