@@ -158,6 +158,14 @@ def coded_tree(root, codes: dict[str, list[int]]):
     return root
 
 
+def five_output_model(table: torch.Tensor, mapping: Path) -> tuple[TorchClassifier, Path]:
+    """A 5-output CodedLogits model and a mapping file: outputs 0, 4 -> class 0; 1 -> 1; 2 -> 2; 3 -> none."""
+    mapping.write_text(json.dumps({"0": 0, "1": 1, "2": 2, "3": -1, "4": 0}))
+    clf = TorchClassifier(module=CodedLogits(table), spec="five", num_outputs=5,
+                          preprocessing=Preprocessing(mean=(0, 0, 0), std=(1, 1, 1)))
+    return clf, mapping
+
+
 def test_custom_class_set_with_mapping_file(tmp_path):
     root = coded_tree(tmp_path / "custom", {"apple": [1, 2], "boat": [3], "cat": [4]})
     table = torch.zeros(256, 5)
@@ -165,10 +173,7 @@ def test_custom_class_set_with_mapping_file(tmp_path):
     table[2, 4] = 1.0   # apple -> output 4 -> apple
     table[3, 3] = 1.0   # boat -> output 3 -> none (-1)
     table[4, 2] = 1.0   # cat -> output 2 -> cat
-    mapping = tmp_path / "map.json"
-    mapping.write_text(json.dumps({"0": 0, "1": 1, "2": 2, "3": -1, "4": 0}))
-    clf = TorchClassifier(module=CodedLogits(table), spec="five", num_outputs=5,
-                          preprocessing=Preprocessing(mean=(0, 0, 0), std=(1, 1, 1)))
+    clf, mapping = five_output_model(table, tmp_path / "map.json")
     result = evaluate(root, clf, class_map=mapping, cache=False)
     vres = result.variants["original"]
     assert vres.preds.tolist() == [0, 0, -1, 2] and vres.accuracy.k == 3
@@ -189,10 +194,7 @@ def test_custom_tree_missing_a_middle_class_keeps_folder_indices(tmp_path):
     table[2, 1] = 1.0   # apple -> output 1 -> boat (1): wrong
     table[4, 2] = 1.0   # cat -> output 2 -> cat (2): right
     table[5, 3] = 1.0   # cat -> output 3 -> none (-1): wrong
-    mapping = tmp_path / "map.json"
-    mapping.write_text(json.dumps({"0": 0, "1": 1, "2": 2, "3": -1, "4": 0}))
-    clf = TorchClassifier(module=CodedLogits(table), spec="five", num_outputs=5,
-                          preprocessing=Preprocessing(mean=(0, 0, 0), std=(1, 1, 1)))
+    clf, mapping = five_output_model(table, tmp_path / "map.json")
     result = evaluate(root, clf, class_map=mapping, cache=False)
     vres = result.variants["original"]
     assert result.class_names == ["00_apple", "01_absent", "02_cat"]
