@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import re
 import sys
 import time
 import types
@@ -29,7 +28,7 @@ import numpy as np
 from bgbench import __version__
 from bgbench.classes import IN9_FOLDERS, NUM_IMAGENET_CLASSES
 from bgbench.errors import BgbenchError
-from bgbench.layout import IMAGE_VARIANTS, MASK_VARIANT, class_folders, variant_dir
+from bgbench.layout import IMAGE_VARIANTS, MASK_VARIANT, class_folders, folder_index, variant_dir
 from bgbench.metrics import Gap, Proportion, accuracy, bg_gap, confusion_matrix, per_class_accuracy
 from bgbench.progress import progress
 
@@ -207,29 +206,24 @@ def find_variants(root: str | Path, split: str = "val", variants: list[str] | st
     return names
 
 
-FOLDER_INDEX = re.compile(r"(\d{2,})_.+")
-"""A released-layout class folder, ``NN_name``: ``NN`` is the class index (``bgbench build`` writes
-every class folder this way, so a class that lost every image keeps its index by its absence)."""
-
-
 def folder_indices(folders: list[str]) -> list[int] | None:
-    """Each folder's class index from its ``NN_`` prefix, or None when some folder has no such
-    prefix or two folders share an index (then folders are numbered in sorted order instead)."""
-    matches = [FOLDER_INDEX.fullmatch(name) for name in folders]
-    if not folders or not all(matches):
+    """Each folder's class index from its ``NN_`` prefix (:func:`bgbench.layout.folder_index`; every
+    folder ``bgbench build`` writes has one, so a class that lost every image keeps its index by its
+    absence), or None when some folder has no such prefix or two folders share an index (then
+    folders are numbered in sorted order instead)."""
+    indices = [folder_index(name) for name in folders]
+    if not folders or None in indices:
         return None
-    indices = [int(m.group(1)) for m in matches if m]
-    return indices if len(set(indices)) == len(indices) else None
+    return indices if len(set(indices)) == len(indices) else None  # type: ignore[return-value]
 
 
 def _mapping_file_size(class_map: str | Path) -> int:
     """1 + the largest target index a mapping file names (0 when unreadable: the label map reports it)."""
+    from bgbench.labelmap import read_mapping_file
+
     try:
-        raw = json.loads(Path(class_map).read_text())
-        if isinstance(raw, dict) and "mapping" in raw:
-            raw = raw["mapping"]
-        return max((int(v) + 1 for v in raw.values()), default=0) if isinstance(raw, dict) else 0
-    except (OSError, ValueError, TypeError, AttributeError):
+        return max((target + 1 for target in read_mapping_file(class_map).values()), default=0)
+    except BgbenchError:
         return 0
 
 

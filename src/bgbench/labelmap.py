@@ -74,8 +74,9 @@ class LabelMap:
                 "source": self.source}
 
 
-def load_mapping_file(path: str | Path, num_outputs: int, num_targets: int) -> np.ndarray:
-    """Read a JSON mapping ``{"<output index>": <target index or -1>, ...}`` (missing outputs -> -1)."""
+def read_mapping_file(path: str | Path) -> dict[int, int]:
+    """Parse a JSON mapping ``{"<output index>": <target index or -1>, ...}`` (or ``{"mapping": {...}}``)
+    into {output: target}; raises ``BgbenchError`` naming the file when it is not such a mapping."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text())
@@ -85,12 +86,20 @@ def load_mapping_file(path: str | Path, num_outputs: int, num_targets: int) -> n
         raw = raw["mapping"]
     if not isinstance(raw, dict):
         raise BgbenchError('mapping file must be a JSON object {"output index": target index}', path)
-    table = np.full(num_outputs, -1, dtype=np.int64)
+    mapping = {}
     for key, value in raw.items():
         try:
-            out, target = int(key), int(value)
+            mapping[int(key)] = int(value)
         except (TypeError, ValueError) as exc:
             raise BgbenchError(f"mapping entry {key!r}: {value!r} is not integer -> integer", path) from exc
+    return mapping
+
+
+def load_mapping_file(path: str | Path, num_outputs: int, num_targets: int) -> np.ndarray:
+    """The mapping file as an int64 (num_outputs,) table of targets in [-1, num_targets) (missing
+    outputs -> -1); raises ``BgbenchError`` for an output or target out of range."""
+    table = np.full(num_outputs, -1, dtype=np.int64)
+    for out, target in read_mapping_file(path).items():
         if not 0 <= out < num_outputs:
             raise BgbenchError(f"mapping names output {out}, but the model has {num_outputs} outputs", path)
         if not -1 <= target < num_targets:

@@ -7,6 +7,7 @@ torchvision's ImageFolder: class folders sorted, files sorted, no shuffling.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bgbench.errors import BgbenchError
@@ -22,6 +23,16 @@ SPLITS: tuple[str, ...] = ("train", "val")
 IMAGE_SUFFIX = ".JPEG"
 MASK_SUFFIX = ".npy"
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"})
+
+
+CLASS_FOLDER = re.compile(r"(\d{2,})_.+")
+"""A released-layout class folder, ``NN_name``: ``NN`` is the class index."""
+
+
+def folder_index(name: str) -> int | None:
+    """The class index ``NN`` of a folder named ``NN_name``, None for any other name."""
+    match = CLASS_FOLDER.fullmatch(name)
+    return int(match.group(1)) if match else None
 
 
 def variant_dir(root: str | Path, variant: str, split: str) -> Path:

@@ -38,7 +38,7 @@ from bgbench.build.writer import (
 )
 from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
-from bgbench.layout import MASK_VARIANT, SPLITS
+from bgbench.layout import MASK_VARIANT, SPLITS, folder_index
 from bgbench.samples import Sample
 from bgbench.segment import METHODS, derive_seed, mask_iou, segment
 from bgbench.variants import (
@@ -130,7 +130,7 @@ def class_folder_names(class_names: list[str]) -> list[str]:
     """Released-style folder per class: kept when already ``NN_name``, else ``NN_<name>``."""
     folders = []
     for index, name in enumerate(class_names):
-        if re.fullmatch(r"\d{2,}_.+", name):
+        if folder_index(name) is not None:
             folders.append(name)
         else:
             safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "class"
