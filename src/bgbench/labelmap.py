@@ -22,8 +22,7 @@ import torch
 
 from bgbench.classes import IN9_CLASSES, NUM_IMAGENET_CLASSES, imagenet_to_in9_array
 from bgbench.errors import BgbenchError
-
-MAP_RULES = ("released", "restricted", "sum")
+from bgbench.options import MAP_RULES
 
 
 @dataclass(frozen=True)

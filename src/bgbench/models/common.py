@@ -9,24 +9,20 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bgbench.errors import BgbenchError
-from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, PRECISIONS, Preprocessing, resize_square
-from bgbench.models.onnx_quant import INT8_MODES
+from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, resize_square
+from bgbench.options import PREPROCESS_MODES, ModelOptions
 
 IN9_MEAN = (0.4717, 0.4499, 0.3837)
 IN9_STD = (0.2600, 0.2516, 0.2575)
 INCEPTION_MEAN = (0.5, 0.5, 0.5)
 INCEPTION_STD = (0.5, 0.5, 0.5)
 
-#: ``preprocess=`` values: ``native`` (the adapter's own config), ``released`` (the released script),
-#: or a named normalisation preset applied at the adapter's native input size.
-PREPROCESS_MODES = ("native", "released", "imagenet", "inception", "in9")
 PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
     "inception": (INCEPTION_MEAN, INCEPTION_STD),
@@ -34,42 +30,17 @@ PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]
 }
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """The options of :func:`bgbench.models.create_classifier` (see docs/models.md)."""
-
-    device: str = "auto"
-    precision: str = "fp32"
-    weights: str | Path | None = None
-    pretrained: bool | None = None
-    arch: str | None = None
-    num_classes: int | None = None
-    trust_pickle: bool = False
-    preprocess: str = "native"
-    int8: str = "reference"
-
-
-_IGNORED = {"class_map"}  # accepted for convenience; the label map is built elsewhere
+#: accepted by the factories for convenience; the label map is built elsewhere
+_IGNORED = {"class_map", "map_rule", "spec"}
 
 
 def parse_options(options: dict[str, Any]) -> ModelOptions:
-    """Validate keyword options; unknown names are a programming error (TypeError)."""
-    known = set(ModelOptions.__dataclass_fields__)
-    unknown = set(options) - known - _IGNORED
+    """Adapter keyword options -> :class:`~bgbench.options.ModelOptions` (validated there); names
+    that are not adapter options are a programming error (TypeError)."""
+    unknown = set(options) - set(ModelOptions.ADAPTER_FIELDS) - _IGNORED
     if unknown:
         raise TypeError(f"create_classifier() got unknown option(s): {', '.join(sorted(unknown))}")
-    opts = ModelOptions(**{k: v for k, v in options.items() if k in known})
-    if opts.precision not in PRECISIONS:
-        raise BgbenchError(f"unknown precision {opts.precision!r} (expected one of {', '.join(PRECISIONS)})")
-    if opts.preprocess not in PREPROCESS_MODES:
-        raise BgbenchError(f"unknown preprocessing {opts.preprocess!r} "
-                           f"(expected one of {', '.join(PREPROCESS_MODES)})")
-    if opts.int8 not in INT8_MODES:
-        raise BgbenchError(f"unknown int8 arithmetic {opts.int8!r} (expected one of {', '.join(INT8_MODES)})")
-    if opts.num_classes is not None and int(opts.num_classes) < 1:
-        raise BgbenchError(f"--num-classes must be positive, got {opts.num_classes}")
-    return opts
+    return ModelOptions(**{k: v for k, v in options.items() if k in ModelOptions.ADAPTER_FIELDS})
 
 
 def reject(opts: ModelOptions, adapter: str, *names: str) -> None:

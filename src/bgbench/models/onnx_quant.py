@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-INT8_MODES: tuple[str, ...] = ("reference", "native")
+from bgbench.options import INT8_MODES
 
 #: Operators :func:`to_reference` rewrites (QOperator format and the integer-only operators).
 REWRITTEN_OPS = frozenset({

@@ -1,0 +1,120 @@
+"""Which model, and how to run it: the one options object every entry point takes.
+
+:class:`ModelOptions` is shared by eval, the challenge, the sweep and the demo (and by every later
+command); the CLI builds it from one option group (:mod:`bgbench.cli.common`), so a command gets all
+model options, with the same names and help, in one line. Adapters receive
+:meth:`ModelOptions.adapter_kwargs`; the label map reads ``map_rule`` and ``class_map``.
+
+This module imports neither torch nor any adapter: building options is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bgbench.errors import BgbenchError
+
+#: the model ``bgbench eval``, ``challenge`` and ``demo`` use when none is named
+DEFAULT_MODEL = "efficientnet_lite0"
+MAP_RULES: tuple[str, ...] = ("released", "restricted", "sum")
+PRECISION_NAMES: tuple[str, ...] = ("fp32", "bf16", "fp16")
+#: ``preprocess=`` values: ``native`` (the adapter's own config), ``released`` (the released script),
+#: or a named normalisation preset applied at the adapter's native input size.
+PREPROCESS_MODES: tuple[str, ...] = ("native", "released", "imagenet", "inception", "in9")
+INT8_MODES: tuple[str, ...] = ("reference", "native")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The model to load and how to run it (see docs/models.md and docs/api.md).
+
+    - ``spec``: built-in name (``efficientnet_lite0``), ``timm:NAME``, ``torchvision:NAME``,
+      ``hf:REPO``, ``onnx:FILE``, ``tflite:FILE``, ``torchscript:FILE``, ``ckpt:FILE``,
+      ``python:MODULE:CALLABLE`` (``bgbench.list_models()`` lists them).
+    - ``weights``: a local weights file (state dict or safetensors); ``pretrained``: ask the adapter
+      for (or against) its pretrained weights; ``arch`` / ``num_classes``: the architecture of a
+      ``ckpt:`` file; ``trust_pickle``: allow checkpoints that need pickle.
+    - ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``precision``: ``fp32``, ``bf16``,
+      ``fp16`` (autocast); ``preprocess``: one of :data:`PREPROCESS_MODES`; ``int8``: arithmetic of
+      quantized ONNX graphs (``reference`` or ``native``).
+    - ``map_rule`` (``released``, ``restricted``, ``sum``) and ``class_map`` (a JSON mapping file)
+      turn the model's outputs into the dataset's classes.
+    """
+
+    spec: str = DEFAULT_MODEL
+    weights: str | Path | None = None
+    pretrained: bool | None = None
+    arch: str | None = None
+    num_classes: int | None = None
+    trust_pickle: bool = False
+    device: str = "auto"
+    precision: str = "fp32"
+    preprocess: str = "native"
+    int8: str = "reference"
+    map_rule: str = "released"
+    class_map: str | Path | None = None
+
+    #: the fields an adapter factory receives (``factory(target, **adapter_kwargs())``)
+    ADAPTER_FIELDS: ClassVar[tuple[str, ...]] = ("weights", "pretrained", "arch", "num_classes",
+                                                 "trust_pickle", "device", "precision", "preprocess",
+                                                 "int8")
+    LABEL_FIELDS: ClassVar[tuple[str, ...]] = ("map_rule", "class_map")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.spec, str) or not self.spec:
+            raise BgbenchError(f"model spec must be a non-empty string, got {self.spec!r}")
+        checks = (("precision", PRECISION_NAMES), ("preprocess", PREPROCESS_MODES), ("int8", INT8_MODES),
+                  ("map_rule", MAP_RULES))
+        for name, allowed in checks:
+            value = getattr(self, name)
+            if value not in allowed:
+                flag = {"map_rule": "--map", "preprocess": "--preprocess"}.get(name, "--" + name)
+                raise BgbenchError(f"unknown {flag} value {value!r} (expected one of {', '.join(allowed)})")
+        if self.num_classes is not None and int(self.num_classes) < 1:
+            raise BgbenchError(f"--num-classes must be positive, got {self.num_classes}")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Every field name (the keywords :meth:`of` accepts)."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def of(cls, model: Any = None, **overrides: Any) -> ModelOptions:
+        """Options from a spec string, a ModelOptions, or None (the default model), with keyword
+        ``overrides`` (field names only; an unknown name is a TypeError, a ``None`` value keeps the
+        default). A ready :class:`~bgbench.models.base.Classifier` is not options: callers handle
+        it before (its own spec is recorded)."""
+        unknown = set(overrides) - set(cls.names())
+        if unknown:
+            raise TypeError(f"unknown model option(s): {', '.join(sorted(unknown))} "
+                            f"(known: {', '.join(cls.names())})")
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if model is None:
+            base = cls()
+        elif isinstance(model, ModelOptions):
+            base = model
+        elif isinstance(model, str):
+            base = cls(spec=model)
+        else:
+            raise BgbenchError(f"model must be a spec string or ModelOptions, got {type(model).__name__}")
+        return replace(base, **changes) if changes else base
+
+    def adapter_kwargs(self) -> dict[str, Any]:
+        """The keyword options of the adapter factories (everything but spec and the label rule)."""
+        return {name: getattr(self, name) for name in self.ADAPTER_FIELDS}
+
+    def with_(self, **changes: Any) -> ModelOptions:
+        """A copy with some fields changed (``dataclasses.replace``, validated again)."""
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form (paths as strings)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+    def create(self):
+        """The :class:`~bgbench.models.base.Classifier` these options name (``create_classifier``)."""
+        from bgbench.models import create_classifier
+
+        return create_classifier(self)
