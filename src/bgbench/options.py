@@ -65,13 +65,12 @@ class ModelOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.spec, str) or not self.spec:
             raise BgbenchError(f"model spec must be a non-empty string, got {self.spec!r}")
-        checks = (("precision", PRECISION_NAMES), ("preprocess", PREPROCESS_MODES), ("int8", INT8_MODES),
-                  ("map_rule", MAP_RULES))
-        for name, allowed in checks:
+        checks = (("precision", "precision", PRECISION_NAMES), ("preprocess", "preprocessing", PREPROCESS_MODES),
+                  ("int8", "int8 arithmetic", INT8_MODES), ("map_rule", "--map rule", MAP_RULES))
+        for name, what, allowed in checks:
             value = getattr(self, name)
             if value not in allowed:
-                flag = {"map_rule": "--map", "preprocess": "--preprocess"}.get(name, "--" + name)
-                raise BgbenchError(f"unknown {flag} value {value!r} (expected one of {', '.join(allowed)})")
+                raise BgbenchError(f"unknown {what} {value!r} (expected one of {', '.join(allowed)})")
         if self.num_classes is not None and int(self.num_classes) < 1:
             raise BgbenchError(f"--num-classes must be positive, got {self.num_classes}")
 
