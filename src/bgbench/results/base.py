@@ -1,0 +1,138 @@
+"""The base of every typed result: a versioned JSON document, a short summary, a notebook table.
+
+Every entry point (build, eval, challenge, sweep, synth, download, and later commands) returns a
+subclass of :class:`Result`. ``to_json()`` is exactly the document the command writes
+(``FILENAME`` in its output folder), whose ``schema`` field is ``SCHEMA`` (``bgbench.<kind>/<major>``;
+docs/results.md documents each); ``from_json`` reads it back (:func:`bgbench.load_results` picks the
+class by the schema). ``str(result)`` is a few readable lines, ``result._repr_html_()`` a small table
+for notebooks, and ``result["key"]`` reads the JSON document, so scripts written against the
+documents keep working.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+class Result:
+    """Base class; subclasses set ``SCHEMA`` and ``FILENAME`` and implement :meth:`to_json`,
+    :meth:`from_json` and :meth:`summary_lines` (and :meth:`table` for a richer notebook view)."""
+
+    SCHEMA: ClassVar[str] = ""
+    FILENAME: ClassVar[str] = ""
+    #: where the document was read from (set by :func:`bgbench.load_results`), else None
+    source_path: Path | None = None
+
+    # -- to implement ---------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document (what the command writes), with ``schema`` = ``SCHEMA``."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any], path: Path | None = None) -> Result:
+        """Rebuild the result from its document (``path``: the file it came from, for messages)."""
+        raise NotImplementedError
+
+    def summary_lines(self) -> list[str]:
+        """A few short lines a person reads first (no arrays, no matrices)."""
+        raise NotImplementedError
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows) of strings for the notebook view; default: the summary as one column."""
+        return [type(self).__name__], [[line] for line in self.summary_lines()]
+
+    # -- shared ---------------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """``eval``, ``challenge``, ``build``, ... (the schema without prefix and version)."""
+        return schema_kind(self.SCHEMA)
+
+    def summary(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        lines = self.summary_lines()
+        return f"<{type(self).__name__}: {lines[0] if lines else self.SCHEMA}>"
+
+    def _repr_html_(self) -> str:
+        header, rows = self.table()
+        caption = html.escape(self.summary_lines()[0]) if self.summary_lines() else ""
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                       for row in rows)
+        return (f"<table><caption style='text-align:left'>{caption}</caption><thead><tr>{head}</tr>"
+                f"</thead><tbody>{body}</tbody></table>")
+
+    def _document(self) -> dict[str, Any]:
+        cached = self.__dict__.get("_doc_cache")
+        if cached is None:
+            cached = self.to_json()
+            self.__dict__["_doc_cache"] = cached
+        return cached
+
+    def __getitem__(self, key: str) -> Any:
+        return self._document()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._document().get(key, default)
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._document().keys())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._document()
+
+
+class DocumentResult(Result):
+    """A result that *is* its JSON document (build, challenge, synth, download, sweep): ``doc`` holds
+    it, typed properties on the subclass read from it."""
+
+    def __init__(self, doc: dict[str, Any], path: Path | None = None) -> None:
+        self.doc = doc
+        self.source_path = path
+
+    def to_json(self) -> dict[str, Any]:
+        return self.doc
+
+    def _document(self) -> dict[str, Any]:
+        return self.doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any], path: Path | None = None) -> DocumentResult:
+        return cls(doc, path)
+
+
+def schema_kind(schema: str) -> str:
+    """``bgbench.eval/1`` -> ``eval``."""
+    return schema.split("/", 1)[0].removeprefix("bgbench.")
+
+
+def schema_major(schema: str) -> int | None:
+    """``bgbench.eval/1`` -> 1 (None when the schema has no version)."""
+    _, sep, version = schema.partition("/")
+    try:
+        return int(version.split(".", 1)[0]) if sep else None
+    except ValueError:
+        return None
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as ``85.2%`` (``-`` for None/NaN)."""
+    if value is None or value != value:
+        return "-"
+    return f"{100 * value:.{digits}f}%"
+
+
+def pct_ci(value: float | None, ci: list[float] | tuple[float, float] | None) -> str:
+    """``85.2% [80-89]`` (interval in whole percent)."""
+    if value is None or value != value:
+        return "-"
+    if not ci or ci[0] is None:
+        return pct(value)
+    return f"{pct(value)} [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"

@@ -1,0 +1,109 @@
+"""``load_results(path)``: any bgbench output file or folder -> its typed :class:`Result`.
+
+Each command registers its result class with :func:`register_result` (schema kind -> class,
+imported lazily, and the file name it writes), so the report and the sweep never guess at files: a
+folder is searched for the registered file names, a file is read and its ``schema`` picks the class.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from bgbench.errors import BgbenchError
+from bgbench.results.base import Result, schema_kind, schema_major
+
+
+class _Kind:
+    __slots__ = ("filename", "major", "target")
+
+    def __init__(self, target: str, filename: str, major: int) -> None:
+        self.target, self.filename, self.major = target, filename, major
+
+
+#: schema kind ("eval") -> where its class lives, what file it writes, the newest major version read
+_KINDS: dict[str, _Kind] = {}
+
+
+def register_result(kind: str, target: str, filename: str, major: int = 1) -> None:
+    """Register a result kind: ``target`` is ``"module:Class"`` (imported on first load),
+    ``filename`` the document's name in an output folder, ``major`` the newest schema version read."""
+    _KINDS[kind] = _Kind(target, filename, major)
+
+
+# the commands that ship with bgbench (later commands register themselves the same way)
+register_result("sweep", "bgbench.sweep.result:SweepResult", "sweep.json")
+register_result("challenge", "bgbench.challenge.result:ChallengeResult", "challenge.json")
+register_result("eval", "bgbench.eval.result:EvalResult", "results.json")
+register_result("build", "bgbench.build.result:BuildResult", "build.json")
+register_result("synth", "bgbench.synth.result:SynthResult", "synth.json")
+register_result("download", "bgbench.download:DownloadResult", "download.json")
+
+
+def result_filenames() -> dict[str, str]:
+    """Schema kind -> the file name its command writes (in lookup order for folders)."""
+    return {kind: k.filename for kind, k in _KINDS.items()}
+
+
+def result_class(kind: str) -> type[Result]:
+    """The class registered for a schema kind (``eval``, ``challenge``, ...)."""
+    if kind not in _KINDS:
+        raise KeyError(kind)
+    module, _, name = _KINDS[kind].target.partition(":")
+    return getattr(import_module(module), name)
+
+
+def _find_file(folder: Path) -> Path:
+    for entry in _KINDS.values():
+        if (folder / entry.filename).is_file():
+            return folder / entry.filename
+    names = ", ".join(sorted({k.filename for k in _KINDS.values()}))
+    raise BgbenchError(f"no bgbench result in this folder (looked for {names})", folder)
+
+
+def read_document(path: str | Path) -> tuple[dict[str, Any], Path]:
+    """The JSON document at ``path`` (a file, or a folder holding one registered file)."""
+    p = Path(path)
+    if p.is_dir():
+        p = _find_file(p)
+    elif not p.exists():
+        raise BgbenchError("result file or folder not found", p)
+    try:
+        doc = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise BgbenchError(f"not valid JSON ({exc.msg}, line {exc.lineno})", p) from exc
+    except OSError as exc:
+        raise BgbenchError(f"cannot read ({exc.strerror or exc})", p) from exc
+    if not isinstance(doc, dict):
+        raise BgbenchError("not a bgbench result (the JSON is not an object)", p)
+    return doc, p
+
+
+def _kind_of(doc: dict[str, Any], path: Path) -> str:
+    schema = doc.get("schema")
+    if isinstance(schema, str) and schema.startswith("bgbench."):
+        return schema_kind(schema)
+    by_name = [kind for kind, k in _KINDS.items() if k.filename == path.name]
+    if by_name:  # documents written before they carried a schema field
+        return by_name[0]
+    raise BgbenchError("not a bgbench result (no 'schema' field and not a known file name)", path)
+
+
+def load_results(path: str | Path) -> Result:
+    """Read any bgbench result (file or output folder) into its typed :class:`Result`.
+
+    Raises a one-line BgbenchError naming the file for a missing, unreadable or foreign file, an
+    unknown schema kind, or a schema version newer than this bgbench reads."""
+    doc, p = read_document(path)
+    kind = _kind_of(doc, p)
+    if kind not in _KINDS:
+        raise BgbenchError(f"unknown result kind {kind!r} (known: {', '.join(sorted(_KINDS))})", p)
+    major = schema_major(str(doc.get("schema", "")))
+    if major is not None and major > _KINDS[kind].major:
+        raise BgbenchError(f"schema {doc['schema']} is newer than this bgbench reads "
+                           f"(bgbench.{kind}/{_KINDS[kind].major}); upgrade bgbench", p)
+    result = result_class(kind).from_json(doc, p)
+    result.source_path = p
+    return result
