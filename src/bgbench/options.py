@@ -65,7 +65,8 @@ class ModelOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.spec, str) or not self.spec:
             raise BgbenchError(f"model spec must be a non-empty string, got {self.spec!r}")
-        checks = (("precision", "precision", PRECISION_NAMES), ("preprocess", "preprocessing", PREPROCESS_MODES),
+        checks = (("precision", "precision", PRECISION_NAMES),
+                  ("preprocess", "preprocessing", PREPROCESS_MODES),
                   ("int8", "int8 arithmetic", INT8_MODES), ("map_rule", "--map rule", MAP_RULES))
         for name, what, allowed in checks:
             value = getattr(self, name)

@@ -16,7 +16,7 @@ import torch
 
 from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, resize_square
-from bgbench.options import PREPROCESS_MODES, ModelOptions
+from bgbench.options import ModelOptions
 
 IN9_MEAN = (0.4717, 0.4499, 0.3837)
 IN9_STD = (0.2600, 0.2516, 0.2575)

@@ -35,8 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.options import INT8_MODES
-
 #: Operators :func:`to_reference` rewrites (QOperator format and the integer-only operators).
 REWRITTEN_OPS = frozenset({
     "QLinearConv", "QLinearMatMul", "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu",
