@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bgbench.errors import BgbenchError
-from bgbench.models.common import PREPROCESS_MODES
+from bgbench.options import PREPROCESS_MODES
 
 OUTPUT_SPACES = ("imagenet-1k", "in9", "custom")
 
