@@ -73,8 +73,8 @@ def main() -> None:
 
     from bgbench.challenge import run_challenge
     from bgbench.challenge.reference import reference_loop_files
-    from bgbench.evaluate import select_label_map
     from bgbench.models import create_classifier
+    from bgbench.predict import select_label_map
 
     if args.threads:
         torch.set_num_threads(args.threads)

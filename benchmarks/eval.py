@@ -62,7 +62,7 @@ def make_tree(root: Path, limit: int) -> tuple[Path, str]:
 
 
 def time_ours(root: Path, clf, batch_size: int, cache_dir: Path) -> tuple[float, int]:
-    from bgbench.evaluate import evaluate
+    from bgbench.eval import evaluate
 
     start = time.perf_counter()
     result = evaluate(root, clf, variants="original", batch_size=batch_size, cache_dir=cache_dir, quiet=True)

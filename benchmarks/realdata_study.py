@@ -117,7 +117,7 @@ def eval_step(data: Path, models: list[StudyModel], results: Path, *, device: st
               quiet: bool) -> list[str]:
     """Evaluate each model (released rule, every variant; restricted rule, only_bg_t) unless its
     results exist; returns the names evaluated in this run."""
-    from bgbench.evaluate import evaluate
+    from bgbench.eval import evaluate
     from bgbench.models import create_classifier
     from bgbench.progress import progress
 

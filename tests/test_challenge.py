@@ -478,8 +478,8 @@ def test_cli_bad_input_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureF
 def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, tmp_path: Path):
     """efficientnet_lite0 (real pretrained weights, 1000 classes, released map) on the synth-built
     tree: shard 0/9 (one foreground in nine) against the released loop read from the files."""
-    from bgbench.evaluate import select_label_map
     from bgbench.models import create_classifier
+    from bgbench.predict import select_label_map
 
     clf = create_classifier("efficientnet_lite0", device="cpu")
     summary = run_challenge(synth_built, clf, shard="0/9", out=tmp_path / "o", quiet=True)
@@ -516,8 +516,8 @@ def test_real_cnn_search_and_full_matrix_equal_released_loop(synth_small: Path, 
     ``--full`` matrix equal the released loop's (``reference_loop_files``: per foreground, every
     background in folder order, batch 32, re-decoded from the files). With 18 backgrounds each
     foreground is one released batch, so that loop's predictions cover every cell."""
-    from bgbench.evaluate import select_label_map
     from bgbench.models import create_classifier
+    from bgbench.predict import select_label_map
 
     assert sorted(p.name for p in (synth_small / "only_bg_t" / "val").iterdir()) == list(IN9_FOLDERS)
     bg_paths = sorted(p.relative_to(synth_small).as_posix()

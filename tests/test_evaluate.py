@@ -14,7 +14,7 @@ from PIL import Image
 
 from bgbench.classes import IN9_FOLDERS, imagenet_to_in9_array
 from bgbench.errors import BgbenchError
-from bgbench.evaluate import evaluate
+from bgbench.eval import evaluate
 from bgbench.models.base import Preprocessing, TorchClassifier
 from test_dataset import write_tree
 
@@ -186,7 +186,7 @@ def test_custom_tree_missing_a_middle_class_keeps_folder_indices(tmp_path):
     """A build where class 01_boat lost every image writes no folder for it: ``00_apple`` and
     ``02_cat`` keep indices 0 and 2 (their ``NN_`` prefixes), so a mapping file written for the full
     three-class set applies, and a model with one output per class is read directly."""
-    from bgbench.evaluate import target_classes
+    from bgbench.predict import target_classes
 
     root = coded_tree(tmp_path / "custom", {"00_apple": [1, 2], "02_cat": [4, 5]})
     table = torch.zeros(256, 5)
@@ -288,10 +288,14 @@ def test_cli_eval_default_builtin_model_writes_results(tree, tmp_path, capsys):
     assert rc == 2 and "error: " in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
-def test_public_api_evaluate_is_callable_in_any_import_order(tree, tmp_path):
-    import bgbench
-    import bgbench.evaluate  # rebinds the package attribute to the submodule
+def test_public_api_evaluate_is_a_plain_function_with_its_signature(tree, tmp_path):
+    import inspect
 
+    import bgbench
+    import bgbench.eval  # the package is bgbench.eval; bgbench.evaluate is only the function
+
+    assert inspect.isfunction(bgbench.evaluate)
+    assert "variants" in inspect.signature(bgbench.evaluate).parameters
     result = bgbench.evaluate(tree, small_timm_classifier(), variants="original", cache=False)
     assert result.variants["original"].accuracy.n == 18
 

@@ -20,7 +20,10 @@ _LAZY: dict[str, str] = {
     "create_classifier": "bgbench.models",
     "synthesize": "bgbench.synth",
     "build_dataset": "bgbench.build",
-    "evaluate": "bgbench.evaluate",
+    "evaluate": "bgbench.eval",
+    "EvalResult": "bgbench.eval",
+    "ModelOptions": "bgbench.options",
+    "DEFAULT_MODEL": "bgbench.options",
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
 }

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bgbench.atomic import atomic_write_json, atomic_write_text
-from bgbench.evaluate import DEFAULT_MODEL
+from bgbench.options import DEFAULT_MODEL
 
 SUMMARY_VARIANTS = ("original", "only_bg_t", "no_fg", "only_fg", "mixed_same", "mixed_rand", "mixed_next")
 
@@ -46,7 +46,7 @@ def run_demo(out: str | Path = "bgbench-demo", *, device: str = "auto", per_clas
     from bgbench.challenge import run_challenge
     from bgbench.dataset import load_variant
     from bgbench.devices import resolve_device
-    from bgbench.evaluate import evaluate
+    from bgbench.eval import evaluate
     from bgbench.synth import synthesize
     from bgbench.train import train_classifier
 

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bgbench.build.executors import Executor, check_executor, open_executor
 from bgbench.build.manifest import prepare_output, summarize, write_outputs
 from bgbench.build.mixing import MixSource, MixTask, missing_variants, mix_image
 from bgbench.build.writer import (
@@ -38,6 +37,7 @@ from bgbench.build.writer import (
 )
 from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
+from bgbench.executors import Executor, check_executor, open_executor
 from bgbench.layout import MASK_VARIANT, SPLITS, folder_index
 from bgbench.samples import Sample
 from bgbench.segment import METHODS, derive_seed, mask_iou, segment

@@ -1,17 +1,15 @@
-"""Shards: ``--shard i/n`` runs (foregrounds with index % n == i), their merge, and the Ray executor.
+"""Shards: ``--shard i/n`` runs (foregrounds with index % n == i) and their merge.
 
 Each shard writes a normal output folder (``challenge.json`` marked with its shard, the log or
 the matrix). :func:`merge_shards` checks that the shards share one configuration and cover every
 foreground exactly once, then writes one ``challenge.json`` (and, for ``--full``, the merged
-matrix, per-background rates and gallery) as if the run had been unsharded.
-:func:`run_ray` runs n shards as Ray tasks (``ray.init()`` locally unless ``RAY_ADDRESS`` or an
-already initialised Ray says otherwise), one GPU each when the cluster has GPUs, else one CPU.
+matrix, per-background rates and gallery) as if the run had been unsharded. Running shards on a
+cluster is the executors' job (:mod:`bgbench.challenge.executors`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +17,35 @@ import numpy as np
 
 from bgbench.atomic import atomic_save_npy
 from bgbench.challenge.data import ChallengeFiles, list_challenge_files
+from bgbench.challenge.finalize import MATRIX_NAME, finalize
 from bgbench.challenge.full import new_matrix
-from bgbench.challenge.results import JSON_NAME
+from bgbench.challenge.outputs import JSON_NAME
+from bgbench.challenge.result import ChallengeResult
 from bgbench.errors import BgbenchError
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"i/n"`` or (i, n) with 0 <= i < n -> (i, n); None stays None."""
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, n = (int(part) for part in shard.split("/"))
+        except ValueError as exc:
+            raise BgbenchError(f"--shard must look like i/n (e.g. 0/4), got {shard!r}") from exc
+    else:
+        i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise BgbenchError(f"--shard {i}/{n}: need 0 <= i < n")
+    return int(i), int(n)
+
+
+def shard_indices(n_foregrounds: int, shard: tuple[int, int] | None) -> list[int]:
+    """Foregrounds of shard (i, n): indices f with f % n == i (all when shard is None)."""
+    if shard is None:
+        return list(range(n_foregrounds))
+    i, n = shard
+    return list(range(i, n_foregrounds, n))
 
 
 def _read_shard(folder: Path) -> dict[str, Any]:
@@ -44,17 +68,9 @@ def _files_without_skipped(data: str | Path, split: str, skipped: list) -> Chall
     return files
 
 
-def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path, *, top_k: int = 5,
-                 gallery: bool = True, quiet: bool = True) -> dict[str, Any]:
-    """Merge finished shard folders of one configuration into ``out``; returns challenge.json content.
-
-    Raises BgbenchError when a shard is missing or unfinished, configurations differ, or the
-    shards do not cover every foreground exactly once."""
-    from bgbench.challenge.run import MATRIX_NAME, finalize
-
-    if not shard_dirs:
-        raise BgbenchError("no shard folders given to merge")
-    parts = [(Path(d), _read_shard(Path(d))) for d in sorted(shard_dirs, key=str)]
+def _check_shards(parts: list[tuple[Path, dict[str, Any]]]) -> tuple[dict[str, Any], int]:
+    """The shared configuration (without ``shard``) and n; BgbenchError unless the shards are one
+    finished configuration covering 0..n-1 exactly once."""
     first_dir, first = parts[0]
     base = {k: v for k, v in first["config"].items() if k != "shard"}
     sizes = set()
@@ -73,29 +89,55 @@ def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path
     if seen != list(range(n)):
         missing = sorted(set(range(n)) - set(seen))
         raise BgbenchError(f"shards do not cover 0..{n - 1} exactly once (have {seen}; missing {missing})")
-    files = _files_without_skipped(data, base["split"], first["data"].get("skipped_backgrounds", []))
-    records = [dict(r, type="foreground") for _, part in parts for r in part["foregrounds"]]
+    return base, n
+
+
+def _check_records(records: list[dict], files: ChallengeFiles, data: str | Path) -> None:
     if sorted(r["index"] for r in records) != list(range(len(files.fg_labels))):
         raise BgbenchError(f"shards hold {len(records)} foregrounds, the data has {len(files.fg_labels)}")
     for r in records:
         if files.fg_images[r["index"]] != r["image"]:
             raise BgbenchError(f"shard results name {r['image']} as foreground {r['index']}, but the data "
                                f"has {files.fg_images[r['index']]} there (wrong DATA folder?)", data)
-    config = dict(base, shard=None)
-    matrix = None
-    if base["mode"] == "full":
-        matrix = new_matrix(len(files.fg_labels), len(files.bg_labels), len(files.class_names))
-        for folder, part in parts:
-            m = np.load(folder / MATRIX_NAME, allow_pickle=False)
-            i = part["config"]["shard"][0]
-            matrix[i::n] = m[i::n]
-        atomic_save_npy(Path(out) / MATRIX_NAME, matrix)
+
+
+def _merged_matrix(parts: list[tuple[Path, dict[str, Any]]], files: ChallengeFiles, n: int) -> np.ndarray:
+    matrix = new_matrix(len(files.fg_labels), len(files.bg_labels), len(files.class_names))
+    for folder, part in parts:
+        m = np.load(folder / MATRIX_NAME, allow_pickle=False)
+        i = part["config"]["shard"][0]
+        matrix[i::n] = m[i::n]
+    return matrix
+
+
+def _merged_passes(parts: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     passes: dict[str, Any] = {}
     for key in ("used", "wasted_in_batch", "batches", "oracle_minimum"):
         values = [part["forward_passes"].get(key) for _, part in parts]
         passes[key] = sum(values) if all(v is not None for v in values) else None
     if passes.get("used") and passes.get("oracle_minimum"):
         passes["ratio_to_oracle"] = passes["used"] / passes["oracle_minimum"]
+    return passes
+
+
+def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path, *, top_k: int = 5,
+                 gallery: bool = True, quiet: bool = True) -> ChallengeResult:
+    """Merge finished shard folders of one configuration into ``out``; returns the merged result.
+
+    Raises BgbenchError when a shard is missing or unfinished, configurations differ, or the
+    shards do not cover every foreground exactly once."""
+    if not shard_dirs:
+        raise BgbenchError("no shard folders given to merge")
+    parts = [(Path(d), _read_shard(Path(d))) for d in sorted(shard_dirs, key=str)]
+    base, n = _check_shards(parts)
+    first = parts[0][1]
+    files = _files_without_skipped(data, base["split"], first["data"].get("skipped_backgrounds", []))
+    records = [dict(r, type="foreground") for _, part in parts for r in part["foregrounds"]]
+    _check_records(records, files, data)
+    matrix = None
+    if base["mode"] == "full":
+        matrix = _merged_matrix(parts, files, n)
+        atomic_save_npy(Path(out) / MATRIX_NAME, matrix)
     run_info = {"executor": "merge", "shards": [str(f) for f, _ in parts],
                 "shard_runs": [part["run"] for _, part in parts]}
 
@@ -107,47 +149,6 @@ def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path
         return np.asarray(image_of.bank[b])  # type: ignore[attr-defined]
 
     Path(out).mkdir(parents=True, exist_ok=True)
-    summary = finalize(out, records, files, config, first["model"], passes, run_info, matrix=matrix,
-                       n_expected=len(files.fg_labels), top_k=top_k, gallery=gallery, image_of=image_of,
-                       quiet=quiet)
-    return summary
-
-
-def _shard_task(data: str, model: Any, i: int, n: int, folder: str, options: dict[str, Any]) -> str:
-    """One Ray task: run shard i/n serially into ``folder``."""
-    import torch
-
-    from bgbench.challenge.run import run_challenge
-
-    cpus = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
-    if cpus > 0:
-        torch.set_num_threads(cpus)
-    run_challenge(data, model, shard=(i, n), executor="serial", **dict(options, out=folder, quiet=True))
-    return folder
-
-
-def run_ray(data: str | Path, model: Any, *, workers: int | None = None, out: str | Path,
-            **options: Any) -> dict[str, Any]:
-    """Run ``workers`` shards as Ray tasks into ``out/shard-i-of-n`` and merge them into ``out``.
-
-    ``workers`` defaults to the cluster's GPU count, else 2. Each task asks for one GPU when the
-    cluster has any (the model then runs on it), else for one CPU."""
-    try:
-        import ray
-    except ImportError as exc:  # pragma: no cover - ray is an optional extra
-        raise BgbenchError("--executor ray needs Ray (pip install 'bgbench[ray]')") from exc
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 **({} if address else {"num_cpus": max(1, workers or 2)}))
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    n = workers or (gpus if gpus else 2)
-    if n < 1:
-        raise BgbenchError(f"--workers must be at least 1, got {n}")
-    out = Path(out)
-    folders = [str(out / f"shard-{i}-of-{n}") for i in range(n)]
-    task = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(_shard_task)
-    options = {k: v for k, v in options.items() if k not in ("gallery", "top_k")}
-    refs = [task.remote(str(data), model, i, n, folders[i], options) for i in range(n)]
-    ray.get(refs)
-    return merge_shards(data, folders, out, quiet=options.get("quiet", False))
+    return finalize(out, records, files, dict(base, shard=None), first["model"], _merged_passes(parts),
+                    run_info, matrix=matrix, n_expected=len(files.fg_labels), top_k=top_k, gallery=gallery,
+                    image_of=image_of, quiet=quiet)

@@ -35,8 +35,14 @@ def _load(target: str):
     return getattr(import_module(module), func)
 
 
-def create_classifier(spec: str, **options: Any) -> Classifier:
-    """Build the classifier named by ``spec``; ``options`` (device, precision, weights, ...) pass through."""
+def create_classifier(spec: Any, **options: Any) -> Classifier:
+    """Build the classifier named by ``spec`` (a spec string or :class:`~bgbench.options.ModelOptions`);
+    keyword ``options`` (device, precision, weights, ...) pass through, overriding a ModelOptions'."""
+    from bgbench.options import ModelOptions
+
+    if isinstance(spec, ModelOptions):
+        options = {**spec.adapter_kwargs(), **options}
+        spec = spec.spec
     _register_defaults()
     if spec in BUILTINS:
         return _load(BUILTINS[spec])(spec, **options)

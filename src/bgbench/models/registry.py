@@ -25,3 +25,12 @@ def register_all() -> None:
         register_adapter(prefix, target)
     for name in builtin_names():
         register_builtin(name, "bgbench.models.builtin:create")
+
+
+def model_spec_help() -> str:
+    """Help text of the CLI's ``--model`` option: the built-in names and the spec forms."""
+    from bgbench.models.builtin import builtin_names
+
+    target = {"python": "MOD:FN", "timm": "NAME", "torchvision": "NAME", "hf": "REPO"}
+    forms = ", ".join(f"{p}:{target.get(p, 'FILE')}" for p in SPEC_FORMS)
+    return f"Model spec: a built-in name ({', '.join(builtin_names())}) or {forms}."

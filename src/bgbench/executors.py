@@ -1,5 +1,8 @@
 """Run one function over many tasks: serially, in a local process pool, or on Ray.
 
+The executors sit above the work they run: the build maps image tasks, the challenge maps shards,
+the sweep maps models, each with a module-level task function; none of them knows about Ray.
+
 ``open_executor(kind, workers)`` gives a context manager whose ``map(fn, tasks, desc=...)`` returns
 ``[fn(t) for t in tasks]`` in task order with a progress bar, whatever the executor, so the build's
 output never depends on it. One pool (or one Ray session) serves every ``map`` inside the ``with``.
@@ -107,7 +110,7 @@ class RayExecutor(Executor):
 
     kind = "ray"
 
-    def __init__(self, workers: int, quiet: bool = False) -> None:
+    def __init__(self, workers: int, quiet: bool = False, gpu_tasks: bool = False) -> None:
         super().__init__(workers, quiet)
         ray = _import_ray()
         self._ray = ray
@@ -121,7 +124,10 @@ class RayExecutor(Executor):
             else:
                 ray.init(num_cpus=workers, **options)
             self._started = True
-        self._remote = ray.remote(num_cpus=1)(_ray_chunk)
+        #: GPUs in the cluster; with ``gpu_tasks`` each task asks for one when there are any
+        self.cluster_gpus = int(ray.cluster_resources().get("GPU", 0))
+        gpus = 1 if gpu_tasks and self.cluster_gpus else 0
+        self._remote = ray.remote(num_cpus=1, num_gpus=gpus)(_ray_chunk)
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "") -> list[Any]:
         ray = self._ray
@@ -176,12 +182,17 @@ def _import_ray() -> Any:
 
 
 @contextmanager
-def open_executor(kind: str = "serial", workers: int | None = None, *,
-                  quiet: bool = False) -> Iterator[Executor]:
-    """An executor of ``kind`` (serial | process | ray) with ``workers`` (default: all cores)."""
+def open_executor(kind: str = "serial", workers: int | None = None, *, quiet: bool = False,
+                  gpu_tasks: bool = False) -> Iterator[Executor]:
+    """An executor of ``kind`` (serial | process | ray) with ``workers`` (default: all cores).
+
+    ``gpu_tasks`` (Ray only): each task asks for one GPU when the cluster has GPUs (one model per
+    GPU), else for one CPU."""
     workers = check_executor(kind, workers)
-    cls = {"serial": Executor, "process": ProcessExecutor, "ray": RayExecutor}[kind]
-    executor = cls(workers, quiet)
+    if kind == "ray":
+        executor: Executor = RayExecutor(workers, quiet, gpu_tasks=gpu_tasks)
+    else:
+        executor = {"serial": Executor, "process": ProcessExecutor}[kind](workers, quiet)
     try:
         yield executor
     finally:

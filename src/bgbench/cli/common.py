@@ -1,0 +1,161 @@
+"""Option groups shared by the commands: one decorator adds a group's options to a command.
+
+``@model_options`` gives a command every model option (``--model``, ``--weights``, ``--arch``,
+``--num-classes``, ``--trust-pickle``, ``--device``, ``--precision``, ``--preprocess``, ``--int8``,
+``--map``, ``--class-map``) with the same names, defaults and help everywhere, and passes them to
+the command as one :class:`~bgbench.options.ModelOptions` in its ``model`` parameter.
+``@cache_options`` adds ``--no-cache`` / ``--cache-dir`` and passes ``cache`` and ``cache_dir``.
+A new command gets the whole group in one line::
+
+    @app.command("saliency")
+    @model_options
+    def saliency(data: Path = typer.Argument(...), model: ModelOptions = None) -> None: ...
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bgbench.options import PRECISION_NAMES, PREPROCESS_MODES, ModelOptions
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One CLI option: the Python ``name``, its flags, type and help (default from ``default``)."""
+
+    name: str
+    flags: tuple[str, ...]
+    type: Any
+    help: str
+    default: Any = None
+
+
+def _model_help() -> str:
+    from bgbench.models.registry import model_spec_help
+
+    return model_spec_help()
+
+
+def _model_defaults() -> dict[str, Any]:
+    return {f.name: f.default for f in fields(ModelOptions)}
+
+
+def model_option_specs(model_help: str | None = None, default_model: str | None = None) -> list[OptionSpec]:
+    """The model option group (one :class:`OptionSpec` per :class:`ModelOptions` field but
+    ``pretrained``, which stays a Python-only choice)."""
+    d = _model_defaults()
+    return [
+        OptionSpec("spec", ("--model", "-m"), str, model_help or _model_help(), default_model or d["spec"]),
+        OptionSpec("weights", ("--weights",), Path, "Local weights file (state dict or safetensors)."),
+        OptionSpec("arch", ("--arch",), str, "Architecture (timm name) for ckpt: specs."),
+        OptionSpec("num_classes", ("--num-classes",), int, "Output classes for ckpt: specs."),
+        OptionSpec("trust_pickle", ("--trust-pickle",), bool,
+                   "Allow checkpoints that need pickle (only files you trust).", False),
+        OptionSpec("device", ("--device",), str, "auto, cpu, cuda or cuda:N.", d["device"]),
+        OptionSpec("precision", ("--precision",), str,
+                   f"{', '.join(PRECISION_NAMES)} (fp32 exact, the others autocast).", d["precision"]),
+        OptionSpec("preprocess", ("--preprocess",), str,
+                   "native (the model's own), released (the released script's), or a normalisation "
+                   f"preset ({', '.join(PREPROCESS_MODES[2:])}) at the model's input size.", d["preprocess"]),
+        OptionSpec("int8", ("--int8",), str,
+                   "Quantized ONNX graphs: reference (the operators' exact arithmetic, the same on "
+                   "every CPU) or native (onnxruntime's own kernels).", d["int8"]),
+        OptionSpec("map_rule", ("--map",), str,
+                   "1000-class outputs -> classes: released (top-1, outside the nine = wrong), "
+                   "restricted (top-1 over the nine's classes), sum (softmax mass per class).",
+                   d["map_rule"]),
+        OptionSpec("class_map", ("--class-map",), Path,
+                   'JSON {"output index": class index} for custom class sets.'),
+    ]
+
+
+
+
+def _parameter(spec: OptionSpec) -> inspect.Parameter:
+    optional = spec.default is None and spec.type is not bool
+    annotation = typing.Optional[spec.type] if optional else spec.type  # noqa: UP045 (a runtime type)
+    option = typer.Option(spec.default, *spec.flags, help=spec.help)
+    return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+
+
+def inject_options(specs: list[OptionSpec], target: str,
+                   build: Callable[[dict[str, Any]], Any]) -> Callable[[Callable], Callable]:
+    """A decorator adding ``specs`` as CLI options to a command; the command's ``target``
+    parameter receives ``build({name: value})`` instead of the individual values."""
+
+    def decorate(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+        hints = typing.get_type_hints(fn)
+        kept = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
+                if p.name != target]
+        added = [_parameter(s) for s in specs]
+        names = [s.name for s in specs]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return fn(**kwargs, **{target: build(values)})
+
+        command.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+        command.__annotations__ = {**{p.name: p.annotation for p in kept + added},
+                                   "return": hints.get("return", None)}
+        return command
+
+    return decorate
+
+
+def model_options(fn: Callable | None = None, *, model_help: str | None = None,
+                  default_model: str | None = None) -> Any:
+    """Add the model option group to a command; it receives ``model: ModelOptions``.
+
+    ``model_help`` / ``default_model`` replace the ``--model`` help and default (e.g. the demo's
+    ``none``); a command that needs another default for one option keeps its own copy of nothing else.
+    """
+    decorate = inject_options(model_option_specs(model_help, default_model), "model",
+                              lambda values: ModelOptions(**values))
+    return decorate(fn) if fn is not None else decorate
+
+
+CACHE_SPECS = [
+    OptionSpec("no_cache", ("--no-cache",), bool, "Decode images in memory; no cache files.", False),
+    OptionSpec("cache_dir", ("--cache-dir",), Path,
+               "Decoded-image cache ($BGBENCH_CACHE or ~/.cache/bgbench)."),
+]
+
+
+@dataclass(frozen=True)
+class CacheChoice:
+    """``cache``: keep decoded images in a memmap cache; ``cache_dir``: where (None: the default)."""
+
+    cache: bool = True
+    cache_dir: Path | None = None
+
+
+def cache_options(fn: Callable) -> Callable:
+    """Add ``--no-cache`` / ``--cache-dir``; the command receives ``cache: CacheChoice``."""
+    return inject_options(CACHE_SPECS, "cache",
+                          lambda v: CacheChoice(cache=not v["no_cache"], cache_dir=v["cache_dir"]))(fn)
+
+
+def quiet_option() -> Any:
+    """The ``--quiet/-q`` option every long-running command has."""
+    return typer.Option(False, "--quiet", "-q", help="No progress bars.")
+
+
+DEFAULT_OUT_ROOT = Path("bgbench-results")
+
+
+def default_out(command: str, spec: str, *suffixes: str) -> Path:
+    """``bgbench-results/<command>-<model spec made file-name safe>[-<suffix>...]``."""
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(spec).name if "/" in spec else spec).strip("_")
+    return DEFAULT_OUT_ROOT / "-".join([f"{command}-{slug or 'model'}", *[s for s in suffixes if s]])

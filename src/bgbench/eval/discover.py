@@ -1,0 +1,53 @@
+"""Which variants of a tree to evaluate, and the class folders they share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bgbench.errors import BgbenchError
+from bgbench.layout import IMAGE_VARIANTS, MASK_VARIANT, class_folders, variant_dir
+
+
+def _no_variants_error(root: Path, split: str) -> BgbenchError:
+    others = sorted({p.name for name in IMAGE_VARIANTS if (root / name).is_dir()
+                     for p in (root / name).iterdir() if p.is_dir()} - {split})
+    hint = f"; found split(s) {', '.join(others)} (pick one with --split)" if others else ""
+    return BgbenchError(f"no variant folders found for split {split!r} (expected e.g. "
+                        f"original/{split}/<class>/...; known variants: {', '.join(IMAGE_VARIANTS)})"
+                        f"{hint}", root)
+
+
+def find_variants(root: str | Path, split: str = "val", variants: list[str] | str | None = None) -> list[str]:
+    """Image variants to evaluate: those named (comma list or list; each must exist under ``root``),
+    else every known image variant present, in table order. Raises ``BgbenchError`` otherwise."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BgbenchError("data folder not found", root)
+    present = [name for name in IMAGE_VARIANTS if variant_dir(root, name, split).is_dir()]
+    if variants is None:
+        if not present:
+            raise _no_variants_error(root, split)
+        return present
+    names = [v.strip() for v in variants.split(",")] if isinstance(variants, str) else list(variants)
+    names = list(dict.fromkeys(n for n in names if n))
+    if not names:
+        raise BgbenchError("--variants names no variant")
+    for name in names:
+        if name == MASK_VARIANT:
+            raise BgbenchError("fg_mask holds masks, not images; it cannot be evaluated as a variant")
+        if not variant_dir(root, name, split).is_dir():
+            found = ", ".join(present) or "none"
+            raise BgbenchError(f"variant {name!r} not found (no {name}/{split}/ folder; present: {found})",
+                               root)
+    return names
+
+
+def shared_class_folders(root: str | Path, names: list[str], split: str) -> list[str]:
+    """The class folders of ``names[0]``/``split``; BgbenchError when another variant differs."""
+    root = Path(root)
+    folders = class_folders(variant_dir(root, names[0], split))
+    for name in names[1:]:
+        if class_folders(variant_dir(root, name, split)) != folders:
+            raise BgbenchError(f"class folders of {name}/{split} differ from those of {names[0]}/{split}",
+                               root)
+    return folders

@@ -1,0 +1,207 @@
+"""The typed result of an evaluation: :class:`EvalResult` (``results.json``, schema bgbench.eval/1)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bgbench.jsonable import jsonable, versions
+from bgbench.metrics import Gap, Proportion, accuracy, confusion_matrix, per_class_accuracy
+from bgbench.results.base import Result, pct, pct_ci
+
+RESULTS_SCHEMA = "bgbench.eval/1"
+
+
+@dataclass
+class VariantResult:
+    """Outcome on one variant. Arrays are aligned with ``paths`` (relative to the data root):
+    ``labels`` int64 (N,), ``preds`` int64 (N,) mapped predictions in [-1, num_classes),
+    ``top1`` int64 (N,) raw argmax over the model's outputs."""
+
+    variant: str
+    paths: list[str]
+    labels: np.ndarray
+    preds: np.ndarray
+    top1: np.ndarray
+    accuracy: Proportion
+    per_class: list[Proportion]
+    confusion: np.ndarray
+    skipped: list[tuple[str, str]]
+    fingerprint: str
+    load_s: float
+    infer_s: float
+    cached: bool
+    resumed: bool = False
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.preds == self.labels
+
+    @property
+    def images_per_s(self) -> float:
+        return len(self.paths) / self.infer_s if self.infer_s > 0 else float("nan")
+
+    @classmethod
+    def scored(cls, variant: str, paths: list[str], labels: np.ndarray, preds: np.ndarray, top1: np.ndarray,
+               num_classes: int, **info: Any) -> VariantResult:
+        """A VariantResult with accuracy, per-class accuracy and confusion computed from the arrays."""
+        return cls(variant=variant, paths=paths, labels=labels, preds=preds, top1=top1,
+                   accuracy=accuracy(labels, preds), per_class=per_class_accuracy(labels, preds, num_classes),
+                   confusion=confusion_matrix(labels, preds, num_classes), **info)
+
+
+@dataclass
+class EvalResult(Result):
+    """Everything one evaluation produced; :meth:`to_json` is the ``results.json`` document."""
+
+    SCHEMA: ClassVar[str] = RESULTS_SCHEMA
+    FILENAME: ClassVar[str] = "results.json"
+
+    model: str
+    model_info: dict[str, Any]
+    data_root: str
+    split: str
+    class_names: list[str]
+    label_map: dict[str, Any]
+    map_rule: str
+    variants: dict[str, VariantResult]
+    bg_gap: Gap | None
+    device: str
+    precision: str
+    batch_size: int
+    total_s: float
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    versions: dict[str, str] = field(default_factory=versions)
+
+    @property
+    def data_fingerprint(self) -> str:
+        """SHA-256 over the evaluated variants' content fingerprints (see :mod:`bgbench.dataset`)."""
+        digest = hashlib.sha256(f"bgbench-data\0{self.split}\n".encode())
+        for name in sorted(self.variants):
+            digest.update(f"{name}\0{self.variants[name].fingerprint}\n".encode())
+        return digest.hexdigest()
+
+    @property
+    def accuracy(self) -> dict[str, float]:
+        """Variant -> accuracy in [0, 1] (NaN for an empty variant)."""
+        return {name: r.accuracy.value for name, r in self.variants.items()}
+
+    def to_json(self, predictions: bool = True) -> dict[str, Any]:
+        v = self.variants
+        gap = self.bg_gap
+        doc: dict[str, Any] = {
+            "schema": RESULTS_SCHEMA,
+            "model": self.model,
+            "accuracy": {name: r.accuracy.value for name, r in v.items()},
+            "accuracy_ci95": {name: [r.accuracy.low, r.accuracy.high] for name, r in v.items()},
+            "bg_gap": None if gap is None else gap.value,
+            "bg_gap_ci95": None if gap is None else [gap.low, gap.high],
+            "bg_gap_method": None if gap is None else gap.method,
+            "n": {name: len(r.paths) for name, r in v.items()},
+            "correct": {name: r.accuracy.k for name, r in v.items()},
+            "skipped": {name: [list(s) for s in r.skipped] for name, r in v.items()},
+            "map_rule": self.map_rule,
+            "label_map": self.label_map,
+            "class_names": self.class_names,
+            "per_class": {name: dict(zip(self.class_names, (p.to_json() for p in r.per_class), strict=True))
+                          for name, r in v.items()},
+            "confusion": {name: r.confusion.tolist() for name, r in v.items()},
+            "model_info": jsonable(self.model_info),
+            "data": {"root": self.data_root, "split": self.split, "fingerprint": self.data_fingerprint,
+                     "variants": {name: r.fingerprint for name, r in v.items()}},
+            "versions": self.versions,
+            "device": self.device,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "timing": {"total_s": self.total_s, "variants": {name: _timing(r) for name, r in v.items()}},
+            "created": self.created,
+        }
+        if predictions:
+            doc["predictions"] = {name: {"path": r.paths, "label": r.labels.tolist(),
+                                         "pred": r.preds.tolist(), "top1": r.top1.tolist()}
+                                  for name, r in v.items()}
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any], path: Path | None = None) -> EvalResult:
+        """Rebuild from a ``results.json`` document (its ``predictions`` are needed for the arrays)."""
+        from bgbench.errors import BgbenchError
+
+        if "predictions" not in doc:
+            raise BgbenchError("results.json has no 'predictions' (written with predictions=False); "
+                               "cannot rebuild the per-image arrays", path)
+        gap = None
+        if doc.get("bg_gap") is not None:
+            gap = Gap(doc["bg_gap"], *doc["bg_gap_ci95"], method=doc.get("bg_gap_method") or "")
+        variants = {name: _variant_from_json(doc, name) for name in doc["accuracy"]}
+        timing = doc.get("timing", {})
+        return cls(model=doc["model"], model_info=doc.get("model_info", {}), data_root=doc["data"]["root"],
+                   split=doc["data"]["split"], class_names=list(doc["class_names"]),
+                   label_map=doc.get("label_map", {}), map_rule=doc["map_rule"], variants=variants,
+                   bg_gap=gap, device=doc.get("device", ""), precision=doc.get("precision", ""),
+                   batch_size=int(doc.get("batch_size", 0)), total_s=float(timing.get("total_s", 0.0)),
+                   created=doc.get("created", ""), versions=doc.get("versions", {}))
+
+    def summary_lines(self) -> list[str]:
+        gap = self.bg_gap
+        lines = [f"eval {self.model} on {self.data_root} ({self.split}, map {self.map_rule}): "
+                 f"{len(self.variants)} variant(s)"]
+        for name, r in self.variants.items():
+            lines.append(f"  {name:<11} {pct_ci(r.accuracy.value, [r.accuracy.low, r.accuracy.high]):>18}"
+                         f"  n={len(r.paths)}")
+        if gap is not None:
+            lines.append(f"  BG-Gap      {100 * gap.value:+.1f} points [{100 * gap.low:+.1f}, "
+                         f"{100 * gap.high:+.1f}] ({gap.method})")
+        return lines
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        rows = [[name, pct(r.accuracy.value), f"{pct(r.accuracy.low, 0)}-{pct(r.accuracy.high, 0)}",
+                 str(len(r.paths))] for name, r in self.variants.items()]
+        if self.bg_gap is not None:
+            g = self.bg_gap
+            rows.append(["BG-Gap", f"{100 * g.value:+.1f} pts", f"{100 * g.low:+.1f}..{100 * g.high:+.1f}",
+                         ""])
+        return ["variant", "accuracy", "95% CI", "n"], rows
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One row per variant (see :func:`bgbench.report_table.eval_csv_rows`)."""
+        from bgbench.report_table import eval_csv_rows
+
+        return eval_csv_rows(self.to_json(predictions=False))
+
+    def write(self, out: str | Path) -> dict[str, Path]:
+        """Write ``out/results.json`` and ``out/results.csv`` atomically; returns their paths."""
+        from bgbench.atomic import atomic_write_json
+        from bgbench.report_table import write_eval_csv
+
+        out = Path(out)
+        doc = self.to_json()
+        paths = {"json": out / "results.json", "csv": out / "results.csv"}
+        atomic_write_json(paths["json"], doc)
+        write_eval_csv(paths["csv"], doc)
+        return paths
+
+    def _document(self) -> dict[str, Any]:
+        return self.to_json()
+
+
+def _timing(r: VariantResult) -> dict[str, Any]:
+    return {"load_s": r.load_s, "infer_s": r.infer_s, "images_per_s": r.images_per_s, "cache_hit": r.cached,
+            "resumed": r.resumed}
+
+
+def _variant_from_json(doc: dict[str, Any], name: str) -> VariantResult:
+    pred = doc["predictions"][name]
+    timing = doc.get("timing", {}).get("variants", {}).get(name, {})
+    return VariantResult.scored(
+        name, list(pred["path"]), np.asarray(pred["label"], dtype=np.int64),
+        np.asarray(pred["pred"], dtype=np.int64), np.asarray(pred["top1"], dtype=np.int64),
+        len(doc["class_names"]), skipped=[tuple(s) for s in doc.get("skipped", {}).get(name, [])],
+        fingerprint=doc["data"].get("variants", {}).get(name, ""), load_s=float(timing.get("load_s", 0.0)),
+        infer_s=float(timing.get("infer_s", 0.0)), cached=bool(timing.get("cache_hit", False)),
+        resumed=bool(timing.get("resumed", False)))

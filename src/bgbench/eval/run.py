@@ -1,0 +1,106 @@
+"""``evaluate``: a model on every variant of an IN-9 style tree -> :class:`EvalResult`.
+
+Flow: :func:`~bgbench.eval.discover.find_variants` picks the variants, the prediction layer
+(:mod:`bgbench.predict`) loads the model and fits the label map to the class folders, and per variant
+:func:`bgbench.dataset.load_variant` gives the decoded uint8 images (cached memmap) that
+:func:`~bgbench.predict.predict_images` scores; resume files (:mod:`bgbench.eval.resume`) make an
+interrupted run cheap to finish. Metrics come from :mod:`bgbench.metrics`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bgbench.errors import BgbenchError
+from bgbench.eval.discover import find_variants, shared_class_folders
+from bgbench.eval.result import EvalResult, VariantResult
+from bgbench.eval.resume import load_partial, resume_key, save_partial
+from bgbench.metrics import Gap, bg_gap
+from bgbench.options import DEFAULT_MODEL
+from bgbench.predict import Predictor, make_predictor, predict_images
+
+GAP_VARIANTS = ("mixed_same", "mixed_rand")
+
+
+def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str] | str | None = None,
+             split: str = "val", batch_size: int = 64, out: str | Path | None = None, cache: bool = True,
+             cache_dir: str | Path | None = None, resume: bool = True, quiet: bool = False,
+             **model_options: Any) -> EvalResult:
+    """Evaluate ``model`` on the variants of ``data``; returns an :class:`EvalResult`.
+
+    ``model``: a spec string, a :class:`~bgbench.options.ModelOptions`, or a ready
+    :class:`~bgbench.models.base.Classifier`; ``model_options``: ModelOptions fields to override
+    (``device``, ``precision``, ``preprocess``, ``weights``, ``arch``, ``num_classes``,
+    ``trust_pickle``, ``int8``, ``map_rule``, ``class_map``; a ready Classifier keeps its own
+    loading options, only the label fields apply). ``variants``: a comma list or list (default: all
+    present). ``out``: when given, ``results.json`` and ``results.csv`` are written there, and each
+    variant's predictions are saved in ``out/partial/<variant>.json`` as soon as it is done; with
+    ``resume`` a rerun into the same ``out`` reuses them when the model (weights sha256,
+    preprocessing, precision), label map, data fingerprint, split, batch size and device are all
+    unchanged (models whose ``describe()`` has no ``weights_sha256`` are always run afresh).
+    Raises ``BgbenchError`` for bad input before any model work where possible.
+    """
+    if batch_size < 1:
+        raise BgbenchError(f"batch size must be at least 1, got {batch_size}")
+    started = time.perf_counter()
+    root = Path(data)
+    names = find_variants(root, split, variants)
+    folders = shared_class_folders(root, names, split)
+    predictor = make_predictor(model, folders, **model_options)
+    results = {name: _evaluate_variant(predictor, root, name, split, batch_size, out, resume, cache,
+                                       cache_dir, quiet)
+               for name in names}
+    clf = predictor.classifier
+    result = EvalResult(
+        model=model if isinstance(model, str) else predictor.spec, model_info=predictor.describe(),
+        data_root=str(root.resolve()), split=split, class_names=predictor.class_names,
+        label_map=predictor.label_map.describe(), map_rule=predictor.label_map.rule, variants=results,
+        bg_gap=paired_bg_gap(results), device=str(clf.device),
+        precision=str(getattr(clf, "precision", predictor.options.precision)), batch_size=batch_size,
+        total_s=time.perf_counter() - started)
+    if out is not None:
+        result.write(out)
+    return result
+
+
+def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, batch_size: int,
+                      out: str | Path | None, resume: bool, cache: bool, cache_dir: str | Path | None,
+                      quiet: bool) -> VariantResult:
+    """Load (or resume) and score one variant."""
+    from bgbench.dataset import load_variant
+
+    t0 = time.perf_counter()
+    vdata = load_variant(root, name, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    load_s = time.perf_counter() - t0
+    key = None
+    if out is not None and resume:
+        key = resume_key(predictor.describe(), predictor.label_map.describe(), vdata.fingerprint, split,
+                         batch_size, str(predictor.device))
+    reused = load_partial(out, name, key, vdata.paths) if key is not None and out is not None else None
+    if reused is not None:
+        preds, top1, infer_s = reused
+    else:
+        preds, top1, infer_s = predict_images(predictor, vdata.images, batch_size, f"eval {name}", quiet)
+        if key is not None and out is not None:
+            save_partial(out, name, key, vdata.paths, preds, top1, infer_s)
+    labels = predictor.relabel()[vdata.labels]
+    return VariantResult.scored(name, vdata.paths, labels, preds, top1, len(predictor.class_names),
+                                skipped=list(vdata.skipped), fingerprint=vdata.fingerprint, load_s=load_s,
+                                infer_s=infer_s, cached=vdata.cached, resumed=reused is not None)
+
+
+def foreground_key(path: str) -> str:
+    """Foreground key of an image path ``<variant>/<split>/<class>/<file>``: ``<class>/<stem>``."""
+    parts = Path(path).parts
+    return f"{parts[-2]}/{Path(parts[-1]).stem}"
+
+
+def paired_bg_gap(results: dict[str, VariantResult]) -> Gap | None:
+    """BG-Gap = acc(mixed_same) - acc(mixed_rand), paired by foreground (None without both)."""
+    if not all(v in results for v in GAP_VARIANTS):
+        return None
+    same, rand = results["mixed_same"], results["mixed_rand"]
+    return bg_gap([foreground_key(p) for p in same.paths], same.correct,
+                  [foreground_key(p) for p in rand.paths], rand.correct)
