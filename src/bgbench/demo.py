@@ -25,86 +25,127 @@ import csv
 import io
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bgbench.atomic import atomic_write_json, atomic_write_text
-from bgbench.options import DEFAULT_MODEL
+from bgbench.options import DEFAULT_MODEL, ModelOptions
+from bgbench.results.base import DocumentResult, pct
+
+DEMO_SCHEMA = "bgbench.demo/1"
 
 SUMMARY_VARIANTS = ("original", "only_bg_t", "no_fg", "only_fg", "mixed_same", "mixed_rand", "mixed_next")
 
 
+class DemoResult(DocumentResult):
+    """The demo's summary (``demo.json``, schema bgbench.demo/1): ``models`` rows with accuracy per
+    variant (fractions), ``bg_gap`` and ``challenge_accuracy``; ``train``/``build`` records."""
+
+    SCHEMA: ClassVar[str] = DEMO_SCHEMA
+    FILENAME: ClassVar[str] = "demo.json"
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.doc.get("models", []))
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"demo in {self.doc.get('out')}: {len(self.rows)} model(s), {self.doc.get('seconds')} s"]
+        for row in self.rows:
+            gap = row.get("bg_gap")
+            gap_text = "-" if gap is None else f"{100 * gap:+.1f}"
+            lines.append(f"  {row['model']:<32} original {pct(row.get('original')):>6}  mixed_rand "
+                         f"{pct(row.get('mixed_rand')):>6}  BG-Gap {gap_text}  challenge "
+                         f"{pct(row.get('challenge_accuracy'))}")
+        return lines
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        header = ["variant", *[row["model"] for row in self.rows]]
+        body = [[v, *[pct(row.get(v)) for row in self.rows]] for v in SUMMARY_VARIANTS]
+        body.append(["BG-Gap", *[pct(row.get("bg_gap")) for row in self.rows]])
+        body.append(["challenge", *[pct(row.get("challenge_accuracy")) for row in self.rows]])
+        return header, body
+
+
 def run_demo(out: str | Path = "bgbench-demo", *, device: str = "auto", per_class_train: int = 50,
              per_class_val: int = 12, size: int = 256, epochs: int = 12, seed: int = 0,
-             model: str | None = DEFAULT_MODEL, quiet: bool = False, log=print) -> dict[str, Any]:
+             model: str | ModelOptions | None = DEFAULT_MODEL, quiet: bool = False, log=print) -> DemoResult:
     """Run the demo into ``out`` and return the summary (also written to ``out/demo.json``).
 
-    ``model``: a pretrained model spec evaluated beside the two trained CNNs (None: none).
-
-    ``log`` receives one human-readable line per stage (pass ``lambda *_: None`` to silence it).
+    ``model``: a pretrained model (spec or ModelOptions) evaluated beside the two trained CNNs
+    (None: none). ``log`` receives one human-readable line per stage (``lambda *_: None`` silences it).
     """
-    from bgbench.build import build_dataset
-    from bgbench.challenge import run_challenge
-    from bgbench.dataset import load_variant
     from bgbench.devices import resolve_device
-    from bgbench.eval import evaluate
-    from bgbench.synth import synthesize
-    from bgbench.train import train_classifier
 
     out = Path(out)
     source, data = out / "source", out / "in9"
     dev = resolve_device(device)
     started = time.perf_counter()
+    builds = _make_data(source, data, per_class_train, per_class_val, size, seed, quiet, log)
+    log("[3/5] train: a small CNN on 'original' and one on 'mixed_rand'")
+    evaluated, training = _train_models(data, epochs, seed, dev, quiet)
+    if model:
+        from bgbench.models import create_classifier
+
+        opts = ModelOptions.of(model, device=str(dev))
+        evaluated[f"pretrained_{opts.spec}"] = create_classifier(opts)
+    log(f"[4/5] eval: {', '.join(evaluated)} on every variant of val")
+    rows = [_score(name, clf, data, out, dev, quiet, log) for name, clf in evaluated.items()]
+    val = builds["val"]["summary"]
+    summary = {"schema": DEMO_SCHEMA, "out": str(out), "device": str(dev),
+               "seconds": round(time.perf_counter() - started, 1), "train": training,
+               "build": {split: b["summary"] for split, b in builds.items()},
+               "grabcut_iou": val.get("mask_iou") or val.get("grabcut_iou"), "models": rows}
+    atomic_write_json(out / "demo.json", summary)
+    atomic_write_text(out / "demo.csv", _csv(rows))
+    return DemoResult(summary, out / "demo.json")
+
+
+def _make_data(source: Path, data: Path, per_class_train: int, per_class_val: int, size: int, seed: int,
+               quiet: bool, log) -> dict[str, Any]:
+    """Stages 1-2: synthesize train and val scenes, build their variants; the two build results."""
+    from bgbench.build import build_dataset
+    from bgbench.synth import synthesize
 
     log(f"[1/5] synth: {per_class_train}/class train + {per_class_val}/class val scenes, "
         f"background matches the class 90% of the time -> {source}")
     synthesize(source, per_class=per_class_train, split="train", seed=seed, size=size, quiet=quiet)
     synthesize(source, per_class=per_class_val, split="val", seed=seed, size=size, quiet=quiet)
-
     log(f"[2/5] build: IN-9 variants -> {data} (train: true masks; val: GrabCut)")
-    build_train = build_dataset(source, data, split="train", segmenter="mask", seed=seed, quiet=quiet,
-                                executor="process")
-    build_val = build_dataset(source, data, split="val", segmenter="grabcut", seed=seed, quiet=quiet,
-                              executor="process")
-    iou = build_val["summary"].get("mask_iou") or build_val["summary"].get("grabcut_iou")
+    return {split: build_dataset(source, data, split=split, segmenter=segmenter, seed=seed, quiet=quiet,
+                                 executor="process")
+            for split, segmenter in (("train", "mask"), ("val", "grabcut"))}
 
-    log("[3/5] train: a small CNN on 'original' and one on 'mixed_rand'")
-    models = {}
+
+def _train_models(data: Path, epochs: int, seed: int, dev, quiet: bool) -> tuple[dict[str, Any], dict]:
+    """Stage 3: one small CNN per training variant; (name -> classifier, training records)."""
+    from bgbench.dataset import load_variant
+    from bgbench.train import train_classifier
+
+    models: dict[str, Any] = {}
     training = {}
     for variant in ("original", "mixed_rand"):
         train_set = load_variant(data, variant, "train", quiet=quiet)
         clf, report = train_classifier(train_set.images, train_set.labels, epochs=epochs, seed=seed,
                                        device=dev, spec=f"demo-cnn:{variant}", quiet=quiet)
-        models[variant] = clf
+        models[f"trained_on_{variant}"] = clf
         training[variant] = {"n": int(len(train_set.labels)), "epochs": report.epochs,
                              "train_accuracy": report.train_accuracy, "seconds": round(report.seconds, 1)}
+    return models, training
 
-    evaluated: dict[str, Any] = {f"trained_on_{variant}": clf for variant, clf in models.items()}
-    if model:
-        from bgbench.models import create_classifier
 
-        evaluated[f"pretrained_{model}"] = create_classifier(model, device=str(dev))
-    log(f"[4/5] eval: {', '.join(evaluated)} on every variant of val")
-    rows = []
-    for name, clf in evaluated.items():
-        result = evaluate(data, clf, out=out / "results" / name, device=str(dev), quiet=quiet)
-        log(f"[5/5] challenge: {name}")
-        challenge = run_challenge(data, clf, out=out / "challenge" / name, device=str(dev), quiet=quiet,
-                                  gallery=False)
-        row: dict[str, Any] = {"model": name}
-        for v in SUMMARY_VARIANTS:
-            if v in result.variants:
-                row[v] = result.variants[v].accuracy.value
-        row["bg_gap"] = None if result.bg_gap is None else result.bg_gap.value
-        row["bg_gap_ci95"] = None if result.bg_gap is None else [result.bg_gap.low, result.bg_gap.high]
-        row["challenge_accuracy"] = challenge["challenge_accuracy"]
-        rows.append(row)
+def _score(name: str, clf: Any, data: Path, out: Path, dev, quiet: bool, log) -> dict[str, Any]:
+    """Stages 4-5 for one model: eval on every variant and the challenge; the summary row."""
+    from bgbench.challenge import run_challenge
+    from bgbench.eval import evaluate
 
-    summary = {"out": str(out), "device": str(dev), "seconds": round(time.perf_counter() - started, 1),
-               "train": training, "build": {"train": build_train["summary"], "val": build_val["summary"]},
-               "grabcut_iou": iou, "models": rows}
-    atomic_write_json(out / "demo.json", summary)
-    atomic_write_text(out / "demo.csv", _csv(rows))
-    return summary
+    result = evaluate(data, clf, out=out / "results" / name, quiet=quiet)
+    log(f"[5/5] challenge: {name}")
+    challenge = run_challenge(data, clf, out=out / "challenge" / name, quiet=quiet, gallery=False)
+    row: dict[str, Any] = {"model": name}
+    row.update({v: r.accuracy.value for v, r in result.variants.items() if v in SUMMARY_VARIANTS})
+    row["bg_gap"] = None if result.bg_gap is None else result.bg_gap.value
+    row["bg_gap_ci95"] = None if result.bg_gap is None else [result.bg_gap.low, result.bg_gap.high]
+    row["challenge_accuracy"] = challenge.accuracy
+    return row
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

@@ -17,7 +17,7 @@ from bgbench.results.base import Result, pct, pct_ci
 RESULTS_SCHEMA = "bgbench.eval/1"
 
 
-@dataclass
+@dataclass(repr=False)
 class VariantResult:
     """Outcome on one variant. Arrays are aligned with ``paths`` (relative to the data root):
     ``labels`` int64 (N,), ``preds`` int64 (N,) mapped predictions in [-1, num_classes),
@@ -38,6 +38,10 @@ class VariantResult:
     cached: bool
     resumed: bool = False
 
+    def __repr__(self) -> str:
+        a = self.accuracy
+        return f"<VariantResult {self.variant}: {pct_ci(a.value, [a.low, a.high])}, n={len(self.paths)}>"
+
     @property
     def correct(self) -> np.ndarray:
         return self.preds == self.labels
@@ -55,7 +59,7 @@ class VariantResult:
                    confusion=confusion_matrix(labels, preds, num_classes), **info)
 
 
-@dataclass
+@dataclass(repr=False)
 class EvalResult(Result):
     """Everything one evaluation produced; :meth:`to_json` is the ``results.json`` document."""
 

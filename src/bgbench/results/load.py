@@ -40,6 +40,7 @@ register_result("eval", "bgbench.eval.result:EvalResult", "results.json")
 register_result("build", "bgbench.build.result:BuildResult", "build.json")
 register_result("synth", "bgbench.synth.result:SynthResult", "synth.json")
 register_result("download", "bgbench.download:DownloadResult", "download.json")
+register_result("demo", "bgbench.demo:DemoResult", "demo.json")
 
 
 def result_filenames() -> dict[str, str]:
