@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "evaluate": "bgbench.eval",
     "EvalResult": "bgbench.eval",
     "ModelOptions": "bgbench.options",
+    "load_results": "bgbench.results",
     "DEFAULT_MODEL": "bgbench.options",
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
