@@ -81,13 +81,19 @@ class BackgroundSwap(torch.nn.Module):
             self._ready[key] = (bank, self.bank_labels.to(images.device))
         return self._ready[key]
 
+    def _rand(self, *shape: int) -> torch.Tensor:
+        """Uniform [0, 1) draws from the generator (on its own device, CPU by default)."""
+        device = self.generator.device if self.generator is not None else torch.device("cpu")
+        return torch.rand(shape, generator=self.generator, device=device)
+
     def draw(self, labels: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """(swap, index): bool (N,) which images get a new background, int64 (N,) the bank index
-        each would get (uniform over the allowed bank images; -1 where none is allowed)."""
+        each would get (uniform over the allowed bank images; -1 where none is allowed). The draws
+        come from the generator's device, so a seed gives the same draws on a CPU and a GPU."""
         n = labels.shape[0]
         bank_labels = self.bank_labels.to(device)
-        swap = torch.rand(n, generator=self.generator, device=device) < self.p
-        scores = torch.rand((n, len(bank_labels)), generator=self.generator, device=device)
+        swap = (self._rand(n) < self.p).to(device)
+        scores = self._rand(n, len(bank_labels)).to(device)
         if self.swap_classes == "other":
             scores = scores.masked_fill(bank_labels[None, :] == labels[:, None], -1.0)
         best, index = scores.max(dim=1)
@@ -98,8 +104,8 @@ class BackgroundSwap(torch.nn.Module):
         """Rescale by a factor in ``scale`` and shift by up to ``translate`` (nearest sampling)."""
         n, device = fg.shape[0], fg.device
         low, high = self.scale
-        s = low + (high - low) * torch.rand(n, generator=self.generator, device=device)
-        t = (torch.rand((n, 2), generator=self.generator, device=device) * 2 - 1) * (2 * self.translate)
+        s = (low + (high - low) * self._rand(n)).to(device)
+        t = ((self._rand(n, 2) * 2 - 1) * (2 * self.translate)).to(device)
         theta = torch.zeros((n, 2, 3), device=device)
         theta[:, 0, 0] = 1.0 / s
         theta[:, 1, 1] = 1.0 / s
@@ -153,19 +159,36 @@ def load_swap_data(root: str | Path, split: str = "train", *, cache: bool = True
                    quiet: bool = False) -> SwapData:
     """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split``; BgbenchError (naming the
     folder) when the masks are missing or do not line up with the images."""
-    from bgbench.dataset import load_masks, load_variant
-    from bgbench.layout import MASK_VARIANT, variant_dir
+    from bgbench.dataset import load_variant
 
     root = Path(root)
-    if not variant_dir(root, MASK_VARIANT, split).is_dir():
-        raise BgbenchError(f"no {MASK_VARIANT}/{split} folder: background swap needs the foreground masks "
-                           "(build the split with bgbench build)", root)
+    mask_folder(root, split)  # fail before decoding anything
     original = load_variant(root, "original", split, cache=cache, quiet=quiet)
-    masks = load_masks(root, split, quiet=quiet)
-    stems = [Path(p).with_suffix("").parts[-2:] for p in original.paths]
-    if [Path(p).with_suffix("").parts[-2:] for p in masks.paths] != stems:
-        raise BgbenchError(f"{MASK_VARIANT}/{split} does not hold one mask per original image",
-                           variant_dir(root, MASK_VARIANT, split))
+    masks = aligned_masks(root, split, original.paths, quiet=quiet)
     bank = load_variant(root, "only_bg_t", split, cache=cache, quiet=quiet)
-    return SwapData(images=original.images, masks=masks.masks, labels=original.labels, bank=bank.images,
+    return SwapData(images=original.images, masks=masks, labels=original.labels, bank=bank.images,
                     bank_labels=bank.labels, class_names=list(original.class_names))
+
+
+def mask_folder(root: str | Path, split: str) -> Path:
+    """``root/fg_mask/<split>``; BgbenchError naming it when it does not exist."""
+    from bgbench.layout import MASK_VARIANT, variant_dir
+
+    folder = variant_dir(Path(root), MASK_VARIANT, split)
+    if not folder.is_dir():
+        raise BgbenchError("no foreground masks: background swap needs fg_mask/<split> "
+                           "(build the split with bgbench build)", folder)
+    return folder
+
+
+def aligned_masks(root: str | Path, split: str, paths: list[str], *, quiet: bool = False) -> np.ndarray:
+    """uint8 (N, H, W) 0/1 masks of ``fg_mask/<split>`` aligned with the image ``paths`` (one per
+    ``<class>/<stem>``); BgbenchError naming the folder when they are missing or do not line up."""
+    from bgbench.dataset import load_masks
+
+    folder = mask_folder(root, split)
+    masks = load_masks(root, split, quiet=quiet)
+    if [Path(p).with_suffix("").parts[-2:] for p in masks.paths] != [
+            Path(p).with_suffix("").parts[-2:] for p in paths]:
+        raise BgbenchError("does not hold one mask per training image (same class and stem)", folder)
+    return masks.masks
