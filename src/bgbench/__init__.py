@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "evaluate": "bgbench.evaluate",
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
+    "load_results": "bgbench.results",
 }
 
 __all__ = ["__version__", *_LAZY]
