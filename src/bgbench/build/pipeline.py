@@ -27,6 +27,7 @@ from typing import Any
 
 from bgbench.build.manifest import prepare_output, summarize, write_outputs
 from bgbench.build.mixing import MixSource, MixTask, missing_variants, mix_image
+from bgbench.build.result import BuildResult
 from bgbench.build.writer import (
     nonempty,
     read_record,
@@ -376,7 +377,7 @@ def shortfall(records: list[dict[str, Any]], folders: list[str], per_class: int 
 
 
 def build_dataset(source: str | Path, out: str | Path, *, executor: str = "serial",
-                  workers: int | None = None, quiet: bool = False, **options: Any) -> dict[str, Any]:
+                  workers: int | None = None, quiet: bool = False, **options: Any) -> BuildResult:
     """Build the IN-9 variants of one split of SOURCE into OUT; returns the split's summary.
 
     Options (all output-defining; see :class:`BuildConfig`): source_format, split, segmenter
@@ -387,7 +388,8 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     summary's ``shortfall``). ``executor`` (serial|process|ray) and ``workers`` only change the speed.
     Raises BgbenchError before anything is written for a wrong source, bad options (executor and
     workers included), or an OUT built with other arguments.
-    Returns ``{"summary": ..., "config": ..., "out": str, "written": {...}}``.
+    Returns a :class:`~bgbench.build.result.BuildResult` (``result["summary"]``, ``["config"]``,
+    ``["out"]`` (str), ``["written"]`` as before; ``print(result)`` is a short summary).
     """
     from bgbench.sources import read_source
 
@@ -432,6 +434,5 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     summary["per_class_target"] = config.per_class
     summary["shortfall"] = shortfall(records, folders, config.per_class)
     summary["source"] = source_set.summary() if hasattr(source_set, "summary") else {}
-    write_outputs(out_path, config.split, records, config_dict, summary)
-    return {"out": str(out_path), "config": config_dict, "summary": summary,
-            "written": {"phase1": phase1_run, "mixed": len(pending)}}
+    build = write_outputs(out_path, config.split, records, config_dict, summary)
+    return BuildResult.of_run(build, out_path, config.split, {"phase1": phase1_run, "mixed": len(pending)})

@@ -85,6 +85,10 @@ class Result:
     def keys(self) -> Iterator[str]:
         return iter(self._document().keys())
 
+    def __iter__(self) -> Iterator[str]:
+        """The document's keys, as iterating the former dict gave (``for key in result``)."""
+        return self.keys()
+
     def __contains__(self, key: object) -> bool:
         return key in self._document()
 
@@ -106,6 +110,16 @@ class DocumentResult(Result):
     @classmethod
     def from_json(cls, doc: dict[str, Any], path: Path | None = None) -> DocumentResult:
         return cls(doc, path)
+
+    def path_field(self, key: str) -> Path | None:
+        """The document's ``key`` (a path string) as a Path; None when absent or null."""
+        value = self.doc.get(key)
+        return None if value is None else Path(value)
+
+
+def parent_folder(path: str | Path | None) -> str | None:
+    """The folder holding a document's file (where its command wrote); None without a file."""
+    return None if path is None else str(Path(path).parent)
 
 
 def schema_kind(schema: str) -> str:

@@ -6,7 +6,7 @@ Layout under ``out`` (``stem = <wnid>_<NNNNNN>``, NNNNNN = 0-based index within 
     <split>/<wnid>/<stem>.xml        ILSVRC-style annotation, one <object> per foreground object
     masks/<split>/<wnid>/<stem>.png  instance mask, mode "L": 0 background, k = k-th XML object
     synth-<split>.jsonl              one record per image (class, habitat, boxes, paths)
-    synth-<split>.json               the options and summary counts of the split
+    synth-<split>.json               the options and summary counts of the split (bgbench.synth/1)
 
 The job is resumable: finished records are checkpointed in chunks under ``.synth-<split>.partial/``; a
 re-run with the same options skips images whose three files exist and whose record is known, and the
@@ -31,6 +31,7 @@ from bgbench.errors import BgbenchError
 from bgbench.progress import progress
 from bgbench.synth.habitats import HABITATS
 from bgbench.synth.objects import OBJECT_FAMILIES
+from bgbench.synth.result import SCHEMA, SynthResult
 from bgbench.synth.scene import SPLIT_CODES, render_scene, scene_rng
 from bgbench.synth.writer import sample_paths, write_scene
 
@@ -100,6 +101,7 @@ def _summarise(records: list[dict[str, Any]], config: dict[str, Any]) -> dict[st
     n_objects = [len(r["objects"]) for r in records]
     fractions = [o["area"] / (r["size"][0] * r["size"][1]) for r in records for o in r["objects"]]
     return {
+        "schema": SCHEMA,
         "config": config,
         "images": n,
         "objects": sum(n_objects),
@@ -133,13 +135,14 @@ def _cpu_time() -> float:
 
 def synthesize(out: str | Path, *, per_class: int = 20, split: str = "train", seed: int = 0,
                bg_correlation: float = 0.9, size: int = 256, workers: int = 1,
-               quiet: bool = False) -> dict[str, Any]:
+               quiet: bool = False) -> SynthResult:
     """Render ``per_class`` scenes for each of the nine classes into ``out`` (layout in the module doc).
 
     Image ``i`` of class ``c`` is a pure function of ``(seed, split, c, i, bg_correlation, size)``: the
     same arguments give byte-identical files. Its habitat is class ``c``'s own with probability
-    ``bg_correlation`` and one of the other eight (uniformly) otherwise. Returns a summary dict (the
-    content of ``synth-<split>.json`` plus ``rendered``, ``reused``, ``stale_images`` (images in
+    ``bg_correlation`` and one of the other eight (uniformly) otherwise. Returns a
+    :class:`~bgbench.synth.result.SynthResult` (read like the former dict: the content of
+    ``synth-<split>.json`` plus ``rendered``, ``reused``, ``stale_images`` (images in
     ``out/<split>`` that this run did not produce, left from an earlier run with more images or other
     options), ``seconds``,
     ``cpu_seconds``,
@@ -208,10 +211,11 @@ def synthesize(out: str | Path, *, per_class: int = 20, split: str = "train", se
     shutil.rmtree(partial)
     expected = {r["image"] for r in records}
     stale = sum(1 for p in (out / split).glob("*/*.JPEG") if p.relative_to(out).as_posix() not in expected)
-    return {**summary, "out": str(out), "stale_images": stale, "rendered": rendered, "reused": reused,
-            "seconds": seconds, "cpu_seconds": cpu_seconds,
-            "images_per_second": rendered / seconds if seconds > 0 and rendered else 0.0,
-            "images_per_cpu_second": rendered / cpu_seconds if cpu_seconds > 0 and rendered else 0.0}
+    return SynthResult({
+        **summary, "out": str(out), "stale_images": stale, "rendered": rendered, "reused": reused,
+        "seconds": seconds, "cpu_seconds": cpu_seconds,
+        "images_per_second": rendered / seconds if seconds > 0 and rendered else 0.0,
+        "images_per_cpu_second": rendered / cpu_seconds if cpu_seconds > 0 and rendered else 0.0})
 
 
 def _checkpoint(partial: Path, records: list[dict[str, Any]]) -> None:
