@@ -23,8 +23,9 @@ def feature_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def compute_features(classifier: Any, module: torch.nn.Module, batches, total: int, desc: str,
-                     quiet: bool) -> np.ndarray:
+def compute_features(
+    classifier: Any, module: torch.nn.Module, batches, total: int, desc: str, quiet: bool
+) -> np.ndarray:
     """float32 (total, D) pre-logit features of the float [0, 1] (B, 3, H, W) batches ``batches``
     yields (preprocessed by ``classifier``, the module in eval mode, no gradients)."""
     from bgbench.training.network import features

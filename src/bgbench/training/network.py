@@ -49,8 +49,9 @@ def _reset_head(module: nn.Module, num_classes: int) -> None:
     setattr(parent, name.rsplit(".", 1)[-1], nn.Linear(layer.in_features, num_classes))
 
 
-def make_network(options: ModelOptions | None, arch: str | None, num_classes: int, device: torch.device,
-                 seed: int = 0) -> Network:
+def make_network(
+    options: ModelOptions | None, arch: str | None, num_classes: int, device: torch.device, seed: int = 0
+) -> Network:
     """A trainable network: ``arch`` (timm name, random init) or the model ``options`` name with its
     head replaced by a fresh ``num_classes``-way layer (seeded). Only torch models can be trained."""
     from bgbench.models import create_classifier
@@ -67,13 +68,17 @@ def make_network(options: ModelOptions | None, arch: str | None, num_classes: in
             raise BgbenchError(f"unknown timm architecture {name!r} for --arch")
         module = timm.create_model(name, pretrained=False, num_classes=num_classes)
         opts = options or ModelOptions(spec=f"timm:{name}")
-        clf = wrap_timm_module(module, f"timm:{name}", opts, device, {"weights": "random init"}, adapter="train")
+        clf = wrap_timm_module(
+            module, f"timm:{name}", opts, device, {"weights": "random init"}, adapter="train"
+        )
         return Network(module, clf, name, {"arch": name, "pretrained": False})
     opts = options or ModelOptions()
     clf = create_classifier(opts.with_(device=str(device)))
     if not isinstance(clf, TorchClassifier):
-        raise BgbenchError(f"{opts.spec} is not a torch model (ONNX/TFLite graphs have no gradients); "
-                           "training needs a timm, torchvision, built-in or checkpoint model, or --arch NAME")
+        raise BgbenchError(
+            f"{opts.spec} is not a torch model (ONNX/TFLite graphs have no gradients); "
+            "training needs a timm, torchvision, built-in or checkpoint model, or --arch NAME"
+        )
     module = clf.module
     source = {"spec": opts.spec, "weights_sha256": clf.info.get("weights_sha256"), "pretrained": True}
     arch_name = _timm_arch(module)

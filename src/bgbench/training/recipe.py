@@ -58,8 +58,13 @@ class Recipe:
             lr, wd, epochs, batch = (0.1 if sgd else 1e-2), 1e-4, 30, 256
         else:
             lr, wd, epochs, batch = (0.1 if sgd else 1e-3), (5e-5 if sgd else 0.05), 10, 64
-        return replace(self, lr=self.lr or lr, weight_decay=wd if self.weight_decay is None else self.weight_decay,
-                       epochs=self.epochs or epochs, batch_size=self.batch_size or batch)
+        return replace(
+            self,
+            lr=self.lr or lr,
+            weight_decay=wd if self.weight_decay is None else self.weight_decay,
+            epochs=self.epochs or epochs,
+            batch_size=self.batch_size or batch,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -80,6 +85,7 @@ def make_optimizer(params, recipe: Recipe):
     import torch
 
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
-                               nesterov=True)
+        return torch.optim.SGD(
+            params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay, nesterov=True
+        )
     return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
