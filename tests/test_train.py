@@ -15,7 +15,7 @@ import pytest
 
 from bgbench.cli import main
 from bgbench.errors import BgbenchError
-from bgbench.training import Recipe, train
+from bgbench.training import Recipe, Swap, train
 from procutil import kill_when
 
 FULL_ARGS = [
@@ -135,8 +135,7 @@ def test_head_only_with_swap_draws_caches_features_and_is_deterministic(synth_tr
         arch="test_resnet",
         out=tmp_path / "head",
         head_only=True,
-        swap=1.0,
-        swap_draws=2,
+        swap=Swap(p=1.0, draws=2),
         recipe=Recipe(epochs=3, input_size=32),
         device="cpu",
         cache=False,

@@ -45,9 +45,10 @@ def _load(root: Path, split: str, cache: bool, cache_dir, quiet: bool):
 
 
 def draw_correct(predictor, root: str | Path, split: str, draws: int, seed: int, batch_size: int, *,
-                 cache: bool = True, cache_dir=None, quiet: bool = False) -> dict[str, np.ndarray]:
-    """Per mixed variant, float (F, K) 1/0 correctness of each foreground's K composites (NaN where a
-    draw has no donor). Labels are scored in the predictor's class space."""
+                 cache: bool = True, cache_dir=None,
+                 quiet: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(per mixed variant, float (F, K) 1/0 correctness of each foreground's K composites (NaN where
+    a draw has no donor); the F foreground keys). Labels are scored in the predictor's class space."""
     import torch
 
     from bgbench.composite import composite_torch
@@ -80,7 +81,7 @@ def draw_correct(predictor, root: str | Path, split: str, draws: int, seed: int,
                         out[variant][rows, k] = (pred == targets[rows]).numpy().astype(np.float64)
                     bar.update(min(batch_size, len(keys) - lo))
     bar.close()
-    return out
+    return out, keys
 
 
 def _interval(per_foreground: np.ndarray, seed: int) -> dict[str, Any]:
@@ -93,14 +94,23 @@ def _interval(per_foreground: np.ndarray, seed: int) -> dict[str, Any]:
     return {"value": est.value, "ci95": [est.low, est.high], "n_foregrounds": int(kept.size)}
 
 
-def summarize_draws(correct: dict[str, np.ndarray], draws: int, seed: int) -> dict[str, Any]:
+def summarize_draws(correct: dict[str, np.ndarray], draws: int, seed: int,
+                    keys: list[str] | None = None) -> dict[str, Any]:
     """The ``draws`` block of results.json: per variant accuracy over all composites with a bootstrap
-    interval over foregrounds, and the paired BG-Gap (mixed_same - mixed_rand per foreground)."""
+    interval over foregrounds, and the paired BG-Gap (mixed_same - mixed_rand per foreground).
+    With ``keys`` (the foregrounds' ``<class>/<stem>``), each variant also lists ``per_foreground``
+    (the share of a foreground's composites classified right, None without a donor) so results of
+    several folds can be pooled."""
     block: dict[str, Any] = {"k": draws, "seed": seed, "method": "percentile bootstrap over foregrounds",
                              "variants": {}}
+    if keys is not None:
+        block["foregrounds"] = list(keys)
     for variant, matrix in correct.items():
-        entry = _interval(row_means(matrix), seed=1)
+        means = row_means(matrix)
+        entry = _interval(means, seed=1)
         entry["n_composites"] = int((~np.isnan(matrix)).sum())
+        if keys is not None:
+            entry["per_foreground"] = [None if np.isnan(v) else float(v) for v in means]
         block["variants"][variant] = entry
     block["bg_gap"] = _interval(row_means(correct["mixed_same"]) - row_means(correct["mixed_rand"]), seed=2)
     return block

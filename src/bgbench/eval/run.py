@@ -59,9 +59,9 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     if draws:
         from bgbench.eval.draws import draw_correct, summarize_draws
 
-        correct = draw_correct(predictor, root, split, draws, draw_seed, batch_size, cache=cache,
-                               cache_dir=cache_dir, quiet=quiet)
-        draws_block = summarize_draws(correct, draws, draw_seed)
+        correct, keys = draw_correct(predictor, root, split, draws, draw_seed, batch_size, cache=cache,
+                                     cache_dir=cache_dir, quiet=quiet)
+        draws_block = summarize_draws(correct, draws, draw_seed, keys)
     result = EvalResult(
         model=model if isinstance(model, str) else predictor.spec, model_info=predictor.describe(),
         data_root=str(root.resolve()), split=split, class_names=predictor.class_names,

@@ -4,6 +4,6 @@ the recipe is :class:`Recipe` (defaults documented in :mod:`bgbench.training.rec
 
 from bgbench.training.recipe import Recipe
 from bgbench.training.result import TrainResult
-from bgbench.training.run import train
+from bgbench.training.run import EvalPlan, Swap, train
 
-__all__ = ["Recipe", "TrainResult", "train"]
+__all__ = ["EvalPlan", "Recipe", "Swap", "TrainResult", "train"]
