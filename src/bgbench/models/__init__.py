@@ -29,16 +29,18 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'bgbench.models' has no attribute {name!r}")
 
 
-def create_classifier(spec: str | ModelOptions, **options: Any) -> Classifier:
+def create_classifier(spec: str | ModelOptions, /, **options: Any) -> Classifier:
     """Build the classifier that ``spec`` names.
 
-    ``spec``: a spec string (``efficientnet_lite0``, ``timm:resnet50``, ``onnx:model.onnx``, ...) or a
-    :class:`~bgbench.options.ModelOptions`, whose :meth:`~bgbench.options.ModelOptions.adapter_kwargs`
-    become the options. ``options``: the adapter options (``device``, ``precision``, ``weights``,
-    ``pretrained``, ``arch``, ``num_classes``, ``trust_pickle``, ``preprocess``, ``int8``), overriding
-    those of a ModelOptions; ``map_rule``, ``class_map`` and ``spec`` are accepted and ignored (the
-    label map is built elsewhere); any other name is a TypeError. An unknown spec raises a
-    one-line BgbenchError listing the known forms.
+    ``spec`` (positional): a spec string (``efficientnet_lite0``, ``timm:resnet50``,
+    ``onnx:model.onnx``, ...) or a :class:`~bgbench.options.ModelOptions`, whose
+    :meth:`~bgbench.options.ModelOptions.adapter_kwargs` become the options.
+
+    ``options``: the adapter options (``device``, ``precision``, ``weights``, ``pretrained``,
+    ``arch``, ``num_classes``, ``trust_pickle``, ``preprocess``, ``int8``), overriding those of a
+    ModelOptions; ``map_rule``, ``class_map`` and ``spec`` are accepted and ignored (the label map is
+    built elsewhere); any other name is a TypeError. An unknown spec raises a one-line BgbenchError
+    listing the known forms.
     """
     if isinstance(spec, ModelOptions):
         options = {**spec.adapter_kwargs(), **options}

@@ -174,6 +174,17 @@ def register_builtin_models(table: str, **meta: Any) -> Callable[[Callable[..., 
     return _decorator("register_builtin_models", table, **meta)
 
 
+def unregister_model(name: str) -> None:
+    """Remove the entry ``name`` (a model name or a spec form such as ``myprefix:FILE``), e.g. a
+    model registered for a test or in a notebook; unknown names are a BgbenchError."""
+    _read_shipped()
+    entry = _ENTRIES.pop(name, None)
+    if entry is None:
+        raise BgbenchError(f"no registered model {name!r} (see list_models())")
+    if entry.prefix is not None:
+        del _PREFIXES[entry.prefix]
+
+
 @cache
 def data_table(name: str) -> dict[str, Any]:
     """A JSON file of the package data (``bgbench/data/<name>``), parsed once."""
