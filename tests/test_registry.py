@@ -97,6 +97,8 @@ def test_unknown_spec_is_one_line_listing_the_forms() -> None:
         create_classifier(ModelOptions(spec="nosuch:x"))
     with pytest.raises(BgbenchError, match="unknown model spec"):
         model_entry("nosuch")
+    with pytest.raises(BgbenchError, match="model must be a spec string or ModelOptions, got int"):
+        create_classifier(3)  # type: ignore[arg-type]
 
 
 def test_model_spec_help_is_one_line_from_the_registry() -> None:

@@ -11,14 +11,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from bgbench.errors import BgbenchError
 from bgbench.models.registry import list_models, register_model, register_spec_form, resolve
-from bgbench.options import ModelOptions
 
 if TYPE_CHECKING:
     from bgbench.models.base import Classifier, Preprocessing, TorchClassifier
+    from bgbench.options import ModelOptions  # not imported at run time: bgbench.options imports this package
 
-__all__ = ["Classifier", "ModelOptions", "Preprocessing", "TorchClassifier", "create_classifier",
-           "list_models", "register_model", "register_spec_form"]
+__all__ = ["Classifier", "Preprocessing", "TorchClassifier", "create_classifier", "list_models",
+           "register_model", "register_spec_form"]
 
 _FROM_BASE = ("Classifier", "Preprocessing", "TorchClassifier")
 
@@ -42,7 +43,9 @@ def create_classifier(spec: str | ModelOptions, /, **options: Any) -> Classifier
     built elsewhere); any other name is a TypeError. An unknown spec raises a one-line BgbenchError
     listing the known forms.
     """
-    if isinstance(spec, ModelOptions):
+    if not isinstance(spec, str):
+        if not hasattr(spec, "adapter_kwargs"):
+            raise BgbenchError(f"model must be a spec string or ModelOptions, got {type(spec).__name__}")
         options = {**spec.adapter_kwargs(), **options}
         spec = spec.spec
     entry, target = resolve(spec)
