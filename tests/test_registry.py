@@ -184,20 +184,21 @@ TINY_META = {"input_size": 32, "preprocessing": "ImageNet mean/std at 32", "publ
 
 @pytest.fixture
 def user_models() -> Iterator[None]:
-    """Registers the three user entries above for one test, then removes them again."""
+    """Registers the user entries above for one test, then removes them again."""
     register_model("test_registry_tiny", **TINY_META)(tiny_factory)
     register_model(registry_bare)
+    register_model(name="registry_named")(registry_bare)
     register_spec_form("testwidth", placeholder="WIDTH", input_size="as given", preprocessing="none",
                        notes="tests")(width_factory)
     yield
-    for name in ("test_registry_tiny", "registry_bare", "testwidth:WIDTH"):
+    for name in ("test_registry_tiny", "registry_bare", "registry_named", "testwidth:WIDTH"):
         unregister_model(name)
 
 
 def test_user_registered_model_and_spec_form(user_models: None) -> None:
     from bgbench.models.zoo import load_zoo
 
-    assert list_models("*registry_*") == ["registry_bare", "test_registry_tiny"]
+    assert list_models("*registry_*") == ["registry_bare", "registry_named", "test_registry_tiny"]
     entry = model_entry("test_registry_tiny")
     assert (entry.kind, entry.input_size, entry.published_top1, entry.output_space) == (
         "user", 32, 12.5, "custom")

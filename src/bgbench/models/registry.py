@@ -150,13 +150,13 @@ def _decorator(maker: str, *args: Any, **meta: Any) -> Callable[[Callable[..., A
 def register_model(fn: Callable[..., Any] | str | None = None, /, **meta: Any) -> Any:
     """Register a model factory, called as ``factory(name, **options) -> Classifier``.
 
-    Bare (``@register_model``: the name is the function's) or with a name and metadata
-    (``@register_model("my_net", input_size=224, preprocessing="ImageNet mean/std",
+    Bare (``@register_model``: the name is the function's) or with a name (positional or
+    ``name=``) and metadata (``@register_model("my_net", input_size=224, preprocessing="ImageNet mean/std",
     published_top1=80.4, output_space="imagenet-1k", notes="...")``).
     """
     if callable(fn):
         return _decorator("register_model", None, **meta)(fn)
-    return _decorator("register_model", fn, **meta)
+    return _decorator("register_model", fn if fn is not None else meta.pop("name", None), **meta)
 
 
 def register_spec_form(prefix: str, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
