@@ -18,6 +18,7 @@ _LAZY: dict[str, str] = {
     "VARIANTS": "bgbench.layout",
     "resolve_device": "bgbench.devices",
     "create_classifier": "bgbench.models",
+    "list_models": "bgbench.models.registry",
     "synthesize": "bgbench.synth",
     "build_dataset": "bgbench.build",
     "evaluate": "bgbench.eval",

@@ -37,6 +37,7 @@ from bgbench.models.common import (
     sha256_file,
     torch_load,
 )
+from bgbench.models.registry import register_spec_form
 
 
 def stored_normaliser(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -72,6 +73,9 @@ def build_architecture(arch: str, num_classes: int) -> torch.nn.Module:
     return timm.create_model(name, pretrained=False, num_classes=num_classes)
 
 
+@register_spec_form("ckpt", placeholder="FILE", input_size="as given",
+                    preprocessing="stored normalizer, else IN-9 (9 classes) or arch config",
+                    notes="--arch NAME --num-classes N; weights_only unless --trust-pickle")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``ckpt:FILE`` (needs ``arch`` and ``num_classes``)."""
     opts: ModelOptions = parse_options(options)
