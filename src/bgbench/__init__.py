@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "DEFAULT_MODEL": "bgbench.options",
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
+    "train": "bgbench.training",
 }
 
 __all__ = ["__version__", *_LAZY]
