@@ -225,7 +225,8 @@ class _Search:
             self.counts[ph, b] += 1
             self.dirty[ph] = self.adaptive
 
-    def judge(self, slot_sel: np.ndarray, bg_idx: np.ndarray, preds: np.ndarray) -> tuple[list[Outcome], set]:
+    def judge(self, slot_sel: np.ndarray, bg_idx: np.ndarray,
+              preds: np.ndarray) -> tuple[list[Outcome], set[int]]:
         """Read one batch's predictions in order; returns the decided outcomes and their slots."""
         done: list[Outcome] = []
         finished: set[int] = set()
