@@ -27,7 +27,6 @@ written outside the temporary folder (which is removed).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -49,6 +48,7 @@ from typing import Any
 
 from bgbench.atomic import atomic_write_json
 from bgbench.errors import BgbenchError
+from bgbench.hashing import sha256_file
 from bgbench.progress import progress_enabled
 from bgbench.results.base import DocumentResult, parent_folder
 
@@ -63,14 +63,6 @@ def release_info(name: str = "in9") -> dict[str, Any]:
     """The release record (url, sha256 or null, ...) from ``bgbench/data/<name>_release.json``."""
     text = resources.files("bgbench.data").joinpath(f"{name}_release.json").read_text(encoding="utf-8")
     return json.loads(text)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _normalise_sha(value: str | None) -> str | None:

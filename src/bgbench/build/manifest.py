@@ -24,6 +24,7 @@ from bgbench.build.result import SCHEMA
 from bgbench.build.writer import STATE_DIR, state_dir
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
+from bgbench.sources.reasons import reason_category
 
 MANIFEST = "manifest.jsonl"
 BUILD_JSON = "build.json"
@@ -61,11 +62,6 @@ def prepare_output(out: Path, split: str, config: dict[str, Any]) -> bool:
         return True
     atomic_write_json(path, {"hash": config_hash(config), "config": config})
     return False
-
-
-def reason_category(reason: str | None) -> str:
-    """The fixed part of a drop reason (text before the first ``": "``)."""
-    return "" if not reason else reason.split(": ", 1)[0]
 
 
 def iou_stats(values: list[float]) -> dict[str, float | int] | None:

@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 
+from bgbench.classes import IN9_MEAN, IN9_STD
 from bgbench.errors import BgbenchError
+from bgbench.hashing import sha256_file
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, resize_square
 from bgbench.options import ModelOptions
 
-IN9_MEAN = (0.4717, 0.4499, 0.3837)
-IN9_STD = (0.2600, 0.2516, 0.2575)
 INCEPTION_MEAN = (0.5, 0.5, 0.5)
 INCEPTION_STD = (0.5, 0.5, 0.5)
 
@@ -104,15 +104,6 @@ def normalise(x01: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     mean = torch.tensor(prep.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     std = torch.tensor(prep.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     return (x - mean) / std
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_state_dict(module: torch.nn.Module) -> str:

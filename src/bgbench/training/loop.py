@@ -67,33 +67,41 @@ class _Epoch:
         return self.seen / max(1e-9, time.perf_counter() - self.start)
 
 
-def train_full(
-    net,
-    data: TrainData,
-    recipe: Recipe,
-    *,
-    swap: dict[str, Any] | None,
-    seed: int,
-    out: Path,
-    key: str,
-    precision: str,
-    quiet: bool,
-) -> list[dict[str, Any]]:
+class _Batches:
+    """Turns index batches into augmented, normalised model input (swap, crop + flip, mean/std)."""
+
+    def __init__(self, data: TrainData, net, recipe: Recipe, swapper, generator: torch.Generator) -> None:
+        clf = net.classifier
+        self.data, self.recipe, self.swapper, self.generator = data, recipe, swapper, generator
+        self.device = clf.device
+        self.size = int(clf.preprocessing.input_size or data.images.shape[1])
+        self.mean = torch.tensor(clf.preprocessing.mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(clf.preprocessing.std, device=self.device).view(1, 3, 1, 1)
+        self.labels = torch.as_tensor(data.labels, dtype=torch.long)
+
+    def __call__(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(normalised float (B, 3, size, size) channels-last, int64 labels (B,)) on the device."""
+        x, y = batch_tensor(self.data.images, idx, self.device), self.labels[idx].to(self.device)
+        if self.swapper is not None:
+            masks = torch.from_numpy(np.ascontiguousarray(self.data.masks[idx])).to(self.device)
+            x = self.swapper(x, masks, y)
+        x = random_resized_crop(x.float().div_(255.0), self.size, self.recipe.crop_scale, self.generator,
+                                flip=self.recipe.flip)
+        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last), y
+
+
+def train_full(net, data: TrainData, recipe: Recipe, *, swap: dict[str, Any] | None, seed: int, out: Path,
+               key: str, precision: str, quiet: bool) -> list[dict[str, Any]]:
     """Train every parameter of ``net.module`` on ``data`` with the resolved ``recipe``; resumes from
     ``out/state`` when a run with the same ``key`` saved one. Returns the per-epoch history."""
-    module, clf = net.module, net.classifier
-    device = clf.device
+    module, device = net.module, net.classifier.device
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer([p for p in module.parameters() if p.requires_grad], recipe)
     n, bs = len(data.labels), int(recipe.batch_size)
     per_epoch = math.ceil(n / bs)
     total, warmup = per_epoch * recipe.epochs, round(recipe.warmup_epochs * per_epoch)
     step, start_epoch, history = load_state(out, key, module, optimizer, generator) or (0, 0, [])
-    swapper = make_swap(data, swap, generator)
-    size = int(clf.preprocessing.input_size or data.images.shape[1])
-    mean = torch.tensor(clf.preprocessing.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(clf.preprocessing.std, device=device).view(1, 3, 1, 1)
-    labels = torch.as_tensor(data.labels, dtype=torch.long)
+    batches = _Batches(data, net, recipe, make_swap(data, swap, generator), generator)
     bar = progress(total=total, initial=step, desc="train", unit="step", quiet=quiet)
     try:
         for epoch in range(start_epoch, int(recipe.epochs)):
@@ -101,36 +109,22 @@ def train_full(
             order = torch.randperm(n, generator=generator).numpy()
             stats = _Epoch()
             for b in range(per_epoch):
-                idx = order[b * bs : (b + 1) * bs]
-                x, y = batch_tensor(data.images, idx, device), labels[idx].to(device)
-                if swapper is not None:
-                    x = swapper(x, torch.from_numpy(np.ascontiguousarray(data.masks[idx])).to(device), y)
-                x = random_resized_crop(
-                    x.float().div_(255.0), size, recipe.crop_scale, generator, flip=recipe.flip
-                )
+                x, y = batches(order[b * bs:(b + 1) * bs])
                 for group in optimizer.param_groups:
                     group["lr"] = recipe.lr * lr_factor(step, total, warmup)
                 with autocast_for(device, precision):
-                    logits = module(((x - mean) / std).contiguous(memory_format=torch.channels_last))
+                    logits = module(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 step += 1
-                bar.set_postfix(
-                    stats.add(float(loss.detach()), int((logits.argmax(1) == y).sum()), len(idx)),
-                    refresh=False,
-                )
+                shown = stats.add(float(loss.detach()), int((logits.argmax(1) == y).sum()), len(y))
+                bar.set_postfix(shown, refresh=False)
                 bar.update(1)
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "loss": stats.loss / max(1, stats.seen),
-                    "train_accuracy": stats.correct / max(1, stats.seen),
-                    "images_per_s": stats.images_per_s,
-                    "lr_end": recipe.lr * lr_factor(step, total, warmup),
-                }
-            )
+            history.append({"epoch": epoch + 1, "loss": stats.loss / max(1, stats.seen),
+                            "train_accuracy": stats.correct / max(1, stats.seen),
+                            "images_per_s": stats.images_per_s, "lr_end": recipe.lr * lr_factor(step, total, warmup)})
             save_state(out, key, module, optimizer, step, epoch + 1, generator, history)
     finally:
         bar.close()
