@@ -50,7 +50,7 @@ from bgbench.atomic import atomic_write_json
 from bgbench.errors import BgbenchError
 from bgbench.hashing import sha256_file
 from bgbench.progress import progress_enabled
-from bgbench.results.base import DocumentResult, parent_folder
+from bgbench.results.base import DocumentResult, doc_value, parent_folder
 
 CHUNK = 1 << 20
 MARKER = ".bgbench-download.json"
@@ -321,27 +321,17 @@ class DownloadResult(DocumentResult):
         where = doc.get("path") or parent_folder(path)
         super().__init__({"schema": DOWNLOAD_SCHEMA, **doc, "path": where}, path)
 
-    @property
-    def path(self) -> Path | None:
-        """The unpacked dataset folder."""
-        return self.path_field("path")
+    path = doc_value("path", path=True, doc="The unpacked dataset folder.")
 
-    @property
-    def url(self) -> str:
-        return self.doc["url"]
+    url = doc_value("url")
 
-    @property
-    def sha256(self) -> str | None:
-        return self.doc.get("sha256")
+    sha256 = doc_value("sha256", default=None)
 
-    @property
-    def verified(self) -> bool:
-        return bool(self.doc.get("verified"))
+    verified = doc_value("verified", bool, None)
 
-    @property
-    def reused(self) -> bool | None:
-        """True when this call found the download already done (None when read back from the file)."""
-        return self.doc.get("reused")
+    reused = doc_value("reused", default=None,
+                       doc="True when this call found the download already done (None when read back from "
+                       "the file).")
 
     def summary_lines(self) -> list[str]:
         state = "verified" if self.verified else "UNVERIFIED (no known checksum)"

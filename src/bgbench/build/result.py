@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
-from bgbench.results.base import DocumentResult, parent_folder
+from bgbench.results.base import DocumentResult, doc_value, parent_folder
 
 SCHEMA = "bgbench.build/1"
 #: keys a BuildResult adds to build.json's content: this split's entry, where OUT is, what the run did
@@ -79,41 +79,29 @@ class BuildResult(DocumentResult):
         return BuildResult({**base, "out": self.doc["out"], "split": split}, self.source_path)
 
     # -- typed view -----------------------------------------------------------------------------
-    @property
-    def out(self) -> Path | None:
-        """The build's output folder (None for a document read from elsewhere without one)."""
-        return self.path_field("out")
+    out = doc_value("out", path=True,
+                    doc="The build's output folder (None for a document read from elsewhere without one).")
 
-    @property
-    def split(self) -> str:
-        return self.doc["split"]
+    split = doc_value("split")
 
     @property
     def splits(self) -> list[str]:
         """Every split built into OUT (build.json order)."""
         return list(self.doc["splits"])
 
-    @property
-    def config(self) -> dict[str, Any]:
-        """The output-defining options of this split (:class:`bgbench.build.BuildConfig` as a dict)."""
-        return self.doc["config"]
+    config = doc_value("config",
+                       doc="The output-defining options of this split (:class:`bgbench.build.BuildConfig` as "
+                       "a dict).")
 
-    @property
-    def _counts(self) -> dict[str, Any]:
-        """This split's summary (``result["summary"]``; ``result.summary()`` is the text)."""
-        return self.doc["summary"]
+    _counts = doc_value("summary")
 
     @property
     def images(self) -> int:
         return int(self._counts.get("images", self.kept + self.dropped))
 
-    @property
-    def kept(self) -> int:
-        return int(self._counts["kept"])
+    kept = doc_value("summary.kept", int)
 
-    @property
-    def dropped(self) -> int:
-        return int(self._counts["dropped"])
+    dropped = doc_value("summary.dropped", int)
 
     @property
     def per_class(self) -> dict[str, dict[str, int]]:
@@ -135,14 +123,9 @@ class BuildResult(DocumentResult):
         """{class folder: kept images missing} of a balanced build's classes that ran out."""
         return self._counts.get("shortfall") or {}
 
-    @property
-    def written(self) -> dict[str, int] | None:
-        """{"phase1", "mixed"}: work done by this run (None when read back from build.json)."""
-        return self.doc.get("written")
+    written = doc_value("written", default=None)
 
-    @property
-    def versions(self) -> dict[str, str]:
-        return self.doc.get("versions", {})
+    versions = doc_value("versions", default={})
 
     # -- views ----------------------------------------------------------------------------------
     def summary_lines(self) -> list[str]:

@@ -150,3 +150,26 @@ def pct_ci(value: float | None, ci: list[float] | tuple[float, float] | None) ->
     if not ci or ci[0] is None:
         return pct(value)
     return f"{pct(value)} [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
+
+
+_MISSING = object()
+
+
+def doc_value(key: str, cast: Any = None, default: Any = _MISSING, *, path: bool = False,
+              doc: str = "") -> Any:
+    """A read-only attribute of a :class:`DocumentResult` reading ``self.doc[key]`` (a dotted key
+    such as ``summary.kept`` reads nested objects): ``cast`` applied to the value (``int``,
+    ``bool``, ...), ``default`` when the key is absent (without a default a missing key is a
+    KeyError), or with ``path`` the value as a ``Path`` (None when unset)."""
+    *parents, last = key.split(".")
+
+    def read(self: DocumentResult) -> Any:
+        if path:
+            return self.path_field(key)
+        node = self.doc
+        for part in parents:
+            node = node.get(part, {}) if default is not _MISSING else node[part]
+        value = node.get(last, default) if default is not _MISSING else node[last]
+        return cast(value) if cast is not None and value is not None else value
+
+    return property(read, doc=doc or f"The document's ``{key}`` field.")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bgbench.errors import BgbenchError
-from bgbench.results.base import DocumentResult, parent_folder
+from bgbench.results.base import DocumentResult, doc_value, parent_folder
 
 SCHEMA = "bgbench.synth/1"
 
@@ -39,59 +39,34 @@ class SynthResult(DocumentResult):
         super().__init__({"schema": SCHEMA, **doc, "out": out}, path)
 
     # -- typed view -----------------------------------------------------------------------------
-    @property
-    def out(self) -> Path | None:
-        """The synthesized tree (the ``source`` of ``bgbench build``)."""
-        return self.path_field("out")
+    out = doc_value("out", path=True, doc="The synthesized tree (the ``source`` of ``bgbench build``).")
 
-    @property
-    def config(self) -> dict[str, Any]:
-        return self.doc["config"]
+    config = doc_value("config")
 
-    @property
-    def split(self) -> str:
-        return self.config["split"]
+    split = doc_value("config.split", str)
+    per_class = doc_value("config.per_class", int)
+    bg_correlation = doc_value("config.bg_correlation", float,
+                               doc="The requested probability that an image's habitat is its class's own.")
 
-    @property
-    def per_class(self) -> int:
-        return int(self.config["per_class"])
+    images = doc_value("images", int)
 
-    @property
-    def bg_correlation(self) -> float:
-        """The requested probability that an image's habitat is its class's own."""
-        return float(self.config["bg_correlation"])
+    objects = doc_value("objects", int, 0)
 
-    @property
-    def images(self) -> int:
-        return int(self.doc["images"])
+    habitat_match_rate = doc_value("habitat_match_rate", float, 0.0,
+                                   doc="The share of images whose habitat is their class's own (close to "
+                                   "``bg_correlation``).")
 
-    @property
-    def objects(self) -> int:
-        return int(self.doc.get("objects", 0))
+    classes = doc_value("classes", default={})
 
-    @property
-    def habitat_match_rate(self) -> float:
-        """The share of images whose habitat is their class's own (close to ``bg_correlation``)."""
-        return float(self.doc.get("habitat_match_rate", 0.0))
+    rendered = doc_value("rendered", default=None,
+                         doc="Images rendered by this run (None when read back from the file).")
 
-    @property
-    def classes(self) -> dict[str, dict[str, str]]:
-        return self.doc.get("classes", {})
+    reused = doc_value("reused", default=None,
+                       doc="Images kept from an earlier run (None when read back from the file).")
 
-    @property
-    def rendered(self) -> int | None:
-        """Images rendered by this run (None when read back from the file)."""
-        return self.doc.get("rendered")
-
-    @property
-    def reused(self) -> int | None:
-        """Images kept from an earlier run (None when read back from the file)."""
-        return self.doc.get("reused")
-
-    @property
-    def stale_images(self) -> int | None:
-        """Images under ``out/<split>`` not produced by this run (None when read back)."""
-        return self.doc.get("stale_images")
+    stale_images = doc_value("stale_images", default=None,
+                             doc="Images under ``out/<split>`` not produced by this run (None when read "
+                             "back).")
 
     # -- views ----------------------------------------------------------------------------------
     def summary_lines(self) -> list[str]:

@@ -124,7 +124,8 @@ def train_full(net, data: TrainData, recipe: Recipe, *, swap: dict[str, Any] | N
                 bar.update(1)
             history.append({"epoch": epoch + 1, "loss": stats.loss / max(1, stats.seen),
                             "train_accuracy": stats.correct / max(1, stats.seen),
-                            "images_per_s": stats.images_per_s, "lr_end": recipe.lr * lr_factor(step, total, warmup)})
+                            "images_per_s": stats.images_per_s,
+                            "lr_end": recipe.lr * lr_factor(step, total, warmup)})
             save_state(out, key, module, optimizer, step, epoch + 1, generator, history)
     finally:
         bar.close()
