@@ -58,11 +58,14 @@ class Swap:
 @dataclass(frozen=True)
 class EvalPlan:
     """How the trained model is evaluated: every variant of ``split``, optionally ``--draws`` donor
-    backgrounds per foreground and the challenge."""
+    backgrounds per foreground and the challenge; ``results_dir`` / ``challenge_dir``: where their
+    outputs go (default ``OUT/eval`` and ``OUT/challenge``)."""
 
     split: str = "val"
     draws: int | None = None
     challenge: bool = False
+    results_dir: str | Path | None = None
+    challenge_dir: str | Path | None = None
 
 
 def run_key(parts: dict[str, Any]) -> str:
@@ -143,10 +146,12 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
 
     clf = net.classifier
     clf.spec = f"ckpt:{out / 'model.safetensors'}"
-    ev = evaluate(data, clf, split=plan.split, out=out / "eval", cache=cache, cache_dir=cache_dir,
+    results_dir = Path(plan.results_dir or out / "eval")
+    ev = evaluate(data, clf, split=plan.split, out=results_dir, cache=cache, cache_dir=cache_dir,
                   draws=plan.draws, draw_seed=seed, quiet=quiet)
     doc = ev.to_json(predictions=False)
     metrics = {k: doc[k] for k in ("accuracy", "accuracy_ci95", "n", "bg_gap", "bg_gap_ci95")}
+    metrics["results_dir"] = str(results_dir)
     if ev.draws is not None:
         metrics["draws"] = {k: v for k, v in ev.draws.items() if k not in ("foregrounds", "variants")}
         metrics["draws"]["variants"] = {name: {k: v for k, v in entry.items() if k != "per_foreground"}
@@ -155,8 +160,8 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
         return metrics, None
     from bgbench.challenge import run_challenge
 
-    c = run_challenge(data, clf, split=plan.split, out=out / "challenge", cache=cache, cache_dir=cache_dir,
-                      quiet=quiet)
+    c = run_challenge(data, clf, split=plan.split, out=plan.challenge_dir or out / "challenge", cache=cache,
+                      cache_dir=cache_dir, gallery=False, quiet=quiet)
     return metrics, {"accuracy": c.accuracy, "ci95": c.accuracy_ci95, "n": c.n_foregrounds}
 
 
@@ -174,7 +179,7 @@ def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: lis
     doc = {"schema": TRAIN_SCHEMA, "checkpoint": str(weights), **common, "arch": net.arch,
            "model": options.to_json() if options is not None else None, "n_train": len(train_data.labels),
            "classes": train_data.class_names, "history": history, "train_s": parts["train_s"],
-           "eval": metrics, "eval_dir": "eval", "challenge": chal,
+           "eval": metrics, "eval_dir": metrics["results_dir"], "challenge": chal,
            "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint}}
     atomic_write_json(out / "train.json", doc)
     return TrainResult(doc, out / "train.json")
