@@ -146,7 +146,6 @@ def test_create_classifier_from_model_options(torchscript_file: Path) -> None:
     clf = create_classifier(opts)
     assert clf.spec == opts.spec and clf.num_outputs == 5 and clf.preprocessing.name == "in9"
     assert clf.device == torch.device("cpu")
-    assert opts.create().preprocessing.name == "in9"  # ModelOptions.create goes the same way
     # keyword options override the ModelOptions' own
     assert create_classifier(opts, preprocess="inception").preprocessing.name == "inception"
     # a str spec takes the adapter options; map_rule / class_map / spec are accepted and ignored

@@ -53,28 +53,28 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
         raise BgbenchError("--shard and --executor ray exclude each other (ray makes the shards)")
     if out is None:
         raise BgbenchError("--executor ray needs --out (shards write there before the merge)")
-    if not isinstance(model, (str, ModelOptions)):
-        raise BgbenchError("--executor ray needs a model spec or ModelOptions (a loaded Classifier "
-                           "cannot be sent to other processes)")
-    return run_sharded(data, ModelOptions.of(model, **model_options), settings, out=out, workers=workers)
+    if isinstance(model, (str, ModelOptions)):  # options travel; each task loads the model itself
+        model, model_options = ModelOptions.of(model, **model_options), {}
+    return run_sharded(data, model, settings, out=out, workers=workers, **model_options)
 
 
-def _shard_task(task: tuple[str, ModelOptions, ChallengeSettings, int, int, str]) -> str:
+def _shard_task(task: tuple[str, Any, dict[str, Any], ChallengeSettings, int, int, str]) -> str:
     """One task: run shard i/n serially into ``folder`` (a module-level function, for Ray)."""
     import torch
 
-    data, options, settings, i, n, folder = task
+    data, model, model_options, settings, i, n, folder = task
     cpus = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
     if cpus > 0:
         torch.set_num_threads(cpus)
-    run_serial(data, options, settings, out=folder, shard=(i, n))
+    run_serial(data, model, settings, out=folder, shard=(i, n), **model_options)
     return folder
 
 
-def run_sharded(data: str | Path, options: ModelOptions, settings: ChallengeSettings, *, out: str | Path,
-                workers: int | None = None, kind: str = "ray") -> ChallengeResult:
+def run_sharded(data: str | Path, model: Any, settings: ChallengeSettings, *, out: str | Path,
+                workers: int | None = None, kind: str = "ray", **model_options: Any) -> ChallengeResult:
     """Run n shards (``workers``; default the cluster's GPUs, else 2) as tasks of the ``kind``
-    executor into ``out/shard-i-of-n``, then merge them into ``out``."""
+    executor into ``out/shard-i-of-n``, then merge them into ``out``. ``model``: ModelOptions (each
+    task loads the model) or a ready Classifier (pickled to the tasks)."""
     if workers is not None and workers < 1:
         raise BgbenchError(f"--workers must be at least 1, got {workers}")
     check_executor(kind, workers or 1)
@@ -82,7 +82,7 @@ def run_sharded(data: str | Path, options: ModelOptions, settings: ChallengeSett
     with open_executor(kind, workers or 2, quiet=settings.quiet, gpu_tasks=True) as pool:
         n = workers or getattr(pool, "cluster_gpus", 0) or 2
         folders = [str(Path(out) / f"shard-{i}-of-{n}") for i in range(n)]
-        tasks = [(str(data), options, shard_settings, i, n, folders[i]) for i in range(n)]
+        tasks = [(str(data), model, model_options, shard_settings, i, n, folders[i]) for i in range(n)]
         pool.map(_shard_task, tasks, desc="challenge shards")
     return merge_shards(data, folders, out, top_k=settings.top_k, gallery=settings.gallery,
                         quiet=settings.quiet)
