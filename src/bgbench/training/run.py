@@ -57,13 +57,15 @@ class Swap:
 
 @dataclass(frozen=True)
 class EvalPlan:
-    """How the trained model is evaluated: every variant of ``split``, optionally ``--draws`` donor
+    """How the trained model is evaluated: every variant of ``split`` (or the comma list ``variants``),
+    optionally ``--draws`` donor
     backgrounds per foreground and the challenge; ``results_dir`` / ``challenge_dir``: where their
     outputs go (default ``OUT/eval`` and ``OUT/challenge``)."""
 
     split: str = "val"
     draws: int | None = None
     challenge: bool = False
+    variants: str | None = None
     results_dir: str | Path | None = None
     challenge_dir: str | Path | None = None
 
@@ -147,8 +149,8 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
     clf = net.classifier
     clf.spec = f"ckpt:{out / 'model.safetensors'}"
     results_dir = Path(plan.results_dir or out / "eval")
-    ev = evaluate(data, clf, split=plan.split, out=results_dir, cache=cache, cache_dir=cache_dir,
-                  draws=plan.draws, draw_seed=seed, quiet=quiet)
+    ev = evaluate(data, clf, variants=plan.variants, split=plan.split, out=results_dir, cache=cache,
+                  cache_dir=cache_dir, draws=plan.draws, draw_seed=seed, quiet=quiet)
     doc = ev.to_json(predictions=False)
     metrics = {k: doc[k] for k in ("accuracy", "accuracy_ci95", "n", "bg_gap", "bg_gap_ci95")}
     metrics["results_dir"] = str(results_dir)
