@@ -17,10 +17,16 @@ def random_resized_crop(
     flip: bool = True,
 ) -> torch.Tensor:
     """Crop each image of ``x`` (float (N, 3, H, W)) to a random box of area fraction in ``scale``
-    and aspect ratio in ``ratio`` (log-uniform), resize it to ``size`` x ``size`` (bilinear) and
-    flip it horizontally with probability 1/2 when ``flip``. Draws come from ``generator`` (CPU),
+    and aspect ratio in ``ratio`` (log-uniform; ``scale`` (1, 1): no crop), resize it to ``size`` x
+    ``size`` (bilinear) and flip it horizontally with probability 1/2 when ``flip``. Draws come from ``generator`` (CPU),
     so a seed fixes every crop. Returns float (N, 3, size, size)."""
     n = x.shape[0]
+    if scale == (1.0, 1.0):  # no crop: the whole image, resized, optionally flipped
+        sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if flip else torch.ones(n)
+        theta = torch.zeros((n, 2, 3))
+        theta[:, 0, 0], theta[:, 1, 1] = sign, 1.0
+        grid = F.affine_grid(theta.to(x.device), [n, x.shape[1], size, size], align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     area = scale[0] + (scale[1] - scale[0]) * torch.rand(n, generator=generator)
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(
         n, generator=generator
