@@ -18,8 +18,8 @@ def random_resized_crop(
 ) -> torch.Tensor:
     """Crop each image of ``x`` (float (N, 3, H, W)) to a random box of area fraction in ``scale``
     and aspect ratio in ``ratio`` (log-uniform; ``scale`` (1, 1): no crop), resize it to ``size`` x
-    ``size`` (bilinear) and flip it horizontally with probability 1/2 when ``flip``. Draws come from ``generator`` (CPU),
-    so a seed fixes every crop. Returns float (N, 3, size, size)."""
+    ``size`` (bilinear) and flip it horizontally with probability 1/2 when ``flip``. Draws come
+    from ``generator`` (CPU), so a seed fixes every crop. Returns float (N, 3, size, size)."""
     n = x.shape[0]
     if scale == (1.0, 1.0):  # no crop: the whole image, resized, optionally flipped
         sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if flip else torch.ones(n)
