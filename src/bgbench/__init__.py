@@ -24,6 +24,8 @@ _LAZY: dict[str, str] = {
     "EvalResult": "bgbench.eval",
     "ModelOptions": "bgbench.options",
     "DEFAULT_MODEL": "bgbench.options",
+    "sweep": "bgbench.sweeps",
+    "SweepResult": "bgbench.sweeps",
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
 }
