@@ -206,5 +206,16 @@ def zoo_models(entries: list[Any]) -> list[SweepModel]:
             for e in entries if e.kind != "spec-form" and e.available]
 
 
+def write_zoo_toml(path: str | Path, entries: list[Any]) -> list[SweepModel]:
+    """Write the runnable zoo ``entries`` (:func:`zoo_models`) as a models file at ``path``
+    (atomically; what ``bgbench models --toml FILE`` does); returns the models written."""
+    from bgbench.atomic import atomic_write_text
+
+    models = zoo_models(entries)
+    atomic_write_text(path, models_toml(models, comment="bgbench sweep models file (written by `bgbench "
+                                                        "models --toml`); run: bgbench sweep FILE DATA"))
+    return models
+
+
 __all__ = ["ENTRY_KEYS", "OPTION_KEYS", "SweepModel", "default_name", "models_toml", "parse_entry",
-           "read_models_toml", "sweep_models", "zoo_models"]
+           "read_models_toml", "sweep_models", "write_zoo_toml", "zoo_models"]
