@@ -1,5 +1,5 @@
-"""``bgbench sweep`` on a tiny synth build with tiny timm models whose weights live in files (so they
-have a weights sha256): the table files against each model's own results, resuming (nothing runs
+"""``bgbench sweep`` on a tiny synth build with tiny TorchScript models in files (so they have a
+weights sha256): the table files against each model's own results, resuming (nothing runs
 again; a changed weights file or dataset runs again), a killed CLI run resumed, Ray, bad models files."""
 
 from __future__ import annotations
@@ -31,26 +31,33 @@ REPO = Path(__file__).resolve().parents[1]
 TOP1 = {"r0": 50.0, "r1": 60.0, "r2": 70.0}
 
 
-def save_weights(path: Path, seed: int) -> Path:
-    """A 9-class timm test_resnet with random weights (head scaled so predictions vary by image)."""
-    import timm
+class TinyNet(torch.nn.Module):
+    """A 9-class CNN small enough to score a synth tree in a blink (predictions vary by image)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 16, 5, stride=4)
+        self.fc = torch.nn.Linear(16, 9)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 50.0 * self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+def save_model(path: Path, seed: int) -> Path:
+    """A TorchScript file of a random TinyNet (the file's sha256 identifies the model)."""
     torch.manual_seed(seed)
-    module = timm.create_model("test_resnet", num_classes=9, pretrained=False)
-    with torch.no_grad():
-        module.get_classifier().weight.mul_(200.0)
-    torch.save(module.state_dict(), path)
+    torch.jit.script(TinyNet()).save(str(path))
     return path
 
 
 def write_models(folder: Path, challenge: str | None = "r1") -> Path:
-    """models.toml with r0, r1, r2 (weights w0/w1/w2.pth beside it, paths relative to the file)."""
+    """models.toml with r0, r1, r2 (m0/m1/m2.pt beside it, paths relative to the file)."""
     lines = []
     for i, name in enumerate(TOP1):
-        if not (folder / f"w{i}.pth").exists():
-            save_weights(folder / f"w{i}.pth", seed=i)
-        lines += ["[[model]]", f'name = "{name}"', 'spec = "timm:test_resnet"', f'weights = "w{i}.pth"',
-                  "num_classes = 9", f"imagenet_top1 = {TOP1[name]}"]
+        if not (folder / f"m{i}.pt").exists():
+            save_model(folder / f"m{i}.pt", seed=i)
+        lines += ["[[model]]", f'name = "{name}"', f'spec = "torchscript:m{i}.pt"',
+                  f"imagenet_top1 = {TOP1[name]}"]
         if name == challenge:
             lines.append("challenge = true")
         lines.append("")
@@ -143,7 +150,7 @@ def test_sweep_table_matches_results_and_resumes_by_the_library_key(synth_built,
     assert without_timing(again.to_json()) == without_timing(first.to_json())
 
     # a changed weights file re-runs that model (and its challenge), only that one
-    save_weights(models_dir / "w1.pth", seed=7)
+    save_model(models_dir / "m1.pt", seed=7)
     changed = run(models, synth_built, out, cache)
     assert resumed(changed) == {"r0": True, "r1": False, "r2": True}
     assert not changed.row("r1")["timing"]["challenge_resumed"]
@@ -166,8 +173,8 @@ def test_sweep_table_matches_results_and_resumes_by_the_library_key(synth_built,
 
 
 def test_challenge_shards_are_pooled_then_merged(synth_built, models_dir, tmp_path):
-    models = [{"name": "r0", "spec": "timm:test_resnet", "weights": str(save_weights(tmp_path / "w.pth", 0)),
-               "num_classes": 9, "imagenet_top1": 50.0}]
+    model = save_model(tmp_path / "m.pt", 0)
+    models = [{"name": "r0", "spec": f"torchscript:{model}", "imagenet_top1": 50.0}]
     out, cache = tmp_path / "out", tmp_path / "cache"
     half = run(models, synth_built, out, cache, challenge=True, challenge_shard="0/2",
                variants="original,only_bg_t")

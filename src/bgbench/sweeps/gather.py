@@ -17,7 +17,7 @@ from typing import Any
 from bgbench.jsonable import jsonable, versions
 from bgbench.layout import IMAGE_VARIANTS
 from bgbench.results import load_results
-from bgbench.sweeps.config import SweepModel
+from bgbench.sweeps.config import SweepModel, sweep_models
 from bgbench.sweeps.result import SweepResult
 from bgbench.sweeps.trend import TARGET_BG_GAP, trend
 
@@ -136,12 +136,13 @@ def model_row(model: SweepModel, out: str | Path, challenge: bool) -> tuple[dict
     return row, result
 
 
-def collect(models: list[SweepModel], out: str | Path, *, challenge: bool = False, n_boot: int = 10000,
-            seed: int = 0, runs: list[dict[str, Any]] | None = None) -> SweepResult:
+def collect(models: Any, out: str | Path, *, challenge: bool = False, n_boot: int = 10000, seed: int = 0,
+            runs: list[dict[str, Any]] | None = None) -> SweepResult:
     """The :class:`SweepResult` of the results already in ``out`` (models without a results.json
-    are left out, so a running sweep can be tabulated); ``challenge``: the default of the models'
-    ``challenge`` flag; ``runs``: what each model's task reported (its row's ``timing``)."""
-    out = Path(out)
+    are left out, so a running sweep can be tabulated). ``models``: as for :func:`bgbench.sweep`;
+    ``challenge``: the default of the models' ``challenge`` flag; ``runs``: what each model's task
+    reported (its row's ``timing``). Runs nothing and writes nothing."""
+    models, out = sweep_models(models), Path(out)
     rows, data = [], {}
     for i, m in enumerate(models):
         if not (out / m.name / RESULTS_NAME).is_file():
