@@ -101,7 +101,7 @@ def check_against_results(result: SweepResult, out: Path) -> None:
         csv_rows = {r["model"]: r for r in csv.DictReader(handle)}
     md = (out / "sweep.md").read_text()
     for row in result.models:
-        doc = json.loads((out / row["results"]).read_text())
+        doc = json.loads((out / row["results"] / "results.json").read_text())
         assert row["accuracy"] == doc["accuracy"] and row["n"] == doc["n"]
         assert row["accuracy_ci95"] == doc["accuracy_ci95"]
         assert row["bg_gap"] == doc["bg_gap"] and row["bg_gap_ci95"] == doc["bg_gap_ci95"]
@@ -287,4 +287,6 @@ def test_public_api_sweep_is_a_plain_function(synth_built, tmp_path):
         sweep(["efficientnet_lite0"], synth_built, out=tmp_path / "o", executor="dask")
     with pytest.raises(BgbenchError, match="variant 'nope' not found"):
         sweep(["efficientnet_lite0"], synth_built, out=tmp_path / "o", variants="nope")
+    with pytest.raises(BgbenchError, match=r"absent.onnx: model 'absent' \(onnx:.*\): file not found"):
+        sweep([f"onnx:{tmp_path / 'absent.onnx'}"], synth_built, out=tmp_path / "o")
     assert not (tmp_path / "o").exists()

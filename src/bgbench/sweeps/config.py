@@ -56,6 +56,11 @@ class SweepModel:
         """The sweep's shared options ``base`` with this model's spec and overrides."""
         return (base or ModelOptions()).with_(spec=self.spec, **self.overrides)
 
+    def files(self) -> list[Path]:
+        """The local files this model needs: the FILE of a file spec, ``weights``, ``class_map``."""
+        out = [Path(self.spec.split(":", 1)[1])] if self.spec.startswith(_FILE_SPECS) else []
+        return out + [Path(str(self.overrides[k])) for k in _PATH_OPTIONS if self.overrides.get(k)]
+
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"name": self.name, "spec": self.spec, "imagenet_top1": self.imagenet_top1}
         if self.challenge is not None:

@@ -132,7 +132,7 @@ def model_row(model: SweepModel, out: str | Path, challenge: bool) -> tuple[dict
     row.update(eval_fields(result))
     if challenge:
         row.update(challenge_fields(challenge_outcome(out / model.name / CHALLENGE_DIR), out))
-    row["results"] = f"{model.name}/{RESULTS_NAME}"
+    row["results"] = model.name  # the model's results folder, relative to OUT
     return row, result
 
 

@@ -8,7 +8,7 @@ The document (docs/results.md)::
                  "n": {variant: images}, "correct": {variant: k}, "bg_gap", "bg_gap_ci95",
                  "weights_sha256", ["challenge_accuracy", "challenge_ci95", "challenge_n",
                  "challenge_shard", "challenge_backgrounds", "challenge": [relative paths]],
-                 "results": "<name>/results.json", "timing": {...}}, ...],
+                 "results": "<name>" (its results folder, relative), "timing": {...}}, ...],
      "variants": [...], "data": {"root", "split", "fingerprint"},
      "trend": {"against": "imagenet_top1", "models", "left_out", "n_boot", "seed",
                "spearman": {target: {"value", "ci95", "method", "n", "n_boot_used"}}},

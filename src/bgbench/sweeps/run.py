@@ -130,10 +130,15 @@ def _keep_or_clear(folder: Path, key: str | None) -> bool:
     return False
 
 
-def _check_inputs(data: Path, settings: SweepSettings, challenge_any: bool) -> None:
-    """BgbenchError for a bad data folder (or variant list) before any model work."""
+def _check_inputs(data: Path, models: list[SweepModel], settings: SweepSettings, challenge_any: bool) -> None:
+    """BgbenchError for a missing model file or a bad data folder (or variant list) before any
+    model work."""
     from bgbench.eval import find_variants
 
+    for m in models:
+        missing = [f for f in m.files() if not f.is_file()]
+        if missing:
+            raise BgbenchError(f"model {m.name!r} ({m.spec}): file not found", missing[0])
     find_variants(data, settings.split, list(settings.variants) if settings.variants else None)
     if challenge_any:
         from bgbench.challenge.data import list_challenge_files
@@ -176,7 +181,7 @@ def sweep(models: Any, data: str | Path, *, out: str | Path, challenge: bool = F
                              challenge_shard=parse_shard(challenge_shard), quiet=quiet)
     wanted = [challenge if m.challenge is None else m.challenge for m in entries]
     root, out = Path(data).resolve(), Path(out).resolve()
-    _check_inputs(root, settings, any(wanted))
+    _check_inputs(root, entries, settings, any(wanted))
     tasks = [ModelTask(str(root), m, m.options(base), str(out / m.name), want, settings)
              for m, want in zip(entries, wanted, strict=True)]
     n_workers = 1 if executor == "serial" else check_executor(executor, workers)
