@@ -51,7 +51,10 @@ class ChallengeOutcome:
         return sum(bool(r["fooled"]) for r in self.records)
 
 
-def _complete(path: Path) -> Any:
+def complete_challenge(folder: Path) -> Any:
+    """The :class:`~bgbench.challenge.ChallengeResult` of ``folder/challenge.json`` when that run
+    (or shard) decided every foreground, else None."""
+    path = folder / "challenge.json"
     if not path.is_file():
         return None
     result = load_results(path)
@@ -63,12 +66,12 @@ def challenge_outcome(folder: str | Path) -> ChallengeOutcome | None:
     shards ``shard-*/`` of the n whose shards cover the most foregrounds; None when nothing is
     complete (incomplete runs are ignored)."""
     folder = Path(folder)
-    full = _complete(folder / "challenge.json")
+    full = complete_challenge(folder)
     if full is not None:
         return _outcome([full], None)
     by_n: dict[int, list[tuple[int, Any]]] = {}
     for path in sorted(folder.glob("shard-*/challenge.json")):
-        doc = _complete(path)
+        doc = complete_challenge(path.parent)
         if doc is not None and doc.get("shard"):
             i, n = doc["shard"]
             by_n.setdefault(int(n), []).append((int(i), doc))

@@ -25,7 +25,7 @@ from typing import Any
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
 from bgbench.sweeps.config import SweepModel, sweep_models
-from bgbench.sweeps.gather import CHALLENGE_DIR, collect, shard_folder
+from bgbench.sweeps.gather import CHALLENGE_DIR, collect, complete_challenge, shard_folder
 from bgbench.sweeps.result import SweepResult
 
 KEY_FILE = "sweep-key.json"
@@ -92,24 +92,20 @@ def _challenge(task: ModelTask, clf: Any, labels: dict[str, Any], result: Any) -
                      result.device)
     valid = _keep_or_clear(folder, key)
     target = folder if s.challenge_shard is None else shard_folder(folder, s.challenge_shard)
-    done = valid and _is_complete(target)
+    done = valid and (_done(target) or _done(folder))
     if not done:
         run_challenge(task.data, clf, out=target, shard=s.challenge_shard, split=s.split, cache=s.cache,
                       cache_dir=s.cache_dir, quiet=s.quiet, **labels)
-    if s.challenge_shard is not None and not _is_complete(folder):
+    if s.challenge_shard is not None and not _done(folder):
         n = s.challenge_shard[1]
         shards = [shard_folder(folder, (i, n)) for i in range(n)]
-        if all(_is_complete(f) for f in shards):
+        if all(_done(f) for f in shards):
             merge_shards(task.data, shards, folder, gallery=False, quiet=True)
     return done
 
 
-def _is_complete(folder: Path) -> bool:
-    path = folder / "challenge.json"
-    try:
-        return bool(json.loads(path.read_text()).get("complete"))
-    except (OSError, json.JSONDecodeError):
-        return False
+def _done(folder: Path) -> bool:
+    return complete_challenge(folder) is not None
 
 
 def _keep_or_clear(folder: Path, key: str | None) -> bool:
