@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from bgbench.results.base import DocumentResult, pct
 from bgbench.sweeps.table import LEGEND, cells, format_csv, format_markdown, format_text, sweep_columns
-from bgbench.sweeps.trend import trend_lines
+from bgbench.sweeps.trend import trend_lines, trend_summary
 
 SCHEMA = "bgbench.sweep/1"
 FILES = {"json": "sweep.json", "csv": "sweep.csv", "md": "sweep.md"}
@@ -81,7 +81,8 @@ class SweepResult(DocumentResult):
             if m.get("challenge_accuracy") is not None:
                 parts.append(f"challenge {pct(m['challenge_accuracy'])}")
             lines.append(f"  {m['name']:<24} " + "  ".join(parts))
-        return lines + trend_lines(self.trend)[:3]
+        summary = trend_summary(self.trend)
+        return lines + ([summary] if summary else [])
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         columns = sweep_columns(self.models)

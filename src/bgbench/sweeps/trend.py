@@ -44,6 +44,22 @@ def trend(rows: list[dict[str, Any]], targets: list[str], *, n_boot: int = 10000
     return out
 
 
+def _rho(est: dict[str, Any]) -> str:
+    lo, hi = est["ci95"]
+    value = "undefined" if est["value"] is None else f"{est['value']:+.2f}"
+    return value + (" (no interval)" if lo is None or hi is None else f" [{lo:+.2f}, {hi:+.2f}]")
+
+
+def trend_summary(doc: dict[str, Any]) -> str | None:
+    """One line: Spearman of imagenet_top1 with mixed_rand accuracy and with BG-Gap (None without)."""
+    rhos = doc.get("spearman") or {}
+    parts = [f"{label} {_rho(rhos[key])}" for key, label in (("mixed_rand", "mixed_rand"),
+                                                             (TARGET_BG_GAP, "BG-Gap")) if key in rhos]
+    if not parts:
+        return None
+    return f"  trend over {len(doc['models'])} models, Spearman with imagenet_top1: " + "; ".join(parts)
+
+
 def trend_lines(doc: dict[str, Any]) -> list[str]:
     """The trend as short text lines (rho [95% interval], models)."""
     rhos = doc.get("spearman") or {}
@@ -52,9 +68,5 @@ def trend_lines(doc: dict[str, Any]) -> list[str]:
             else ["trend: too few models with an imagenet_top1 for a rank correlation"]
     lines = [f"trend: Spearman rho of imagenet_top1 vs ... across {len(doc['models'])} models "
              f"(95% bootstrap over models)"]
-    for target, est in rhos.items():
-        lo, hi = est["ci95"]
-        interval = "(no interval)" if lo is None or hi is None else f"[{lo:+.2f}, {hi:+.2f}]"
-        value = "undefined" if est["value"] is None else f"{est['value']:+.2f}"
-        lines.append(f"  {target:<11} {value} {interval}")
+    lines += [f"  {target:<11} {_rho(est)}" for target, est in rhos.items()]
     return lines
