@@ -43,8 +43,9 @@ def phase2_cpu_ms(out: Path, source: Path, repeats: int = 3) -> tuple[float, flo
 
     from bgbench.build import read_manifest
     from bgbench.build.mixing import MixSource, MixTask, mixed_arrays
-    from bgbench.build.writer import decode_jpeg, encode_jpeg, variant_path
+    from bgbench.build.writer import variant_path
     from bgbench.composite import composite
+    from bgbench.jpeg import decode_jpeg, encode_jpeg
     from bgbench.sources import read_source
 
     kept = [r for r in read_manifest(out) if r["status"] == "kept"]

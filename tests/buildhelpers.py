@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bgbench.build.writer import decode_jpeg, encode_jpeg
+from bgbench.jpeg import decode_jpeg, encode_jpeg
 from bgbench.sources import load_image
 from bgbench.variants import only_bg_t
 

@@ -54,3 +54,18 @@ def realdata_built(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     build_dataset(realdata / "imagenet-samples", out, split="val", per_class=5, segmenter="box",
                   executor="serial", quiet=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def synth_trainval(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny built tree with a train split (6 per class) and a val split (3 per class), 64 px,
+    built from the true masks (serial). Returns OUT; treat it as read-only."""
+    from bgbench.build import build_dataset
+    from bgbench.synth import synthesize
+
+    base = tmp_path_factory.mktemp("synth_trainval")
+    for split, n in (("train", 6), ("val", 3)):
+        synthesize(base / "synth", per_class=n, split=split, seed=0, size=64, quiet=True)
+        build_dataset(base / "synth", base / "built", split=split, segmenter="mask", size=56, resize=64,
+                      executor="serial", quiet=True)
+    return base / "built"

@@ -19,11 +19,11 @@ from PIL import Image
 
 from bgbench.build import build_dataset, read_manifest
 from bgbench.build.mixing import MixSource, MixTask, donor_background, mixed_arrays, resized_original
-from bgbench.build.writer import decode_jpeg
 from bgbench.classes import IN9_FOLDERS, IN9_WNIDS
 from bgbench.cli import main
 from bgbench.composite import composite
 from bgbench.errors import BgbenchError
+from bgbench.jpeg import decode_jpeg
 from bgbench.layout import IMAGE_VARIANTS
 from bgbench.sources import load_image, load_mask, read_source
 from bgbench.synth import synthesize
@@ -374,8 +374,8 @@ def test_build_survives_the_whole_bad_input_corpus(tmp_path):
     each bad file is one dropped manifest line with its reason and no output file; the odd but usable
     encodings (CMYK, greyscale, RGBA, 16-bit grey/RGB/RGBA PNGs) are kept as 224x224 RGB JPEGs."""
     from badcorpus import FISH_LEAF, annotation_xml, make_bad_corpus, rgb_image, write_jpeg, write_xml
-    from bgbench.build.manifest import reason_category
     from bgbench.build.writer import TEMP_NAME
+    from bgbench.sources.reasons import reason_category
 
     root = tmp_path / "src"
     expected = make_bad_corpus(root)

@@ -15,9 +15,9 @@ import pytest
 
 from badcorpus import BUILD_CLASSES, TreeTruth, make_coco_tree, make_folder_tree, make_voc_tree
 from bgbench.build import build_dataset, read_manifest
-from bgbench.build.writer import decode_jpeg
 from bgbench.classes import IN9_FOLDERS
 from bgbench.cli import main
+from bgbench.jpeg import decode_jpeg
 from bgbench.layout import IMAGE_VARIANTS
 from bgbench.segment import mask_iou, segment
 from bgbench.sources import load_image

@@ -18,16 +18,19 @@ _LAZY: dict[str, str] = {
     "VARIANTS": "bgbench.layout",
     "resolve_device": "bgbench.devices",
     "create_classifier": "bgbench.models",
+    "list_models": "bgbench.models.registry",
     "synthesize": "bgbench.synth",
     "build_dataset": "bgbench.build",
     "evaluate": "bgbench.eval",
     "EvalResult": "bgbench.eval",
     "ModelOptions": "bgbench.options",
+    "load_results": "bgbench.results",
     "DEFAULT_MODEL": "bgbench.options",
     "sweep": "bgbench.sweeps",
     "SweepResult": "bgbench.sweeps",
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
+    "train": "bgbench.training",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -29,6 +29,12 @@ IN9_FOLDERS: tuple[str, ...] = tuple(f"{i:02d}_{name}" for i, name in enumerate(
 
 NUM_IMAGENET_CLASSES = 1000
 
+IN9_MEAN: tuple[float, float, float] = (0.4717, 0.4499, 0.3837)
+"""Per-channel RGB mean (on [0, 1] pixels) the authors' 9-class IN-9 models normalise with."""
+
+IN9_STD: tuple[float, float, float] = (0.2600, 0.2516, 0.2575)
+"""Per-channel RGB standard deviation paired with :data:`IN9_MEAN`."""
+
 
 @dataclass(frozen=True)
 class ImageNetClass:

@@ -40,6 +40,7 @@ from PIL import Image
 
 from bgbench.atomic import atomic_write_json
 from bgbench.errors import BgbenchError
+from bgbench.hashing import sha256_bytes
 from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, class_folders, list_image_folder, variant_dir
 from bgbench.progress import progress
 
@@ -170,7 +171,7 @@ def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int]
         data = path.read_bytes()
     except OSError as exc:
         return "unreadable", f"cannot read file ({exc.strerror or exc})"
-    sha = hashlib.sha256(data).hexdigest()
+    sha = sha256_bytes(data)
     try:
         arr = decode_image(data)
     except ValueError as exc:
@@ -274,6 +275,89 @@ def _write_cache(entry: Path, images_tmp: Path, keep: np.ndarray, meta: dict) ->
     return np.load(entry / "images.npy", mmap_mode="r", allow_pickle=False)
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """The image files of one variant split in ImageFolder order: ``files`` (path, label), ``rels``
+    their POSIX paths relative to ``root``, ``labels`` int64 (N,), ``names`` the class folders."""
+
+    root: Path
+    variant: str
+    split: str
+    folder: Path
+    files: list[tuple[Path, int]]
+    names: list[str]
+    rels: list[str]
+    labels: np.ndarray
+
+    def data(self, images: np.ndarray, keep: np.ndarray, skipped: list[tuple[str, str]], fingerprint: str,
+             cached: bool) -> VariantData:
+        """The :class:`VariantData` of decoded ``images``: the rows of the files where bool ``keep``."""
+        paths = [r for r, k in zip(self.rels, keep, strict=True) if k]
+        return VariantData(images=images, labels=self.labels[keep], paths=paths, class_names=self.names,
+                           skipped=skipped, fingerprint=fingerprint, variant=self.variant, split=self.split,
+                           root=str(self.root), cached=cached)
+
+
+def _list_images(root: Path, variant: str, split: str) -> _Listing:
+    if variant == MASK_VARIANT:
+        raise BgbenchError("fg_mask holds masks, not images (use load_masks)", root / variant)
+    files, names = _list_variant(root, variant, split)
+    return _Listing(root=root, variant=variant, split=split, folder=variant_dir(root, variant, split),
+                    files=files, names=names, rels=[path.relative_to(root).as_posix() for path, _ in files],
+                    labels=np.array([label for _, label in files], dtype=np.int64))
+
+
+def _check_decoded(listing: _Listing, hashes: list[str], errors: list[str | None],
+                   shape: tuple[int, int]) -> tuple[np.ndarray, list[tuple[str, str]], str]:
+    """After decoding: bool ``keep`` (N,), the skipped (relative path, reason) and the content
+    fingerprint; BgbenchError when sizes differ or nothing could be decoded."""
+    if (exc := _size_error(listing.files, errors, shape, listing.folder)) is not None:
+        raise exc
+    keep = np.array([e is None for e in errors], dtype=bool)
+    if not keep.any():
+        raise BgbenchError(f"none of the {len(listing.files)} images could be decoded", listing.folder)
+    skipped = [(listing.rels[i], e) for i, e in enumerate(errors) if e is not None]
+    return keep, skipped, _content_fingerprint(listing.rels, listing.labels.tolist(), hashes)
+
+
+def _decode_to_cache(listing: _Listing, shape: tuple[int, int], entry: Path, workers: int | None,
+                     quiet: bool) -> VariantData:
+    """Decode into a temporary memmap inside the cache ``entry``, then store the entry atomically."""
+    n = len(listing.files)
+    entry.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".images-full.npy.tmp-", dir=entry)
+    os.close(fd)
+    images_tmp = Path(tmp_name)
+    try:
+        out = np.lib.format.open_memmap(images_tmp, mode="w+", dtype=np.uint8, shape=(n, *shape, 3))
+        hashes, errors = _decode_all(listing.files, listing.root, out, shape, workers, _desc(listing), quiet)
+        out.flush()
+        del out
+        keep, skipped, fingerprint = _check_decoded(listing, hashes, errors, shape)
+        meta = {"format": CACHE_FORMAT, "root": str(listing.root.resolve()), "variant": listing.variant,
+                "split": listing.split, "shape": [int(keep.sum()), *shape, 3], "paths_all": listing.rels,
+                "keep": keep.tolist(), "skipped": skipped, "fingerprint": fingerprint,
+                "class_names": listing.names}
+        images = _write_cache(entry, images_tmp, keep, meta)
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(images_tmp)
+    return listing.data(images, keep, skipped, fingerprint, cached=False)
+
+
+def _decode_in_memory(listing: _Listing, shape: tuple[int, int], workers: int | None,
+                      quiet: bool) -> VariantData:
+    out = np.empty((len(listing.files), *shape, 3), dtype=np.uint8)
+    hashes, errors = _decode_all(listing.files, listing.root, out, shape, workers, _desc(listing), quiet)
+    keep, skipped, fingerprint = _check_decoded(listing, hashes, errors, shape)
+    images = out if keep.all() else out[keep]
+    return listing.data(images, keep, skipped, fingerprint, cached=False)
+
+
+def _desc(listing: _Listing) -> str:
+    return f"decode {listing.variant}/{listing.split}"
+
+
 def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: bool = True,
                  cache_dir: str | Path | None = None, workers: int | None = None,
                  quiet: bool = False) -> VariantData:
@@ -283,68 +367,20 @@ def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: b
     up to 8 when there are at least 64 images). Raises ``BgbenchError`` for a missing folder, a
     class folder without images, mixed image sizes, or no readable image at all.
     """
-    root = Path(root)
-    if variant == MASK_VARIANT:
-        raise BgbenchError("fg_mask holds masks, not images (use load_masks)", root / variant)
-    folder = variant_dir(root, variant, split)
-    files, names = _list_variant(root, variant, split)
-    rels = [path.relative_to(root).as_posix() for path, _ in files]
-    labels_all = np.array([label for _, label in files], dtype=np.int64)
-    stat_key = variant_fingerprint(files, root)
-    entry = cache_root(cache_dir) / "datasets" / stat_key
+    listing = _list_images(Path(root), variant, split)
+    entry = cache_root(cache_dir) / "datasets" / variant_fingerprint(listing.files, listing.root)
     if cache:
         meta = _read_cache(entry)
-        if meta is not None and meta["paths_all"] == rels:
-            keep = np.array(meta["keep"], dtype=bool)
-            return VariantData(images=meta["images"], labels=labels_all[keep],
-                               paths=[r for r, k in zip(rels, keep, strict=True) if k],
-                               class_names=names, skipped=[tuple(s) for s in meta["skipped"]],
-                               fingerprint=meta["fingerprint"], variant=variant, split=split,
-                               root=str(root), cached=True)
-    shape = _probe_size(files)
+        if meta is not None and meta["paths_all"] == listing.rels:
+            return listing.data(meta["images"], np.array(meta["keep"], dtype=bool),
+                                [tuple(s) for s in meta["skipped"]], meta["fingerprint"], cached=True)
+    shape = _probe_size(listing.files)
     if shape is None:
-        raise BgbenchError(f"none of the {len(files)} files could be opened as an image", folder)
-    n = len(files)
-    desc = f"decode {variant}/{split}"
+        raise BgbenchError(f"none of the {len(listing.files)} files could be opened as an image",
+                           listing.folder)
     if cache:
-        entry.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".images-full.npy.tmp-", dir=entry)
-        os.close(fd)
-        images_tmp = Path(tmp_name)
-        try:
-            out = np.lib.format.open_memmap(images_tmp, mode="w+", dtype=np.uint8, shape=(n, *shape, 3))
-            hashes, errors = _decode_all(files, root, out, shape, workers, desc, quiet)
-            out.flush()
-            del out
-            if (exc := _size_error(files, errors, shape, folder)) is not None:
-                raise exc
-            keep = np.array([e is None for e in errors], dtype=bool)
-            if not keep.any():
-                raise BgbenchError(f"none of the {n} images could be decoded", folder)
-            skipped = [(rels[i], e) for i, e in enumerate(errors) if e is not None]
-            fingerprint = _content_fingerprint(rels, labels_all.tolist(), hashes)
-            meta = {"format": CACHE_FORMAT, "root": str(root.resolve()), "variant": variant, "split": split,
-                    "shape": [int(keep.sum()), *shape, 3], "paths_all": rels, "keep": keep.tolist(),
-                    "skipped": skipped, "fingerprint": fingerprint, "class_names": names}
-            images = _write_cache(entry, images_tmp, keep, meta)
-        finally:
-            with suppress(FileNotFoundError):
-                os.unlink(images_tmp)
-    else:
-        out = np.empty((n, *shape, 3), dtype=np.uint8)
-        hashes, errors = _decode_all(files, root, out, shape, workers, desc, quiet)
-        if (exc := _size_error(files, errors, shape, folder)) is not None:
-            raise exc
-        keep = np.array([e is None for e in errors], dtype=bool)
-        if not keep.any():
-            raise BgbenchError(f"none of the {n} images could be decoded", folder)
-        skipped = [(rels[i], e) for i, e in enumerate(errors) if e is not None]
-        fingerprint = _content_fingerprint(rels, labels_all.tolist(), hashes)
-        images = out if keep.all() else out[keep]
-    return VariantData(images=images, labels=labels_all[keep],
-                       paths=[r for r, k in zip(rels, keep, strict=True) if k], class_names=names,
-                       skipped=skipped, fingerprint=fingerprint, variant=variant, split=split,
-                       root=str(root), cached=False)
+        return _decode_to_cache(listing, shape, entry, workers, quiet)
+    return _decode_in_memory(listing, shape, workers, quiet)
 
 
 def _as_binary_mask(arr: np.ndarray, path: Path) -> np.ndarray:

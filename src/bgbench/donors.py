@@ -37,11 +37,12 @@ def _pick_excluding(candidates: np.ndarray, position: int | None, rng: np.random
 
 
 def choose_donors(source_ids: Sequence[str], labels: Sequence[int], num_classes: int,
-                  seed: int) -> dict[str, list[int | None]]:
+                  seed: int, draw: int = 0) -> dict[str, list[int | None]]:
     """Donor index (into the kept list) of every kept image for each mixed variant.
 
-    source_ids, labels: the kept images in kept order (labels in [0, num_classes)).
-    Returns ``{variant: [donor index or None, ...]}`` with one entry per kept image.
+    source_ids, labels: the kept images in kept order (labels in [0, num_classes)). ``draw`` k > 0
+    gives the k-th further seeded draw under the same rules (``bgbench eval --draws``); draw 0 is
+    the build's own choice. Returns ``{variant: [donor index or None, ...]}``, one entry per image.
     """
     if len(source_ids) != len(labels):
         raise ValueError("source_ids and labels differ in length")
@@ -55,7 +56,8 @@ def choose_donors(source_ids: Sequence[str], labels: Sequence[int], num_classes:
     donors: dict[str, list[int | None]] = {v: [] for v in MIXED_VARIANTS}
     for i, (sid, y) in enumerate(zip(source_ids, labels_arr.tolist(), strict=True)):
         for variant in MIXED_VARIANTS:
-            rng = np.random.default_rng(derive_seed(seed, "donor", variant, sid))
+            parts = (seed, "donor", variant, sid) + ((draw,) if draw else ())
+            rng = np.random.default_rng(derive_seed(*parts))
             if variant == "mixed_same":
                 donor = _pick_excluding(by_class[y], int(position_in_class[i]), rng)
                 donor = i if donor is None else donor

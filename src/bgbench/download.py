@@ -27,7 +27,6 @@ written outside the temporary folder (which is removed).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -49,10 +48,13 @@ from typing import Any
 
 from bgbench.atomic import atomic_write_json
 from bgbench.errors import BgbenchError
+from bgbench.hashing import sha256_file
 from bgbench.progress import progress_enabled
+from bgbench.results.base import DocumentResult, doc_value, parent_folder
 
 CHUNK = 1 << 20
 MARKER = ".bgbench-download.json"
+DOWNLOAD_SCHEMA = "bgbench.download/1"
 
 __all__ = ["download_archive", "download_in9", "fetch", "release_info", "safe_unpack", "sha256_file"]
 
@@ -61,14 +63,6 @@ def release_info(name: str = "in9") -> dict[str, Any]:
     """The release record (url, sha256 or null, ...) from ``bgbench/data/<name>_release.json``."""
     text = resources.files("bgbench.data").joinpath(f"{name}_release.json").read_text(encoding="utf-8")
     return json.loads(text)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _normalise_sha(value: str | None) -> str | None:
@@ -271,11 +265,12 @@ def safe_unpack(archive: str | Path, dest: str | Path, *, marker: dict[str, Any]
 
 def download_in9(dest: str | Path = "in9", *, url: str | None = None, sha256: str | None = None,
                  verify: bool = True, keep_archive: bool = False, timeout: float = 60.0,
-                 quiet: bool = False) -> dict[str, Any]:
+                 quiet: bool = False) -> DownloadResult:
     """Download and unpack the released IN-9 test data into ``dest`` (see module docstring).
 
-    Returns the record written to ``dest/.bgbench-download.json`` plus ``"path"``. A ``dest`` that
-    already holds a completed download of the same archive is left alone (``"reused": True``).
+    Returns a :class:`DownloadResult`: the record written to ``dest/.bgbench-download.json`` plus
+    ``"path"``. A ``dest`` that already holds a completed download of the same archive is left alone
+    (``"reused": True``).
     """
     info = release_info("in9")
     url = url or info["url"]
@@ -291,17 +286,63 @@ def download_in9(dest: str | Path = "in9", *, url: str | None = None, sha256: st
         with suppress(OSError, json.JSONDecodeError):
             done = json.loads(marker_path.read_text())
             if done.get("url") == url and (expected is None or done.get("sha256") == expected):
-                return {**done, "path": str(dest), "reused": True}
+                return DownloadResult({**done, "path": str(dest), "reused": True})
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BgbenchError("destination exists and is not an empty folder (choose another DEST)", dest)
     folder = dest.parent / f".{dest.name}.download"
     archive, digest = download_archive(url, folder, sha256=expected, timeout=timeout, quiet=quiet)
-    record = {"url": url, "sha256": digest, "verified": expected is not None, "archive": archive.name,
-              "size_bytes": archive.stat().st_size,
+    record = {"schema": DOWNLOAD_SCHEMA, "url": url, "sha256": digest, "verified": expected is not None,
+              "archive": archive.name, "size_bytes": archive.stat().st_size,
               "downloaded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     safe_unpack(archive, dest, marker=record)
     if not keep_archive:
         archive.unlink()
         with suppress(OSError):
             folder.rmdir()
-    return {**record, "path": str(dest), "reused": False}
+    return DownloadResult({**record, "path": str(dest), "reused": False})
+
+
+class DownloadResult(DocumentResult):
+    """What :func:`download_in9` returns and ``dest/.bgbench-download.json`` holds (schema
+    ``bgbench.download/1``, docs/results.md).
+
+    Document: ``schema``, ``url``, ``sha256`` (hex of the archive), ``verified`` (bool: checked
+    against a known checksum), ``archive`` (file name), ``size_bytes`` (int), ``downloaded`` (UTC ISO
+    time), ``path`` (str, the unpacked folder); from :func:`download_in9` also ``reused`` (bool: an
+    earlier download was found and left alone).
+    """
+
+    SCHEMA = DOWNLOAD_SCHEMA
+    FILENAME = MARKER
+
+    def __init__(self, doc: dict[str, Any], path: Path | None = None) -> None:
+        if not isinstance(doc.get("url"), str):
+            raise BgbenchError("not a bgbench download record (no 'url')", path)
+        where = doc.get("path") or parent_folder(path)
+        super().__init__({"schema": DOWNLOAD_SCHEMA, **doc, "path": where}, path)
+
+    path = doc_value("path", path=True, doc="The unpacked dataset folder.")
+
+    url = doc_value("url")
+
+    sha256 = doc_value("sha256", default=None)
+
+    verified = doc_value("verified", bool, None)
+
+    reused = doc_value("reused", default=None,
+                       doc="True when this call found the download already done (None when read back from "
+                       "the file).")
+
+    def summary_lines(self) -> list[str]:
+        state = "verified" if self.verified else "UNVERIFIED (no known checksum)"
+        size = self.doc.get("size_bytes")
+        lines = [f"download {self.path}: {self.doc.get('archive')} "
+                 f"({'?' if size is None else f'{size / 2**20:.1f} MiB'}), {state}",
+                 f"sha256 {self.sha256}", f"from {self.url}, downloaded {self.doc.get('downloaded')}"]
+        if self.reused:
+            lines.append("already present: nothing downloaded this time")
+        return lines
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        keys = ("path", "url", "archive", "size_bytes", "sha256", "verified", "downloaded")
+        return ["field", "value"], [[key, str(self.doc.get(key))] for key in keys]

@@ -23,13 +23,18 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["Gap", "Proportion", "accuracy", "bg_gap", "confusion_matrix", "newcombe_paired",
+__all__ = ["Gap", "Interval", "Proportion", "accuracy", "bg_gap", "confusion_matrix", "newcombe_paired",
            "newcombe_unpaired", "per_class_accuracy", "proportion", "wilson_interval"]
 
 
-def _z(confidence: float) -> float:
+def check_confidence(confidence: float) -> None:
+    """ValueError unless the two-sided ``confidence`` level lies in (0, 1)."""
     if not 0.0 < confidence < 1.0:
         raise ValueError("confidence must be in (0, 1)")
+
+
+def _z(confidence: float) -> float:
+    check_confidence(confidence)
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
@@ -50,13 +55,19 @@ class Proportion:
 
 
 @dataclass(frozen=True)
-class Gap:
-    """A difference of two proportions ``value = p1 - p2`` with an interval and the method used."""
+class Interval:
+    """A point ``value`` with a ``(low, high)`` confidence interval and the ``method`` that made it."""
 
     value: float
     low: float
     high: float
     method: str
+
+
+@dataclass(frozen=True)
+class Gap(Interval):
+    """A difference of two proportions ``value = p1 - p2`` with an interval and the method used."""
+
     n_pairs: int | None = None
 
     def to_json(self) -> dict:

@@ -112,9 +112,3 @@ class ModelOptions:
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (paths as strings)."""
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
-
-    def create(self):
-        """The :class:`~bgbench.models.base.Classifier` these options name (``create_classifier``)."""
-        from bgbench.models import create_classifier
-
-        return create_classifier(self)

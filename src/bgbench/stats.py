@@ -20,22 +20,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bgbench.metrics import Interval, check_confidence
+
 __all__ = ["Estimate", "bootstrap_mean_over_items", "mean_interval", "rankdata", "spearman",
            "spearman_bootstrap", "t_quantile"]
 
 
 @dataclass(frozen=True)
-class Estimate:
+class Estimate(Interval):
     """A point value with a ``(low, high)`` interval and how it was made.
 
     ``n``: number of units (models, images) behind it; ``n_boot_used``: bootstrap resamples that gave
     a defined value (None for closed-form intervals). ``low``/``high`` are NaN when undefined.
     """
 
-    value: float
-    low: float
-    high: float
-    method: str
     n: int
     n_boot_used: int | None = None
 
@@ -56,9 +54,19 @@ def _vector(x, name: str) -> np.ndarray:
     return a
 
 
-def _check_confidence(confidence: float) -> None:
-    if not 0.0 < confidence < 1.0:
-        raise ValueError("confidence must be in (0, 1)")
+def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Two 1-d float64 arrays of the same length (paired values), checked as :func:`_vector`."""
+    a, b = _vector(x, "x"), _vector(y, "y")
+    if a.shape != b.shape:
+        raise ValueError(f"x {a.shape} and y {b.shape} must have the same length")
+    return a, b
+
+
+def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` share of 1-d ``values`` (percentile interval of a bootstrap)."""
+    alpha = (1.0 - confidence) / 2.0
+    low, high = (float(v) for v in np.quantile(values, [alpha, 1.0 - alpha]))
+    return low, high
 
 
 def rankdata(x) -> np.ndarray:
@@ -87,9 +95,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 def spearman(x, y) -> float:
     """Spearman's rank correlation in [-1, 1] (Pearson correlation of average ranks, so ties are
     handled); NaN when either input is constant or has fewer than 2 values."""
-    a, b = _vector(x, "x"), _vector(y, "y")
-    if a.shape != b.shape:
-        raise ValueError(f"x {a.shape} and y {b.shape} must have the same length")
+    a, b = _pair(x, y)
     if a.size < 2:
         return float("nan")
     return _pearson(rankdata(a), rankdata(b))
@@ -99,10 +105,8 @@ def spearman_bootstrap(x, y, *, n_boot: int = 10000, confidence: float = 0.95, s
     """Spearman's rho of paired values (e.g. one pair per model) with a percentile bootstrap interval
     over the pairs: each resample draws n pairs with replacement; resamples where either side is
     constant (rho undefined) are dropped and ``n_boot_used`` says how many remained."""
-    _check_confidence(confidence)
-    a, b = _vector(x, "x"), _vector(y, "y")
-    if a.shape != b.shape:
-        raise ValueError(f"x {a.shape} and y {b.shape} must have the same length")
+    check_confidence(confidence)
+    a, b = _pair(x, y)
     rho = spearman(a, b)
     n = a.size
     if n < 3 or not math.isfinite(rho):
@@ -111,11 +115,10 @@ def spearman_bootstrap(x, y, *, n_boot: int = 10000, confidence: float = 0.95, s
     idx = rng.integers(0, n, size=(n_boot, n))
     values = np.array([spearman(a[i], b[i]) for i in idx])
     values = values[np.isfinite(values)]
-    alpha = (1.0 - confidence) / 2.0
     if values.size == 0:
         low = high = float("nan")
     else:
-        low, high = (float(v) for v in np.quantile(values, [alpha, 1.0 - alpha]))
+        low, high = _percentile_interval(values, confidence)
     return Estimate(rho, low, high, "spearman, percentile bootstrap over pairs", n, int(values.size))
 
 
@@ -160,7 +163,7 @@ def mean_interval(values, *, method: str = "t", confidence: float = 0.95, n_boot
                   seed: int = 0) -> Estimate:
     """Mean of 1-d values with a ``"t"`` (Student t, df = n - 1) or ``"bootstrap"`` (percentile)
     interval; the interval is NaN with fewer than 2 values."""
-    _check_confidence(confidence)
+    check_confidence(confidence)
     a = _vector(values, "values")
     n = a.size
     if n == 0:
@@ -174,8 +177,7 @@ def mean_interval(values, *, method: str = "t", confidence: float = 0.95, n_boot
     if method == "bootstrap":
         rng = np.random.default_rng(seed)
         means = a[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-        alpha = (1.0 - confidence) / 2.0
-        low, high = (float(v) for v in np.quantile(means, [alpha, 1.0 - alpha]))
+        low, high = _percentile_interval(means, confidence)
         return Estimate(mean, low, high, "percentile bootstrap", n, n_boot)
     raise ValueError(f"unknown method {method!r} (expected 't' or 'bootstrap')")
 
@@ -188,7 +190,7 @@ def bootstrap_mean_over_items(scores, *, n_boot: int = 10000, confidence: float 
     (columns): the images are the random sample, so resampling them keeps the models' shared
     image-to-image variation (e.g. the mean only_bg_t accuracy of a zoo, the mean BG-Gap with
     per-foreground differences in {-1, 0, 1})."""
-    _check_confidence(confidence)
+    check_confidence(confidence)
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or s.shape[0] == 0 or s.shape[1] == 0:
         raise ValueError(f"scores must be a non-empty 2-d array (units, items), got shape {s.shape}")
@@ -198,6 +200,5 @@ def bootstrap_mean_over_items(scores, *, n_boot: int = 10000, confidence: float 
     n = per_item.size
     rng = np.random.default_rng(seed)
     means = per_item[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = (float(v) for v in np.quantile(means, [alpha, 1.0 - alpha]))
+    low, high = _percentile_interval(means, confidence)
     return Estimate(float(per_item.mean()), low, high, "percentile bootstrap over items", n, n_boot)

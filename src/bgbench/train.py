@@ -15,10 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bgbench.classes import IN9_MEAN, IN9_STD
 from bgbench.models.base import Preprocessing, TorchClassifier
-
-IN9_MEAN = (0.4717, 0.4499, 0.3837)
-IN9_STD = (0.2600, 0.2516, 0.2575)
 
 
 def small_cnn(num_classes: int = 9, width: int = 16) -> nn.Module:

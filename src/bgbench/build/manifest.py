@@ -3,8 +3,9 @@
 ``manifest.jsonl`` has one JSON line per source image of every built split (splits in ``train``,
 ``val`` order, images in source order): source path, label, class folder, boxes, status
 (``kept``/``dropped``), drop reason, mask method and area, seeds, GrabCut tries, mask IoU against a
-provided mask, and for kept images the donor of each mixed variant. ``build.json`` holds, per split,
-the configuration, its hash, and summary counts; plus the library versions.
+provided mask, and for kept images the donor of each mixed variant. ``build.json`` (schema
+``bgbench.build/1``, docs/results.md) holds, per split, the configuration, its hash, and summary
+counts; plus the library versions.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from bgbench.atomic import atomic_write_json, atomic_write_text
+from bgbench.build.result import SCHEMA
 from bgbench.build.writer import STATE_DIR, state_dir
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
+from bgbench.sources.reasons import reason_category
 
 MANIFEST = "manifest.jsonl"
 BUILD_JSON = "build.json"
@@ -59,11 +62,6 @@ def prepare_output(out: Path, split: str, config: dict[str, Any]) -> bool:
         return True
     atomic_write_json(path, {"hash": config_hash(config), "config": config})
     return False
-
-
-def reason_category(reason: str | None) -> str:
-    """The fixed part of a drop reason (text before the first ``": "``)."""
-    return "" if not reason else reason.split(": ", 1)[0]
 
 
 def iou_stats(values: list[float]) -> dict[str, float | int] | None:
@@ -129,7 +127,7 @@ def write_outputs(out: Path, split: str, records: list[dict[str, Any]], config: 
             manifest_text += part.read_text(encoding="utf-8")
             entries[name] = json.loads(summary_file.read_text(encoding="utf-8"))
     atomic_write_text(out / MANIFEST, manifest_text)
-    build = {"format": "bgbench-build/1", "versions": versions(), "splits": entries}
+    build = {"schema": SCHEMA, "format": "bgbench-build/1", "versions": versions(), "splits": entries}
     atomic_write_json(out / BUILD_JSON, build)
     return build
 

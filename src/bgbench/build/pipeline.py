@@ -25,8 +25,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bgbench.build.manifest import prepare_output, summarize, write_outputs
 from bgbench.build.mixing import MixSource, MixTask, missing_variants, mix_image
+from bgbench.build.result import BuildResult
 from bgbench.build.writer import (
     nonempty,
     read_record,
@@ -39,8 +42,9 @@ from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
 from bgbench.executors import Executor, check_executor, open_executor
 from bgbench.layout import MASK_VARIANT, SPLITS, folder_index
-from bgbench.samples import Sample
+from bgbench.samples import Box, Sample
 from bgbench.segment import METHODS, derive_seed, mask_iou, segment
+from bgbench.sources.reasons import NO_ANNOTATION, SIZE_MISMATCH, UNREADABLE_IMAGE
 from bgbench.variants import (
     MIXED_VARIANTS,
     PHASE1_VARIANTS,
@@ -55,16 +59,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "resize": 256, "size": 224, "grabcut_iters": 5},
 }
 
-# drop-reason categories of the build itself (readers add theirs, see bgbench.sources.reasons)
+# drop-reason categories of the build itself (beside the readers' ones from bgbench.sources.reasons)
 SEVERAL_BOXES = "several boxes"
-NO_BOX = "no bounding-box annotation"
-SIZE_MISMATCH = "annotation size differs from image size"
 BOX_TOO_LARGE = "box covers too much of the crop"
 BOX_OUTSIDE_CROP = "box mostly outside the centre crop"
 NO_STRIP = "no background strip outside the boxes"
 SEGMENTATION_FAILED = "segmentation failed"
 EMPTY_AFTER_CROP = "foreground empty after the centre crop"
-UNREADABLE_IMAGE = "unreadable image"
 INTERNAL_ERROR = "internal error"
 
 PHASE1_OUTPUTS: tuple[str, ...] = (*PHASE1_VARIANTS, MASK_VARIANT)
@@ -211,19 +212,41 @@ def process_image(task: _Phase1Task) -> dict[str, Any]:
 
 def _process_image(task: _Phase1Task, record: dict[str, Any]) -> str | None:
     """Fill ``record``; return the drop reason or None when the image was kept and written."""
-    from bgbench.sources import load_image, load_mask
+    from bgbench.sources import load_image
 
-    sample, context = task.sample, task.context
-    config = context.config
+    sample, config = task.sample, task.context.config
+    boxes = [tuple(int(v) for v in b) for b in sample.boxes]
+    reason = _annotation_reason(sample, boxes, config)
+    if reason is not None:
+        return reason
+    image = load_image(sample.image_path)
+    reason = _geometry_reason(sample, boxes, image.shape[:2], config, record)
+    if reason is not None:
+        return reason
+    mask, reason = _segment(task, image, boxes, record)
+    if mask is None:
+        return reason
+    return _write_phase1(task, image, boxes, mask, record)
+
+
+def _annotation_reason(sample: Sample, boxes: list[Box], config: BuildConfig) -> str | None:
+    """Drop reason known before decoding: the reader's problem, no box, or several with ``single_box``."""
     if sample.problem:
         return sample.problem
-    boxes = [tuple(int(v) for v in b) for b in sample.boxes]
     if not boxes:
-        return NO_BOX
+        return NO_ANNOTATION
     if config.single_box and len(boxes) > 1:
         return f"{SEVERAL_BOXES}: {len(boxes)} boxes (single-box filter)"
-    image = load_image(sample.image_path)
-    height, width = image.shape[:2]
+    return None
+
+
+def _geometry_reason(sample: Sample, boxes: list[Box], shape: tuple[int, int], config: BuildConfig,
+                     record: dict[str, Any]) -> str | None:
+    """Drop reason from the image size (H, W) ``shape`` and the boxes' place in the centre crop.
+
+    Records ``image_size``, ``box_coverage`` and ``box_inside`` on the way.
+    """
+    height, width = shape
     record["image_size"] = [width, height]
     if sample.annotation_size is not None and tuple(sample.annotation_size) != (width, height):
         ann_w, ann_h = sample.annotation_size
@@ -239,14 +262,24 @@ def _process_image(task: _Phase1Task, record: dict[str, Any]) -> str | None:
         return f"{BOX_TOO_LARGE}: {fractions.coverage:.1%} > {config.max_box_fraction:.0%}"
     if fractions.inside < config.min_box_inside:
         return f"{BOX_OUTSIDE_CROP}: {fractions.inside:.1%} inside < {config.min_box_inside:.0%}"
+    return None
 
+
+def _segment(task: _Phase1Task, image: np.ndarray, boxes: list[Box],
+             record: dict[str, Any]) -> tuple[np.ndarray | None, str | None]:
+    """The foreground mask of uint8 (H, W, 3) ``image`` (bool (H, W)) and None, or None and the drop
+    reason. Records the GrabCut tries and seeds, the mask's box fraction and its IoU against a
+    provided mask."""
+    from bgbench.sources import load_mask
+
+    sample, config = task.sample, task.context.config
     provided = None
-    if config.segmenter == "mask" or context.has_masks:
+    if config.segmenter == "mask" or task.context.has_masks:
         try:
-            provided = load_mask(sample, (height, width))
+            provided = load_mask(sample, image.shape[:2])
         except Exception as exc:
             if config.segmenter == "mask":
-                return _strip_path(exc) or f"{SEGMENTATION_FAILED}: unreadable mask"
+                return None, _strip_path(exc) or f"{SEGMENTATION_FAILED}: unreadable mask"
             provided = None
     result = segment(image, boxes, config.segmenter, seed=record["seed"], iterations=config.grabcut_iters,
                      provided_mask=provided, min_fraction=config.min_mask_fraction,
@@ -255,13 +288,20 @@ def _process_image(task: _Phase1Task, record: dict[str, Any]) -> str | None:
         record["grabcut_tries"] = result.tries
         record["grabcut_seeds"] = list(result.seeds)
     if not result.ok:
-        return f"{SEGMENTATION_FAILED}: {result.reason}"
+        return None, f"{SEGMENTATION_FAILED}: {result.reason}"
     assert result.mask is not None
     record["mask_box_fraction"] = round(result.box_fraction, 6)
     if provided is not None and config.segmenter != "mask":
         record["mask_iou"] = round(mask_iou(result.mask, provided), 6)
+    return result.mask, None
 
-    variants = single_image_variants(image, boxes, result.mask, config.resize, config.size)
+
+def _write_phase1(task: _Phase1Task, image: np.ndarray, boxes: list[Box], mask: np.ndarray,
+                  record: dict[str, Any]) -> str | None:
+    """Compute and write the phase-1 variants and fg_mask; the drop reason when the crop leaves no
+    background strip or no foreground, else None. Records ``mask_fraction``."""
+    config = task.context.config
+    variants = single_image_variants(image, boxes, mask, config.resize, config.size)
     if variants is None:
         return NO_STRIP
     crop_mask = variants[MASK_VARIANT]
@@ -269,8 +309,8 @@ def _process_image(task: _Phase1Task, record: dict[str, Any]) -> str | None:
     if not crop_mask.any():
         return EMPTY_AFTER_CROP
     for name in PHASE1_OUTPUTS:
-        write_variant(context.out, name, config.split, task.class_folder, sample.stem, variants[name],
-                      config.jpeg_quality)
+        write_variant(task.context.out, name, config.split, task.class_folder, task.sample.stem,
+                      variants[name], config.jpeg_quality)
     return None
 
 
@@ -376,7 +416,7 @@ def shortfall(records: list[dict[str, Any]], folders: list[str], per_class: int 
 
 
 def build_dataset(source: str | Path, out: str | Path, *, executor: str = "serial",
-                  workers: int | None = None, quiet: bool = False, **options: Any) -> dict[str, Any]:
+                  workers: int | None = None, quiet: bool = False, **options: Any) -> BuildResult:
     """Build the IN-9 variants of one split of SOURCE into OUT; returns the split's summary.
 
     Options (all output-defining; see :class:`BuildConfig`): source_format, split, segmenter
@@ -387,7 +427,8 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     summary's ``shortfall``). ``executor`` (serial|process|ray) and ``workers`` only change the speed.
     Raises BgbenchError before anything is written for a wrong source, bad options (executor and
     workers included), or an OUT built with other arguments.
-    Returns ``{"summary": ..., "config": ..., "out": str, "written": {...}}``.
+    Returns a :class:`~bgbench.build.result.BuildResult` (``result["summary"]``, ``["config"]``,
+    ``["out"]`` (str), ``["written"]`` as before; ``print(result)`` is a short summary).
     """
     from bgbench.sources import read_source
 
@@ -432,6 +473,5 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     summary["per_class_target"] = config.per_class
     summary["shortfall"] = shortfall(records, folders, config.per_class)
     summary["source"] = source_set.summary() if hasattr(source_set, "summary") else {}
-    write_outputs(out_path, config.split, records, config_dict, summary)
-    return {"out": str(out_path), "config": config_dict, "summary": summary,
-            "written": {"phase1": phase1_run, "mixed": len(pending)}}
+    build = write_outputs(out_path, config.split, records, config_dict, summary)
+    return BuildResult.of_run(build, out_path, config.split, {"phase1": phase1_run, "mixed": len(pending)})

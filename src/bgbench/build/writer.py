@@ -1,4 +1,4 @@
-"""Files of a build: the released layout, per-image done-markers, deterministic JPEG encoding.
+"""Files of a build: the released layout, per-image done-markers, variant files (JPEG: bgbench.jpeg).
 
 Layout under OUT (released IN-9 layout, so the authors' evaluation code reads it unchanged)::
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import re
@@ -24,26 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from bgbench.atomic import atomic_save_npy, atomic_write_bytes, atomic_write_json
+from bgbench.jpeg import encode_jpeg
 from bgbench.layout import MASK_VARIANT, image_path
 
 STATE_DIR = ".bgbench-build"
-
-
-def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
-    """uint8 (H, W, 3) RGB -> JPEG bytes; the same array always gives the same bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image), "RGB").save(
-        buffer, "JPEG", quality=int(quality), subsampling=0, optimize=False, progressive=False)
-    return buffer.getvalue()
-
-
-def decode_jpeg(path: str | Path) -> np.ndarray:
-    """A JPEG written by this module -> uint8 (H, W, 3) RGB."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
 
 
 def variant_path(out: str | Path, variant: str, split: str, class_folder: str, stem: str) -> Path:

@@ -13,6 +13,7 @@ the released script; :func:`reference_loop` does the same arithmetic on already-
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,31 @@ def _to_tensor(path: Path) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div(255)
 
 
+def _load_batch(paths: list[Path], device: torch.device | str) -> torch.Tensor:
+    """A DataLoader batch of ImageFolder images: each decoded (PIL, ToTensor), stacked (B, 3, H, W)."""
+    return torch.stack([_to_tensor(p) for p in paths]).to(device)
+
+
 def _first_wrong(preds: torch.Tensor, label: int) -> int | None:
     wrong = torch.nonzero(preds != label).flatten()
     return int(wrong[0]) if len(wrong) else None
+
+
+def _scan(predict, x: torch.Tensor, m: torch.Tensor, label: int,
+          batches: Iterable[tuple[int, torch.Tensor]]) -> dict:
+    """The released inner loop for one foreground ``x`` (1, 3, H, W) with mask ``m`` (1, 1, H, W):
+    composite it over each background batch ``b`` (B, 3, H, W) in [0, 1] (``start`` = index of its
+    first background), in order, and stop after the first batch holding a prediction != ``label``."""
+    result = {"fooled": False, "fooling_background": None, "predicted": None, "backgrounds_tried": 0}
+    for start, b in batches:
+        with torch.inference_mode():
+            preds = predict(composite_torch(x, b, m)).cpu()
+        result["backgrounds_tried"] += b.shape[0]
+        first = _first_wrong(preds, label)
+        if first is not None:
+            result.update(fooled=True, fooling_background=start + first, predicted=int(preds[first]))
+            break
+    return result
 
 
 def reference_loop(predict, fg_images: torch.Tensor, fg_masks: torch.Tensor, fg_labels: np.ndarray,
@@ -51,17 +74,9 @@ def reference_loop(predict, fg_images: torch.Tensor, fg_masks: torch.Tensor, fg_
         x = fg_images[f:f + 1].float() / 255
         m = fg_masks[f:f + 1].float()
         y = int(fg_labels[f])
-        result = {"fooled": False, "fooling_background": None, "predicted": None, "backgrounds_tried": 0}
-        for start in range(0, n_bg, batch_size):
-            b = bg_images[start:start + batch_size].float() / 255
-            with torch.inference_mode():
-                preds = predict(composite_torch(x, b, m)).cpu()
-            result["backgrounds_tried"] += b.shape[0]
-            first = _first_wrong(preds, y)
-            if first is not None:
-                result.update(fooled=True, fooling_background=start + first, predicted=int(preds[first]))
-                break
-        out.append(result)
+        batches = ((start, bg_images[start:start + batch_size].float() / 255)
+                   for start in range(0, n_bg, batch_size))
+        out.append(_scan(predict, x, m, y, batches))
     return out
 
 
@@ -81,18 +96,9 @@ def reference_loop_files(predict, root: str | Path, split: str = "val", batch_si
             raise BgbenchError("no image for this mask", image)
         x = _to_tensor(image).unsqueeze(0).to(device)
         m = torch.from_numpy(np.load(mask_path).astype(np.float32))[None, None].to(device)
-        result = {"image": image.relative_to(root).as_posix(), "fooled": False, "fooling_background": None,
-                  "predicted": None, "backgrounds_tried": 0}
-        for start in range(0, len(backgrounds), batch_size):
-            b = torch.stack([_to_tensor(p) for p in backgrounds[start:start + batch_size]]).to(device)
-            with torch.inference_mode():
-                preds = predict(composite_torch(x, b, m)).cpu()
-            result["backgrounds_tried"] += b.shape[0]
-            first = _first_wrong(preds, label)
-            if first is not None:
-                result.update(fooled=True, fooling_background=start + first, predicted=int(preds[first]))
-                break
-        out.append(result)
+        batches = ((start, _load_batch(backgrounds[start:start + batch_size], device))
+                   for start in range(0, len(backgrounds), batch_size))
+        out.append({"image": image.relative_to(root).as_posix(), **_scan(predict, x, m, label, batches)})
     return out
 
 

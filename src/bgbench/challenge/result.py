@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from bgbench.results.base import DocumentResult, pct, pct_ci
+from bgbench.results.base import DocumentResult, doc_value, pct, pct_ci
 
 SCHEMA = "bgbench.challenge/1"
 
@@ -20,33 +20,19 @@ class ChallengeResult(DocumentResult):
     SCHEMA: ClassVar[str] = SCHEMA
     FILENAME: ClassVar[str] = "challenge.json"
 
-    @property
-    def accuracy(self) -> float | None:
-        return self.doc.get("challenge_accuracy")
+    accuracy = doc_value("challenge_accuracy", default=None)
 
-    @property
-    def accuracy_ci95(self) -> list[float] | None:
-        return self.doc.get("challenge_accuracy_ci95")
+    accuracy_ci95 = doc_value("challenge_accuracy_ci95", default=None)
 
-    @property
-    def n_foregrounds(self) -> int:
-        return int(self.doc.get("n_foregrounds", 0))
+    n_foregrounds = doc_value("n_foregrounds", int, 0)
 
-    @property
-    def n_fooled(self) -> int:
-        return int(self.doc.get("n_fooled", 0))
+    n_fooled = doc_value("n_fooled", int, 0)
 
-    @property
-    def n_backgrounds(self) -> int:
-        return int(self.doc.get("n_backgrounds", 0))
+    n_backgrounds = doc_value("n_backgrounds", int, 0)
 
-    @property
-    def complete(self) -> bool:
-        return bool(self.doc.get("complete"))
+    complete = doc_value("complete", bool, None)
 
-    @property
-    def mode(self) -> str:
-        return str(self.doc.get("mode", "search"))
+    mode = doc_value("mode", str, "search")
 
     @property
     def model(self) -> str:

@@ -156,6 +156,141 @@ class _Untried:
         return slot_t.cpu().numpy(), bg_t.cpu().numpy()
 
 
+class _Search:
+    """The state of one search: a slot per active foreground, the per-background fool counts.
+
+    Per slot: ``slot_fg`` the foreground it holds (-1 = free), ``phase`` 0 while looking for any
+    fool and 1 while a fooled foreground looks for a strict fool, ``n_avail`` its untried candidates,
+    ``tried`` the composites evaluated for it. ``counts[0]``/``counts[1]``: decisive (strict) fools
+    per background, which order the candidates when ``adaptive``; ``loose``: the first fool found
+    for a foreground still in phase 1.
+    """
+
+    def __init__(self, fg_labels: np.ndarray, bg_labels: np.ndarray, n_bg: int, queue: list[int],
+                 n_slots: int, device: torch.device, *, adaptive: bool, strict: bool,
+                 initial_counts: np.ndarray | None, host_selection: bool | None) -> None:
+        self.fg_labels, self.bg_labels, self.n_bg = fg_labels, bg_labels, n_bg
+        self.queue, self.adaptive, self.strict = queue, adaptive, strict
+        self.counts = np.zeros((2, n_bg), dtype=np.int64)
+        if initial_counts is not None:
+            self.counts[0] += np.asarray(initial_counts, dtype=np.int64).reshape(-1)[:n_bg]
+        self.stats = SearchStats()
+        self.slot_fg = np.full(n_slots, -1, dtype=np.int64)
+        self.phase = np.zeros(n_slots, dtype=np.int64)
+        self.untried = _Untried(n_slots, n_bg, bg_labels, device, host_selection)
+        self.n_avail = np.zeros(n_slots, dtype=np.int64)
+        self.tried = np.zeros(n_slots, dtype=np.int64)
+        self.loose: dict[int, tuple[int, int]] = {}
+        self.perms: list[np.ndarray] = [np.arange(n_bg)] * 2
+        self.dirty = [adaptive] * 2
+
+    def fill_slots(self) -> None:
+        """Give every free slot the next foreground of the queue, with all backgrounds untried."""
+        new = []
+        for s in np.flatnonzero(self.slot_fg < 0):
+            if not self.queue:
+                break
+            self.slot_fg[s] = self.queue.pop()
+            self.phase[s] = 0
+            self.n_avail[s] = self.n_bg
+            self.tried[s] = 0
+            new.append(int(s))
+        if new:
+            self.untried.reset(new)
+
+    def priority(self, ph: int) -> np.ndarray:
+        """Background order for phase ``ph``: most decisive fools first (ties: folder order)."""
+        if self.dirty[ph]:
+            self.perms[ph] = np.argsort(-self.counts[ph], kind="stable")
+            self.dirty[ph] = False
+        return self.perms[ph]
+
+    def next_batch(self, active: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(slot, background) int64 arrays of the next batch, marked tried."""
+        # a foreground gets at most as many new backgrounds as it has already survived (1, 1, 2, 4,
+        # ...): batches stay full while the queue is long, and in the tail the compositions wasted
+        # after a fool inside one batch never exceed the ones it needed before that batch.
+        take = _allocate(np.minimum(self.n_avail[active], np.maximum(self.tried[active], 1)), batch_size)
+        phases = self.phase[active]
+        parts = [self.untried.pick(active[phases == ph], take[phases == ph], self.priority(ph))
+                 for ph in (0, 1) if (phases == ph).any()]
+        slot_sel = np.concatenate([p[0] for p in parts])
+        bg_idx = np.concatenate([p[1] for p in parts])
+        np.subtract.at(self.n_avail, slot_sel, 1)
+        return slot_sel, bg_idx
+
+    def _count_fool(self, b: int, phases: tuple[int, ...]) -> None:
+        """Count background ``b`` as decisive in ``phases`` (0: a fool, 1: a strict fool)."""
+        for ph in phases:
+            self.counts[ph, b] += 1
+            self.dirty[ph] = self.adaptive
+
+    def judge(self, slot_sel: np.ndarray, bg_idx: np.ndarray,
+              preds: np.ndarray) -> tuple[list[Outcome], set[int]]:
+        """Read one batch's predictions in order; returns the decided outcomes and their slots."""
+        done: list[Outcome] = []
+        finished: set[int] = set()
+        for s, b, p in zip(slot_sel.tolist(), bg_idx.tolist(), preds.tolist(), strict=True):
+            if s in finished:
+                self.stats.wasted += 1
+                continue
+            f = int(self.slot_fg[s])
+            y = int(self.fg_labels[f])
+            self.tried[s] += 1
+            judge = self._first_phase if self.phase[s] == 0 else self._strict_phase
+            outcome = judge(s, f, y, b, p)
+            if outcome is not None:
+                done.append(outcome)
+                finished.add(s)
+        return done, finished
+
+    def _first_phase(self, s: int, f: int, y: int, b: int, p: int) -> Outcome | None:
+        """Prediction ``p`` for foreground ``f`` (label ``y``) over background ``b``, not fooled yet."""
+        if p == y:
+            return None
+        self.loose[f] = (b, p)
+        strict_fool = self.strict and p == self.bg_labels[b]
+        self._count_fool(b, (0, 1) if strict_fool else (0,))
+        if strict_fool:
+            return Outcome(f, True, b, p, int(self.tried[s]), True, b, p)
+        if self.strict:
+            self.phase[s] = 1
+            self.n_avail[s] = self.untried.drop_class(s, y)
+            return None
+        return Outcome(f, True, b, p, int(self.tried[s]))
+
+    def _strict_phase(self, s: int, f: int, y: int, b: int, p: int) -> Outcome | None:
+        """Prediction ``p`` for an already fooled foreground, looking for a strict fool."""
+        if not (p == self.bg_labels[b] and p != y):
+            return None
+        self._count_fool(b, (1,))
+        lb, lp = self.loose[f]
+        return Outcome(f, True, lb, lp, int(self.tried[s]), True, b, p)
+
+    def close_exhausted(self, active: np.ndarray, done: list[Outcome], finished: set[int]) -> None:
+        """Decide the active foregrounds with no untried candidate left (robust, or not strictly fooled)."""
+        for s in active.tolist():
+            if s in finished or self.n_avail[s] > 0:
+                continue
+            f = int(self.slot_fg[s])
+            if self.phase[s] == 0:
+                done.append(Outcome(f, False, None, None, int(self.tried[s]), False if self.strict else None))
+            else:
+                lb, lp = self.loose[f]
+                done.append(Outcome(f, True, lb, lp, int(self.tried[s]), False))
+            finished.add(s)
+
+    def release(self, finished: set[int], done: list[Outcome]) -> list[Outcome]:
+        """Free the finished slots and store the outcomes; returns them in foreground order."""
+        for s in finished:
+            self.loose.pop(int(self.slot_fg[s]), None)
+            self.slot_fg[s] = -1
+        done.sort(key=lambda o: o.index)
+        for outcome in done:
+            self.stats.outcomes[outcome.index] = outcome
+        return done
+
+
 def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torch.Tensor,
                        fg_labels: np.ndarray, bg_images: torch.Tensor, bg_labels: np.ndarray, *,
                        batch_size: int = 256, order: str = "adaptive", strict: bool = False,
@@ -183,120 +318,34 @@ def search_backgrounds(predict: Predict, fg_images: torch.Tensor, fg_masks: torc
     if n_bg == 0:
         raise ValueError("no backgrounds")
     fg_labels = np.asarray(fg_labels, dtype=np.int64)
-    bg_labels = np.asarray(bg_labels, dtype=np.int64)
     queue = list(range(len(fg_labels)) if indices is None else indices)
     queue.reverse()  # pop() from the end = foreground order
     device = bg_images.device
-    n_slots = max(1, min(max_active or batch_size, len(queue) or 1))
-
-    counts = np.zeros((2, n_bg), dtype=np.int64)  # [0]: decisive fools, [1]: decisive strict fools
-    if initial_counts is not None:
-        counts[0] += np.asarray(initial_counts, dtype=np.int64).reshape(-1)[:n_bg]
-    stats = SearchStats()
-
-    slot_fg = np.full(n_slots, -1, dtype=np.int64)
-    phase = np.zeros(n_slots, dtype=np.int64)  # 0: looking for any fool, 1: fooled, looking for strict
-    untried = _Untried(n_slots, n_bg, bg_labels, device, host_selection)
-    n_avail = np.zeros(n_slots, dtype=np.int64)  # untried candidates per slot
-    tried = np.zeros(n_slots, dtype=np.int64)
-    loose: dict[int, tuple[int, int]] = {}
-    perms: list[np.ndarray] = [np.arange(n_bg)] * 2
-    dirty = [order == "adaptive"] * 2
-
-    def fill_slots() -> None:
-        new = []
-        for s in np.flatnonzero(slot_fg < 0):
-            if not queue:
-                break
-            slot_fg[s] = queue.pop()
-            phase[s] = 0
-            n_avail[s] = n_bg
-            tried[s] = 0
-            new.append(int(s))
-        if new:
-            untried.reset(new)
-
-    def priority(ph: int) -> np.ndarray:
-        if dirty[ph]:
-            perms[ph] = np.argsort(-counts[ph], kind="stable")
-            dirty[ph] = False
-        return perms[ph]
-
-    fill_slots()
-    while (slot_fg >= 0).any():
-        active = np.flatnonzero(slot_fg >= 0)
-        # a foreground gets at most as many new backgrounds as it has already survived (1, 1, 2, 4,
-        # ...): batches stay full while the queue is long, and in the tail the compositions wasted
-        # after a fool inside one batch never exceed the ones it needed before that batch.
-        take = _allocate(np.minimum(n_avail[active], np.maximum(tried[active], 1)), batch_size)
-        parts = [untried.pick(active[phase[active] == ph], take[phase[active] == ph], priority(ph))
-                 for ph in (0, 1) if (phase[active] == ph).any()]
-        slot_sel = np.concatenate([p[0] for p in parts])
-        bg_idx = np.concatenate([p[1] for p in parts])
-        np.subtract.at(n_avail, slot_sel, 1)
-        fg_idx = slot_fg[slot_sel]
-
+    search = _Search(fg_labels, np.asarray(bg_labels, dtype=np.int64), n_bg, queue,
+                     max(1, min(max_active or batch_size, len(queue) or 1)), device,
+                     adaptive=order == "adaptive", strict=strict, initial_counts=initial_counts,
+                     host_selection=host_selection)
+    stats = search.stats
+    search.fill_slots()
+    while (search.slot_fg >= 0).any():
+        active = np.flatnonzero(search.slot_fg >= 0)
+        slot_sel, bg_idx = search.next_batch(active, batch_size)
         with torch.inference_mode():
-            batch = compose_batch(fg_images, fg_masks, bg_images, torch.as_tensor(fg_idx, device=device),
+            batch = compose_batch(fg_images, fg_masks, bg_images,
+                                  torch.as_tensor(search.slot_fg[slot_sel], device=device),
                                   torch.as_tensor(bg_idx, device=device))
             preds = predict(batch).to("cpu").numpy().astype(np.int64)
         stats.forward_passes += len(bg_idx)
         stats.batches += 1
         if on_batch is not None:
             on_batch(len(bg_idx))
-
-        done: list[Outcome] = []
-        finished = set()
-        for s, b, p in zip(slot_sel.tolist(), bg_idx.tolist(), preds.tolist(), strict=True):
-            if s in finished:
-                stats.wasted += 1
-                continue
-            f = int(slot_fg[s])
-            y = int(fg_labels[f])
-            tried[s] += 1
-            if phase[s] == 0:
-                if p == y:
-                    continue
-                loose[f] = (b, p)
-                counts[0, b] += 1
-                dirty[0] = order == "adaptive"
-                if strict and p == bg_labels[b]:
-                    counts[1, b] += 1
-                    dirty[1] = order == "adaptive"
-                    done.append(Outcome(f, True, b, p, int(tried[s]), True, b, p))
-                    finished.add(s)
-                elif strict:
-                    phase[s] = 1
-                    n_avail[s] = untried.drop_class(s, y)
-                else:
-                    done.append(Outcome(f, True, b, p, int(tried[s])))
-                    finished.add(s)
-            elif p == bg_labels[b] and p != y:
-                counts[1, b] += 1
-                dirty[1] = order == "adaptive"
-                lb, lp = loose[f]
-                done.append(Outcome(f, True, lb, lp, int(tried[s]), True, b, p))
-                finished.add(s)
-        for s in active.tolist():
-            if s in finished or n_avail[s] > 0:
-                continue
-            f = int(slot_fg[s])
-            if phase[s] == 0:
-                done.append(Outcome(f, False, None, None, int(tried[s]), False if strict else None))
-            else:
-                lb, lp = loose[f]
-                done.append(Outcome(f, True, lb, lp, int(tried[s]), False))
-            finished.add(s)
-        for s in finished:
-            loose.pop(int(slot_fg[s]), None)
-            slot_fg[s] = -1
-        done.sort(key=lambda o: o.index)
-        for outcome in done:
-            stats.outcomes[outcome.index] = outcome
+        done, finished = search.judge(slot_sel, bg_idx, preds)
+        search.close_exhausted(active, done, finished)
+        done = search.release(finished, done)
         if done and on_decided is not None:
             on_decided(done)
-        fill_slots()
-    stats.fool_counts = counts[0].copy()
+        search.fill_slots()
+    stats.fool_counts = search.counts[0].copy()
     return stats
 
 

@@ -27,6 +27,11 @@ def register(app: typer.Typer) -> None:
         no_resume: bool = typer.Option(False, "--no-resume",
                                        help="Recompute every variant (default: reuse OUT/partial/ of an "
                                             "interrupted run with the same model, weights and data)."),
+        draws: int = typer.Option(None, "--draws",
+                                  help="Also composite mixed_same/rand/next on the fly with K seeded donor "
+                                       "backgrounds per foreground (accuracy over all composites, "
+                                       "intervals by a bootstrap over foregrounds)."),
+        draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the --draws donors."),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
@@ -40,10 +45,16 @@ def register(app: typer.Typer) -> None:
 
         target = out if out is not None else default_out("eval", model.spec)
         result = evaluate(data, model, variants=variants, split=split, batch_size=batch_size, out=target,
-                          cache=cache.cache, cache_dir=cache.cache_dir, resume=not no_resume, quiet=quiet)
+                          cache=cache.cache, cache_dir=cache.cache_dir, resume=not no_resume, draws=draws,
+                          draw_seed=draw_seed, quiet=quiet)
         doc = result.to_json()
         if as_json:
             typer.echo(json.dumps(doc, indent=2))
         else:
             print_eval(doc)
+            if result.draws is not None:
+                from bgbench.eval.result import draw_lines
+
+                typer.echo("\n".join(line.strip() if i == 0 else line for i, line in
+                                     enumerate(draw_lines(result.draws))))
         print(f"wrote {target / 'results.json'} and {target / 'results.csv'}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""``bgbench models``: list the model zoo (built-ins, spec forms, real-data models, user entries)."""
+"""``bgbench models``: list the model zoo (the registry's models and spec forms, the real-data models,
+user entries)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("models")
     def models(
+        pattern: str = typer.Argument(None, metavar="PATTERN",
+                                      help="Only entries whose name or spec matches this shell-style "
+                                           "pattern, e.g. 'efficientnet*' or 'tflite:*'."),
         zoo: Path = typer.Option(None, "--zoo", help="User zoo TOML file (default ~/.config/bgbench/zoo.toml "
                                                      "when it exists)."),
         realdata: Path = typer.Option(None, "--realdata",
@@ -21,11 +25,12 @@ def register(app: typer.Typer) -> None:
                                   help="Also write the runnable entries (built-ins, the real-data models "
                                        "found, user entries) as a `bgbench sweep` models file."),
     ) -> None:
-        """List every built-in model and spec form with input size, preprocessing, output space, top-1."""
+        """List every registered model and spec form, the real-data models and the user zoo, with input
+        size, preprocessing, output space and published top-1."""
         from bgbench.atomic import atomic_write_json
-        from bgbench.models.zoo import format_table, load_zoo
+        from bgbench.models.zoo import format_table, load_zoo, matching
 
-        entries = load_zoo(zoo, realdata=realdata)
+        entries = matching(load_zoo(zoo, realdata=realdata), pattern)
         records = [e.to_dict() for e in entries]
         if out is not None:
             atomic_write_json(out, records)

@@ -17,7 +17,7 @@ from bgbench.results.base import Result, pct, pct_ci
 RESULTS_SCHEMA = "bgbench.eval/1"
 
 
-@dataclass
+@dataclass(repr=False)
 class VariantResult:
     """Outcome on one variant. Arrays are aligned with ``paths`` (relative to the data root):
     ``labels`` int64 (N,), ``preds`` int64 (N,) mapped predictions in [-1, num_classes),
@@ -38,6 +38,10 @@ class VariantResult:
     cached: bool
     resumed: bool = False
 
+    def __repr__(self) -> str:
+        a = self.accuracy
+        return f"<VariantResult {self.variant}: {pct_ci(a.value, [a.low, a.high])}, n={len(self.paths)}>"
+
     @property
     def correct(self) -> np.ndarray:
         return self.preds == self.labels
@@ -55,7 +59,7 @@ class VariantResult:
                    confusion=confusion_matrix(labels, preds, num_classes), **info)
 
 
-@dataclass
+@dataclass(repr=False)
 class EvalResult(Result):
     """Everything one evaluation produced; :meth:`to_json` is the ``results.json`` document."""
 
@@ -75,6 +79,8 @@ class EvalResult(Result):
     precision: str
     batch_size: int
     total_s: float
+    #: the ``--draws`` block (see :func:`bgbench.eval.draws.summarize_draws`), None without it
+    draws: dict[str, Any] | None = None
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     versions: dict[str, str] = field(default_factory=versions)
 
@@ -121,6 +127,8 @@ class EvalResult(Result):
             "timing": {"total_s": self.total_s, "variants": {name: _timing(r) for name, r in v.items()}},
             "created": self.created,
         }
+        if self.draws is not None:
+            doc["draws"] = self.draws
         if predictions:
             doc["predictions"] = {name: {"path": r.paths, "label": r.labels.tolist(),
                                          "pred": r.preds.tolist(), "top1": r.top1.tolist()}
@@ -145,7 +153,7 @@ class EvalResult(Result):
                    label_map=doc.get("label_map", {}), map_rule=doc["map_rule"], variants=variants,
                    bg_gap=gap, device=doc.get("device", ""), precision=doc.get("precision", ""),
                    batch_size=int(doc.get("batch_size", 0)), total_s=float(timing.get("total_s", 0.0)),
-                   created=doc.get("created", ""), versions=doc.get("versions", {}))
+                   draws=doc.get("draws"), created=doc.get("created", ""), versions=doc.get("versions", {}))
 
     def summary_lines(self) -> list[str]:
         gap = self.bg_gap
@@ -157,6 +165,8 @@ class EvalResult(Result):
         if gap is not None:
             lines.append(f"  BG-Gap      {100 * gap.value:+.1f} points [{100 * gap.low:+.1f}, "
                          f"{100 * gap.high:+.1f}] ({gap.method})")
+        if self.draws is not None:
+            lines.extend(draw_lines(self.draws))
         return lines
 
     def table(self) -> tuple[list[str], list[list[str]]]:
@@ -188,6 +198,19 @@ class EvalResult(Result):
 
     def _document(self) -> dict[str, Any]:
         return self.to_json()
+
+
+def draw_lines(block: dict[str, Any]) -> list[str]:
+    """Summary lines of a ``--draws`` block."""
+    lines = [f"  with {block['k']} donor draws per foreground ({block['method']}):"]
+    for name, entry in block["variants"].items():
+        lines.append(f"    {name:<11} {pct_ci(entry['value'], entry['ci95']):>18}  "
+                     f"{entry['n_composites']} composites")
+    gap = block["bg_gap"]
+    if gap["value"] is not None:
+        lo, hi = gap["ci95"]
+        lines.append(f"    BG-Gap      {100 * gap['value']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+    return lines
 
 
 def _timing(r: VariantResult) -> dict[str, Any]:

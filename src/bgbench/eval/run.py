@@ -26,8 +26,8 @@ GAP_VARIANTS = ("mixed_same", "mixed_rand")
 
 def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str] | str | None = None,
              split: str = "val", batch_size: int = 64, out: str | Path | None = None, cache: bool = True,
-             cache_dir: str | Path | None = None, resume: bool = True, quiet: bool = False,
-             **model_options: Any) -> EvalResult:
+             cache_dir: str | Path | None = None, resume: bool = True, draws: int | None = None,
+             draw_seed: int = 0, quiet: bool = False, **model_options: Any) -> EvalResult:
     """Evaluate ``model`` on the variants of ``data``; returns an :class:`EvalResult`.
 
     ``model``: a spec string, a :class:`~bgbench.options.ModelOptions`, or a ready
@@ -40,6 +40,8 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     ``resume`` a rerun into the same ``out`` reuses them when the model (weights sha256,
     preprocessing, precision), label map, data fingerprint, split, batch size and device are all
     unchanged (models whose ``describe()`` has no ``weights_sha256`` are always run afresh).
+    ``draws`` K: also score mixed_same/rand/next composited on the fly with K seeded donors per
+    foreground (:mod:`bgbench.eval.draws`; ``draw_seed`` seeds the donors), into ``result.draws``.
     Raises ``BgbenchError`` for bad input before any model work where possible.
     """
     if batch_size < 1:
@@ -53,13 +55,20 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
                                        cache_dir, quiet)
                for name in names}
     clf = predictor.classifier
+    draws_block = None
+    if draws:
+        from bgbench.eval.draws import draw_correct, summarize_draws
+
+        correct, keys = draw_correct(predictor, root, split, draws, draw_seed, batch_size, cache=cache,
+                                     cache_dir=cache_dir, quiet=quiet)
+        draws_block = summarize_draws(correct, draws, draw_seed, keys)
     result = EvalResult(
         model=model if isinstance(model, str) else predictor.spec, model_info=predictor.describe(),
         data_root=str(root.resolve()), split=split, class_names=predictor.class_names,
         label_map=predictor.label_map.describe(), map_rule=predictor.label_map.rule, variants=results,
         bg_gap=paired_bg_gap(results), device=str(clf.device),
         precision=str(getattr(clf, "precision", predictor.options.precision)), batch_size=batch_size,
-        total_s=time.perf_counter() - started)
+        total_s=time.perf_counter() - started, draws=draws_block)
     if out is not None:
         result.write(out)
     return result

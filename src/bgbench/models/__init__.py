@@ -1,69 +1,52 @@
-"""Model registry: one spec string -> a :class:`~bgbench.models.base.Classifier`.
+"""Models: one spec (or :class:`~bgbench.options.ModelOptions`) -> a :class:`~bgbench.models.base.Classifier`.
 
 Spec forms: ``timm:NAME``, ``torchvision:NAME``, ``hf:REPO_OR_DIR``, ``onnx:FILE``, ``tflite:FILE``,
-``torchscript:FILE``, ``ckpt:FILE``, ``python:MODULE:CALLABLE``, and built-in names (e.g.
-``efficientnet_lite0``). Adapters live in their own modules and are imported only when used.
+``torchscript:FILE``, ``ckpt:FILE``, ``python:MODULE:CALLABLE``, and model names (e.g.
+``efficientnet_lite0``); :mod:`bgbench.models.registry` holds them (``list_models()``). Adapters live
+in their own modules and are imported only when used; importing this package imports no torch.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bgbench.errors import BgbenchError
-from bgbench.models.base import Classifier, Preprocessing, TorchClassifier
+from bgbench.models.registry import list_models, register_model, register_spec_form, resolve
 
-# spec prefix -> "module:function"; each factory is called as factory(target, **options)
-ADAPTERS: dict[str, str] = {}
-# built-in model name -> "module:function"; called as factory(name, **options)
-BUILTINS: dict[str, str] = {}
+if TYPE_CHECKING:
+    from bgbench.models.base import Classifier, Preprocessing, TorchClassifier
+    from bgbench.options import ModelOptions  # not imported at run time: bgbench.options imports this package
 
-__all__ = ["ADAPTERS", "BUILTINS", "Classifier", "Preprocessing", "TorchClassifier", "create_classifier",
-           "register_adapter", "register_builtin"]
+__all__ = ["Classifier", "Preprocessing", "TorchClassifier", "create_classifier", "list_models",
+           "register_model", "register_spec_form"]
 
-
-def register_adapter(prefix: str, target: str) -> None:
-    ADAPTERS[prefix] = target
+_FROM_BASE = ("Classifier", "Preprocessing", "TorchClassifier")
 
 
-def register_builtin(name: str, target: str) -> None:
-    BUILTINS[name] = target
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BASE:  # torch is imported only when these are asked for
+        return getattr(import_module("bgbench.models.base"), name)
+    raise AttributeError(f"module 'bgbench.models' has no attribute {name!r}")
 
 
-def _load(target: str):
-    module, _, func = target.partition(":")
-    return getattr(import_module(module), func)
+def create_classifier(spec: str | ModelOptions, /, **options: Any) -> Classifier:
+    """Build the classifier that ``spec`` names.
 
+    ``spec`` (positional): a spec string (``efficientnet_lite0``, ``timm:resnet50``,
+    ``onnx:model.onnx``, ...) or a :class:`~bgbench.options.ModelOptions`, whose
+    :meth:`~bgbench.options.ModelOptions.adapter_kwargs` become the options.
 
-def create_classifier(spec: Any, **options: Any) -> Classifier:
-    """Build the classifier named by ``spec`` (a spec string or :class:`~bgbench.options.ModelOptions`);
-    keyword ``options`` (device, precision, weights, ...) pass through, overriding a ModelOptions'."""
-    from bgbench.options import ModelOptions
-
-    if isinstance(spec, ModelOptions):
+    ``options``: the adapter options (``device``, ``precision``, ``weights``, ``pretrained``,
+    ``arch``, ``num_classes``, ``trust_pickle``, ``preprocess``, ``int8``), overriding those of a
+    ModelOptions; ``map_rule``, ``class_map`` and ``spec`` are accepted and ignored (the label map is
+    built elsewhere); any other name is a TypeError. An unknown spec raises a one-line BgbenchError
+    listing the known forms.
+    """
+    if not isinstance(spec, str):
+        if not hasattr(spec, "adapter_kwargs"):
+            raise BgbenchError(f"model must be a spec string or ModelOptions, got {type(spec).__name__}")
         options = {**spec.adapter_kwargs(), **options}
         spec = spec.spec
-    _register_defaults()
-    if spec in BUILTINS:
-        return _load(BUILTINS[spec])(spec, **options)
-    prefix, sep, rest = spec.partition(":")
-    if sep and prefix in ADAPTERS:
-        return _load(ADAPTERS[prefix])(rest, **options)
-    known = ", ".join(sorted(f"{p}:..." for p in ADAPTERS) + sorted(BUILTINS))
-    raise BgbenchError(f"unknown model spec {spec!r} (known forms: {known})")
-
-
-_DEFAULTS_DONE = False
-
-
-def _register_defaults() -> None:
-    """Register the adapters that ship with bgbench (modules are imported lazily on use)."""
-    global _DEFAULTS_DONE
-    if _DEFAULTS_DONE:
-        return
-    _DEFAULTS_DONE = True
-    try:
-        registry = import_module("bgbench.models.registry")
-    except ModuleNotFoundError:
-        return
-    registry.register_all()
+    entry, target = resolve(spec)
+    return entry.load()(target, **options)

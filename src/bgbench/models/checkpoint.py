@@ -14,6 +14,7 @@ size (the authors' models were trained and tested on 224-px images).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,11 +31,13 @@ from bgbench.models.common import (
     existing_file,
     extract_state_dict,
     load_into,
+    load_state_dict_file,
     output_space,
     parse_options,
     sha256_file,
     torch_load,
 )
+from bgbench.models.registry import register_spec_form
 
 
 def stored_normaliser(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -70,40 +73,82 @@ def build_architecture(arch: str, num_classes: int) -> torch.nn.Module:
     return timm.create_model(name, pretrained=False, num_classes=num_classes)
 
 
+@register_spec_form("ckpt", placeholder="FILE", input_size="as given",
+                    preprocessing="stored normalizer, else IN-9 (9 classes) or arch config",
+                    notes="--arch NAME --num-classes N; weights_only unless --trust-pickle")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``ckpt:FILE`` (needs ``arch`` and ``num_classes``)."""
     opts: ModelOptions = parse_options(options)
     if opts.weights is not None:
         raise BgbenchError("--weights does not apply to ckpt: models (the checkpoint is the weights)")
     path = existing_file(target, "checkpoint")
-    if not opts.arch or not opts.num_classes:
-        raise BgbenchError("ckpt: models need --arch NAME (a timm model name) and --num-classes N", path)
+    sidecar = read_sidecar(path)
+    arch = opts.arch or (sidecar or {}).get("arch")
+    n = int(opts.num_classes or (sidecar or {}).get("num_classes") or 0)
+    if not arch or not n:
+        raise BgbenchError("ckpt: models need --arch NAME (a timm model name) and --num-classes N "
+                           "(or a bgbench model.json beside a model.safetensors)", path)
     device = resolve_device(opts.device)
-    raw = torch_load(path, opts.trust_pickle)
+    raw, inner, state = _read_weights(path, opts.trust_pickle)
+    module = build_architecture(arch, n)
+    load_into(module, state, path)
+    prep = choose_preprocessing(opts, _native_preprocessing(inner, n, module, sidecar), n)
+    info = {"adapter": "ckpt", "weights": str(path), "weights_sha256": sha256_file(path), "arch": arch,
+            "epoch": _epoch(raw), "preprocess_mode": opts.preprocess, "input_size": prep.input_size,
+            "output_space": output_space(n), "trust_pickle": bool(opts.trust_pickle)}
+    if sidecar is not None:
+        keys = ("variant", "mode", "seed", "classes", "data_fingerprint")
+        info["sidecar"] = {k: sidecar.get(k) for k in keys}
+    return TorchClassifier(module=module, spec=f"ckpt:{path}", num_outputs=n, preprocessing=prep,
+                           device=device, precision=opts.precision, info=info)
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The bgbench ``model.json`` beside a ``.safetensors`` checkpoint (``<stem>.json``), or None.
+    A sidecar that is not a bgbench model record is a BgbenchError naming it."""
+    import json
+
+    side = path.with_suffix(".json")
+    if path.suffix != ".safetensors" or not side.is_file():
+        return None
+    try:
+        doc = json.loads(side.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BgbenchError(f"cannot read the checkpoint's sidecar ({exc})", side) from exc
+    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("bgbench.model/"):
+        return None
+    return doc
+
+
+def _read_weights(path: Path, trust_pickle: bool) -> tuple[Any, Any, dict[str, torch.Tensor]]:
+    """(raw file content, the dict holding the network, the cleaned state dict); safetensors files
+    are read with safetensors, torch files with ``weights_only`` unless ``trust_pickle``."""
+    if path.suffix == ".safetensors":
+        state, _ = load_state_dict_file(path)
+        return state, state, state
+    raw = torch_load(path, trust_pickle)
     inner = raw
     if isinstance(raw, dict):
         for key in ("model", "state_dict"):
             if isinstance(raw.get(key), dict):
                 inner = raw[key]
                 break
-    state = clean_state_dict(extract_state_dict(raw, path))
-    n = int(opts.num_classes)
-    module = build_architecture(opts.arch, n)
-    load_into(module, state, path)
+    return raw, inner, clean_state_dict(extract_state_dict(raw, path))
 
+
+def _native_preprocessing(inner: Any, n: int, module: torch.nn.Module,
+                          sidecar: dict[str, Any] | None) -> Preprocessing:
+    """The sidecar's preprocessing, else a stored normalizer, else IN-9 (9 classes), else the arch's."""
+    if sidecar is not None and isinstance(sidecar.get("preprocessing"), dict):
+        p = sidecar["preprocessing"]
+        return Preprocessing(mean=tuple(p["mean"]), std=tuple(p["std"]), input_size=p.get("input_size"),
+                             interpolation=p.get("interpolation", "bilinear"), name="checkpoint-sidecar")
     stored = stored_normaliser(inner) if isinstance(inner, dict) else None
     if stored is not None:
-        native = Preprocessing(mean=stored[0], std=stored[1], input_size=None, name="checkpoint-normalizer")
-    elif n == 9:
-        native = Preprocessing(mean=IN9_MEAN, std=IN9_STD, input_size=None, name="in9")
-    else:
-        native = _arch_preprocessing(module)
-    prep = choose_preprocessing(opts, native, n)
-    info = {"adapter": "ckpt", "weights": str(path), "weights_sha256": sha256_file(path), "arch": opts.arch,
-            "epoch": _epoch(raw), "preprocess_mode": opts.preprocess, "input_size": prep.input_size,
-            "output_space": output_space(n), "trust_pickle": bool(opts.trust_pickle)}
-    return TorchClassifier(module=module, spec=f"ckpt:{path}", num_outputs=n, preprocessing=prep,
-                           device=device, precision=opts.precision, info=info)
+        return Preprocessing(mean=stored[0], std=stored[1], input_size=None, name="checkpoint-normalizer")
+    if n == 9:
+        return Preprocessing(mean=IN9_MEAN, std=IN9_STD, input_size=None, name="in9")
+    return _arch_preprocessing(module)
 
 
 def _arch_preprocessing(module: torch.nn.Module) -> Preprocessing:

@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bgbench.classes import IN9_MEAN, IN9_STD
 from bgbench.errors import BgbenchError
+from bgbench.hashing import sha256_file
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, resize_square
 from bgbench.options import ModelOptions
 
-IN9_MEAN = (0.4717, 0.4499, 0.3837)
-IN9_STD = (0.2600, 0.2516, 0.2575)
 INCEPTION_MEAN = (0.5, 0.5, 0.5)
 INCEPTION_STD = (0.5, 0.5, 0.5)
 
@@ -105,15 +106,6 @@ def normalise(x01: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     return (x - mean) / std
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def sha256_state_dict(module: torch.nn.Module) -> str:
     """Hex sha256 over a module's state dict (names, dtypes, shapes, bytes), in key order."""
     digest = hashlib.sha256()
@@ -141,6 +133,59 @@ def weights_info(path: Path) -> dict[str, Any]:
     return {"weights": str(path), "weights_sha256": sha256_file(path)}
 
 
+def wants_pretrained(opts: ModelOptions) -> bool:
+    """Whether to ask the library for its pretrained weights: never with ``weights=FILE``, else
+    unless ``pretrained=False``."""
+    return opts.weights is None and opts.pretrained is not False
+
+
+def make_module(library: str, name: str, make: Callable[..., torch.nn.Module], opts: ModelOptions,
+                **kwargs: Any) -> torch.nn.Module:
+    """``make(name, **kwargs)``, with ``num_classes=opts.num_classes`` when set; the library's errors
+    (a failed download, a missing hub file) become one BgbenchError with the offline hint."""
+    if opts.num_classes is not None:
+        kwargs["num_classes"] = int(opts.num_classes)
+    try:
+        return make(name, **kwargs)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise BgbenchError(f"{library} could not create {name!r} ({first_line(exc, 160)}); offline? pass "
+                           "weights=FILE (--weights) or pretrained=False") from exc
+
+
+def load_weights(module: torch.nn.Module, opts: ModelOptions, pretrained_tag: str | None) -> dict[str, Any]:
+    """Load ``opts.weights`` (a state dict file) into ``module`` when given; return the ``weights``
+    record of ``describe()``: that file and its sha256, else ``pretrained:<pretrained_tag>`` with the
+    parameters' sha256 (the library loaded them), else ``random-init`` (``pretrained_tag`` None)."""
+    if opts.weights is not None:
+        state, path = load_state_dict_file(opts.weights, opts.trust_pickle)
+        load_into(module, state, path)
+        return weights_info(path)
+    if pretrained_tag is not None:
+        return {"weights": f"pretrained:{pretrained_tag}", "weights_sha256": None,
+                "params_sha256": sha256_state_dict(module)}
+    return {"weights": "random-init", "weights_sha256": None}
+
+
+def probe_num_outputs(module: torch.nn.Module, size: int = 224) -> int:
+    """Outputs per image of ``module`` on one zero image of ``size`` (tuples/HF outputs unwrapped)."""
+    with torch.inference_mode():
+        out = module.eval()(torch.zeros(1, 3, size, size, device=_module_device(module)))
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if hasattr(out, "logits"):
+        out = out.logits
+    if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != 1:
+        raise BgbenchError(f"model output is not (N, classes) logits (got {type(out).__name__} "
+                           f"{tuple(getattr(out, 'shape', ()))})")
+    return int(out.reshape(1, -1).shape[1])
+
+
+def _module_device(module: torch.nn.Module) -> torch.device:
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def torch_load(path: Path, trust_pickle: bool = False) -> Any:
     """``torch.load`` on the CPU with ``weights_only=True`` unless the user opted into pickle.
 
@@ -153,19 +198,20 @@ def torch_load(path: Path, trust_pickle: bool = False) -> Any:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if trust_pickle or found is None:
             detail = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(exc))
-            reason = detail.group(1).strip() if detail else _first_line(exc)
+            reason = detail.group(1).strip() if detail else first_line(exc)
             raise BgbenchError(f"not a loadable PyTorch checkpoint ({reason})", path) from exc
         raise BgbenchError(
             f"checkpoint holds pickled Python objects besides tensors (e.g. {found.group(1)}), which can run "
             "arbitrary code when loaded; refused (weights_only=True). If you trust its author, pass "
             "--trust-pickle (trust_pickle=True)", path) from exc
     except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ModuleNotFoundError) as exc:
-        raise BgbenchError(f"not a loadable PyTorch checkpoint ({_first_line(exc)})", path) from exc
+        raise BgbenchError(f"not a loadable PyTorch checkpoint ({first_line(exc)})", path) from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name when empty), at most ``limit`` chars."""
     text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
+    return (text[0] if text else type(exc).__name__)[:limit]
 
 
 def load_state_dict_file(path: str | Path, trust_pickle: bool = False
@@ -183,7 +229,7 @@ def load_state_dict_file(path: str | Path, trust_pickle: bool = False
         try:
             return load_file(str(p)), p
         except (SafetensorError, OSError, ValueError) as exc:
-            raise BgbenchError(f"not a readable safetensors file ({_first_line(exc)})", p) from exc
+            raise BgbenchError(f"not a readable safetensors file ({first_line(exc)})", p) from exc
     obj = torch_load(p, trust_pickle)
     return clean_state_dict(extract_state_dict(obj, p)), p
 

@@ -18,6 +18,7 @@ from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, TorchClassifier
 from bgbench.models.common import (
     choose_preprocessing,
+    first_line,
     normalise_interpolation,
     output_space,
     parse_options,
@@ -25,6 +26,7 @@ from bgbench.models.common import (
     sha256_file,
     sha256_state_dict,
 )
+from bgbench.models.registry import register_spec_form
 
 
 class LogitsOnly(torch.nn.Module):
@@ -64,6 +66,9 @@ def _side(size: Any) -> int | None:
     return None
 
 
+@register_spec_form("hf", placeholder="REPO_OR_DIR", input_size="processor size",
+                    preprocessing="image processor config (mean/std, size, resample)",
+                    notes="transformers AutoModelForImageClassification")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``hf:REPO_OR_DIR``."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification
@@ -79,8 +84,8 @@ def create(target: str, **options: Any) -> TorchClassifier:
     try:
         model = AutoModelForImageClassification.from_pretrained(str(local) if local.exists() else target)
     except (OSError, ValueError, KeyError) as exc:
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise BgbenchError(f"transformers could not load image classifier {target!r} ({reason})") from exc
+        raise BgbenchError(f"transformers could not load image classifier {target!r} "
+                           f"({first_line(exc)})") from exc
     try:
         processor = AutoImageProcessor.from_pretrained(str(local) if local.exists() else target)
     except (OSError, ValueError, KeyError):

@@ -24,15 +24,8 @@ import torch
 from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from bgbench.models.common import (
-    choose_preprocessing,
-    existing_file,
-    output_space,
-    parse_options,
-    reject,
-    weights_info,
-)
-from bgbench.models.external import ExternalClassifier
+from bgbench.models.common import choose_preprocessing, first_line, output_space
+from bgbench.models.external import ExternalClassifier, file_model_options
 from bgbench.models.onnx_quant import (
     UnsupportedQuantizedGraph,
     cpu_int8_features,
@@ -40,6 +33,7 @@ from bgbench.models.onnx_quant import (
     session_options,
     to_reference,
 )
+from bgbench.models.registry import register_spec_form
 
 
 def _dim(value: Any) -> int | None:
@@ -63,8 +57,7 @@ class OnnxClassifier(ExternalClassifier):
         try:
             self.session = ort.InferenceSession(graph, sess_options=so, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise BgbenchError(f"not an ONNX model onnxruntime can load ({reason})", path) from exc
+            raise BgbenchError(f"not an ONNX model onnxruntime can load ({first_line(exc)})", path) from exc
         info.update({"onnxruntime": ort.__version__, "quantization": fmt,
                      "int8_arithmetic": arithmetic if fmt != "float" else None,
                      "cpu_int8_features": cpu_int8_features() if fmt != "float" else None})
@@ -120,8 +113,7 @@ class OnnxClassifier(ExternalClassifier):
         try:
             proto = onnx.load(str(path))
         except Exception as exc:  # protobuf DecodeError and friends
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise BgbenchError(f"not an ONNX model onnxruntime can load ({reason})", path) from exc
+            raise BgbenchError(f"not an ONNX model onnxruntime can load ({first_line(exc)})", path) from exc
         fmt = quantization_format(proto)
         if fmt != "qoperator" or int8 == "native":
             return str(path), fmt, int8
@@ -137,20 +129,17 @@ class OnnxClassifier(ExternalClassifier):
         return np.asarray(out[0], dtype=np.float32)
 
 
+@register_spec_form("onnx", placeholder="FILE", input_size="graph input",
+                    preprocessing="ImageNet mean/std, bilinear to the graph size",
+                    notes="onnxruntime; fixed batch-1 and quantized (QOperator/QDQ) graphs")
 def create(target: str, **options: Any) -> OnnxClassifier:
     """Factory for ``onnx:FILE``."""
     import onnxruntime as ort
 
-    opts = parse_options(options)
-    reject(opts, "onnx:", "weights", "arch", "num_classes", "pretrained")
-    if opts.precision != "fp32":
-        raise BgbenchError(f"--precision {opts.precision} does not apply to onnx: models "
-                           "(they run at the precision stored in the graph)")
-    path = existing_file(target, "ONNX model")
+    opts, path, info = file_model_options(options, "onnx", target, "ONNX model")
     device = resolve_device(opts.device)
     if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
         if opts.device != "auto":
             raise BgbenchError("--device cuda for onnx: needs onnxruntime-gpu (CUDAExecutionProvider)")
         device = torch.device("cpu")
-    info = {"adapter": "onnx", **weights_info(path), "precision": "fp32", "preprocess_mode": opts.preprocess}
     return OnnxClassifier(path, f"onnx:{target}", device, opts, info)

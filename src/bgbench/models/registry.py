@@ -1,36 +1,284 @@
-"""Registers every adapter and built-in model with :mod:`bgbench.models` (modules load lazily on use)."""
+"""The model registry: every model name and spec form bgbench can create, with its metadata.
+
+Two kinds of entries, each registered by a decorator on its factory, where the factory is defined:
+
+- a **model** (``efficientnet_lite0``, or your own): ``@register_model`` / the built-in table of
+  :func:`register_builtin_models`; ``create_classifier(name)`` calls ``factory(name, **options)``.
+- a **spec form** (``timm:NAME``, ``onnx:FILE``, ...): ``@register_spec_form(prefix, ...)``;
+  ``create_classifier("timm:resnet50")`` calls ``factory("resnet50", **options)``.
+
+:func:`list_models`, :func:`is_model`, :func:`model_entry`, ``bgbench models`` and the CLI help read
+it. The adapter modules import torch (and timm, onnxruntime, ...) when they load, and listing must
+stay cheap, so bgbench's own decorators are read, not run: the registry parses the source of the
+modules in :data:`SHIPPED_MODULES` (``ast``; their decorator arguments are literals) and records
+each factory as ``"module:function"``. A module is imported only when a model of its form is
+created; its decorators then run and register the very same entries. Your own decorators simply run
+when your module is imported.
+
+This module imports neither torch nor any adapter.
+"""
 
 from __future__ import annotations
 
-from bgbench.models import register_adapter, register_builtin
+import ast
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from importlib import import_module, resources
+from importlib.util import find_spec
+from typing import Any
 
-#: spec prefix -> "module:factory"; each factory is called as ``factory(target, **options)``
-SPEC_FORMS: dict[str, str] = {
-    "timm": "bgbench.models.timm_adapter:create",
-    "torchvision": "bgbench.models.torchvision_adapter:create",
-    "hf": "bgbench.models.hf_adapter:create",
-    "onnx": "bgbench.models.onnx_adapter:create",
-    "tflite": "bgbench.models.tflite_adapter:create",
-    "torchscript": "bgbench.models.torchscript_adapter:create",
-    "ckpt": "bgbench.models.checkpoint:create",
-    "python": "bgbench.models.python_adapter:create",
-}
+from bgbench.errors import BgbenchError
+
+KINDS: tuple[str, ...] = ("builtin", "spec-form", "user")
+
+#: the modules whose decorators declare bgbench's own entries, in listing order
+SHIPPED_MODULES: tuple[str, ...] = tuple(f"bgbench.models.{name}" for name in (
+    "builtin", "timm_adapter", "torchvision_adapter", "hf_adapter", "onnx_adapter", "tflite_adapter",
+    "torchscript_adapter", "checkpoint", "python_adapter"))
 
 
-def register_all() -> None:
-    """Register the spec prefixes and the built-in names (efficientnet_lite0/1/2)."""
-    from bgbench.models.builtin import builtin_names
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model or spec form.
 
-    for prefix, target in SPEC_FORMS.items():
-        register_adapter(prefix, target)
-    for name in builtin_names():
-        register_builtin(name, "bgbench.models.builtin:create")
+    ``name`` is what :func:`list_models` lists: a model name (``efficientnet_lite0``) or a spec
+    form's pattern (``timm:NAME``). ``factory`` is ``"module:function"``. ``input_size`` and
+    ``preprocessing`` describe the native preprocessing (a size in pixels, or words such as
+    ``"from timm config"`` for a spec form); ``published_top1`` / ``measured_top1_370`` are ImageNet
+    top-1 in percent (None when unknown).
+    """
+
+    name: str
+    kind: str
+    factory: str
+    input_size: int | str | None = None
+    preprocessing: str = "native"
+    output_space: str = "imagenet-1k"
+    published_top1: float | None = None
+    measured_top1_370: float | None = None
+    notes: str = ""
+
+    @property
+    def prefix(self) -> str | None:
+        """The spec prefix of a spec form (``timm`` for ``timm:NAME``); None for a model."""
+        return self.name.split(":", 1)[0] if self.kind == "spec-form" else None
+
+    def load(self) -> Callable[..., Any]:
+        """The factory function (its module is imported on the first call)."""
+        if self.factory in _FACTORIES:
+            return _FACTORIES[self.factory]
+        module, _, qualname = self.factory.partition(":")
+        found: Any = import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+        return found
+
+
+_ENTRIES: dict[str, ModelEntry] = {}  # name -> entry, in registration order
+_PREFIXES: dict[str, str] = {}  # spec-form prefix -> entry name
+_FACTORIES: dict[str, Callable[..., Any]] = {}  # "module:function" -> the function, once it ran
+_SHIPPED_READ = False
+
+
+# --- declaring entries ---------------------------------------------------------------------------------
+
+def _model(factory: str, name: str | None = None, *, input_size: int | str | None = None,
+           preprocessing: str = "native", output_space: str = "imagenet-1k",
+           published_top1: float | None = None, measured_top1_370: float | None = None,
+           notes: str = "") -> list[ModelEntry]:
+    name = name or factory.rpartition(":")[2].rpartition(".")[2]
+    if ":" in name or not name:
+        raise BgbenchError(f"model name {name!r} must be non-empty and hold no ':' (that marks a spec form)")
+    return [ModelEntry(name, "user", factory, input_size, preprocessing, output_space,
+                       None if published_top1 is None else float(published_top1), measured_top1_370, notes)]
+
+
+def _spec_form(factory: str, prefix: str, *, placeholder: str = "NAME", input_size: int | str | None = None,
+               preprocessing: str = "", notes: str = "", output_space: str = "from the model"
+               ) -> list[ModelEntry]:
+    if not prefix.isidentifier():
+        raise BgbenchError(f"spec prefix {prefix!r} must be a plain name such as 'timm'")
+    return [ModelEntry(f"{prefix}:{placeholder}", "spec-form", factory, input_size, preprocessing,
+                       output_space, notes=notes)]
+
+
+def _builtin_table(factory: str, table: str, *, preprocessing: str, notes: str) -> list[ModelEntry]:
+    """One built-in per record of ``bgbench/data/<table>``; ``preprocessing`` and ``notes`` are
+    ``str.format`` templates over the record's fields."""
+    return [ModelEntry(name, "builtin", factory, int(rec["input_size"]), preprocessing.format(**rec),
+                       "imagenet-1k", rec.get("published_top1"), rec.get("measured_top1_realdata370"),
+                       notes.format(**rec))
+            for name, rec in sorted(data_table(table).items())]
+
+
+_MAKERS: dict[str, Callable[..., list[ModelEntry]]] = {
+    "register_model": _model, "register_spec_form": _spec_form, "register_builtin_models": _builtin_table}
+
+
+def _add(entry: ModelEntry) -> None:
+    """Register ``entry``; the same name (or spec prefix) again is allowed only from the same
+    factory (a module run again), and then replaces the old entry."""
+    same_prefix = _PREFIXES.get(entry.prefix) if entry.prefix is not None else None
+    for name in {entry.name, same_prefix} - {None}:
+        old = _ENTRIES.get(name)
+        if old is not None and old.factory != entry.factory:
+            raise BgbenchError(f"{entry.name} is already registered by {old.factory} "
+                               f"(cannot register it again from {entry.factory})")
+    if same_prefix is not None and same_prefix != entry.name:
+        del _ENTRIES[same_prefix]
+    if entry.prefix is not None:
+        _PREFIXES[entry.prefix] = entry.name
+    _ENTRIES[entry.name] = entry
+
+
+def _decorator(maker: str, *args: Any, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _read_shipped()  # bgbench's own entries first, so the listing order does not depend on imports
+        ref = f"{fn.__module__}:{fn.__qualname__}"
+        for entry in _MAKERS[maker](ref, *args, **meta):
+            _add(entry)
+        _FACTORIES[ref] = fn
+        return fn
+
+    return decorate
+
+
+def register_model(fn: Callable[..., Any] | str | None = None, /, **meta: Any) -> Any:
+    """Register a model factory, called as ``factory(name, **options) -> Classifier``.
+
+    Bare (``@register_model``: the name is the function's) or with a name (positional or
+    ``name=``) and metadata (``@register_model("my_net", input_size=224, preprocessing="ImageNet mean/std",
+    published_top1=80.4, output_space="imagenet-1k", notes="...")``).
+    """
+    if callable(fn):
+        return _decorator("register_model", None, **meta)(fn)
+    return _decorator("register_model", fn if fn is not None else meta.pop("name", None), **meta)
+
+
+def register_spec_form(prefix: str, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a spec form ``PREFIX:PLACEHOLDER``, called as ``factory(target, **options)``.
+
+    Keywords: ``placeholder`` (``NAME``, ``FILE``, ...), ``input_size``, ``preprocessing``,
+    ``notes`` and ``output_space`` (words for the listing).
+    """
+    return _decorator("register_spec_form", prefix, **meta)
+
+
+def register_builtin_models(table: str, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register one built-in per record of the package data file ``table`` (``preprocessing`` and
+    ``notes``: templates over each record), all created by the decorated ``factory(name, **options)``."""
+    return _decorator("register_builtin_models", table, **meta)
+
+
+def unregister_model(name: str) -> None:
+    """Remove the entry ``name`` (a model name or a spec form such as ``myprefix:FILE``), e.g. a
+    model registered for a test or in a notebook; unknown names are a BgbenchError."""
+    _read_shipped()
+    entry = _ENTRIES.pop(name, None)
+    if entry is None:
+        raise BgbenchError(f"no registered model {name!r} (see list_models())")
+    if entry.prefix is not None:
+        del _PREFIXES[entry.prefix]
+
+
+@cache
+def data_table(name: str) -> dict[str, Any]:
+    """A JSON file of the package data (``bgbench/data/<name>``), parsed once."""
+    return json.loads(resources.files("bgbench.data").joinpath(name).read_text(encoding="utf-8"))
+
+
+# --- reading bgbench's own declarations without importing the adapters --------------------------------
+
+def _read_shipped() -> None:
+    global _SHIPPED_READ
+    if _SHIPPED_READ:
+        return
+    _SHIPPED_READ = True
+    for module in SHIPPED_MODULES:
+        _read_declarations(module)
+
+
+#: a run of module-level decorators that starts with one of ours, up to the ``def NAME`` they decorate
+_DECLARATION = re.compile(r"^@register_\w+.*?^def \w+", re.MULTILINE | re.DOTALL)
+
+
+def _read_declarations(module: str) -> None:
+    """Register the entries that ``module``'s decorators declare, from its source (nothing runs)."""
+    spec = find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        import_module(module)  # no source to read (e.g. a .pyc-only install): its decorators run
+        return
+    with open(spec.origin, encoding="utf-8") as handle:
+        source = handle.read()
+    for found in _DECLARATION.finditer(source):
+        node = ast.parse(found.group(0) + "(): pass", filename=spec.origin).body[0]
+        assert isinstance(node, ast.FunctionDef)
+        for deco in node.decorator_list:
+            call = deco if isinstance(deco, ast.Call) else None
+            head = call.func if call is not None else deco
+            if not isinstance(head, ast.Name) or head.id not in _MAKERS:
+                continue
+            try:
+                args = [ast.literal_eval(a) for a in call.args] if call else []
+                meta = {k.arg: ast.literal_eval(k.value) for k in call.keywords} if call else {}
+            except ValueError as exc:
+                raise BgbenchError(f"@{head.id} above {node.name}() needs literal arguments",
+                                   spec.origin) from exc
+            for entry in _MAKERS[head.id](f"{module}:{node.name}", *args, **meta):
+                _add(entry)
+
+
+# --- looking entries up ---------------------------------------------------------------------------------
+
+def model_entries(kind: str | None = None) -> list[ModelEntry]:
+    """Every entry (of ``kind``: builtin, spec-form or user), in registration order."""
+    if kind is not None and kind not in KINDS:
+        raise BgbenchError(f"unknown model kind {kind!r} (expected one of {', '.join(KINDS)})")
+    _read_shipped()
+    return [e for e in _ENTRIES.values() if kind is None or e.kind == kind]
+
+
+def list_models(pattern: str | None = None, kind: str | None = None) -> list[str]:
+    """Sorted names of the registered models and spec forms (``efficientnet_lite0``, ``timm:NAME``),
+    those matching the shell-style ``pattern`` (``"efficientnet*"``) and of ``kind`` when given."""
+    names = sorted(e.name for e in model_entries(kind))
+    return names if pattern is None else [n for n in names if fnmatchcase(n, pattern)]
+
+
+def is_model(name: str) -> bool:
+    """Whether ``name`` is one that :func:`list_models` lists."""
+    _read_shipped()
+    return name in _ENTRIES
+
+
+def resolve(spec: str) -> tuple[ModelEntry, str]:
+    """The entry that creates ``spec`` and what its factory receives (the name, or the text after
+    ``PREFIX:``). Unknown specs raise a one-line BgbenchError listing the known forms."""
+    _read_shipped()
+    entry = _ENTRIES.get(spec)
+    if entry is not None and entry.kind != "spec-form":
+        return entry, spec
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in _PREFIXES:
+        return _ENTRIES[_PREFIXES[prefix]], rest
+    known = ", ".join(sorted(f"{p}:..." for p in _PREFIXES)
+                      + sorted(e.name for e in _ENTRIES.values() if e.kind != "spec-form"))
+    raise BgbenchError(f"unknown model spec {spec!r} (known forms: {known})")
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The entry of a listed name (``efficientnet_lite0``, ``timm:NAME``) or of any spec
+    (``timm:resnet50`` gives the ``timm:NAME`` entry)."""
+    _read_shipped()
+    return _ENTRIES[name] if name in _ENTRIES else resolve(name)[0]
 
 
 def model_spec_help() -> str:
-    """Help text of the CLI's ``--model`` option: the built-in names and the spec forms."""
-    from bgbench.models.builtin import builtin_names
-
-    target = {"python": "MOD:FN", "timm": "NAME", "torchvision": "NAME", "hf": "REPO"}
-    forms = ", ".join(f"{p}:{target.get(p, 'FILE')}" for p in SPEC_FORMS)
-    return f"Model spec: a built-in name ({', '.join(builtin_names())}) or {forms}."
+    """One-line help for a ``--model`` option: the registered model names and spec forms."""
+    models = ", ".join(e.name for e in model_entries() if e.kind != "spec-form")
+    forms = ", ".join(e.name for e in model_entries("spec-form"))
+    return f"Model spec: a model name ({models}) or a spec form: {forms} (`bgbench models` lists them)."

@@ -27,13 +27,11 @@ from bgbench.models.common import (
     INCEPTION_MEAN,
     INCEPTION_STD,
     choose_preprocessing,
-    existing_file,
+    first_line,
     output_space,
-    parse_options,
-    reject,
-    weights_info,
 )
-from bgbench.models.external import ExternalClassifier
+from bgbench.models.external import ExternalClassifier, file_model_options
+from bgbench.models.registry import register_spec_form
 
 SOFTMAX_SCALE = 1.0 / 256.0
 DEFAULT_BATCH = 32
@@ -120,8 +118,8 @@ class TFLiteClassifier(ExternalClassifier):
             interpreter = Interpreter(**kwargs)
             interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise BgbenchError(f"not a TensorFlow Lite model LiteRT can load ({reason})", self.path) from exc
+            raise BgbenchError(f"not a TensorFlow Lite model LiteRT can load ({first_line(exc, 160)})",
+                               self.path) from exc
         inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
         if len(inputs) != 1 or not outputs:
             raise BgbenchError(f"expected one image input, found {len(inputs)} inputs", self.path)
@@ -176,16 +174,12 @@ class TFLiteClassifier(ExternalClassifier):
         return self._dequantize(self._interpreter.get_tensor(self._output["index"]).copy())
 
 
+@register_spec_form("tflite", placeholder="FILE", input_size="graph input",
+                    preprocessing="mean = std = 0.5, bilinear to the graph size",
+                    notes="LiteRT; float/uint8/int8; 1001-class outputs drop background")
 def create(target: str, **options: Any) -> TFLiteClassifier:
     """Factory for ``tflite:FILE``."""
-    opts = parse_options(options)
-    reject(opts, "tflite:", "weights", "arch", "num_classes", "pretrained")
-    if opts.precision != "fp32":
-        raise BgbenchError(f"--precision {opts.precision} does not apply to tflite: models "
-                           "(they run at the precision stored in the file)")
+    opts, path, info = file_model_options(options, "tflite", target, "TFLite model")
     if resolve_device(opts.device).type != "cpu" and opts.device != "auto":
         raise BgbenchError("tflite: models run on the CPU only (use --device cpu or auto)")
-    path = existing_file(target, "TFLite model")
-    info = {"adapter": "tflite", **weights_info(path), "precision": "fp32",
-            "preprocess_mode": opts.preprocess}
     return TFLiteClassifier(path, f"tflite:{target}", torch.device("cpu"), opts, info)

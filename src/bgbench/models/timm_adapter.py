@@ -17,15 +17,16 @@ from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.common import (
     ModelOptions,
     choose_preprocessing,
-    load_into,
-    load_state_dict_file,
+    load_weights,
+    make_module,
     normalise_interpolation,
     output_space,
     parse_options,
+    probe_num_outputs,
     reject,
-    sha256_state_dict,
-    weights_info,
+    wants_pretrained,
 )
+from bgbench.models.registry import register_spec_form
 
 
 def timm_preprocessing(model: torch.nn.Module) -> tuple[Preprocessing, dict[str, Any]]:
@@ -53,32 +54,18 @@ def create_timm_module(name: str, opts: ModelOptions) -> tuple[torch.nn.Module, 
         close = timm.list_models(f"*{name.split('.')[0][:12]}*")[:5]
         hint = f" (similar: {', '.join(close)})" if close else ""
         raise BgbenchError(f"unknown timm model {name!r}{hint}")
-    pretrained = opts.pretrained if opts.pretrained is not None else opts.weights is None
-    if opts.weights is not None:
-        pretrained = False
-    kwargs: dict[str, Any] = {}
-    if opts.num_classes is not None:
-        kwargs["num_classes"] = int(opts.num_classes)
-    try:
-        module = timm.create_model(name, pretrained=pretrained, **kwargs)
-    except (OSError, RuntimeError, ValueError) as exc:  # download failures, missing hub files
-        raise BgbenchError(f"timm could not create {name!r} with pretrained weights "
-                           f"({str(exc).splitlines()[0][:160]}); offline? pass weights=FILE (--weights) "
-                           "or pretrained=False") from exc
-    if opts.weights is not None:
-        state, path = load_state_dict_file(opts.weights, opts.trust_pickle)
-        load_into(module, state, path)
-        info = weights_info(path)
-    elif pretrained:
+    pretrained = wants_pretrained(opts)
+    module = make_module("timm", name, timm.create_model, opts, pretrained=pretrained)
+    tag = None
+    if pretrained:
         cfg = getattr(module, "pretrained_cfg", {}) or {}
         tag = cfg.get("hf_hub_id") or f"{cfg.get('architecture', name)}.{cfg.get('tag', '')}"
-        info = {"weights": f"pretrained:{tag}", "weights_sha256": None,
-                "params_sha256": sha256_state_dict(module)}
-    else:
-        info = {"weights": "random-init", "weights_sha256": None}
-    return module, info
+    return module, load_weights(module, opts, tag)
 
 
+@register_spec_form("timm", input_size="from timm config",
+                    preprocessing="timm data config (mean/std, size, interpolation); no crop",
+                    notes="pretrained via timm when online; --weights FILE (.pth/.safetensors)")
 def create(name: str, **options: Any) -> TorchClassifier:
     """Factory for ``timm:NAME`` (see :func:`bgbench.models.create_classifier` for options)."""
     opts = parse_options(options)
@@ -91,10 +78,7 @@ def create(name: str, **options: Any) -> TorchClassifier:
 def num_outputs_of(module: torch.nn.Module) -> int:
     """Number of logits a timm/torch classifier produces (``num_classes``, else a probe forward)."""
     n = getattr(module, "num_classes", None)
-    if isinstance(n, int) and n > 0:
-        return n
-    with torch.inference_mode():
-        return int(module.eval()(torch.zeros(1, 3, 224, 224)).reshape(1, -1).shape[1])
+    return n if isinstance(n, int) and n > 0 else probe_num_outputs(module)
 
 
 def wrap_timm_module(module: torch.nn.Module, spec: str, opts: ModelOptions, device: torch.device,

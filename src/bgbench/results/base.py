@@ -85,6 +85,10 @@ class Result:
     def keys(self) -> Iterator[str]:
         return iter(self._document().keys())
 
+    def __iter__(self) -> Iterator[str]:
+        """The document's keys, as iterating the former dict gave (``for key in result``)."""
+        return self.keys()
+
     def __contains__(self, key: object) -> bool:
         return key in self._document()
 
@@ -106,6 +110,16 @@ class DocumentResult(Result):
     @classmethod
     def from_json(cls, doc: dict[str, Any], path: Path | None = None) -> DocumentResult:
         return cls(doc, path)
+
+    def path_field(self, key: str) -> Path | None:
+        """The document's ``key`` (a path string) as a Path; None when absent or null."""
+        value = self.doc.get(key)
+        return None if value is None else Path(value)
+
+
+def parent_folder(path: str | Path | None) -> str | None:
+    """The folder holding a document's file (where its command wrote); None without a file."""
+    return None if path is None else str(Path(path).parent)
 
 
 def schema_kind(schema: str) -> str:
@@ -136,3 +150,26 @@ def pct_ci(value: float | None, ci: list[float] | tuple[float, float] | None) ->
     if not ci or ci[0] is None:
         return pct(value)
     return f"{pct(value)} [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
+
+
+_MISSING = object()
+
+
+def doc_value(key: str, cast: Any = None, default: Any = _MISSING, *, path: bool = False,
+              doc: str = "") -> Any:
+    """A read-only attribute of a :class:`DocumentResult` reading ``self.doc[key]`` (a dotted key
+    such as ``summary.kept`` reads nested objects): ``cast`` applied to the value (``int``,
+    ``bool``, ...), ``default`` when the key is absent (without a default a missing key is a
+    KeyError), or with ``path`` the value as a ``Path`` (None when unset)."""
+    *parents, last = key.split(".")
+
+    def read(self: DocumentResult) -> Any:
+        if path:
+            return self.path_field(key)
+        node = self.doc
+        for part in parents:
+            node = node.get(part, {}) if default is not _MISSING else node[part]
+        value = node.get(last, default) if default is not _MISSING else node[last]
+        return cast(value) if cast is not None and value is not None else value
+
+    return property(read, doc=doc or f"The document's ``{key}`` field.")

@@ -1,13 +1,15 @@
 """``load_results(path)``: any bgbench output file or folder -> its typed :class:`Result`.
 
 Each command registers its result class with :func:`register_result` (schema kind -> class,
-imported lazily, and the file name it writes), so the report and the sweep never guess at files: a
-folder is searched for the registered file names, a file is read and its ``schema`` picks the class.
+imported lazily, and the file name it writes, or a glob such as ``synth-*.json``), so the report and
+the sweep never guess at files: a folder is searched for the registered names, a file is read and its
+``schema`` picks the class (a document without one, written by an older bgbench, by its file name).
 """
 
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ _KINDS: dict[str, _Kind] = {}
 
 def register_result(kind: str, target: str, filename: str, major: int = 1) -> None:
     """Register a result kind: ``target`` is ``"module:Class"`` (imported on first load),
-    ``filename`` the document's name in an output folder, ``major`` the newest schema version read."""
+    ``filename`` the document's name in an output folder (a glob pattern such as ``synth-*.json``
+    when the name varies), ``major`` the newest schema version read."""
     _KINDS[kind] = _Kind(target, filename, major)
 
 
@@ -38,12 +41,14 @@ register_result("sweep", "bgbench.sweeps.result:SweepResult", "sweep.json")
 register_result("challenge", "bgbench.challenge.result:ChallengeResult", "challenge.json")
 register_result("eval", "bgbench.eval.result:EvalResult", "results.json")
 register_result("build", "bgbench.build.result:BuildResult", "build.json")
-register_result("synth", "bgbench.synth.result:SynthResult", "synth.json")
-register_result("download", "bgbench.download:DownloadResult", "download.json")
+register_result("synth", "bgbench.synth.result:SynthResult", "synth-*.json")
+register_result("download", "bgbench.download:DownloadResult", ".bgbench-download.json")
+register_result("demo", "bgbench.demo:DemoResult", "demo.json")
+register_result("train", "bgbench.training.result:TrainResult", "train.json")
 
 
 def result_filenames() -> dict[str, str]:
-    """Schema kind -> the file name its command writes (in lookup order for folders)."""
+    """Schema kind -> the file name (or glob) its command writes (in lookup order for folders)."""
     return {kind: k.filename for kind, k in _KINDS.items()}
 
 
@@ -56,9 +61,14 @@ def result_class(kind: str) -> type[Result]:
 
 
 def _find_file(folder: Path) -> Path:
-    for entry in _KINDS.values():
-        if (folder / entry.filename).is_file():
-            return folder / entry.filename
+    """The first registered kind's file in ``folder``; several files of one pattern are ambiguous."""
+    for kind, entry in _KINDS.items():
+        found = sorted(p for p in folder.glob(entry.filename) if p.is_file())
+        if len(found) > 1:
+            names = ", ".join(p.name for p in found)
+            raise BgbenchError(f"several {kind} results in this folder ({names}); load one file", folder)
+        if found:
+            return found[0]
     names = ", ".join(sorted({k.filename for k in _KINDS.values()}))
     raise BgbenchError(f"no bgbench result in this folder (looked for {names})", folder)
 
@@ -85,7 +95,7 @@ def _kind_of(doc: dict[str, Any], path: Path) -> str:
     schema = doc.get("schema")
     if isinstance(schema, str) and schema.startswith("bgbench."):
         return schema_kind(schema)
-    by_name = [kind for kind, k in _KINDS.items() if k.filename == path.name]
+    by_name = [kind for kind, k in _KINDS.items() if fnmatchcase(path.name, k.filename)]
     if by_name:  # documents written before they carried a schema field
         return by_name[0]
     raise BgbenchError("not a bgbench result (no 'schema' field and not a known file name)", path)

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+import bgbench.sources.reasons as reasons
 from bgbench.errors import BgbenchError
 from bgbench.samples import Sample
-from bgbench.sources import reasons
 from bgbench.sources.base import SourceSet, check_boxes, rank_per_class, select_per_class
 from bgbench.sources.images import image_size, load_image
 from bgbench.sources.masks import MaskError, decode_mask_ref

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import bgbench.sources.reasons as reasons
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS
 from bgbench.errors import BgbenchError
 from bgbench.layout import IMAGE_EXTENSIONS
 from bgbench.samples import Box, Sample
-from bgbench.sources import reasons
 
 
 @dataclass
@@ -42,6 +42,16 @@ class SourceSet:
     split: str = "val"
     skipped: dict[str, int] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_samples(cls, samples: list[Sample], class_names: list[str], fmt: str, root: Path, split: str,
+                     skipped: dict[str, int], options: dict[str, Any]) -> SourceSet:
+        """What a reader returns: ``samples`` put in order with unique stems (:func:`finalize`),
+        ``has_masks`` set when any of them carries a provided mask."""
+        ordered = finalize(samples)
+        return cls(class_names=class_names, samples=ordered,
+                   has_masks=any(s.mask_ref is not None for s in ordered), format=fmt, root=root,
+                   split=split, skipped=skipped, options=options)
 
     @property
     def problems_count(self) -> int:
@@ -234,20 +244,29 @@ def load_class_map(class_map: str | Path | dict[str, str] | None) -> dict[str, s
     return {str(k): str(v).strip() for k, v in mapping.items()}
 
 
-def target_classes(targets: set[str] | list[str]) -> tuple[list[str], dict[str, int]]:
+def _benchmark_classes(targets: set[str]) -> tuple[list[str], dict[str, int]]:
     """Class names and name -> label for benchmark class names.
 
     When every name is an IN-9 class (``dog`` or ``00_dog``), the classes are the nine IN-9 folders
     (so the samples line up with IN-9 labels); otherwise they are the sorted distinct names.
     """
-    names = set(targets)
     index = {}
-    if names and all(n in IN9_CLASSES or n in IN9_FOLDERS for n in names):
-        for n in names:
+    if targets and all(n in IN9_CLASSES or n in IN9_FOLDERS for n in targets):
+        for n in targets:
             index[n] = IN9_CLASSES.index(n) if n in IN9_CLASSES else IN9_FOLDERS.index(n)
         return list(IN9_FOLDERS), index
-    ordered = sorted(names)
+    ordered = sorted(targets)
     return ordered, {n: i for i, n in enumerate(ordered)}
+
+
+def mapped_classes(mapping: dict[str, str]) -> tuple[list[str], dict[str, int]]:
+    """Class names and {dataset class: label} for a user class map {dataset class: benchmark class}.
+
+    The classes are the nine IN-9 folders when every benchmark class is an IN-9 class (``dog`` or
+    ``00_dog``), otherwise the sorted distinct benchmark classes.
+    """
+    class_names, target_index = _benchmark_classes(set(mapping.values()))
+    return class_names, {src: target_index[dst] for src, dst in mapping.items()}
 
 
 def largest_box_label(items: list[tuple[int, Box]]) -> int:

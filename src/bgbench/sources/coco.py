@@ -29,10 +29,9 @@ from bgbench.sources.base import (
     check_boxes,
     clamp_edge_boxes,
     count,
-    finalize,
     largest_box_label,
     load_class_map,
-    target_classes,
+    mapped_classes,
 )
 from bgbench.sources.masks import CocoMask
 
@@ -109,8 +108,7 @@ def read_coco(
         class_names = sorted(set(categories.values()))
         label_of_name = {n: class_names.index(n) for n in class_names}
     else:
-        class_names, target_index = target_classes(set(mapping.values()))
-        label_of_name = {src: target_index[dst] for src, dst in mapping.items()}
+        class_names, label_of_name = mapped_classes(mapping)
     label_of_cat = {cid: label_of_name.get(name) for cid, name in categories.items()}
 
     skipped: dict[str, int] = {}
@@ -132,17 +130,8 @@ def read_coco(
         sample = _sample(image, anns, label_of_cat, image_dir, skipped)
         if sample is not None:
             samples.append(sample)
-    samples = finalize(samples)
-    return SourceSet(
-        class_names=class_names,
-        samples=samples,
-        has_masks=any(s.mask_ref is not None for s in samples),
-        format="coco",
-        root=image_dir,
-        split=split,
-        skipped=skipped,
-        options={"annotations": str(json_path), "class_map": mapping},
-    )
+    options = {"annotations": str(json_path), "class_map": mapping}
+    return SourceSet.from_samples(samples, class_names, "coco", image_dir, split, skipped, options)
 
 
 def _image_dir(json_path: Path, split: str, images: list[dict[str, Any]], given: str | Path | None) -> Path:

@@ -15,21 +15,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import bgbench.sources.reasons as reasons
 from bgbench.errors import BgbenchError
 from bgbench.samples import Sample
-from bgbench.sources import reasons
 from bgbench.sources.base import (
     DirIndex,
     SourceSet,
     check_boxes,
     clamp_edge_boxes,
     count,
-    finalize,
     list_images,
     load_class_map,
-    target_classes,
+    mapped_classes,
 )
 from bgbench.sources.masks import MaskError, PngMask, mask_boxes, read_png_mask
 from bgbench.sources.xml import AnnotationError, parse_annotation
@@ -39,6 +39,32 @@ SKIP_UNMAPPED = "images in class folders missing from the class map"
 
 def _split_or_self(folder: Path, split: str) -> Path:
     return folder / split if (folder / split).is_dir() else folder
+
+
+def _given_root(folder: str | Path, split: str, what: str) -> Path:
+    """A folder the caller named (``masks=``, ``annotations=``), or its ``<split>/``; it must exist."""
+    if not Path(folder).is_dir():
+        raise BgbenchError(f"{what} folder not found", folder)
+    return _split_or_self(Path(folder), split)
+
+
+def _default_roots(folder: Path, split: str) -> list[Path]:
+    """``[folder]`` (or its ``<split>/``) when the conventional folder exists inside SOURCE, else ``[]``."""
+    return [_split_or_self(folder, split)] if folder.is_dir() else []
+
+
+def _image_root_and_classes(source: Path, split: str) -> tuple[Path, list[str]]:
+    """``images/`` (or ``images/<split>/``) and its sorted class folders; BgbenchError for a bad layout."""
+    if not source.is_dir():
+        raise BgbenchError("folder not found (expected images/<class>/<image> inside)", source)
+    if not (source / "images").is_dir():
+        raise BgbenchError("no images/ folder inside (expected images/<class>/<image>)", source)
+    image_root = _split_or_self(source / "images", split)
+    classes = sorted(p.name for p in image_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = [c for c in classes if c not in ("train", "val", "test")] or classes
+    if not classes:
+        raise BgbenchError("holds no class folders (expected images/<class>/<image>)", image_root)
+    return image_root, classes
 
 
 def read_folder(
@@ -51,36 +77,20 @@ def read_folder(
 ) -> SourceSet:
     """Read a generic class-folder dataset (rules in the module docstring)."""
     source = Path(source)
-    if not source.is_dir():
-        raise BgbenchError("folder not found (expected images/<class>/<image> inside)", source)
-    if not (source / "images").is_dir():
-        raise BgbenchError("no images/ folder inside (expected images/<class>/<image>)", source)
-    image_root = _split_or_self(source / "images", split)
-    classes = sorted(p.name for p in image_root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    classes = [c for c in classes if c not in ("train", "val", "test")] or classes
-    if not classes:
-        raise BgbenchError("holds no class folders (expected images/<class>/<image>)", image_root)
-    mask_roots: list[Path] = []
+    image_root, classes = _image_root_and_classes(source, split)
+    # masks: the given folder replaces masks/; box XMLs: the given folder is searched before boxes/
     if masks is not None:
-        if not Path(masks).is_dir():
-            raise BgbenchError("masks folder not found", masks)
-        mask_roots.append(_split_or_self(Path(masks), split))
-    elif (source / "masks").is_dir():
-        mask_roots.append(_split_or_self(source / "masks", split))
-    box_roots: list[Path] = []
-    if annotations is not None:
-        if not Path(annotations).is_dir():
-            raise BgbenchError("annotations folder not found", annotations)
-        box_roots.append(_split_or_self(Path(annotations), split))
-    if (source / "boxes").is_dir():
-        box_roots.append(_split_or_self(source / "boxes", split))
+        mask_roots = [_given_root(masks, split, "masks")]
+    else:
+        mask_roots = _default_roots(source / "masks", split)
+    box_roots = [] if annotations is None else [_given_root(annotations, split, "annotations")]
+    box_roots += _default_roots(source / "boxes", split)
 
     mapping = load_class_map(class_map)
     if mapping is None:
         class_names, label_of = list(classes), {c: i for i, c in enumerate(classes)}
     else:
-        class_names, target_index = target_classes(set(mapping.values()))
-        label_of = {src: target_index[dst] for src, dst in mapping.items()}
+        class_names, label_of = mapped_classes(mapping)
 
     index = DirIndex()
     skipped: dict[str, int] = {}
@@ -92,97 +102,77 @@ def read_folder(
             count(skipped, SKIP_UNMAPPED, len(files))
             continue
         for image in files:
-            samples.append(_sample(image, image_root, folder, label, mask_roots, box_roots, index))
-    samples = finalize(samples)
-    return SourceSet(
-        class_names=class_names,
-        samples=samples,
-        has_masks=any(s.mask_ref is not None for s in samples),
-        format="folder",
-        root=image_root,
-        split=split,
-        skipped=skipped,
-        options={
-            "class_map": mapping,
-            "mask_dirs": [str(m) for m in mask_roots],
-            "box_dirs": [str(b) for b in box_roots],
-        },
-    )
+            samples.append(_sample(image, folder, label, mask_roots, box_roots, index))
+    options = {"class_map": mapping, "mask_dirs": [str(m) for m in mask_roots],
+               "box_dirs": [str(b) for b in box_roots]}
+    return SourceSet.from_samples(samples, class_names, "folder", image_root, split, skipped, options)
 
 
-def _sample(
-    image: Path,
-    image_root: Path,
-    folder: str,
-    label: int,
-    mask_roots: list[Path],
-    box_roots: list[Path],
-    index: DirIndex,
-) -> Sample:
+def _find(index: DirIndex, roots: list[Path], folder: str, name: str) -> Path | None:
+    """The first ``<root>/<folder>/<name>`` that exists, over ``roots`` in order."""
+    return next((hit for root in roots if (hit := index.find(root / folder, name))), None)
+
+
+def _sample(image: Path, folder: str, label: int, mask_roots: list[Path], box_roots: list[Path],
+            index: DirIndex) -> Sample:
+    """One image's sample: boxes from its XML when there is one, else from its mask."""
     stem = image.stem
-    source_id = f"{folder}/{image.name}"
-    mask_path = next((hit for root in mask_roots if (hit := index.find(root / folder, stem + ".png"))), None)
-    mask_ref = None if mask_path is None else PngMask(mask_path)
-    xml_path = index.find(image.parent, stem + ".xml") or next(
-        (hit for root in box_roots if (hit := index.find(root / folder, stem + ".xml"))), None
-    )
-    extra: dict[str, object] = {}
+    sample = Sample(image, label, stem, f"{folder}/{image.name}")
+    mask_path = _find(index, mask_roots, folder, stem + ".png")
+    xml_path = index.find(image.parent, stem + ".xml") or _find(index, box_roots, folder, stem + ".xml")
     if xml_path is not None:
-        extra["annotation"] = str(xml_path)
-        try:
-            ann = parse_annotation(xml_path)
-        except AnnotationError as err:
-            return Sample(image, label, stem, source_id, mask_ref=mask_ref, problem=str(err), extra=extra)
-        if not ann.objects:
-            return Sample(
-                image,
-                label,
-                stem,
-                source_id,
-                annotation_size=ann.size,
-                mask_ref=mask_ref,
-                problem=reasons.reason(reasons.NO_ANNOTATION, "the XML has no <object>"),
-                extra=extra,
-            )
-        boxes = tuple(clamp_edge_boxes([o.box for o in ann.objects], ann.size))
-        return Sample(
-            image,
-            label,
-            stem,
-            source_id,
-            boxes=boxes,
+        return _xml_sample(sample, xml_path, mask_path)
+    if mask_path is None:
+        problem = reasons.reason(reasons.NO_ANNOTATION, f"no mask or box XML for {stem}")
+        return replace(sample, problem=problem)
+    return _mask_sample(sample, mask_path)
+
+
+def _xml_sample(sample: Sample, xml_path: Path, mask_path: Path | None) -> Sample:
+    """``sample`` with the boxes of every object in ``xml_path`` (and the mask, when there is one)."""
+    mask_ref = None if mask_path is None else PngMask(mask_path)
+    extra: dict[str, object] = {"annotation": str(xml_path)}
+    try:
+        ann = parse_annotation(xml_path)
+    except AnnotationError as err:
+        return replace(sample, mask_ref=mask_ref, problem=str(err), extra=extra)
+    if not ann.objects:
+        return replace(
+            sample,
             annotation_size=ann.size,
             mask_ref=mask_ref,
-            problem=check_boxes(boxes, ann.size),
+            problem=reasons.reason(reasons.NO_ANNOTATION, "the XML has no <object>"),
             extra=extra,
         )
-    if mask_path is None:
-        return Sample(
-            image,
-            label,
-            stem,
-            source_id,
-            problem=reasons.reason(reasons.NO_ANNOTATION, f"no mask or box XML for {stem}"),
-        )
+    boxes = tuple(clamp_edge_boxes([o.box for o in ann.objects], ann.size))
+    return replace(
+        sample,
+        boxes=boxes,
+        annotation_size=ann.size,
+        mask_ref=mask_ref,
+        problem=check_boxes(boxes, ann.size),
+        extra=extra,
+    )
+
+
+def _mask_sample(sample: Sample, mask_path: Path) -> Sample:
+    """``sample`` with its mask and boxes derived from it (the mask is decoded here for that)."""
+    mask_ref = PngMask(mask_path)
     try:
         mask = read_png_mask(mask_path)
     except MaskError as err:
-        return Sample(image, label, stem, source_id, mask_ref=mask_ref, problem=str(err))
+        return replace(sample, mask_ref=mask_ref, problem=str(err))
     size = (int(mask.shape[1]), int(mask.shape[0]))
     boxes = tuple(mask_boxes(mask))
     problem = (
         None if boxes else reasons.reason(reasons.EMPTY_MASK, f"{mask_path.name} has no foreground pixel")
     )
-    extra["boxes_from"] = "mask"
     # the mask's size stands in for the annotation size: validate_sample then flags a mask/image mismatch
-    return Sample(
-        image,
-        label,
-        stem,
-        source_id,
+    return replace(
+        sample,
         boxes=boxes,
         annotation_size=size,
         mask_ref=mask_ref,
         problem=problem,
-        extra=extra,
+        extra={"boxes_from": "mask"},
     )

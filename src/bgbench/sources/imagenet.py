@@ -23,18 +23,18 @@ import re
 from pathlib import Path
 from typing import Any
 
+import bgbench.sources.reasons as reasons
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS, IN9_WNIDS, wnid_to_in9
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
 from bgbench.samples import Box, Sample
-from bgbench.sources import reasons
 from bgbench.sources.base import (
     DirIndex,
     SourceSet,
     box_area,
     check_boxes,
     clamp_edge_boxes,
-    finalize,
+    count,
     is_image_name,
     list_images,
 )
@@ -86,8 +86,8 @@ def read_imagenet(
             if WNID_RE.match(entry.name):
                 label = in9_label(entry.name)
                 if label is None:
-                    _count(skipped, SKIP_UNMAPPED_FOLDERS)
-                    _count(skipped, SKIP_UNMAPPED_IMAGES, len(list_images(entry)))
+                    count(skipped, SKIP_UNMAPPED_FOLDERS)
+                    count(skipped, SKIP_UNMAPPED_IMAGES, len(list_images(entry)))
                     continue
             elif entry.name in IN9_FOLDERS:
                 label = IN9_FOLDERS.index(entry.name)
@@ -102,17 +102,8 @@ def read_imagenet(
             if sample is not None:
                 samples.append(sample)
 
-    samples = finalize(samples)
-    return SourceSet(
-        class_names=list(IN9_FOLDERS),
-        samples=samples,
-        has_masks=any(s.mask_ref is not None for s in samples),
-        format="imagenet",
-        root=split_dir,
-        split=split,
-        skipped=skipped,
-        options={"annotation_dirs": [str(d) for d in ann_dirs], "mask_dirs": [str(d) for d in mask_dirs]},
-    )
+    options = {"annotation_dirs": [str(d) for d in ann_dirs], "mask_dirs": [str(d) for d in mask_dirs]}
+    return SourceSet.from_samples(samples, list(IN9_FOLDERS), "imagenet", split_dir, split, skipped, options)
 
 
 def _resolve_split_dir(source: Path, split: str) -> tuple[Path, Path]:
@@ -246,20 +237,20 @@ def _flat_sample(
     stem = image.stem
     xml_path = index.find(split_dir, stem + ".xml") or _find(index, ann_dirs, "", stem + ".xml")
     if xml_path is None:
-        _count(skipped, SKIP_FLAT_NO_CLASS)
+        count(skipped, SKIP_FLAT_NO_CLASS)
         return None
     try:
         ann = parse_annotation(xml_path)
     except AnnotationError:
-        _count(skipped, SKIP_FLAT_NO_CLASS)
+        count(skipped, SKIP_FLAT_NO_CLASS)
         return None
     labelled = [(in9_label(o.name), o) for o in ann.objects]
     mapped = [(lbl, o) for lbl, o in labelled if lbl is not None]
     if not mapped:
         if ann.objects and all(WNID_RE.match(o.name) for o in ann.objects):
-            _count(skipped, SKIP_UNMAPPED_IMAGES)
+            count(skipped, SKIP_UNMAPPED_IMAGES)
         else:
-            _count(skipped, SKIP_FLAT_NO_CLASS)
+            count(skipped, SKIP_FLAT_NO_CLASS)
         return None
     # several IN-9 classes in one image: the class of the largest box wins (as for VOC/COCO)
     label = min(mapped, key=lambda item: (-box_area(item[1].box), item[0]))[0]
@@ -311,7 +302,3 @@ def _mask_ref(index: DirIndex, mask_dirs: list[Path], rel_dir: str, stem: str) -
 
 def _is_image(path: Path) -> bool:
     return is_image_name(path.name) and path.is_file()
-
-
-def _count(counts: dict[str, int], key: str, n: int = 1) -> None:
-    counts[key] = counts.get(key, 0) + n

@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+import bgbench.sources.reasons as reasons
 from bgbench.samples import Box
-from bgbench.sources import reasons
 
 
 class MaskError(ValueError):

@@ -40,8 +40,14 @@ def reason(category: str, detail: str | None = None) -> str:
     return " ".join(text.split())
 
 
-def reason_category(problem: str) -> str:
-    """The category part of a reason (text before the first ``": "``), e.g. for summary counts."""
+def reason_category(problem: str | None) -> str:
+    """The category part of a drop reason, e.g. for summary counts; ``""`` when there is no reason.
+
+    A reason starting with one of :data:`CATEGORIES` gives that category; any other reason (the
+    build adds its own, such as ``several boxes: 3 boxes``) gives its text before the first ``": "``.
+    """
+    if not problem:
+        return ""
     for category in CATEGORIES:
         if problem == category or problem.startswith(category + ":"):
             return category

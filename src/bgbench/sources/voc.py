@@ -17,19 +17,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bgbench.sources.reasons as reasons
 from bgbench.errors import BgbenchError
 from bgbench.samples import Sample
-from bgbench.sources import reasons
 from bgbench.sources.base import (
     DirIndex,
     SourceSet,
     check_boxes,
     count,
-    finalize,
     largest_box_label,
     list_images,
     load_class_map,
-    target_classes,
+    mapped_classes,
 )
 from bgbench.sources.masks import PngMask
 from bgbench.sources.xml import Annotation, AnnotationError, parse_annotation
@@ -88,8 +87,7 @@ def read_voc(
         class_names = list(VOC_CLASSES) if present <= set(VOC_CLASSES) else sorted(present)
         label_of = {n: class_names.index(n) for n in present}
     else:
-        class_names, target_index = target_classes(set(mapping.values()))
-        label_of = {src: target_index[dst] for src, dst in mapping.items()}
+        class_names, label_of = mapped_classes(mapping)
 
     samples = []
     for image_id, xml_path, ann in parsed:
@@ -98,17 +96,8 @@ def read_voc(
             count(skipped, SKIP_NO_MAPPED)
         else:
             samples.append(sample)
-    samples = finalize(samples)
-    return SourceSet(
-        class_names=class_names,
-        samples=samples,
-        has_masks=any(s.mask_ref is not None for s in samples),
-        format="voc",
-        root=root,
-        split=split,
-        skipped=skipped,
-        options={"class_map": mapping, "ids": len(ids)},
-    )
+    options = {"class_map": mapping, "ids": len(ids)}
+    return SourceSet.from_samples(samples, class_names, "voc", root, split, skipped, options)
 
 
 def _split_ids(root: Path, split: str) -> list[str]:

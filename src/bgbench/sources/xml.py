@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgbench.sources import reasons
+import bgbench.sources.reasons as reasons
 
 
 class AnnotationError(ValueError):

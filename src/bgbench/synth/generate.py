@@ -6,7 +6,7 @@ Layout under ``out`` (``stem = <wnid>_<NNNNNN>``, NNNNNN = 0-based index within 
     <split>/<wnid>/<stem>.xml        ILSVRC-style annotation, one <object> per foreground object
     masks/<split>/<wnid>/<stem>.png  instance mask, mode "L": 0 background, k = k-th XML object
     synth-<split>.jsonl              one record per image (class, habitat, boxes, paths)
-    synth-<split>.json               the options and summary counts of the split
+    synth-<split>.json               the options and summary counts of the split (bgbench.synth/1)
 
 The job is resumable: finished records are checkpointed in chunks under ``.synth-<split>.partial/``; a
 re-run with the same options skips images whose three files exist and whose record is known, and the
@@ -15,13 +15,16 @@ final jsonl is written atomically at the end (the partial folder is then removed
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
 import shutil
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ from bgbench.errors import BgbenchError
 from bgbench.progress import progress
 from bgbench.synth.habitats import HABITATS
 from bgbench.synth.objects import OBJECT_FAMILIES
+from bgbench.synth.result import SCHEMA, SynthResult
 from bgbench.synth.scene import SPLIT_CODES, render_scene, scene_rng
 from bgbench.synth.writer import sample_paths, write_scene
 
@@ -100,6 +104,7 @@ def _summarise(records: list[dict[str, Any]], config: dict[str, Any]) -> dict[st
     n_objects = [len(r["objects"]) for r in records]
     fractions = [o["area"] / (r["size"][0] * r["size"][1]) for r in records for o in r["objects"]]
     return {
+        "schema": SCHEMA,
         "config": config,
         "images": n,
         "objects": sum(n_objects),
@@ -131,15 +136,103 @@ def _cpu_time() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+@dataclass
+class _Tally:
+    """Records in job order, and how many of them were rendered now or reused from an earlier run."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rendered: int = 0
+    reused: int = 0
+
+    def add(self, item: Future[dict[str, Any]] | dict[str, Any]) -> None:
+        """Append a reused record (a dict) or the result of a render (waits for it)."""
+        if isinstance(item, dict):
+            self.records.append(item)
+            self.reused += 1
+        else:
+            self.records.append(item.result())
+            self.rendered += 1
+
+
+def _executor(workers: int) -> Executor:
+    """workers == 1: two threads in one process (numpy, Pillow encoding and fsync release the GIL, so
+    file writes overlap rendering); workers > 1: a process pool."""
+    if workers == 1:
+        return ThreadPoolExecutor(2)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _render_all(out: Path, split: str, render: Callable[..., dict[str, Any]], per_class: int,
+                known: dict[str, dict[str, Any]], workers: int, quiet: bool, partial: Path) -> _Tally:
+    """Every image of the split: reused when its record is known and its three files exist, else
+    ``render(label, index)``. Results are consumed in job order, so the output never depends on
+    timing or on the number of workers; every CHECKPOINT_EVERY records go to ``partial``."""
+    jobs = [(label, index) for label in range(len(IN9_WNIDS)) for index in range(per_class)]
+    tally = _Tally()
+    in_flight = 4 * max(1, workers)
+    with _executor(workers) as executor, progress(total=len(jobs), desc=f"synth {split}", quiet=quiet) as bar:
+        pending: deque[Future[dict[str, Any]] | dict[str, Any]] = deque()
+
+        def consume_first() -> None:
+            tally.add(pending.popleft())
+            bar.update(1)
+            if len(tally.records) % CHECKPOINT_EVERY == 0:
+                _checkpoint(partial, tally.records)
+
+        for label, index in jobs:
+            wnid, stem = IN9_WNIDS[label], sample_stem(label, index)
+            record = known.get(stem)
+            if record is not None and all(p.exists() for p in sample_paths(out, split, wnid, stem).values()):
+                pending.append(record)
+            else:
+                pending.append(executor.submit(render, label, index))
+            while len(pending) >= in_flight or (pending and _ready(pending[0])):
+                consume_first()
+        while pending:
+            consume_first()
+    return tally
+
+
+def _check_workers(workers: int) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise BgbenchError(f"workers must be a positive integer, got {workers!r}")
+
+
+def _start_partial(out: Path, split: str, config: dict[str, Any]) -> Path:
+    """A fresh checkpoint folder for this run (an older one was read by :func:`_known_records`)."""
+    partial = _partial_dir(out, split)
+    if partial.exists():
+        shutil.rmtree(partial)
+    atomic_write_json(partial / "config.json", config)
+    return partial
+
+
+def _finish(out: Path, split: str, records: list[dict[str, Any]], config: dict[str, Any],
+            partial: Path) -> dict[str, Any]:
+    """Write the split's jsonl and summary JSON, drop the checkpoints; returns the summary."""
+    atomic_write_text(out / f"synth-{split}.jsonl", "".join(_dumps(r) + "\n" for r in records))
+    summary = _summarise(records, config)
+    atomic_write_json(out / f"synth-{split}.json", summary)
+    shutil.rmtree(partial)
+    return summary
+
+
+def _stale_images(out: Path, split: str, records: list[dict[str, Any]]) -> int:
+    """Images in ``out/<split>`` that none of ``records`` names (left by an earlier, larger run)."""
+    expected = {r["image"] for r in records}
+    return sum(1 for p in (out / split).glob("*/*.JPEG") if p.relative_to(out).as_posix() not in expected)
+
+
 def synthesize(out: str | Path, *, per_class: int = 20, split: str = "train", seed: int = 0,
                bg_correlation: float = 0.9, size: int = 256, workers: int = 1,
-               quiet: bool = False) -> dict[str, Any]:
+               quiet: bool = False) -> SynthResult:
     """Render ``per_class`` scenes for each of the nine classes into ``out`` (layout in the module doc).
 
     Image ``i`` of class ``c`` is a pure function of ``(seed, split, c, i, bg_correlation, size)``: the
     same arguments give byte-identical files. Its habitat is class ``c``'s own with probability
-    ``bg_correlation`` and one of the other eight (uniformly) otherwise. Returns a summary dict (the
-    content of ``synth-<split>.json`` plus ``rendered``, ``reused``, ``stale_images`` (images in
+    ``bg_correlation`` and one of the other eight (uniformly) otherwise. Returns a
+    :class:`~bgbench.synth.result.SynthResult` (read like the former dict: the content of
+    ``synth-<split>.json`` plus ``rendered``, ``reused``, ``stale_images`` (images in
     ``out/<split>`` that this run did not produce, left from an earlier run with more images or other
     options), ``seconds``,
     ``cpu_seconds``,
@@ -150,68 +243,23 @@ def synthesize(out: str | Path, *, per_class: int = 20, split: str = "train", se
     """
     out = Path(out)
     _validate(out, per_class, split, seed, bg_correlation, size)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise BgbenchError(f"workers must be a positive integer, got {workers!r}")
+    _check_workers(workers)
     config = _config(per_class, split, seed, bg_correlation, size)
     out.mkdir(parents=True, exist_ok=True)
     known = _known_records(out, split, config)
-    partial = _partial_dir(out, split)
-    if partial.exists():
-        shutil.rmtree(partial)
-    atomic_write_json(partial / "config.json", config)
-
-    jobs = [(label, index) for label in range(len(IN9_WNIDS)) for index in range(per_class)]
-    records: list[dict[str, Any]] = []
-    rendered = reused = 0
+    partial = _start_partial(out, split, config)
     start, cpu_start = time.perf_counter(), _cpu_time()
-
-    # workers == 1: two threads in one process (numpy, Pillow encoding and fsync release the GIL, so
-    # file writes overlap rendering); workers > 1: a process pool. Results are consumed in job order,
-    # so the output never depends on timing or on the number of workers.
-    in_flight = 4 * max(1, workers)
-    executor: Executor = (ThreadPoolExecutor(2) if workers == 1
-                          else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
-    with executor, progress(total=len(jobs), desc=f"synth {split}", quiet=quiet) as bar:
-        pending: deque[Future[dict[str, Any]] | dict[str, Any]] = deque()
-
-        def consume_first() -> None:
-            nonlocal rendered, reused
-            head = pending.popleft()
-            if isinstance(head, dict):
-                records.append(head)
-                reused += 1
-            else:
-                records.append(head.result())
-                rendered += 1
-            bar.update(1)
-            if len(records) % CHECKPOINT_EVERY == 0:
-                _checkpoint(partial, records)
-
-        for label, index in jobs:
-            wnid, stem = IN9_WNIDS[label], sample_stem(label, index)
-            record = known.get(stem)
-            if record is not None and all(p.exists() for p in sample_paths(out, split, wnid, stem).values()):
-                pending.append(record)
-            else:
-                pending.append(executor.submit(render_and_write, out, split, seed, bg_correlation, size,
-                                               label, index))
-            while len(pending) >= in_flight or (pending and _ready(pending[0])):
-                consume_first()
-        while pending:
-            consume_first()
+    render = functools.partial(render_and_write, out, split, seed, bg_correlation, size)
+    tally = _render_all(out, split, render, per_class, known, workers, quiet, partial)
     seconds = time.perf_counter() - start
     cpu_seconds = _cpu_time() - cpu_start
-
-    atomic_write_text(out / f"synth-{split}.jsonl", "".join(_dumps(r) + "\n" for r in records))
-    summary = _summarise(records, config)
-    atomic_write_json(out / f"synth-{split}.json", summary)
-    shutil.rmtree(partial)
-    expected = {r["image"] for r in records}
-    stale = sum(1 for p in (out / split).glob("*/*.JPEG") if p.relative_to(out).as_posix() not in expected)
-    return {**summary, "out": str(out), "stale_images": stale, "rendered": rendered, "reused": reused,
-            "seconds": seconds, "cpu_seconds": cpu_seconds,
-            "images_per_second": rendered / seconds if seconds > 0 and rendered else 0.0,
-            "images_per_cpu_second": rendered / cpu_seconds if cpu_seconds > 0 and rendered else 0.0}
+    summary = _finish(out, split, tally.records, config, partial)
+    rendered = tally.rendered
+    return SynthResult({
+        **summary, "out": str(out), "stale_images": _stale_images(out, split, tally.records),
+        "rendered": rendered, "reused": tally.reused, "seconds": seconds, "cpu_seconds": cpu_seconds,
+        "images_per_second": rendered / seconds if seconds > 0 and rendered else 0.0,
+        "images_per_cpu_second": rendered / cpu_seconds if cpu_seconds > 0 and rendered else 0.0})
 
 
 def _checkpoint(partial: Path, records: list[dict[str, Any]]) -> None:

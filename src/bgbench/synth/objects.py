@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bgbench.synth import shapes
+import bgbench.synth.shapes as shapes
 from bgbench.synth.shapes import mix, smooth_noise
 
 Rgb = tuple[float, float, float]
@@ -214,11 +214,6 @@ def _lizard(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
     return mask, rgb
 
 
-def _reptile(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A snake (60%) or a lizard (40%)."""
-    return _lizard(f, rng) if rng.random() < 0.4 else _snake(f, rng)
-
-
 def _snake(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     u, v = f.u, f.v
     amplitude = rng.uniform(0.15, 0.35)
@@ -298,11 +293,6 @@ def _butterfly(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     return mask, rgb
 
 
-def _insect(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A beetle (65%) or a butterfly seen from above (35%)."""
-    return _butterfly(f, rng) if rng.random() < 0.35 else _beetle(f, rng)
-
-
 def _beetle(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     u, v = f.u, f.v
     abdomen = f.ellipse(-0.2, 0.0, rng.uniform(0.33, 0.42), rng.uniform(0.22, 0.3))
@@ -353,11 +343,6 @@ def _trumpet(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     _paint(rgb, f.circle(-0.15, -0.2, 0.05) | f.circle(0.0, -0.2, 0.05) | f.circle(0.15, -0.2, 0.05),
            np.float32([240, 235, 220]))
     return mask, rgb
-
-
-def _instrument(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A guitar (65%) or a trumpet (35%)."""
-    return _trumpet(f, rng) if rng.random() < 0.35 else _guitar(f, rng)
 
 
 def _guitar(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -445,8 +430,25 @@ def _fish(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return mask, rgb
 
 
+def _either(p_first: float, first: FamilyFn, second: FamilyFn) -> FamilyFn:
+    """A family that draws ``first`` with probability ``p_first``, else ``second`` (one ``rng.random()``)."""
+
+    def draw(f: Frame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return first(f, rng) if rng.random() < p_first else second(f, rng)
+
+    return draw
+
+
 FAMILY_FUNCTIONS: tuple[FamilyFn, ...] = (
-    _dog, _bird, _car, _reptile, _cat, _insect, _instrument, _monkey, _fish,
+    _dog,
+    _bird,
+    _car,
+    _either(0.4, _lizard, _snake),  # a snake (60%) or a lizard (40%)
+    _cat,
+    _either(0.35, _butterfly, _beetle),  # a beetle (65%) or a butterfly seen from above (35%)
+    _either(0.35, _trumpet, _guitar),  # a guitar (65%) or a trumpet (35%)
+    _monkey,
+    _fish,
 )
 
 MAX_TILT: tuple[float, ...] = (0.35, 0.5, 0.25, np.pi, 0.35, np.pi, 1.2, 0.4, 0.6)

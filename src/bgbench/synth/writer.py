@@ -1,7 +1,8 @@
 """Write one rendered scene as an ImageNet-style sample: JPEG, ILSVRC XML beside it, PNG mask.
 
-Encoders are deterministic (fixed JPEG quality, no optimisation pass, no metadata or timestamps), so
-the same scene always gives the same bytes. Every file goes through :mod:`bgbench.atomic`.
+Encoders are deterministic (JPEG quality 90 with 4:2:0 chroma through :func:`bgbench.jpeg.encode_jpeg`,
+no metadata or timestamps), so the same scene always gives the same bytes. Every file goes through
+:mod:`bgbench.atomic`.
 """
 
 from __future__ import annotations
@@ -15,17 +16,12 @@ import numpy as np
 from PIL import Image
 
 from bgbench.atomic import atomic_write_bytes, atomic_write_text
+from bgbench.jpeg import encode_jpeg
 from bgbench.synth.scene import Scene
 
 JPEG_QUALITY = 90
+JPEG_SUBSAMPLING = "4:2:0"
 DATABASE = "bgbench-synth"
-
-
-def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    """JPEG bytes of a uint8 (H, W, 3) RGB array (baseline, 4:2:0, no optimisation pass)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="JPEG", quality=quality, optimize=False)
-    return buffer.getvalue()
 
 
 def encode_png(mask: np.ndarray) -> bytes:
@@ -77,7 +73,7 @@ def write_scene(out: Path, split: str, wnid: str, stem: str, scene: Scene) -> di
     atomic_write_bytes(paths["mask"], encode_png(scene.mask))
     atomic_write_text(paths["annotation"], annotation_xml(wnid, stem, scene.width, scene.height, wnid,
                                                           scene.boxes, scene.truncated))
-    atomic_write_bytes(paths["image"], encode_jpeg(scene.image))
+    atomic_write_bytes(paths["image"], encode_jpeg(scene.image, JPEG_QUALITY, subsampling=JPEG_SUBSAMPLING))
     return {
         "stem": stem,
         "wnid": wnid,

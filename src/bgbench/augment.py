@@ -1,0 +1,194 @@
+"""Background-swap augmentation: mixed_rand on the fly, batched on the device.
+
+With probability ``p`` each training image's foreground (its ``fg_mask``) is pasted onto a
+background drawn from a bank (typically ``only_bg_t`` of the train split) with the one compositing
+function of the build and the challenge (:func:`bgbench.composite.composite_torch`). With
+``swap_classes="other"`` a foreground never receives a background of its own class, so the
+background carries no information about the label. Optionally the foreground is rescaled and moved
+first (the ForAug idea: objects at other sizes and places), with nearest-neighbour sampling so every
+pasted pixel is one of the foreground's own pixels.
+
+Plain PyTorch use::
+
+    swap = BackgroundSwap(bank_images, bank_labels, p=0.5, swap_classes="other")
+    for images, masks, labels in loader:          # uint8 or float (N, 3, H, W), (N, 1, H, W), (N,)
+        images = swap(images.to(dev), masks.to(dev), labels.to(dev))
+        loss = criterion(model(normalise(images)), labels)
+
+:func:`load_swap_data` reads the images, masks and bank of a built tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bgbench.composite import composite_torch
+from bgbench.errors import BgbenchError
+
+SWAP_CLASSES = ("any", "other")
+
+
+class BackgroundSwap(torch.nn.Module):
+    """Paste foregrounds onto backgrounds from a bank, with probability ``p`` per image.
+
+    ``backgrounds``: the bank, uint8 or float in [0, 1], (M, 3, H, W) (moved to the device of the
+    batch and resized to its size once, bilinear, when they differ); ``background_labels``: int64
+    (M,) class of each bank image. ``swap_classes``: ``any`` (uniform over the bank) or ``other``
+    (uniform over the bank images of other classes). ``scale``: (low, high) factor range of the
+    foreground's size (1, 1 = unchanged); ``translate``: the largest shift as a fraction of the image
+    side (0 = in place). ``generator``: a ``torch.Generator`` for reproducible draws (on the batch's
+    device).
+    """
+
+    def __init__(self, backgrounds: torch.Tensor, background_labels: torch.Tensor | np.ndarray, *,
+                 p: float = 0.5, swap_classes: str = "other", scale: tuple[float, float] = (1.0, 1.0),
+                 translate: float = 0.0, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise BgbenchError(f"swap probability must be in [0, 1], got {p}")
+        if swap_classes not in SWAP_CLASSES:
+            raise BgbenchError(f"--swap-classes must be one of {', '.join(SWAP_CLASSES)}, "
+                               f"got {swap_classes!r}")
+        if not 0 < scale[0] <= scale[1]:
+            raise BgbenchError(f"scale range must satisfy 0 < low <= high, got {scale}")
+        if not 0.0 <= translate <= 1.0:
+            raise BgbenchError(f"translate must be in [0, 1], got {translate}")
+        if backgrounds.ndim != 4 or backgrounds.shape[1] != 3 or len(backgrounds) == 0:
+            raise BgbenchError(f"background bank must be a non-empty (M, 3, H, W) tensor, "
+                               f"got {tuple(backgrounds.shape)}")
+        self.bank = backgrounds
+        self.bank_labels = torch.as_tensor(np.asarray(background_labels), dtype=torch.long)
+        if self.bank_labels.shape != (len(backgrounds),):
+            raise BgbenchError("background_labels must have one label per bank image")
+        self.p, self.swap_classes, self.scale, self.translate = p, swap_classes, scale, translate
+        self.generator = generator
+        self._ready: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _bank_for(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The bank as float [0, 1] on the batch's device and size (cached)."""
+        key = (str(images.device), tuple(images.shape[2:]))
+        if key not in self._ready:
+            bank = self.bank.to(images.device)
+            bank = bank.float().div(255.0) if bank.dtype == torch.uint8 else bank.float()
+            if tuple(bank.shape[2:]) != tuple(images.shape[2:]):
+                bank = F.interpolate(bank, size=tuple(images.shape[2:]), mode="bilinear", align_corners=False,
+                                     antialias=True).clamp(0.0, 1.0)
+            self._ready[key] = (bank, self.bank_labels.to(images.device))
+        return self._ready[key]
+
+    def _rand(self, *shape: int) -> torch.Tensor:
+        """Uniform [0, 1) draws from the generator (on its own device, CPU by default)."""
+        device = self.generator.device if self.generator is not None else torch.device("cpu")
+        return torch.rand(shape, generator=self.generator, device=device)
+
+    def draw(self, labels: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(swap, index): bool (N,) which images get a new background, int64 (N,) the bank index
+        each would get (uniform over the allowed bank images; -1 where none is allowed). The draws
+        come from the generator's device, so a seed gives the same draws on a CPU and a GPU."""
+        n = labels.shape[0]
+        bank_labels = self.bank_labels.to(device)
+        swap = (self._rand(n) < self.p).to(device)
+        scores = self._rand(n, len(bank_labels)).to(device)
+        if self.swap_classes == "other":
+            scores = scores.masked_fill(bank_labels[None, :] == labels[:, None], -1.0)
+        best, index = scores.max(dim=1)
+        index = torch.where(best >= 0, index, torch.full_like(index, -1))
+        return swap & (index >= 0), index
+
+    def _move(self, fg: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rescale by a factor in ``scale`` and shift by up to ``translate`` (nearest sampling)."""
+        n, device = fg.shape[0], fg.device
+        low, high = self.scale
+        s = (low + (high - low) * self._rand(n)).to(device)
+        t = ((self._rand(n, 2) * 2 - 1) * (2 * self.translate)).to(device)
+        theta = torch.zeros((n, 2, 3), device=device)
+        theta[:, 0, 0] = 1.0 / s
+        theta[:, 1, 1] = 1.0 / s
+        theta[:, :, 2] = -t / s[:, None]
+        grid = F.affine_grid(theta, list(fg.shape), align_corners=False)
+        moved = F.grid_sample(fg, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+        moved_mask = F.grid_sample(mask, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+        return moved, moved_mask
+
+    def forward(self, images: torch.Tensor, masks: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``images`` uint8 or float [0, 1] (N, 3, H, W); ``masks`` (N, 1, H, W) or (N, H, W), 0/1
+        (bool or numeric); ``labels`` int64 (N,). Returns the batch with swapped backgrounds, same
+        dtype and shape; images not drawn for a swap are returned unchanged."""
+        if masks.ndim == 3:
+            masks = masks[:, None]
+        if images.ndim != 4 or masks.shape[0] != images.shape[0] or masks.shape[2:] != images.shape[2:]:
+            raise BgbenchError(f"images {tuple(images.shape)} and masks {tuple(masks.shape)} do not match")
+        bank, _ = self._bank_for(images)
+        swap, index = self.draw(labels.to(images.device), images.device)
+        if not bool(swap.any()):
+            return images
+        x = images.float().div(255.0) if images.dtype == torch.uint8 else images.float()
+        m = masks.to(images.device).float()
+        rows = swap.nonzero().squeeze(1)
+        fg, fg_mask = x[rows], m[rows]
+        if self.scale != (1.0, 1.0) or self.translate > 0:
+            fg, fg_mask = self._move(fg, fg_mask)
+        out = x.clone()
+        out[rows] = composite_torch(fg, bank[index[rows]], fg_mask)
+        if images.dtype == torch.uint8:
+            return out.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        return out.to(images.dtype)
+
+
+@dataclass
+class SwapData:
+    """Training images with their masks and a background bank, as read from a built tree.
+
+    ``images`` uint8 (N, H, W, 3), ``masks`` uint8 (N, H, W) 0/1, ``labels`` int64 (N,);
+    ``bank`` uint8 (M, H, W, 3) and ``bank_labels`` int64 (M,) (only_bg_t of the same split)."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    labels: np.ndarray
+    bank: np.ndarray
+    bank_labels: np.ndarray
+    class_names: list[str]
+
+
+def load_swap_data(root: str | Path, split: str = "train", *, cache: bool = True,
+                   quiet: bool = False) -> SwapData:
+    """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split``; BgbenchError (naming the
+    folder) when the masks are missing or do not line up with the images."""
+    from bgbench.dataset import load_variant
+
+    root = Path(root)
+    mask_folder(root, split)  # fail before decoding anything
+    original = load_variant(root, "original", split, cache=cache, quiet=quiet)
+    masks = aligned_masks(root, split, original.paths, quiet=quiet)
+    bank = load_variant(root, "only_bg_t", split, cache=cache, quiet=quiet)
+    return SwapData(images=original.images, masks=masks, labels=original.labels, bank=bank.images,
+                    bank_labels=bank.labels, class_names=list(original.class_names))
+
+
+def mask_folder(root: str | Path, split: str) -> Path:
+    """``root/fg_mask/<split>``; BgbenchError naming it when it does not exist."""
+    from bgbench.layout import MASK_VARIANT, variant_dir
+
+    folder = variant_dir(Path(root), MASK_VARIANT, split)
+    if not folder.is_dir():
+        raise BgbenchError("no foreground masks: background swap needs fg_mask/<split> "
+                           "(build the split with bgbench build)", folder)
+    return folder
+
+
+def aligned_masks(root: str | Path, split: str, paths: list[str], *, quiet: bool = False) -> np.ndarray:
+    """uint8 (N, H, W) 0/1 masks of ``fg_mask/<split>`` aligned with the image ``paths`` (one per
+    ``<class>/<stem>``); BgbenchError naming the folder when they are missing or do not line up."""
+    from bgbench.dataset import load_masks
+
+    folder = mask_folder(root, split)
+    masks = load_masks(root, split, quiet=quiet)
+    if [Path(p).with_suffix("").parts[-2:] for p in masks.paths] != [
+            Path(p).with_suffix("").parts[-2:] for p in paths]:
+        raise BgbenchError("does not hold one mask per training image (same class and stem)", folder)
+    return masks.masks

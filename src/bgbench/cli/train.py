@@ -1,0 +1,125 @@
+"""``bgbench train DATA``: train or fine-tune on a variant, or retrain the last layer (parses options,
+calls bgbench.training.train)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bgbench.cli.common import (
+    CacheChoice,
+    OptionSpec,
+    cache_options,
+    default_out,
+    inject_options,
+    model_options,
+    quiet_option,
+)
+from bgbench.options import ModelOptions
+
+RECIPE_SPECS = [
+    OptionSpec("optimizer", ("--optimizer",), str, "adamw or sgd (momentum 0.9, Nesterov).", "adamw"),
+    OptionSpec("epochs", ("--epochs",), int, "Epochs (default 10; head-only 30)."),
+    OptionSpec("lr", ("--lr",), float, "Peak learning rate (default: see the recipe)."),
+    OptionSpec("weight_decay", ("--weight-decay",), float, "Weight decay (default: see the recipe)."),
+    OptionSpec("batch_size", ("--batch-size", "-b"), int, "Batch size (default 64; head-only 256)."),
+    OptionSpec("warmup_epochs", ("--warmup-epochs",), float, "Linear warm-up epochs before the cosine.", 1.0),
+    OptionSpec("label_smoothing", ("--label-smoothing",), float, "Label smoothing of the loss.", 0.1),
+    OptionSpec("input_size", ("--input-size",), int, "Train and test at this size (default: the model's)."),
+    OptionSpec("no_flip", ("--no-flip",), bool, "No horizontal flips.", False),
+]
+SWAP_SPECS = [
+    OptionSpec("swap", ("--swap",), float, "Background-swap probability p (0 = off).", 0.0),
+    OptionSpec("swap_classes", ("--swap-classes",), str, "other (never the foreground's own class) or any.",
+               "other"),
+    OptionSpec("swap_draws", ("--swap-draws",), int, "Composites per training image with --head-only.", 4),
+    OptionSpec("swap_scale", ("--swap-scale",), str, "Foreground scale range LOW,HIGH.", "1,1"),
+    OptionSpec("swap_translate", ("--swap-translate",), float,
+               "Largest foreground shift, as a fraction of the side.", 0.0),
+]
+
+
+def _recipe(v: dict):
+    from bgbench.training import Recipe
+
+    return Recipe(optimizer=v["optimizer"], lr=v["lr"], weight_decay=v["weight_decay"], epochs=v["epochs"],
+                  warmup_epochs=v["warmup_epochs"], label_smoothing=v["label_smoothing"],
+                  batch_size=v["batch_size"], flip=not v["no_flip"], input_size=v["input_size"])
+
+
+def _swap(v: dict):
+    from bgbench.errors import BgbenchError
+    from bgbench.training import Swap
+
+    if not v["swap"]:
+        return None
+    try:
+        low, high = (float(x) for x in v["swap_scale"].split(","))
+    except ValueError as exc:
+        raise BgbenchError(f"--swap-scale must look like LOW,HIGH (e.g. 0.5,1.5), "
+                           f"got {v['swap_scale']!r}") from exc
+    return Swap(p=v["swap"], classes=v["swap_classes"], draws=v["swap_draws"], scale=(low, high),
+                translate=v["swap_translate"])
+
+
+def _recipe_help(doc: str) -> str:
+    """The recipe module's docstring (after its first paragraph) as help text: one paragraph per
+    bullet, whitespace collapsed, double backquotes dropped."""
+    parts = []
+    for paragraph in doc.split("\n\n")[1:]:
+        items = paragraph.strip().split("\n- ")
+        parts += [("- " if k else "") + " ".join(item.split()).replace("``", "")
+                  for k, item in enumerate(items)]
+    return "\n\n".join(parts)
+
+
+def _help() -> str:
+    from bgbench.training import recipe as recipe_module
+
+    return ("Train on the train split of a variant and evaluate on the val split of every variant.\n\n"
+            "Modes: full training / fine-tuning of --model (its head replaced by one output per class "
+            "folder), --arch NAME (a timm architecture from scratch; with a ckpt: model --arch is the "
+            "checkpoint's architecture instead), or --head-only (last-layer retraining on cached features "
+            "of the frozen backbone). Writes OUT/model.safetensors + model.json (load it with --model "
+            "ckpt:OUT/model.safetensors), train.json, eval/ and (--challenge) challenge/; a killed full "
+            "training resumes from its last finished epoch.\n\n" + _recipe_help(recipe_module.__doc__ or ""))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train", help=_help())
+    @model_options
+    @cache_options
+    @inject_options(RECIPE_SPECS, "recipe", _recipe)
+    @inject_options(SWAP_SPECS, "swap", _swap)
+    def train_command(
+        data: Path = typer.Argument(..., help="Dataset root with <variant>/train/<class>/... (and val/)."),
+        variant: str = typer.Option("original", "--variant", "-V", help="Variant to train on."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: bgbench-results/...)."),
+        head_only: bool = typer.Option(False, "--head-only", help="Retrain only the last layer."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the head, the data order, crops and swaps."),
+        split: str = typer.Option("train", "--split", help="Training split."),
+        eval_split: str = typer.Option("val", "--eval-split", help="Split evaluated at the end."),
+        draws: int = typer.Option(None, "--draws", help="Evaluate with K donor backgrounds per foreground."),
+        challenge: bool = typer.Option(False, "--challenge", help="Also run the challenge (eval split)."),
+        no_amp: bool = typer.Option(False, "--no-amp", help="fp32 on a GPU too (default: bf16 autocast)."),
+        quiet: bool = quiet_option(),
+        model: ModelOptions = None,
+        cache: CacheChoice = None,
+        recipe=None,
+        swap=None,
+    ) -> None:
+        import sys
+
+        from bgbench.training import EvalPlan, train
+
+        scratch = model.arch is not None and not model.spec.startswith("ckpt:")
+        name = f"{variant}-" + ("head-" if head_only else "") + (model.arch if scratch else model.spec)
+        target = out if out is not None else default_out("train", name, f"swap{swap.p:g}" if swap else "")
+        result = train(data, None if scratch else model, arch=model.arch if scratch else None, out=target,
+                       variant=variant, head_only=head_only, recipe=recipe, swap=swap, seed=seed, split=split,
+                       evaluation=EvalPlan(eval_split, draws, challenge), amp=not no_amp, cache=cache.cache,
+                       cache_dir=cache.cache_dir, quiet=quiet,
+                       **({"device": model.device} if scratch else {}))
+        typer.echo(str(result))
+        print(f"wrote {target / 'model.safetensors'}, model.json and train.json", file=sys.stderr)

@@ -1,0 +1,23 @@
+"""Training: full training / fine-tuning and last-layer retraining on any variant, with the
+background-swap augmentation (:mod:`bgbench.augment`). Public API: :func:`train` -> :class:`TrainResult`;
+the recipe is :class:`Recipe` (defaults documented in :mod:`bgbench.training.recipe`), the
+augmentation of a run :class:`Swap`, its evaluation :class:`EvalPlan`.
+
+Names load lazily, so reading the recipe (``bgbench train --help``) imports no torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {"Recipe": "bgbench.training.recipe", "TrainResult": "bgbench.training.result",
+         "EvalPlan": "bgbench.training.run", "Swap": "bgbench.training.run", "train": "bgbench.training.run"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bgbench.training' has no attribute {name!r}")

@@ -1,0 +1,40 @@
+"""Batched random-resized crops and flips on the device (one affine resampling per batch)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def random_resized_crop(
+    x: torch.Tensor,
+    size: int,
+    scale: tuple[float, float],
+    generator: torch.Generator,
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    flip: bool = True,
+) -> torch.Tensor:
+    """Crop each image of ``x`` (float (N, 3, H, W)) to a random box of area fraction in ``scale``
+    and aspect ratio in ``ratio`` (log-uniform), resize it to ``size`` x ``size`` (bilinear) and
+    flip it horizontally with probability 1/2 when ``flip``. Draws come from ``generator`` (CPU),
+    so a seed fixes every crop. Returns float (N, 3, size, size)."""
+    n = x.shape[0]
+    area = scale[0] + (scale[1] - scale[0]) * torch.rand(n, generator=generator)
+    log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(
+        n, generator=generator
+    )
+    aspect = torch.exp(log_r)
+    w = torch.sqrt(area * aspect).clamp(max=1.0)
+    h = torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = (1 - w) * (2 * torch.rand(n, generator=generator) - 1)
+    cy = (1 - h) * (2 * torch.rand(n, generator=generator) - 1)
+    sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if flip else torch.ones(n)
+    theta = torch.zeros((n, 2, 3))
+    theta[:, 0, 0] = w * sign
+    theta[:, 1, 1] = h
+    theta[:, 0, 2] = cx
+    theta[:, 1, 2] = cy
+    grid = F.affine_grid(theta.to(x.device), [n, x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

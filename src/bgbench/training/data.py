@@ -1,0 +1,102 @@
+"""The training data of one variant: images, labels, and (for the background swap) masks and bank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bgbench.errors import BgbenchError
+
+
+@dataclass
+class TrainData:
+    """``images`` uint8 (N, H, W, 3) (a memmap when cached), ``labels`` int64 (N,) in
+    [0, len(class_names)); ``masks`` uint8 (N, H, W) 0/1 and ``bank`` uint8 (M, H, W, 3) with
+    ``bank_labels`` int64 (M,) when the background swap is on (else None); ``fingerprint``: the
+    variant's content fingerprint (with the masks' and bank's when used)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    paths: list[str]
+    class_names: list[str]
+    fingerprint: str
+    masks: np.ndarray | None = None
+    bank: np.ndarray | None = None
+    bank_labels: np.ndarray | None = None
+
+
+def check_train_split(root: str | Path, variant: str, split: str) -> Path:
+    """``root/<variant>/<split>``; a one-line BgbenchError naming what is missing otherwise."""
+    from bgbench.layout import class_folders, variant_dir
+
+    root = Path(root)
+    if not root.is_dir():
+        raise BgbenchError("data folder not found", root)
+    folder = variant_dir(root, variant, split)
+    if not folder.is_dir():
+        present = (
+            sorted(p.name for p in (root / variant).iterdir() if p.is_dir())
+            if (root / variant).is_dir()
+            else []
+        )
+        hint = f" (splits of {variant}: {', '.join(present)})" if present else ""
+        raise BgbenchError(
+            f"no {split} split of {variant} to train on{hint}; build one with "
+            f"bgbench build SOURCE {root} --split {split}",
+            folder,
+        )
+    folders = class_folders(folder)
+    if len(folders) < 2:
+        raise BgbenchError(
+            f"only {len(folders)} class folder(s): training a classifier needs at least two", folder
+        )
+    return folder
+
+
+def load_train_data(
+    root: str | Path,
+    variant: str,
+    split: str = "train",
+    *,
+    swap: bool = False,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    quiet: bool = False,
+) -> TrainData:
+    """Decode the ``split`` of ``variant`` (and with ``swap`` the aligned fg_mask and the only_bg_t
+    bank of the same split). Everything is checked before any output is written."""
+    import hashlib
+
+    from bgbench.augment import aligned_masks, mask_folder
+    from bgbench.dataset import load_variant
+
+    check_train_split(root, variant, split)
+    if swap:
+        mask_folder(root, split)
+        check_train_split(root, "only_bg_t", split)
+    data = load_variant(root, variant, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    out = TrainData(
+        images=data.images,
+        labels=data.labels,
+        paths=list(data.paths),
+        class_names=list(data.class_names),
+        fingerprint=data.fingerprint,
+    )
+    if swap:
+        out.masks = aligned_masks(root, split, data.paths, quiet=quiet)
+        bank = load_variant(root, "only_bg_t", split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+        out.bank, out.bank_labels = bank.images, bank.labels
+        digest = hashlib.sha256(f"{data.fingerprint}\0{bank.fingerprint}\0".encode())
+        digest.update(np.ascontiguousarray(out.masks).tobytes())
+        out.fingerprint = digest.hexdigest()
+    return out
+
+
+def batch_tensor(images: np.ndarray, index: np.ndarray, device) -> object:
+    """uint8 (B, 3, H, W) tensor on ``device`` of ``images[index]`` (uint8 (N, H, W, 3))."""
+    import torch
+
+    block = np.ascontiguousarray(images[index])
+    return torch.from_numpy(block).to(device).permute(0, 3, 1, 2)

@@ -1,0 +1,117 @@
+"""Last-layer retraining: features of the frozen backbone computed once (cached), a linear head
+trained on them, and the head written back into the network.
+
+With the background swap, every training image contributes ``draws`` composites (each swapped with
+probability p, seeded), whose features are computed once like the plain images', so retraining the
+head with the augmentation stays a matter of seconds to minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bgbench.progress import progress
+from bgbench.training.data import TrainData, batch_tensor
+from bgbench.training.features import cached, compute_features, feature_key
+from bgbench.training.loop import make_swap
+from bgbench.training.network import head
+from bgbench.training.recipe import Recipe, lr_factor, make_optimizer
+
+FEATURE_BATCH = 64
+
+
+def _image_batches(data: TrainData, device, swapper, draws: int):
+    """float [0, 1] (B, 3, H, W) batches: the images once, or ``draws`` passes of swapped composites."""
+    n = len(data.labels)
+    labels = torch.as_tensor(data.labels, dtype=torch.long)
+    for _ in range(draws if swapper is not None else 1):
+        for lo in range(0, n, FEATURE_BATCH):
+            idx = np.arange(lo, min(n, lo + FEATURE_BATCH))
+            x = batch_tensor(data.images, idx, device)
+            if swapper is not None:
+                masks = torch.from_numpy(np.ascontiguousarray(data.masks[idx])).to(device)
+                x = swapper(x, masks, labels[idx].to(device))
+            yield x.float().div_(255.0)
+
+
+def train_features(
+    net, data: TrainData, *, swap: dict[str, Any] | None, seed: int, cache_dir: Path | None, quiet: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(features float32 (R, D), labels int64 (R,)) of the training rows (R = N, or N x draws)."""
+    draws = int(swap["draws"]) if swap else 1
+    generator = torch.Generator().manual_seed(seed)
+    swapper = make_swap(data, swap, generator)
+    clf = net.classifier
+    key = feature_key(
+        {
+            "model": net.source,
+            "preprocessing": clf.preprocessing.describe(),
+            "data": data.fingerprint,
+            "swap": swap,
+            "seed": seed if swap else None,
+            "n": len(data.labels),
+            "batch": FEATURE_BATCH,
+        }
+    )
+    rows = len(data.labels) * (draws if swapper is not None else 1)
+
+    def make() -> np.ndarray:
+        return compute_features(
+            clf, net.module, _image_batches(data, clf.device, swapper, draws), rows, "features", quiet
+        )
+
+    feats = cached(cache_dir, key, make)
+    labels = np.tile(np.asarray(data.labels, dtype=np.int64), rows // max(1, len(data.labels)))
+    return feats, labels
+
+
+def train_head(
+    net, feats: np.ndarray, labels: np.ndarray, recipe: Recipe, *, seed: int, quiet: bool
+) -> list[dict[str, Any]]:
+    """Train the last linear layer of ``net.module`` on (``feats``, ``labels``) with the resolved
+    ``recipe`` (full-batch-free minibatches, seeded); returns the per-epoch history."""
+    layer = head(net.module)
+    device = layer.weight.device
+    x_all = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)).to(device)
+    y_all = torch.from_numpy(labels).to(device)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        layer.reset_parameters()
+    optimizer = make_optimizer(layer.parameters(), recipe)
+    n, bs = len(y_all), int(recipe.batch_size)
+    per_epoch = math.ceil(n / bs)
+    total, warmup = per_epoch * int(recipe.epochs), round(recipe.warmup_epochs * per_epoch)
+    history, step = [], 0
+    for epoch in progress(range(int(recipe.epochs)), desc="train head", unit="epoch", quiet=quiet):
+        order = torch.randperm(n, generator=generator).to(device)
+        start, loss_sum, correct = time.perf_counter(), 0.0, 0
+        for b in range(per_epoch):
+            idx = order[b * bs : (b + 1) * bs]
+            for group in optimizer.param_groups:
+                group["lr"] = recipe.lr * lr_factor(step, total, warmup)
+            logits = layer(x_all[idx])
+            loss = F.cross_entropy(logits, y_all[idx], label_smoothing=recipe.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == y_all[idx]).sum())
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": loss_sum / n,
+                "train_accuracy": correct / n,
+                "images_per_s": n / max(1e-9, time.perf_counter() - start),
+            }
+        )
+    net.module.eval()
+    return history

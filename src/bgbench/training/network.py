@@ -1,0 +1,117 @@
+"""The network to train: a loaded torch model with a new head, or a timm architecture from scratch.
+
+:func:`make_network` returns a :class:`Network` whose ``module`` ends in a ``num_classes``-way
+linear layer and whose ``classifier`` (a :class:`~bgbench.models.base.TorchClassifier` around the
+same module) holds the preprocessing the model expects. :func:`features` and :func:`head` give the
+pre-logit features and the last layer, for last-layer retraining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from bgbench.errors import BgbenchError
+from bgbench.options import ModelOptions
+
+
+@dataclass
+class Network:
+    """``module``: the torch model (``num_classes`` outputs); ``classifier``: it wrapped with its
+    preprocessing; ``arch``: the timm architecture name that rebuilds it (None when not timm);
+    ``source``: what it started from (spec, weights hash, or "scratch")."""
+
+    module: nn.Module
+    classifier: Any
+    arch: str | None
+    source: dict[str, Any]
+
+
+def _timm_arch(module: nn.Module) -> str | None:
+    cfg = getattr(module, "pretrained_cfg", None) or getattr(module, "default_cfg", None) or {}
+    return cfg.get("architecture") if hasattr(module, "reset_classifier") else None
+
+
+def _reset_head(module: nn.Module, num_classes: int) -> None:
+    """Give ``module`` a fresh ``num_classes``-way last layer (timm's reset_classifier, else the
+    last nn.Linear replaced)."""
+    if hasattr(module, "reset_classifier"):
+        module.reset_classifier(num_classes)
+        return
+    last = [(name, m) for name, m in module.named_modules() if isinstance(m, nn.Linear)]
+    if not last:
+        raise BgbenchError("cannot find the model's last linear layer to replace by a new head")
+    name, layer = last[-1]
+    parent = module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else module
+    setattr(parent, name.rsplit(".", 1)[-1], nn.Linear(layer.in_features, num_classes))
+
+
+def make_network(
+    options: ModelOptions | None, arch: str | None, num_classes: int, device: torch.device, seed: int = 0
+) -> Network:
+    """A trainable network: ``arch`` (timm name, random init) or the model ``options`` name with its
+    head replaced by a fresh ``num_classes``-way layer (seeded). Only torch models can be trained."""
+    from bgbench.models import create_classifier
+    from bgbench.models.base import TorchClassifier
+
+    torch.manual_seed(seed)
+    if arch is not None:
+        import timm
+
+        from bgbench.models.timm_adapter import wrap_timm_module
+
+        name = arch.removeprefix("timm:")
+        if not timm.is_model(name):
+            raise BgbenchError(f"unknown timm architecture {name!r} for --arch")
+        module = timm.create_model(name, pretrained=False, num_classes=num_classes)
+        opts = options or ModelOptions(spec=f"timm:{name}")
+        clf = wrap_timm_module(
+            module, f"timm:{name}", opts, device, {"weights": "random init"}, adapter="train"
+        )
+        return Network(module, clf, name, {"arch": name, "pretrained": False})
+    opts = options or ModelOptions()
+    clf = create_classifier(opts.with_(device=str(device)))
+    if not isinstance(clf, TorchClassifier):
+        raise BgbenchError(
+            f"{opts.spec} is not a torch model (ONNX/TFLite graphs have no gradients); "
+            "training needs a timm, torchvision, built-in or checkpoint model, or --arch NAME"
+        )
+    module = clf.module
+    source = {"spec": opts.spec, "weights_sha256": clf.info.get("weights_sha256"), "pretrained": True}
+    arch_name = _timm_arch(module)
+    torch.manual_seed(seed)
+    _reset_head(module, num_classes)
+    module.to(device)
+    clf.num_outputs = num_classes
+    clf.info = {**clf.info, "output_space": "in9" if num_classes == 9 else "custom"}
+    return Network(module, clf, arch_name, source)
+
+
+def features(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Pre-logit features (N, D) of normalised input ``x`` (timm models: forward_features +
+    forward_head(pre_logits=True); others: the input of the last linear layer)."""
+    if hasattr(module, "forward_features") and hasattr(module, "forward_head"):
+        return module.forward_head(module.forward_features(x), pre_logits=True)
+    captured: list[torch.Tensor] = []
+    layer = head(module)
+    handle = layer.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0]))
+    try:
+        module(x)
+    finally:
+        handle.remove()
+    return captured[0].flatten(1)
+
+
+def head(module: nn.Module) -> nn.Linear:
+    """The model's last linear layer (what last-layer retraining trains)."""
+    if hasattr(module, "get_classifier"):
+        layer = module.get_classifier()
+        if isinstance(layer, nn.Linear):
+            return layer
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise BgbenchError("the model has no linear last layer to retrain")
+    return layers[-1]

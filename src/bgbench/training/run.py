@@ -1,0 +1,185 @@
+"""``train``: data + a model (or an architecture) -> a checkpoint, its evaluation, a TrainResult."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bgbench.errors import BgbenchError
+from bgbench.options import ModelOptions
+from bgbench.training.checkpoint import save_checkpoint
+from bgbench.training.data import TrainData, check_train_split, load_train_data
+from bgbench.training.recipe import Recipe
+from bgbench.training.result import TRAIN_SCHEMA, TrainResult
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Background-swap augmentation of a run (:class:`bgbench.augment.BackgroundSwap`).
+
+    ``p``: swap probability per image; ``classes``: ``other`` (never the foreground's own class)
+    or ``any``; ``draws``: composites per training image with ``head_only`` (features computed
+    once); ``scale`` (low, high) and ``translate`` (fraction of the side) move the foreground."""
+
+    p: float = 1.0
+    classes: str = "other"
+    draws: int = 4
+    scale: tuple[float, float] = (1.0, 1.0)
+    translate: float = 0.0
+
+    def __post_init__(self) -> None:
+        from bgbench.augment import SWAP_CLASSES
+
+        if not 0.0 < self.p <= 1.0:
+            raise BgbenchError(f"--swap must be a probability in (0, 1], got {self.p}")
+        if self.draws < 1:
+            raise BgbenchError(f"--swap-draws must be at least 1, got {self.draws}")
+        if self.classes not in SWAP_CLASSES:
+            raise BgbenchError(f"--swap-classes must be one of {', '.join(SWAP_CLASSES)}, "
+                               f"got {self.classes!r}")
+
+    @classmethod
+    def of(cls, value: Swap | float | None) -> Swap | None:
+        """A Swap from a Swap, a probability (0 or None: no swap)."""
+        if value is None or isinstance(value, Swap):
+            return value
+        if value == 0:
+            return None
+        return cls(p=float(value))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "scale": list(self.scale)}
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """How the trained model is evaluated: every variant of ``split``, optionally ``--draws`` donor
+    backgrounds per foreground and the challenge; ``results_dir`` / ``challenge_dir``: where their
+    outputs go (default ``OUT/eval`` and ``OUT/challenge``)."""
+
+    split: str = "val"
+    draws: int | None = None
+    challenge: bool = False
+    results_dir: str | Path | None = None
+    challenge_dir: str | Path | None = None
+
+
+def run_key(parts: dict[str, Any]) -> str:
+    """Hex SHA-256 of what decides a run's weights (resume only into the same run)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str = "original",
+          arch: str | None = None, head_only: bool = False, recipe: Recipe | None = None,
+          swap: Swap | float | None = None, seed: int = 0, split: str = "train",
+          evaluation: EvalPlan | None = None,
+          amp: bool = True, cache: bool = True, cache_dir: str | Path | None = None, quiet: bool = False,
+          **model_options: Any) -> TrainResult:
+    """Train on the ``split`` of ``variant`` of ``data`` and evaluate (``evaluation``, default: every
+    variant of val) the result.
+
+    ``model``: a spec string or :class:`ModelOptions` (its head is replaced by a fresh one per class
+    folder; ModelOptions fields may be given as keywords), or None with ``arch`` (a timm architecture
+    from scratch). ``head_only``: last-layer retraining on cached features of the frozen backbone.
+    ``recipe``: see :mod:`bgbench.training.recipe` (None: the documented default). ``swap``: a
+    :class:`Swap` or a probability. ``amp``: bf16 autocast on a GPU. Writes ``out/model.safetensors``,
+    ``out/model.json``, ``out/train.json``, ``out/eval/`` (and ``out/challenge/``); a killed full
+    training resumes from its last finished epoch. Bad data is a one-line BgbenchError before any output.
+    """
+    if model is not None and arch is not None:
+        raise BgbenchError("give a model to fine-tune or --arch NAME to train from scratch, not both")
+    swap_cfg = Swap.of(swap)
+    rec = (recipe or Recipe()).resolved(head_only)
+    check_train_split(data, variant, split)
+    options = ModelOptions.of(model, **model_options)
+    train_data = load_train_data(data, variant, split, swap=swap_cfg is not None, cache=cache,
+                                 cache_dir=cache_dir, quiet=quiet)
+    started = time.perf_counter()
+    out = Path(out)
+    net = _network(None if arch is not None else options, arch, options.device, train_data, rec, seed)
+    parts = {"source": net.source, "arch": net.arch, "data": train_data.fingerprint, "recipe": rec.to_json(),
+             "seed": seed, "swap": swap_cfg.to_json() if swap_cfg else None,
+             "mode": "head-only" if head_only else "full", "variant": variant}
+    if head_only:
+        history = _fit_head(net, train_data, rec, parts["swap"], seed, cache_dir, quiet)
+    else:
+        from bgbench.training.loop import train_full
+
+        precision = options.precision if options.precision != "fp32" else ("bf16" if amp else "fp32")
+        history = train_full(net, train_data, rec, swap=parts["swap"], seed=seed, out=out, key=run_key(parts),
+                             precision=precision, quiet=quiet)
+    parts["train_s"] = round(time.perf_counter() - started, 2)
+    metrics, chal = _evaluate(data, net, out, evaluation or EvalPlan(), seed, cache, cache_dir, quiet)
+    return _write(data, net, train_data, parts, history, out, metrics, chal,
+                  None if arch is not None else options)
+
+
+def _network(options: ModelOptions | None, arch: str | None, device: str, data: TrainData, rec: Recipe,
+             seed: int):
+    from bgbench.devices import resolve_device
+    from bgbench.training.network import make_network
+
+    net = make_network(options, arch, len(data.class_names), resolve_device(device), seed=seed)
+    if rec.input_size is not None:
+        net.classifier.preprocessing = replace(net.classifier.preprocessing, input_size=int(rec.input_size))
+    return net
+
+
+def _fit_head(net, data: TrainData, rec: Recipe, swap: dict[str, Any] | None, seed: int, cache_dir,
+              quiet: bool) -> list[dict[str, Any]]:
+    from bgbench.dataset import cache_root
+    from bgbench.training.head import train_features, train_head
+
+    feats, labels = train_features(net, data, swap=swap, seed=seed,
+                                   cache_dir=cache_root(cache_dir) / "features", quiet=quiet)
+    return train_head(net, feats, labels, rec, seed=seed, quiet=quiet)
+
+
+def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cache_dir,
+              quiet: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Evaluate the trained classifier on every variant of ``plan.split`` (and the challenge)."""
+    from bgbench.eval import evaluate
+
+    clf = net.classifier
+    clf.spec = f"ckpt:{out / 'model.safetensors'}"
+    results_dir = Path(plan.results_dir or out / "eval")
+    ev = evaluate(data, clf, split=plan.split, out=results_dir, cache=cache, cache_dir=cache_dir,
+                  draws=plan.draws, draw_seed=seed, quiet=quiet)
+    doc = ev.to_json(predictions=False)
+    metrics = {k: doc[k] for k in ("accuracy", "accuracy_ci95", "n", "bg_gap", "bg_gap_ci95")}
+    metrics["results_dir"] = str(results_dir)
+    if ev.draws is not None:
+        metrics["draws"] = {k: v for k, v in ev.draws.items() if k not in ("foregrounds", "variants")}
+        metrics["draws"]["variants"] = {name: {k: v for k, v in entry.items() if k != "per_foreground"}
+                                        for name, entry in ev.draws["variants"].items()}
+    if not plan.challenge:
+        return metrics, None
+    from bgbench.challenge import run_challenge
+
+    c = run_challenge(data, clf, split=plan.split, out=plan.challenge_dir or out / "challenge", cache=cache,
+                      cache_dir=cache_dir, gallery=False, quiet=quiet)
+    return metrics, {"accuracy": c.accuracy, "ci95": c.accuracy_ci95, "n": c.n_foregrounds}
+
+
+def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: list[dict[str, Any]], out: Path,
+           metrics: dict[str, Any], chal: dict[str, Any] | None, options: ModelOptions | None) -> TrainResult:
+    """Write the checkpoint with its sidecar, and train.json; the TrainResult."""
+    from bgbench.atomic import atomic_write_json
+
+    common = {k: parts[k] for k in ("variant", "mode", "recipe", "seed", "swap")}
+    record = {"arch": net.arch, "num_classes": len(train_data.class_names), "classes": train_data.class_names,
+              "preprocessing": net.classifier.preprocessing.describe(), **common,
+              "data_fingerprint": train_data.fingerprint, "source": net.source,
+              "metrics": {"val": metrics, "challenge": chal}}
+    weights = save_checkpoint(out, net.module, record)
+    doc = {"schema": TRAIN_SCHEMA, "checkpoint": str(weights), **common, "arch": net.arch,
+           "model": options.to_json() if options is not None else None, "n_train": len(train_data.labels),
+           "classes": train_data.class_names, "history": history, "train_s": parts["train_s"],
+           "eval": metrics, "eval_dir": metrics["results_dir"], "challenge": chal,
+           "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint}}
+    atomic_write_json(out / "train.json", doc)
+    return TrainResult(doc, out / "train.json")
