@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bgbench.results.base import DocumentResult, pct
+from bgbench.results.base import DocumentResult, doc_value, pct
 from bgbench.sweeps.table import LEGEND, cells, format_csv, format_markdown, format_text, sweep_columns
 from bgbench.sweeps.trend import trend_lines, trend_summary
 
@@ -35,17 +35,13 @@ class SweepResult(DocumentResult):
     SCHEMA: ClassVar[str] = SCHEMA
     FILENAME: ClassVar[str] = FILES["json"]
 
-    @property
-    def models(self) -> list[dict[str, Any]]:
-        return list(self.doc.get("models", []))
+    models = doc_value("models", list, [], doc="One row per model, in the models file's order.")
+    trend = doc_value("trend", dict, {}, doc="Spearman of imagenet_top1 against each variant and BG-Gap.")
+    data = doc_value("data", dict, {}, doc="The evaluated tree: root, split, fingerprint.")
 
     @property
     def names(self) -> list[str]:
         return [m["name"] for m in self.models]
-
-    @property
-    def trend(self) -> dict[str, Any]:
-        return dict(self.doc.get("trend") or {})
 
     def row(self, name: str) -> dict[str, Any]:
         """The row of the model called ``name`` (KeyError when the sweep has none)."""
@@ -59,7 +55,7 @@ class SweepResult(DocumentResult):
 
     def markdown(self) -> str:
         """sweep.md: the table, its legend and the trend."""
-        data = self.doc.get("data") or {}
+        data = self.data
         lines = ["# bgbench sweep", "",
                  f"{len(self.models)} model(s) on `{data.get('root')}` (split {data.get('split')}, data "
                  f"fingerprint {str(data.get('fingerprint'))[:12]}).", "",
@@ -71,7 +67,7 @@ class SweepResult(DocumentResult):
         return format_csv(self.models, sweep_columns(self.models))
 
     def summary_lines(self) -> list[str]:
-        data = self.doc.get("data") or {}
+        data = self.data
         lines = [f"sweep of {len(self.models)} model(s) on {data.get('root')} ({data.get('split')})"]
         for m in self.models:
             acc = m.get("accuracy") or {}
