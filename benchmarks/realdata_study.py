@@ -5,19 +5,21 @@ Steps (every one resumes: run the same command again after an interruption):
 1. build the IN-9 variants from the real ImageNet photos that have boxes
    (``<realdata>/imagenet-samples`` with its ``xml/`` tree; GrabCut, default build settings, split val)
    into ``OUT/data`` (photos without a box are dropped with that reason, and counted);
-2. evaluate every real model (10 TFLite, 2 ONNX from ``<realdata>/models``) and the three built-ins
-   (``efficientnet_lite0/1/2``) on every variant under the released map rule, plus only_bg_t under
-   the restricted rule (argmax over the 370 IN-9 classes): ``OUT/results/<model>/results.json`` and
-   ``OUT/results/<model>/restricted/results.json`` (a model whose results exist is skipped);
-3. run the adversarial-backgrounds challenge for the built-ins (fp32): ``OUT/challenge/<model>/``;
-4. print ONE table (published top-1, accuracy per variant with Wilson 95% intervals, BG-Gap with its
+2. call the library sweep (``bgbench.sweep``, what ``bgbench sweep`` runs) on every real model (10
+   TFLite, 2 ONNX from ``<realdata>/models``) and the three built-ins (``efficientnet_lite0/1/2``):
+   every variant under the released map rule into ``OUT/results/<model>/results.json`` with the
+   adversarial-backgrounds challenge of the built-ins (fp32) in ``OUT/results/<model>/challenge/``,
+   then only_bg_t under the restricted rule (argmax over the 370 IN-9 classes) into
+   ``OUT/restricted/<model>/results.json``; each sweep writes its own sweep.{json,csv,md} and
+   resumes by the library's resume key (finished models run no inference again);
+3. print ONE table (published top-1, accuracy per variant with Wilson 95% intervals, BG-Gap with its
    paired Newcombe interval, challenge accuracy) and write it as ``OUT/study/table.{txt,csv,json}``
    with ``OUT/study/scatter_top1.png``;
-5. the paper's four checks, each with its figure (``OUT/study/checks.{txt,json}``, ``check_*.png``):
+4. the paper's four checks, each with its figure (``OUT/study/checks.{txt,json}``, ``check_*.png``):
    (a) only_bg_t accuracy vs chance (1/9), released and restricted rule, per model and pooled;
    (b) BG-Gap > 0 for most models, and the mean BG-Gap with an interval;
    (c) Spearman rank correlation of published ImageNet top-1 with mixed_rand accuracy and with BG-Gap
-       across the models, with a bootstrap interval over models;
+       across the models, with a bootstrap interval over models (the sweep's trend);
    (d) challenge accuracy against original accuracy per built-in.
 
     python benchmarks/realdata_study.py [--out /tmp/bgbench-realdata] [--models a,b] [--quick]
@@ -31,7 +33,6 @@ Progress bars go to stderr (off with ``BGBENCH_PROGRESS=0``); the table and chec
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import math
@@ -44,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.layout import IMAGE_VARIANTS
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REALDATA = Path(os.environ.get("BGBENCH_REALDATA", REPO.parent / "shared" / "realdata"))
 DEFAULT_OUT = Path("/tmp/bgbench-realdata")
@@ -52,11 +55,9 @@ QUICK_MODELS = ("mobilenet_v1_0.25_224_quant", "mobilenetv2_12_int8", "efficient
 QUICK_PER_CLASS = 3
 BUILTINS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 CHANCE = 1.0 / 9.0
+TREND_SEED = 3  # the bootstrap seed of check (c), the library sweep's trend
 PAPER_ONLY_BG_T = (0.119, 0.178)  # Table 2, ImageNet-pretrained models, released rule
-VARIANTS = ("original", "only_bg_b", "only_bg_t", "no_fg", "only_fg", "mixed_same", "mixed_rand",
-            "mixed_next")
-SHORT = {"original": "orig", "only_bg_b": "bg_b", "only_bg_t": "bg_t", "no_fg": "no_fg",
-         "only_fg": "only_fg", "mixed_same": "m_same", "mixed_rand": "m_rand", "mixed_next": "m_next"}
+VARIANTS = IMAGE_VARIANTS
 
 
 @dataclass(frozen=True)
@@ -113,220 +114,119 @@ def build_step(realdata: Path, data: Path, *, per_class: int | None, workers: in
     return result["summary"]
 
 
-def eval_step(data: Path, models: list[StudyModel], results: Path, *, device: str, cache_dir: Path,
-              quiet: bool) -> list[str]:
-    """Evaluate each model (released rule, every variant; restricted rule, only_bg_t) unless its
-    results exist; returns the names evaluated in this run."""
-    from bgbench.eval import evaluate
-    from bgbench.models import create_classifier
-    from bgbench.progress import progress
+def sweep_step(data: Path, models: list[StudyModel], out: Path, *, challenge_models: list[str],
+               shard: str | None, device: str, n_boot: int, report_only: bool,
+               quiet: bool) -> tuple[Any, Any]:
+    """The library sweep twice: every variant under the released rule (and the challenge of
+    ``challenge_models``) into ``OUT/results``; only_bg_t under the restricted rule into
+    ``OUT/restricted``. ``report_only``: run nothing, collect what the folders hold. Returns the two
+    :class:`bgbench.SweepResult`."""
+    from bgbench.sweeps import collect, sweep, sweep_models
 
-    done_now = []
-    bar = progress(models, total=len(models), desc="models", unit="model", quiet=quiet)
-    for m in bar:
-        released = results / m.name / "results.json"
-        restricted = results / m.name / "restricted" / "results.json"
-        if released.is_file() and restricted.is_file():
-            continue
-        clf = create_classifier(m.spec, device=device, precision="fp32")
-        if not released.is_file():
-            evaluate(data, clf, map_rule="released", out=released.parent, cache_dir=cache_dir, device=device,
-                     quiet=quiet)
-        if not restricted.is_file():
-            evaluate(data, clf, variants=["only_bg_t"], map_rule="restricted", out=restricted.parent,
-                     cache_dir=cache_dir, device=device, quiet=quiet)
-        done_now.append(m.name)
-        del clf
-    return done_now
+    released = sweep_models([{"name": m.name, "spec": m.spec, "imagenet_top1": m.published_top1,
+                              "challenge": m.name in challenge_models} for m in models])
+    restricted = sweep_models([{"name": m.name, "spec": m.spec, "imagenet_top1": m.published_top1}
+                               for m in models])
+    where = {"released": out / "results", "restricted": out / "restricted"}
+    if report_only:
+        return (collect(released, where["released"], n_boot=n_boot, seed=TREND_SEED),
+                collect(restricted, where["restricted"], n_boot=n_boot, seed=TREND_SEED))
+    common = {"device": device, "precision": "fp32", "cache_dir": out / "cache", "n_boot": n_boot,
+              "seed": TREND_SEED, "quiet": quiet}
+    first = sweep(released, data, out=where["released"], challenge_shard=shard, map_rule="released", **common)
+    second = sweep(restricted, data, out=where["restricted"], variants=["only_bg_t"], map_rule="restricted",
+                   **common)
+    return first, second
 
 
-def challenge_dir(challenge: Path, model: str, shard: str | None) -> Path:
-    """``challenge/<model>`` (all foregrounds) or ``challenge/<model>/shard-<i>of<n>``."""
-    if shard is None:
-        return challenge / model
-    i, n = (int(v) for v in shard.split("/"))
-    return challenge / model / f"shard-{i}of{n}"
+def _entry(row: dict[str, Any], variant: str) -> dict[str, Any] | None:
+    """``{"value", "ci95", "k", "n"}`` of a sweep row's accuracy on ``variant`` (None if absent)."""
+    from bgbench.sweeps.table import variant_entry
+
+    entry = variant_entry(variant)(row)
+    return None if entry is None else {**entry, "k": row["correct"][variant]}
 
 
-def challenge_step(data: Path, models: list[StudyModel], challenge: Path, *, shard: str | None, device: str,
-                   cache_dir: Path, quiet: bool) -> list[str]:
-    """Run the challenge (search mode, fp32, released rule) for each model unless a complete
-    challenge.json exists; an interrupted run resumes from its log. ``shard`` "i/n": only the
-    foregrounds with index % n == i (a class-stratified 1-in-n subsample), against all backgrounds."""
-    from bgbench.challenge import run_challenge
+def _outcomes(path: Path) -> dict[str, dict[str, bool]]:
+    """Variant -> foreground key (``<class>/<stem>``) -> correct, from a model's results.json."""
+    from bgbench.eval import foreground_key
+    from bgbench.results import load_results
 
-    done_now = []
-    for m in models:
-        path = challenge_dir(challenge, m.name, shard) / "challenge.json"
-        if path.is_file() and json.loads(path.read_text()).get("complete"):
-            continue
-        run_challenge(data, m.spec, out=path.parent, shard=shard, device=device, precision="fp32",
-                      cache_dir=cache_dir, quiet=quiet)
-        done_now.append(m.name)
-    return done_now
+    result = load_results(path)
+    return {name: {foreground_key(p): bool(c) for p, c in zip(v.paths, v.correct, strict=True)}
+            for name, v in result.variants.items()}
 
 
-def load_challenge(challenge: Path, model: str) -> dict[str, Any] | None:
-    """The challenge outcome of ``model``: the complete all-foreground run if present, else the union
-    of the complete shards ``shard-<i>of<n>`` (of the n whose shards cover the most foregrounds).
-    Returns ``{"foregrounds": [records], "n_backgrounds", "n_foregrounds_total", "shard"}`` (shard:
-    None, or e.g. "0,2/4") or None when nothing is complete."""
-    def info(doc: dict[str, Any], records: list[dict[str, Any]], shard: str | None) -> dict[str, Any]:
-        data = doc.get("data", {})
-        return {"foregrounds": records, "n_backgrounds": data.get("n_backgrounds"),
-                "n_foregrounds_total": data.get("n_foregrounds_total"), "shard": shard}
+def _challenge(row: dict[str, Any], folder: Path) -> tuple[dict[str, Any] | None, dict[str, bool]]:
+    """The row's challenge entry (with shard and bank sizes) and its per-foreground outcomes."""
+    from bgbench.eval import foreground_key
+    from bgbench.sweeps import challenge_outcome
 
-    full = challenge / model / "challenge.json"
-    if full.is_file():
-        doc = json.loads(full.read_text())
-        if doc.get("complete"):
-            return info(doc, doc["foregrounds"], None)
-    by_n: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for path in sorted((challenge / model).glob("shard-*/challenge.json")):
-        doc = json.loads(path.read_text())
-        if doc.get("complete") and doc.get("shard"):
-            i, n = doc["shard"]
-            by_n.setdefault(int(n), []).append((int(i), doc))
-    if not by_n:
-        return None
-    n, docs = max(by_n.items(), key=lambda item: sum(len(d["foregrounds"]) for _, d in item[1]))
-    docs.sort(key=lambda item: item[0])
-    records = [r for _, d in docs for r in d["foregrounds"]]
-    return info(docs[0][1], records, ",".join(str(i) for i, _ in docs) + f"/{n}")
+    found = challenge_outcome(folder) if row.get("challenge_accuracy") is not None else None
+    if found is None:
+        return None, {}
+    entry = {"value": row["challenge_accuracy"], "ci95": row["challenge_ci95"], "k": found.n - found.fooled,
+             "n": found.n, "n_backgrounds": found.n_backgrounds,
+             "n_foregrounds_total": found.n_foregrounds_total, "shard": found.shard}
+    return entry, {foreground_key(r["image"]): not r["fooled"] for r in found.records}
 
 
-# ----------------------------------------------------------------------------- gathering
-def _key(path: str) -> str:
-    """``<variant>/<split>/<class>/<file>`` -> ``<class>/<stem>`` (the foreground's identity)."""
-    parts = Path(path).parts
-    return f"{parts[-2]}/{Path(parts[-1]).stem}"
-
-
-def _correct_by_key(doc: dict[str, Any], variant: str) -> dict[str, bool]:
-    pred = doc["predictions"][variant]
-    return {_key(p): bool(lab == pr) for p, lab, pr in zip(pred["path"], pred["label"], pred["pred"],
-                                                             strict=True)}
-
-
-def _prop(k: int, n: int) -> dict[str, Any]:
-    from bgbench.metrics import proportion
-
-    p = proportion(k, n)
-    return {"value": None if n == 0 else p.value, "ci95": [p.low, p.high], "k": p.k, "n": p.n}
-
-
-def gather(models: list[StudyModel], results: Path, challenge: Path) -> list[dict[str, Any]]:
+def study_rows(models: list[StudyModel], released: Any, restricted: Any, out: Path) -> list[dict[str, Any]]:
     """One row per model with results: accuracies (Wilson intervals), BG-Gap, restricted only_bg_t,
-    challenge; plus per-foreground outcomes (``_outcomes``) for the pooled checks."""
+    challenge, from the two sweeps; plus per-foreground outcomes (``_outcomes``) for the pooled checks."""
     rows = []
     for m in models:
-        released = results / m.name / "results.json"
-        if not released.is_file():
+        if m.name not in released.names:
             continue
-        doc = json.loads(released.read_text())
+        r = released.row(m.name)
         row: dict[str, Any] = {"model": m.name, "kind": m.kind, "spec": m.spec,
                                "published_top1": m.published_top1,
-                               "published_top1_approximate": m.approximate,
-                               "map_rule": doc["map_rule"], "accuracy": {}, "_outcomes": {}}
-        for v in VARIANTS:
-            if v in doc["accuracy"]:
-                row["accuracy"][v] = _prop(doc["correct"][v], doc["n"][v])
-                row["_outcomes"][v] = _correct_by_key(doc, v)
-        row["bg_gap"] = None if doc.get("bg_gap") is None else {
-            "value": doc["bg_gap"], "ci95": doc["bg_gap_ci95"], "method": doc["bg_gap_method"]}
-        restricted = results / m.name / "restricted" / "results.json"
+                               "published_top1_approximate": m.approximate, "map_rule": r["map_rule"],
+                               "accuracy": {v: _entry(r, v) for v in VARIANTS if v in r["accuracy"]},
+                               "_outcomes": _outcomes(out / "results" / r["results"])}
+        row["bg_gap"] = None if r.get("bg_gap") is None else {
+            "value": r["bg_gap"], "ci95": r["bg_gap_ci95"], "method": r["bg_gap_method"]}
         row["only_bg_t_restricted"] = None
-        if restricted.is_file():
-            rdoc = json.loads(restricted.read_text())
-            row["only_bg_t_restricted"] = _prop(rdoc["correct"]["only_bg_t"], rdoc["n"]["only_bg_t"])
-            row["_outcomes"]["only_bg_t_restricted"] = _correct_by_key(rdoc, "only_bg_t")
-        row["challenge"] = None
-        found = load_challenge(challenge, m.name)
-        if found is not None:
-            records = found.pop("foregrounds")
-            n, fooled = len(records), sum(bool(r["fooled"]) for r in records)
-            row["challenge"] = {**_prop(n - fooled, n), **found}
-            row["_outcomes"]["challenge"] = {_key(r["image"]): not r["fooled"] for r in records}
+        if m.name in restricted.names:
+            rr = restricted.row(m.name)
+            row["only_bg_t_restricted"] = _entry(rr, "only_bg_t")
+            outcomes = _outcomes(out / "restricted" / rr["results"])
+            row["_outcomes"]["only_bg_t_restricted"] = outcomes["only_bg_t"]
+        row["challenge"], outcomes = _challenge(r, out / "results" / m.name / "challenge")
+        if outcomes:
+            row["_outcomes"]["challenge"] = outcomes
         rows.append(row)
     return rows
 
 
 # ----------------------------------------------------------------------------- the table
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
+def table_columns(rows: list[dict[str, Any]]) -> list[Any]:
+    """The study table's columns (:class:`bgbench.sweeps.table.Column`), only those some row has."""
+    from bgbench.sweeps.table import SHORT, Column
 
-
-def _cell(entry: dict[str, Any] | None) -> str:
-    """``85.2 [80-89]``: value and 95% interval in percent (interval rounded to whole points)."""
-    if not entry or entry.get("value") is None:
-        return "-"
-    low, high = entry["ci95"]
-    return f"{100 * entry['value']:.1f} [{100 * low:.0f},{100 * high:.0f}]"
-
-
-def table_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(key, header) of the table's result columns, only those some row has."""
-    cols = [(v, SHORT[v]) for v in VARIANTS if any(v in r["accuracy"] for r in rows)]
-    at = next((i for i, (k, _) in enumerate(cols) if k == "only_bg_t"), len(cols) - 1)
-    if any(r["only_bg_t_restricted"] for r in rows):
-        cols.insert(at + 1, ("only_bg_t_restricted", "bg_t/370"))
-    if any(r["bg_gap"] for r in rows):
-        cols.append(("bg_gap", "BG-Gap"))
-    if any(r["challenge"] for r in rows):
-        cols.append(("challenge", "challenge"))
-    return cols
-
-
-def _row_entry(row: dict[str, Any], key: str) -> dict[str, Any] | None:
-    if key in VARIANTS:
-        return row["accuracy"].get(key)
-    return row.get(key)
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The fixed-width study table (percent; [a,b] = 95% interval)."""
-    cols = table_columns(rows)
-    header = ["model", "kind", "top-1"] + [h for _, h in cols]
-    lines = [header]
-    for r in rows:
-        top1 = "-" if r["published_top1"] is None else (
+    def top1(r: dict[str, Any]) -> str:
+        return "-" if r["published_top1"] is None else (
             f"{r['published_top1']:.1f}" + ("~" if r["published_top1_approximate"] else ""))
-        lines.append([r["model"], r["kind"], top1] + [_cell(_row_entry(r, k)) for k, _ in cols])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = []
-    for j, line in enumerate(lines):
-        out.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
-                             enumerate(zip(line, widths, strict=True))).rstrip())
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+
+    cols = [Column("model", "model", lambda r: r["model"], interval=False, left=True),
+            Column("kind", "kind", lambda r: r["kind"], interval=False, left=True),
+            Column("spec", "", lambda r: r["spec"], interval=False),
+            Column("published_top1", "top-1", lambda r: r["published_top1"], interval=False, show=top1)]
+    for v in VARIANTS:
+        if any(v in r["accuracy"] for r in rows):
+            cols.append(Column(v, SHORT[v], lambda r, v=v: r["accuracy"].get(v)))
+        if v == "only_bg_t" and any(r["only_bg_t_restricted"] for r in rows):
+            cols.append(Column("only_bg_t_restricted", "bg_t/370", lambda r: r["only_bg_t_restricted"]))
+    if any(r["bg_gap"] for r in rows):
+        cols.append(Column("bg_gap", "BG-Gap", lambda r: r["bg_gap"], signed=True))
+    if any(r["challenge"] for r in rows):
+        cols.append(Column("challenge", "challenge", lambda r: r["challenge"]))
+    return cols
 
 
 def table_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows without the per-foreground outcomes (what table.json holds)."""
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-
-
-def table_csv(rows: list[dict[str, Any]]) -> str:
-    """One CSV row per model: value, ci95_low, ci95_high, n for each column (fractions in [0, 1])."""
-    cols = table_columns(rows)
-    header = ["model", "kind", "spec", "published_top1"]
-    for key, _ in cols:
-        header += [key, f"{key}_ci95_low", f"{key}_ci95_high", f"{key}_n"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for r in rows:
-        line = [r["model"], r["kind"], r["spec"], "" if r["published_top1"] is None else r["published_top1"]]
-        for key, _ in cols:
-            e = _row_entry(r, key)
-            if not e or e.get("value") is None:
-                line += ["", "", "", ""]
-            else:
-                line += [f"{e['value']:.6f}", f"{e['ci95'][0]:.6f}", f"{e['ci95'][1]:.6f}", e.get("n", "")]
-        writer.writerow(line)
-    return buffer.getvalue()
-
 
 # ----------------------------------------------------------------------------- the four checks
 def _aligned(rows: list[dict[str, Any]], outcome: str) -> tuple[list[dict[str, Any]], np.ndarray] | None:
@@ -402,26 +302,14 @@ def check_b(rows: list[dict[str, Any]], n_boot: int) -> dict[str, Any]:
     return out
 
 
-def check_c(rows: list[dict[str, Any]], n_boot: int) -> dict[str, Any]:
-    """Spearman's rho of published top-1 vs mixed_rand accuracy, vs BG-Gap (and vs original), over models."""
-    from bgbench.stats import spearman_bootstrap
-
-    have = [r for r in rows if r["published_top1"] is not None]
-    out: dict[str, Any] = {
-        "models": [r["model"] for r in have],
-        "left_out_no_published_top1": [r["model"] for r in rows if r["published_top1"] is None]}
-    x = np.array([r["published_top1"] for r in have], dtype=np.float64)
-    targets = {"mixed_rand": lambda r: r["accuracy"].get("mixed_rand", {}).get("value"),
-               "bg_gap": lambda r: (r["bg_gap"] or {}).get("value"),
-               "original": lambda r: r["accuracy"].get("original", {}).get("value"),
-               "only_bg_t": lambda r: r["accuracy"].get("only_bg_t", {}).get("value")}
-    for name, get in targets.items():
-        ys = [get(r) for r in have]
-        keep = [i for i, y in enumerate(ys) if y is not None]
-        if len(keep) < 2:
-            continue
-        est = spearman_bootstrap(x[keep], np.array([ys[i] for i in keep]), n_boot=n_boot, seed=3)
-        out[name] = est.to_json()
+def check_c(trend: dict[str, Any]) -> dict[str, Any]:
+    """Spearman's rho of published top-1 vs mixed_rand accuracy, vs BG-Gap (and vs original and
+    only_bg_t), over models: the library sweep's trend (``sweep.json`` of the released rule)."""
+    rhos = trend.get("spearman") or {}
+    out: dict[str, Any] = {"models": list(trend.get("models", [])),
+                           "left_out_no_published_top1": list(trend.get("left_out", []))}
+    out.update({name: rhos[name] for name in ("mixed_rand", "bg_gap", "original", "only_bg_t")
+                if name in rhos})
     rand = out.get("mixed_rand", {}).get("value")
     gap = out.get("bg_gap", {}).get("value")
     out["paper_direction"] = {  # the paper: better models reach higher mixed_rand and smaller BG-Gap
@@ -451,6 +339,10 @@ def check_d(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- text and figures
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
+
+
 def _ci(entry: dict[str, Any]) -> str:
     return f"{_pct(entry['value'])}% [{_pct(entry['ci95'][0])}, {_pct(entry['ci95'][1])}]"
 
@@ -662,6 +554,69 @@ def data_note(summary: dict[str, Any], n_eval: int | None) -> str:
     return (f"Data: {kept} photos kept of {kept + dropped} read ({dropped} dropped: {reasons})." + half)
 
 
+LEGEND = ("Accuracy in % with [95% Wilson interval]; bg_t/370 = only_bg_t with the argmax restricted to the "
+          "370 IN-9 classes (all other columns: released rule, classes outside the nine count as wrong); "
+          "BG-Gap = m_same - m_rand in points with its paired Newcombe interval; challenge = share of "
+          "foregrounds no only_bg_t background fools; top-1 = published ImageNet top-1 (~ approximate).")
+
+
+def _what_ran(released: Any, restricted: Any) -> tuple[list[str], list[str], float, float]:
+    """(models evaluated now, models challenged now, eval seconds, challenge seconds) of the sweeps."""
+    evaluated, challenged, eval_s, challenge_s = [], [], 0.0, 0.0
+    for row in released.models:
+        t = row.get("timing") or {}
+        again = (restricted.row(row["name"]).get("timing") or {}) if row["name"] in restricted.names else {}
+        if t.get("resumed") is False or again.get("resumed") is False:
+            evaluated.append(row["name"])
+        if t.get("challenge_resumed") is False:
+            challenged.append(row["name"])
+        eval_s += t.get("eval_s", 0.0) + again.get("eval_s", 0.0)
+        challenge_s += t.get("challenge_s", 0.0)
+    return evaluated, challenged, eval_s, challenge_s
+
+
+def _write_study(study: Path, note: str, summary: dict[str, Any], rows: list[dict[str, Any]],
+                 checks: dict[str, Any]) -> dict[str, Path]:
+    """table.{txt,csv,json}, checks.{txt,json} and the figures into ``study``; returns the paths."""
+    from bgbench.atomic import atomic_write_json, atomic_write_text
+    from bgbench.sweeps.table import format_csv, format_text
+
+    files = {"table_txt": study / "table.txt", "table_csv": study / "table.csv",
+             "table_json": study / "table.json", "checks_txt": study / "checks.txt",
+             "checks_json": study / "checks.json",
+             "scatter": study / "scatter_top1.png", "check_a": study / "check_a_only_bg_t.png",
+             "check_b": study / "check_b_bg_gap.png", "check_d": study / "check_d_challenge.png"}
+    columns = table_columns(rows)
+    table = format_text(rows, columns)
+    atomic_write_text(files["table_txt"], "\n".join([note, "", table, "", LEGEND]) + "\n")
+    atomic_write_text(files["table_csv"], format_csv(rows, columns))
+    atomic_write_json(files["table_json"], {"note": note, "legend": LEGEND, "data_summary": summary,
+                                            "rows": table_records(rows)})
+    atomic_write_text(files["checks_txt"], format_checks(checks) + "\n")
+    atomic_write_json(files["checks_json"], {"note": note, **checks})
+    plot_scatter(rows, checks["c"], files["scatter"])
+    plot_check_a(checks["a"], files["check_a"])
+    plot_check_b(checks["b"], files["check_b"])
+    if checks["d"]["per_model"]:
+        plot_check_d(checks["d"], files["check_d"])
+    else:
+        files.pop("check_d")
+    return files
+
+
+def _build_summary(realdata: Path, data: Path, *, per_class: int | None, workers: int, segmenter: str,
+                   report_only: bool, quiet: bool) -> dict[str, Any]:
+    from bgbench.errors import BgbenchError
+
+    if not report_only:
+        return build_step(realdata, data, per_class=per_class, workers=workers, segmenter=segmenter,
+                          quiet=quiet)
+    build_json = data / "build.json"
+    if not build_json.is_file():
+        raise BgbenchError("nothing built yet (no data/build.json); run without --report-only", data.parent)
+    return json.loads(build_json.read_text())["splits"]["val"]["summary"]
+
+
 def run_study(out: Path, *, realdata: Path = DEFAULT_REALDATA, models: list[str] | None = None,
               per_class: int | None = None, skip_challenge: bool = False,
               challenge_models: list[str] | None = None, challenge_shard: str | None = None,
@@ -671,83 +626,39 @@ def run_study(out: Path, *, realdata: Path = DEFAULT_REALDATA, models: list[str]
     "checks_json": {...}, "files": {...}}``. ``challenge_models`` defaults to the built-ins selected;
     ``challenge_shard`` "i/n" runs the challenge on a 1-in-n subsample of the foregrounds.
     ``report_only``: compute nothing, tabulate the results already in ``out`` (partial runs)."""
-    from bgbench.atomic import atomic_write_json, atomic_write_text
     from bgbench.errors import BgbenchError
+    from bgbench.sweeps.table import format_text
 
     if not (realdata / "imagenet-samples").is_dir():
         raise BgbenchError("real data not found (expected imagenet-samples/ and models/; set "
                            "BGBENCH_REALDATA or --realdata)", realdata)
     out = Path(out)
-    data, results, challenge, study = out / "data", out / "results", out / "challenge", out / "study"
-    cache_dir = out / "cache"
     chosen = select_models(study_models(realdata), models)
     missing = [m.spec for m in chosen if m.kind != "builtin" and not Path(m.spec.split(":", 1)[1]).is_file()]
     if missing:
         raise BgbenchError(f"model file(s) not found: {', '.join(missing)}")
-    timing = {"build_s": 0.0, "eval_s": 0.0, "challenge_s": 0.0}
-    evaluated: list[str] = []
-    challenged: list[str] = []
-    if report_only:
-        build_json = data / "build.json"
-        if not build_json.is_file():
-            raise BgbenchError("nothing built yet (no data/build.json); run without --report-only", out)
-        summary = json.loads(build_json.read_text())["splits"]["val"]["summary"]
-    else:
-        t0 = time.perf_counter()
-        summary = build_step(realdata, data, per_class=per_class, workers=workers, segmenter=segmenter,
-                             quiet=quiet)
-        timing["build_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        evaluated = eval_step(data, chosen, results, device=device, cache_dir=cache_dir, quiet=quiet)
-        timing["eval_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if not skip_challenge:
-            wanted = challenge_models if challenge_models is not None else [m.name for m in chosen
-                                                                             if m.kind == "builtin"]
-            challenged = challenge_step(data, select_models(chosen, wanted) if wanted else [], challenge,
-                                        shard=challenge_shard, device=device, cache_dir=cache_dir,
-                                        quiet=quiet)
-        timing["challenge_s"] = time.perf_counter() - t0
-
-    rows = gather(chosen, results, challenge)
-    if skip_challenge:
-        for r in rows:
-            r["challenge"] = None
-            r["_outcomes"].pop("challenge", None)
-    checks = {"a": check_a(rows, n_boot), "b": check_b(rows, n_boot), "c": check_c(rows, n_boot),
+    wanted = challenge_models if challenge_models is not None else [m.name for m in chosen
+                                                                     if m.kind == "builtin"]
+    wanted = [] if skip_challenge or not wanted else [m.name for m in select_models(chosen, wanted)]
+    t0 = time.perf_counter()
+    summary = _build_summary(realdata, out / "data", per_class=per_class, workers=workers,
+                             segmenter=segmenter, report_only=report_only, quiet=quiet)
+    build_s = 0.0 if report_only else time.perf_counter() - t0
+    released, restricted = sweep_step(out / "data", chosen, out, challenge_models=wanted,
+                                      shard=challenge_shard, device=device, n_boot=n_boot,
+                                      report_only=report_only, quiet=quiet)
+    evaluated, challenged, eval_s, challenge_s = _what_ran(released, restricted)
+    rows = study_rows(chosen, released, restricted, out)
+    checks = {"a": check_a(rows, n_boot), "b": check_b(rows, n_boot), "c": check_c(released.trend),
               "d": check_d(rows)}
     n_eval = max((r["accuracy"]["original"]["n"] for r in rows if "original" in r["accuracy"]), default=None)
     note = data_note(summary, n_eval)
-    table = format_table(rows)
-    legend = ("Accuracy in % with [95% Wilson interval]; bg_t/370 = only_bg_t with the argmax restricted to "
-              "the 370 IN-9 classes (all other columns: released rule, classes outside the nine count as "
-              "wrong); BG-Gap = m_same - m_rand in points with its paired Newcombe interval; challenge = "
-              "share of foregrounds no only_bg_t background fools; top-1 = published ImageNet top-1 "
-              "(~ approximate).")
-    checks_text = format_checks(checks)
-    study.mkdir(parents=True, exist_ok=True)
-    files = {"table_txt": study / "table.txt", "table_csv": study / "table.csv",
-             "table_json": study / "table.json", "checks_txt": study / "checks.txt",
-             "checks_json": study / "checks.json",
-             "scatter": study / "scatter_top1.png", "check_a": study / "check_a_only_bg_t.png",
-             "check_b": study / "check_b_bg_gap.png", "check_d": study / "check_d_challenge.png"}
-    atomic_write_text(files["table_txt"], "\n".join([note, "", table, "", legend]) + "\n")
-    atomic_write_text(files["table_csv"], table_csv(rows))
-    atomic_write_json(files["table_json"], {"note": note, "legend": legend, "data_summary": summary,
-                                            "rows": table_records(rows)})
-    atomic_write_text(files["checks_txt"], checks_text + "\n")
-    atomic_write_json(files["checks_json"], {"note": note, **checks})
-    plot_scatter(rows, checks["c"], files["scatter"])
-    plot_check_a(checks["a"], files["check_a"])
-    plot_check_b(checks["b"], files["check_b"])
-    if checks["d"]["per_model"]:
-        plot_check_d(checks["d"], files["check_d"])
-    else:
-        files.pop("check_d")
-    return {"note": note, "table": table, "legend": legend, "checks": checks_text,
-            "rows": table_records(rows), "checks_json": checks,
-            "files": {k: str(v) for k, v in files.items()},
-            "evaluated_now": evaluated, "challenged_now": challenged, "timing": timing}
+    files = _write_study(out / "study", note, summary, rows, checks)
+    return {"note": note, "table": format_text(rows, table_columns(rows)), "legend": LEGEND,
+            "checks": format_checks(checks), "rows": table_records(rows), "checks_json": checks,
+            "files": {k: str(v) for k, v in files.items()}, "evaluated_now": evaluated,
+            "challenged_now": challenged,
+            "timing": {"build_s": build_s, "eval_s": eval_s, "challenge_s": challenge_s}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,8 +92,9 @@ def test_unknown_model_name_is_one_line_error(tmp_path):
 
 def test_challenge_shards_are_merged(tmp_path):
     """Complete shards of one n are pooled (the n covering most foregrounds wins); a complete
-    all-foreground run takes precedence; incomplete runs are ignored."""
-    study = _load_study()
+    all-foreground run takes precedence; incomplete runs are ignored (the study reads them through
+    the library's bgbench.sweeps.challenge_outcome)."""
+    from bgbench.sweeps import challenge_outcome
 
     def write(folder, shard, fooled, complete=True):
         records = [{"index": i, "image": f"original/val/00_dog/img{i}.JPEG", "fooled": f}
@@ -104,14 +105,14 @@ def test_challenge_shards_are_merged(tmp_path):
         (tmp_path / "m" / folder).mkdir(parents=True, exist_ok=True)
         (tmp_path / "m" / folder / "challenge.json").write_text(json.dumps(doc))
 
-    assert study.load_challenge(tmp_path, "m") is None
+    assert challenge_outcome(tmp_path / "m") is None
     write("shard-0of4", [0, 4], {0: True, 4: False, 8: True})
     write("shard-2of4", [2, 4], {2: True, 6: True, 10: False})
     write("shard-1of8", [1, 8], {1: False, 9: False})
     write("shard-3of4", [3, 4], {3: False}, complete=False)
-    merged = study.load_challenge(tmp_path, "m")
-    assert merged["shard"] == "0,2/4" and len(merged["foregrounds"]) == 6
-    assert sorted(r["index"] for r in merged["foregrounds"]) == [0, 2, 4, 6, 8, 10]
+    merged = challenge_outcome(tmp_path / "m")
+    assert merged.shard == "0,2/4" and len(merged.records) == 6
+    assert sorted(r["index"] for r in merged.records) == [0, 2, 4, 6, 8, 10]
     write(".", None, {i: i % 3 == 0 for i in range(12)})
-    full = study.load_challenge(tmp_path, "m")
-    assert full["shard"] is None and len(full["foregrounds"]) == 12 and full["n_backgrounds"] == 12
+    full = challenge_outcome(tmp_path / "m")
+    assert full.shard is None and len(full.records) == 12 and full.n_backgrounds == 12

@@ -26,6 +26,8 @@ _LAZY: dict[str, str] = {
     "ModelOptions": "bgbench.options",
     "load_results": "bgbench.results",
     "DEFAULT_MODEL": "bgbench.options",
+    "sweep": "bgbench.sweeps",
+    "SweepResult": "bgbench.sweeps",
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
     "train": "bgbench.training",

@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
                                       help="Real-data folder holding models/ (default $BGBENCH_REALDATA)."),
         as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON instead of a table."),
         out: Path = typer.Option(None, "--out", help="Also write the entries as JSON to this file."),
+        toml: Path = typer.Option(None, "--toml",
+                                  help="Also write the runnable entries (built-ins, the real-data models "
+                                       "found, user entries) as a `bgbench sweep` models file."),
     ) -> None:
         """List every registered model and spec form, the real-data models and the user zoo, with input
         size, preprocessing, output space and published top-1."""
@@ -31,6 +34,10 @@ def register(app: typer.Typer) -> None:
         records = [e.to_dict() for e in entries]
         if out is not None:
             atomic_write_json(out, records)
+        if toml is not None:
+            from bgbench.sweeps.config import write_zoo_toml
+
+            write_zoo_toml(toml, entries)
         if as_json:
             typer.echo(json.dumps(records, indent=2))
         else:

@@ -112,14 +112,16 @@ def default_zoo_file() -> Path:
     return Path(config) / "bgbench" / "zoo.toml"
 
 
-def _toml_load(path: Path) -> dict[str, Any]:
+def load_toml(path: Path, what: str = "zoo file") -> dict[str, Any]:
+    """The table of the TOML file ``path``; a one-line BgbenchError naming it (``what`` it is)
+    when it cannot be read or is not TOML. Shared by the zoo and the sweep's models file."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         try:
             import tomli as tomllib
         except ImportError as exc:
-            raise BgbenchError("reading zoo TOML files on Python 3.10 needs `pip install tomli`",
+            raise BgbenchError(f"reading a {what} (TOML) on Python 3.10 needs `pip install tomli`",
                                path) from exc
     try:
         with open(path, "rb") as handle:
@@ -127,7 +129,7 @@ def _toml_load(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise BgbenchError(f"not valid TOML ({exc})", path) from exc
     except OSError as exc:
-        raise BgbenchError(f"cannot read zoo file ({exc.strerror})", path) from exc
+        raise BgbenchError(f"cannot read {what} ({exc.strerror})", path) from exc
 
 
 def user_entries(path: str | Path) -> list[ZooEntry]:
@@ -135,7 +137,7 @@ def user_entries(path: str | Path) -> list[ZooEntry]:
     p = Path(path).expanduser()
     if not p.is_file():
         raise BgbenchError("zoo file not found", p)
-    data = _toml_load(p)
+    data = load_toml(p)
     unknown_top = set(data) - {"model", "models"}
     if unknown_top:
         raise BgbenchError(f"unknown top-level key(s) {sorted(unknown_top)} (expected [[model]] tables)", p)

@@ -37,7 +37,7 @@ def register_result(kind: str, target: str, filename: str, major: int = 1) -> No
 
 
 # the commands that ship with bgbench (later commands register themselves the same way)
-register_result("sweep", "bgbench.sweep.result:SweepResult", "sweep.json")
+register_result("sweep", "bgbench.sweeps.result:SweepResult", "sweep.json")
 register_result("challenge", "bgbench.challenge.result:ChallengeResult", "challenge.json")
 register_result("eval", "bgbench.eval.result:EvalResult", "results.json")
 register_result("build", "bgbench.build.result:BuildResult", "build.json")

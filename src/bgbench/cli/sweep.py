@@ -1,0 +1,75 @@
+"""``bgbench sweep MODELS DATA``: every model of a models file on every variant, one table
+(parses options, calls :func:`bgbench.sweep`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bgbench.cli.common import (
+    CacheChoice,
+    cache_options,
+    default_out,
+    inject_options,
+    model_option_specs,
+    quiet_option,
+)
+
+#: every model option but the spec (the models file names the models), shared by all models
+shared_model_options = inject_options([s for s in model_option_specs() if s.name != "spec"], "model",
+                                      lambda values: values)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sweep")
+    @shared_model_options
+    @cache_options
+    def sweep_command(
+        models: Path = typer.Argument(..., help="Models TOML file: [[model]] tables with spec (required), "
+                                                "name, imagenet_top1, challenge, notes and any model "
+                                                "option (map_rule, preprocess, weights, ...)."),
+        data: Path = typer.Argument(..., help="Dataset root holding <variant>/<split>/<class>/<image>."),
+        out: Path = typer.Option(None, "--out", "-o",
+                                 help="Folder for sweep.json/.csv/.md and one folder per model "
+                                      "(default: bgbench-results/sweep-<models file>)."),
+        challenge: bool = typer.Option(False, "--challenge",
+                                       help="Also run the adversarial-backgrounds challenge per model."),
+        challenge_shard: str = typer.Option(None, "--challenge-shard", metavar="I/N",
+                                            help="Challenge only foregrounds with index % N == I (a 1-in-N "
+                                                 "subsample; complete shards are pooled)."),
+        executor: str = typer.Option("serial", "--executor",
+                                     help="serial, or ray: each model a Ray task on the cluster "
+                                          "$RAY_ADDRESS names, else a local one."),
+        workers: int = typer.Option(None, "--workers", help="CPUs of a local Ray cluster (default: all)."),
+        variants: str = typer.Option(None, "--variants",
+                                     help="Comma list of variants (default: all present)."),
+        split: str = typer.Option("val", "--split", help="Split folder to evaluate."),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
+        n_boot: int = typer.Option(10000, "--n-boot", help="Bootstrap resamples of the trend's intervals."),
+        as_json: bool = typer.Option(False, "--json",
+                                     help="Print sweep.json to stdout instead of the table."),
+        quiet: bool = quiet_option(),
+        model: Any = None,
+        cache: CacheChoice = None,
+    ) -> None:
+        """Evaluate every model of MODELS on DATA (and challenge it): one combined table with the
+        ImageNet top-1 trend; finished models are resumed, changed ones re-run."""
+        import json
+        import sys
+
+        from bgbench.sweeps import sweep
+        from bgbench.sweeps.table import LEGEND
+        from bgbench.sweeps.trend import trend_lines
+
+        target = out if out is not None else default_out("sweep", models.stem)
+        result = sweep(models, data, out=target, challenge=challenge, challenge_shard=challenge_shard,
+                       executor=executor, workers=workers, variants=variants, split=split,
+                       batch_size=batch_size, cache=cache.cache, cache_dir=cache.cache_dir, n_boot=n_boot,
+                       quiet=quiet, **model)
+        if as_json:
+            typer.echo(json.dumps(result.to_json(), indent=2))
+        else:
+            typer.echo("\n".join([result.text_table(), "", LEGEND, "", *trend_lines(result.trend)]))
+        print(f"wrote {target / 'sweep.json'}, sweep.csv and sweep.md", file=sys.stderr)
