@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bgbench.cli import main
-from bgbench.train import small_cnn, to_float_images, train_classifier
+from bgbench.smallcnn import small_cnn, to_float_images, train_classifier
 
 
 def test_trainer_learns_a_colour_rule_deterministically() -> None:

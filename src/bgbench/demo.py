@@ -36,8 +36,8 @@ from bgbench.options import DEFAULT_MODEL, ModelOptions
 from bgbench.results.base import DocumentResult, pct
 
 DEMO_SCHEMA = "bgbench.demo/1"
-#: the small CNN the demo trains (bgbench.train.small_cnn through the python: adapter), its input size
-DEMO_NETWORK = "python:bgbench.train:small_cnn"
+#: the small CNN the demo trains (bgbench.smallcnn.small_cnn through the python: adapter), its input size
+DEMO_NETWORK = "python:bgbench.smallcnn:small_cnn"
 DEMO_INPUT = 64
 SWAP_P = 0.5
 

@@ -1,9 +1,9 @@
-"""A small, deterministic CPU-friendly trainer for 9-class background-reliance experiments.
+"""A small CNN for 9-class background-reliance experiments on a CPU, and a minimal trainer for it.
 
-Used by ``bgbench demo`` to show the paper's training result in minutes: a model trained on
-``original`` images with a background shortcut leans on backgrounds (large BG-Gap); the same model
-trained on ``mixed_rand`` leans on them much less. The network is deliberately small; the full
-training command (``bgbench train``) builds on this module.
+``bgbench demo`` trains :func:`small_cnn` through ``bgbench train`` (``python:bgbench.smallcnn:small_cnn``)
+to show the paper's training result in minutes. :func:`train_classifier` is a self-contained,
+deterministic in-memory trainer for quick experiments on arrays (no files, no augmentation); the
+training command with its recipe, checkpoints and background swap is :mod:`bgbench.training`.
 """
 
 from __future__ import annotations
