@@ -23,7 +23,7 @@ shared_model_options = inject_options([s for s in model_option_specs() if s.name
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("sweep")
+    @app.command("sweep", no_args_is_help=True)
     @shared_model_options
     @cache_options
     def sweep_command(
