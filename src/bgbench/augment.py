@@ -3,14 +3,17 @@
 With probability ``p`` each training image's foreground (its ``fg_mask``) is pasted onto a
 background drawn from a bank (typically ``only_bg_t`` of the train split) with the one compositing
 function of the build and the challenge (:func:`bgbench.composite.composite_torch`). With
-``swap_classes="other"`` a foreground never receives a background of its own class, so the
-background carries no information about the label. Optionally the foreground is rescaled and moved
+``swap_classes="any"`` (the default) the background is drawn uniformly from the whole bank, so its
+class is independent of the label, as in mixed_rand; with ``"other"`` a foreground never receives a
+background of its own class. Beware that "never" is itself information: a model trained that way
+can learn that a background's class is *not* the label, and then fails on backgrounds of the right
+class (measured on the synthetic benchmark: docs/train.md). Optionally the foreground is rescaled and moved
 first (the ForAug idea: objects at other sizes and places), with nearest-neighbour sampling so every
 pasted pixel is one of the foreground's own pixels.
 
 Plain PyTorch use::
 
-    swap = BackgroundSwap(bank_images, bank_labels, p=0.5, swap_classes="other")
+    swap = BackgroundSwap(bank_images, bank_labels, p=0.5)
     for images, masks, labels in loader:          # uint8 or float (N, 3, H, W), (N, 1, H, W), (N,)
         images = swap(images.to(dev), masks.to(dev), labels.to(dev))
         loss = criterion(model(normalise(images)), labels)
@@ -38,7 +41,7 @@ class BackgroundSwap(torch.nn.Module):
 
     ``backgrounds``: the bank, uint8 or float in [0, 1], (M, 3, H, W) (moved to the device of the
     batch and resized to its size once, bilinear, when they differ); ``background_labels``: int64
-    (M,) class of each bank image. ``swap_classes``: ``any`` (uniform over the bank) or ``other``
+    (M,) class of each bank image. ``swap_classes``: ``any`` (uniform over the bank; default) or ``other``
     (uniform over the bank images of other classes). ``scale``: (low, high) factor range of the
     foreground's size (1, 1 = unchanged); ``translate``: the largest shift as a fraction of the image
     side (0 = in place). ``generator``: a ``torch.Generator`` for reproducible draws (on the batch's
@@ -46,7 +49,7 @@ class BackgroundSwap(torch.nn.Module):
     """
 
     def __init__(self, backgrounds: torch.Tensor, background_labels: torch.Tensor | np.ndarray, *,
-                 p: float = 0.5, swap_classes: str = "other", scale: tuple[float, float] = (1.0, 1.0),
+                 p: float = 0.5, swap_classes: str = "any", scale: tuple[float, float] = (1.0, 1.0),
                  translate: float = 0.0, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:

@@ -6,7 +6,7 @@
    the paper's method, whose IoU against the true masks is reported).
 3. ``train``: three small CNNs (``bgbench.train.small_cnn``, 64 px, ``bgbench.training.train``):
    one on ``original`` (it learns the shortcut), one on ``original`` with the background-swap
-   augmentation (``SWAP_P`` of the images get another class's background, on the fly), and one on
+   augmentation (``SWAP_P`` of the images get a random image's background, on the fly), and one on
    ``mixed_rand`` (backgrounds carry no class signal there), as the paper's Section 5 does.
 4. ``eval``: every model on every variant (accuracy with 95% intervals, BG-Gap, and with
    ``draws`` donor backgrounds per foreground a BG-Gap interval over all composites), and the default
@@ -39,7 +39,7 @@ DEMO_SCHEMA = "bgbench.demo/1"
 #: the small CNN the demo trains (bgbench.smallcnn.small_cnn through the python: adapter), its input size
 DEMO_NETWORK = "python:bgbench.smallcnn:small_cnn"
 DEMO_INPUT = 64
-SWAP_P = 0.5
+SWAP_P = 1.0
 
 SUMMARY_VARIANTS = ("original", "only_bg_t", "no_fg", "only_fg", "mixed_same", "mixed_rand", "mixed_next")
 

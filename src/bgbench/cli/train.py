@@ -31,8 +31,9 @@ RECIPE_SPECS = [
 ]
 SWAP_SPECS = [
     OptionSpec("swap", ("--swap",), float, "Background-swap probability p (0 = off).", 0.0),
-    OptionSpec("swap_classes", ("--swap-classes",), str, "other (never the foreground's own class) or any.",
-               "other"),
+    OptionSpec("swap_classes", ("--swap-classes",), str,
+               "any (backgrounds of every class, independent of the label) or other (never the "
+               "foreground's own class).", "any"),
     OptionSpec("swap_draws", ("--swap-draws",), int, "Composites per training image with --head-only.", 4),
     OptionSpec("swap_scale", ("--swap-scale",), str, "Foreground scale range LOW,HIGH.", "1,1"),
     OptionSpec("swap_translate", ("--swap-translate",), float,

@@ -21,12 +21,13 @@ from bgbench.training.result import TRAIN_SCHEMA, TrainResult
 class Swap:
     """Background-swap augmentation of a run (:class:`bgbench.augment.BackgroundSwap`).
 
-    ``p``: swap probability per image; ``classes``: ``other`` (never the foreground's own class)
-    or ``any``; ``draws``: composites per training image with ``head_only`` (features computed
+    ``p``: swap probability per image; ``classes``: ``any`` (uniform over the bank, the
+    background's class independent of the label; default) or ``other`` (never the foreground's own
+    class); ``draws``: composites per training image with ``head_only`` (features computed
     once); ``scale`` (low, high) and ``translate`` (fraction of the side) move the foreground."""
 
     p: float = 1.0
-    classes: str = "other"
+    classes: str = "any"
     draws: int = 4
     scale: tuple[float, float] = (1.0, 1.0)
     translate: float = 0.0
