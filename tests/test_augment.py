@@ -114,3 +114,18 @@ def test_load_swap_data_reads_a_built_tree(synth_built, tmp_path):
     (tmp_path / "original" / "val" / "00_dog").mkdir(parents=True)
     with pytest.raises(BgbenchError, match="fg_mask"):
         load_swap_data(tmp_path, "val")
+
+
+def test_docs_train_pytorch_snippet_runs(synth_trainval, tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "train.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    (tmp_path / "in9").symlink_to(synth_trainval)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(snippet, "docs/train.md", "exec"), scope)
+    out, images, masks = scope["augmented"], scope["images"], scope["masks"]
+    m = masks[:, None].expand_as(images)
+    assert out.shape == images.shape and torch.equal(out[m], images[m])
