@@ -4,8 +4,9 @@ The IN-9 variants of the real photos with boxes (``../shared/realdata/imagenet-s
 here, or ``--data`` an existing build such as the real-data study's) are split into ``--folds``
 folds by photo, stratified by class. For every fold, the head of the pretrained
 ``efficientnet_lite0`` is retrained (``bgbench train --head-only``) on the other folds' photos in
-five ways: on ``original``, ``only_bg_t``, ``no_fg``, ``mixed_rand`` and on ``original`` with the
-background-swap augmentation (``--swap 1 --swap-draws 4``), and evaluated on the held-out fold's
+six ways: on ``original``, ``only_bg_t``, ``no_fg``, ``mixed_rand`` and on ``original`` with the
+background-swap augmentation (``--swap 1 --swap-draws 4``; backgrounds of any class, and of other
+classes only), and evaluated on the held-out fold's
 variants with ``--draws`` donor backgrounds per foreground. Every kept photo is tested exactly once;
 the folds' predictions are pooled: accuracy per variant with a Wilson interval over photos,
 mixed_same / mixed_rand / BG-Gap over all composites with a bootstrap over photos.
@@ -31,8 +32,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REALDATA = Path(os.environ.get("BGBENCH_REALDATA", REPO.parent / "shared" / "realdata"))
-HEADS = (("original", "original", False), ("only_bg_t", "only_bg_t", False), ("no_fg", "no_fg", False),
-         ("mixed_rand", "mixed_rand", False), ("original+swap", "original", True))
+#: (head name, training variant, background-swap classes or None)
+HEADS = (("original", "original", None), ("only_bg_t", "only_bg_t", None), ("no_fg", "no_fg", None),
+         ("mixed_rand", "mixed_rand", None), ("original+swap", "original", "any"),
+         ("original+swap_other", "original", "other"))
 CHANCE = 1.0 / 9.0
 #: what the table reports (mixed_same / mixed_rand also come from --draws)
 EVAL_VARIANTS = ("original", "only_bg_t", "mixed_same", "mixed_rand")
@@ -75,7 +78,7 @@ def link_fold(data: Path, root: Path, test: set[str]) -> Path:
 
 
 def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: bool) -> dict[str, Path]:
-    """Retrain the five heads on one fold; returns head name -> its eval/results.json."""
+    """Retrain the six heads on one fold; returns head name -> its eval/results.json."""
     from bgbench.training import EvalPlan, Swap, train
 
     done = {}
@@ -84,7 +87,7 @@ def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: b
         results = folder / "eval" / "results.json"
         if not (folder / "train.json").is_file():
             train(root, "efficientnet_lite0", out=folder, variant=variant, head_only=True,
-                  swap=Swap(p=1.0, draws=4) if swap else None, seed=seed,
+                  swap=Swap(p=1.0, classes=swap, draws=4) if swap else None, seed=seed,
                   evaluation=EvalPlan("val", draws, variants=",".join(EVAL_VARIANTS)),
                   device="cpu", cache_dir=cache, quiet=quiet)
         done[name] = results
