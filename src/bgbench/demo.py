@@ -130,7 +130,8 @@ def _train_models(data: Path, out: Path, epochs: int, seed: int, draws: int, dev
     from bgbench.training import EvalPlan, Recipe, train
 
     rows, training = [], {}
-    recipe = Recipe(epochs=epochs, input_size=DEMO_INPUT, lr=3e-3, weight_decay=5e-4, crop_scale=(0.6, 1.0))
+    recipe = Recipe(epochs=epochs, input_size=DEMO_INPUT, lr=3e-3, weight_decay=5e-4, crop_scale=(1.0, 1.0),
+                    label_smoothing=0.0, warmup_epochs=0.3 * epochs)
     for name, variant, swap in DEMO_MODELS:
         log(f"[3/5] train {name} ({variant}" + (f", background swap p={swap}" if swap else "") + ")")
         plan = EvalPlan("val", draws, challenge=True, results_dir=out / "results" / name,

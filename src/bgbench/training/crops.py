@@ -19,8 +19,13 @@ def random_resized_crop(
     """Crop each image of ``x`` (float (N, 3, H, W)) to a random box of area fraction in ``scale``
     and aspect ratio in ``ratio`` (log-uniform; ``scale`` (1, 1): no crop), resize it to ``size`` x
     ``size`` (bilinear) and flip it horizontally with probability 1/2 when ``flip``. Draws come
-    from ``generator`` (CPU), so a seed fixes every crop. Returns float (N, 3, size, size)."""
+    from ``generator`` (CPU), so a seed fixes every crop. Images larger than the smallest crop needs
+    are first shrunk with an antialiased resize (grid_sample itself does not antialias).
+    Returns float (N, 3, size, size)."""
     n = x.shape[0]
+    working = min(x.shape[-1], math.ceil(size / math.sqrt(scale[0])))
+    if x.shape[-1] > working or x.shape[-2] > working:  # antialiased shrink first: grid_sample does not
+        x = F.interpolate(x, size=(working, working), mode="bilinear", align_corners=False, antialias=True)
     if scale == (1.0, 1.0):  # no crop: the whole image, resized, optionally flipped
         sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if flip else torch.ones(n)
         theta = torch.zeros((n, 2, 3))
