@@ -7,7 +7,7 @@ import subprocess
 import time
 
 
-def kill_when(command: list[str], env: dict[str, str], ready, timeout: float = 300) -> None:
+def kill_when(command: list[str], env: dict[str, str], ready, timeout: float = 120) -> None:
     """Start ``command``, SIGKILL it as soon as ``ready()`` holds; fail if it finished first."""
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout

@@ -7,10 +7,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +27,7 @@ from bgbench.sources import load_image, load_mask, read_source
 from bgbench.synth import synthesize
 from bgbench.variants import single_image_variants
 from buildhelpers import check_mixed_files, file_of, tree_bytes
+from procutil import kill_when
 
 PHASE1 = ("original", "only_bg_b", "only_bg_t", "no_fg", "only_fg")
 MIXED = ("mixed_same", "mixed_rand", "mixed_next")
@@ -205,19 +204,6 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert tree_bytes(out) == tree_bytes(clean)
-
-
-def kill_when(command: list[str], env: dict[str, str], ready) -> None:
-    """Start ``command``, SIGKILL it as soon as ``ready()`` holds; fail if it finished first."""
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ready():
-            break
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
 
 
 # the CLI, with each mixed file's write followed by a short pause: phase 2 of a tiny build lasts long

@@ -64,6 +64,7 @@ def test_resume_after_sigkill_gives_the_same_final_weights(synth_trainval, tmp_p
         [sys.executable, "-m", "bgbench", "train", str(synth_trainval), "--out", str(resumed), *FULL_ARGS],
         _env(),
         one_epoch_saved,
+        timeout=300,
     )
     assert not (resumed / "model.safetensors").exists()
     again = _train_cli(synth_trainval, resumed)
