@@ -176,3 +176,25 @@ def test_bad_data_is_one_line_error_before_any_output(synth_trainval, tmp_path, 
     assert not out.exists()
     with pytest.raises(BgbenchError, match="probability"):
         train(data, arch="test_resnet", out=out, swap=2.0)
+
+
+def test_shrink_train_data_resizes_images_masks_and_bank_once():
+    from bgbench.training.crops import working_size
+    from bgbench.training.data import TrainData, shrink_train_data
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 96, 96, 3), dtype=np.uint8)
+    masks = np.zeros((5, 96, 96), np.uint8)
+    masks[:, 24:72, 24:72] = 1  # a centred square, half the side
+    data = TrainData(images, np.arange(5) % 2, [f"{i}.png" for i in range(5)], ["a", "b"], "fp",
+                     masks=masks, bank=images[:3].copy(), bank_labels=np.array([0, 1, 0]))
+    assert working_size(64, (1.0, 1.0)) == 64 and working_size(64, (0.25, 1.0)) == 128
+    small = shrink_train_data(data, 32)
+    assert small.images.shape == (5, 32, 32, 3) and small.images.dtype == np.uint8
+    assert small.bank.shape == (3, 32, 32, 3) and small.masks.shape == (5, 32, 32)
+    assert set(np.unique(small.masks)) == {0, 1} and small.masks[:, 8:24, 8:24].all()
+    assert small.masks.sum() == 5 * 16 * 16  # the square maps exactly onto 16 x 16 pixels
+    # the antialiased shrink averages: a constant image stays that constant
+    flat = TrainData(np.full((2, 64, 64, 3), 77, np.uint8), np.array([0, 1]), ["x", "y"], ["a", "b"], "fp")
+    assert (shrink_train_data(flat, 16).images == 77).all()
+    assert shrink_train_data(data, 128) is data  # nothing larger: unchanged, no copy

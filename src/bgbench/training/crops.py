@@ -8,6 +8,12 @@ import torch
 import torch.nn.functional as F
 
 
+def working_size(size: int, scale: tuple[float, float]) -> int:
+    """The side an image needs for crops of area fraction >= ``scale[0]`` resized to ``size`` without
+    upsampling the smallest crop: ``ceil(size / sqrt(scale[0]))`` (``size`` itself for no crop)."""
+    return math.ceil(size / math.sqrt(scale[0]))
+
+
 def random_resized_crop(
     x: torch.Tensor,
     size: int,
@@ -23,7 +29,7 @@ def random_resized_crop(
     are first shrunk with an antialiased resize (grid_sample itself does not antialias).
     Returns float (N, 3, size, size)."""
     n = x.shape[0]
-    working = min(x.shape[-1], math.ceil(size / math.sqrt(scale[0])))
+    working = min(x.shape[-1], working_size(size, scale))
     if x.shape[-1] > working or x.shape[-2] > working:  # antialiased shrink first: grid_sample does not
         x = F.interpolate(x, size=(working, working), mode="bilinear", align_corners=False, antialias=True)
     if scale == (1.0, 1.0):  # no crop: the whole image, resized, optionally flipped

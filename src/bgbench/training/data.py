@@ -94,6 +94,39 @@ def load_train_data(
     return out
 
 
+def shrink_train_data(data: TrainData, side: int, chunk: int = 256) -> TrainData:
+    """``data`` with images, masks and bank resized once to ``side`` x ``side`` when they are larger
+    (antialiased bilinear for images; masks area-averaged, then >= 0.5 is foreground), so the swap and
+    the crops of every epoch run at the size the crops need instead of the stored one. The result is
+    in memory (uint8, same dtypes and value ranges); ``data`` itself is returned when nothing is larger."""
+    from dataclasses import replace
+
+    if data.images.shape[1] <= side and data.images.shape[2] <= side:
+        return data
+
+    def resize(array: np.ndarray, is_mask: bool) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        parts = []
+        for begin in range(0, len(array), chunk):
+            block = torch.from_numpy(np.array(array[begin:begin + chunk], dtype=np.float32))
+            block = block[:, None] if is_mask else block.permute(0, 3, 1, 2)
+            small = F.interpolate(block, size=(side, side), mode="area" if is_mask else "bilinear",
+                                  **({} if is_mask else {"align_corners": False, "antialias": True}))
+            small = (small >= 0.5)[:, 0] if is_mask else small.round().clamp(0, 255).permute(0, 2, 3, 1)
+            parts.append(small.to(torch.uint8).numpy())
+        shape = (0, side, side) if is_mask else (0, side, side, 3)
+        return np.concatenate(parts) if parts else np.zeros(shape, np.uint8)
+
+    return replace(
+        data,
+        images=resize(data.images, False),
+        masks=None if data.masks is None else resize(data.masks, True),
+        bank=None if data.bank is None else resize(data.bank, False),
+    )
+
+
 def batch_tensor(images: np.ndarray, index: np.ndarray, device) -> object:
     """uint8 (B, 3, H, W) tensor on ``device`` of ``images[index]`` (uint8 (N, H, W, 3))."""
     import torch

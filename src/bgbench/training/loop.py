@@ -1,5 +1,6 @@
 """Full training / fine-tuning: the epoch loop with the background swap, crops, mixed precision on a
-GPU, and a resumable state after every epoch."""
+GPU, and a resumable state after every epoch. Images larger than the crops need are shrunk once
+before the first epoch (``shrink_train_data``), so the swap and crops run at the working size."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from bgbench.progress import progress
-from bgbench.training.crops import random_resized_crop
-from bgbench.training.data import TrainData, batch_tensor
+from bgbench.training.crops import random_resized_crop, working_size
+from bgbench.training.data import TrainData, batch_tensor, shrink_train_data
 from bgbench.training.recipe import Recipe, lr_factor, make_optimizer
 from bgbench.training.state import load_state, save_state
 
@@ -101,6 +102,8 @@ def train_full(net, data: TrainData, recipe: Recipe, *, swap: dict[str, Any] | N
     per_epoch = math.ceil(n / bs)
     total, warmup = per_epoch * recipe.epochs, round(recipe.warmup_epochs * per_epoch)
     step, start_epoch, history = load_state(out, key, module, optimizer, generator) or (0, 0, [])
+    size = int(net.classifier.preprocessing.input_size or data.images.shape[1])
+    data = shrink_train_data(data, working_size(size, recipe.crop_scale))
     batches = _Batches(data, net, recipe, make_swap(data, swap, generator), generator)
     bar = progress(total=total, initial=step, desc="train", unit="step", quiet=quiet)
     try:
