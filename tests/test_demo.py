@@ -35,29 +35,26 @@ def test_small_cnn_output_shape() -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: Path) -> None:
+def test_demo_quick_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    args = ["demo", str(out), "--per-class-train", "24", "--per-class-val", "5", "--epochs", "10",
-            "--device", "cpu", "--quiet"]
-    assert main(args) == 0
+    assert main(["demo", str(out), "--quick", "--device", "cpu", "--quiet"]) == 0
     summary = json.loads((out / "demo.json").read_text())
+    assert summary["plan"]["size"] == 128 and set(summary["stages"]) >= {"data", "train"}
     rows = {row["model"]: row for row in summary["models"]}
-    assert set(rows) == {"trained_on_original", "trained_with_swap", "trained_on_mixed_rand",
-                         "pretrained_efficientnet_lite0"}
+    assert set(rows) == {"trained_on_original", "trained_with_swap"}  # --quick: no pretrained model
     for name in rows:
         results = json.loads((out / "results" / name / "results.json").read_text())
         assert set(results["accuracy"]) >= {"original", "only_bg_t", "mixed_same", "mixed_rand", "mixed_next"}
         challenge = json.loads((out / "challenge" / name / "challenge.json").read_text())
         assert challenge["n_foregrounds"] == results["n"]["original"]
-    shortcut = rows["trained_on_original"]
+    shortcut, swap = rows["trained_on_original"], rows["trained_with_swap"]
     # The planted shortcut: backgrounds alone carry the class for the model trained on originals ...
     assert shortcut["only_bg_t"] > 0.5
-    # ... and training on mixed_rand, or with backgrounds swapped, removes much of that reliance
-    for robust in (rows["trained_on_mixed_rand"], rows["trained_with_swap"]):
-        assert robust["only_bg_t"] < shortcut["only_bg_t"] - 0.2
-        assert robust["bg_gap"] < shortcut["bg_gap"] and robust["bg_gap_draws"] < shortcut["bg_gap_draws"]
+    # ... its BG-Gap is clearly larger than the augmented model's (intervals apart) and adversarial
+    # backgrounds fool it more often
+    assert shortcut["bg_gap_draws_ci95"][0] > swap["bg_gap_draws_ci95"][1]
+    assert shortcut["challenge_accuracy"] < swap["challenge_accuracy"]
+    assert swap["only_bg_t"] < shortcut["only_bg_t"] - 0.2
     assert (out / "models" / "trained_with_swap" / "model.safetensors").is_file()
     assert (out / "demo.csv").read_text().startswith("model,original,")
-    # the default real model went through the released 1000 -> 9 path, its weights identified
-    real = json.loads((out / "results" / "pretrained_efficientnet_lite0" / "results.json").read_text())
-    assert real["label_map"]["rule"] == "released" and real["model_info"]["weights_sha256"]
+

@@ -25,13 +25,16 @@ trained models' finished epochs.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bgbench.atomic import atomic_write_json, atomic_write_text
+from bgbench.errors import BgbenchError
 from bgbench.options import DEFAULT_MODEL, ModelOptions
 from bgbench.results.base import DocumentResult, pct
 
@@ -73,71 +76,129 @@ class DemoResult(DocumentResult):
         return header, body
 
 
-def run_demo(out: str | Path = "bgbench-demo", *, device: str = "auto", per_class_train: int = 50,
-             per_class_val: int = 20, size: int = 256, epochs: int = 12, seed: int = 0, draws: int = 4,
-             model: str | ModelOptions | None = DEFAULT_MODEL, quiet: bool = False, log=print) -> DemoResult:
+#: the demo's small models: (row name, training variant, background-swap probability)
+DEMO_MODELS = (("trained_on_original", "original", 0.0), ("trained_with_swap", "original", SWAP_P),
+               ("trained_on_mixed_rand", "mixed_rand", 0.0))
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """How much the demo makes: synthetic scenes per class (train, val), the scene side in pixels
+    (variants are built at 7/8 of it, as 224 of 256), epochs per small CNN, donor draws per
+    foreground for the BG-Gap interval, the val split's segmenter (``grabcut``, the paper's method,
+    or ``mask``, the true masks), which of :data:`DEMO_MODELS` to train, the pretrained ImageNet model
+    scored beside them (a spec; None: none) and whether it also runs the challenge, and how many val
+    images per class the saliency figure explains (0: none)."""
+
+    per_class_train: int = 100
+    per_class_val: int = 20
+    size: int = 192
+    epochs: int = 24
+    draws: int = 4
+    val_segmenter: str = "grabcut"
+    models: tuple[str, ...] = ("trained_on_original", "trained_with_swap", "trained_on_mixed_rand")
+    pretrained: str | None = DEFAULT_MODEL
+    pretrained_challenge: bool = True
+    saliency_per_class: int = 2
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.models) - {name for name, _, _ in DEMO_MODELS})
+        if unknown:
+            raise BgbenchError(f"unknown demo model(s) {', '.join(unknown)} "
+                               f"(expected some of {', '.join(name for name, _, _ in DEMO_MODELS)})")
+        if self.val_segmenter not in ("grabcut", "mask"):
+            raise BgbenchError(f"demo val segmenter must be grabcut or mask, got {self.val_segmenter!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+#: ``bgbench demo`` (default) and ``bgbench demo --quick`` (the whole chain on fewer, smaller images)
+PLANS = {"default": DemoPlan(),
+         "quick": DemoPlan(per_class_train=30, per_class_val=10, size=128, epochs=20, draws=2,
+                           val_segmenter="mask", models=("trained_on_original", "trained_with_swap"),
+                           pretrained=None, pretrained_challenge=False, saliency_per_class=1)}
+
+
+def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "default", device: str = "auto",
+             seed: int = 0, quiet: bool = False, log=print, **overrides: Any) -> DemoResult:
     """Run the demo into ``out`` and return the summary (also written to ``out/demo.json``).
 
-    ``model``: a pretrained model (spec or ModelOptions) evaluated beside the trained CNNs
-    (None: none); ``draws``: donor backgrounds per foreground for the BG-Gap interval. ``log``
-    receives one human-readable line per stage (``lambda *_: None`` silences it).
+    ``plan``: a :class:`DemoPlan` or the name of one in :data:`PLANS`; ``overrides`` replace its
+    fields (``per_class_train=``, ``epochs=``, ``pretrained=None``, ...). ``log`` receives one
+    human-readable line per stage (``lambda *_: None`` silences it).
     """
     from bgbench.devices import resolve_device
 
+    plan = replace(PLANS[plan] if isinstance(plan, str) else plan, **overrides)
     out = Path(out)
     source, data = out / "source", out / "in9"
     dev = resolve_device(device)
-    started = time.perf_counter()
-    builds = _make_data(source, data, per_class_train, per_class_val, size, seed, quiet, log)
-    rows, training = _train_models(data, out, epochs, seed, draws, dev, quiet, log)
-    if model:
-        rows.append(_score_pretrained(ModelOptions.of(model, device=str(dev)), data, out, draws, quiet, log))
+    started, stages = time.perf_counter(), _Stages()
+    with stages("data"):
+        builds = _make_data(source, data, plan, seed, quiet, log)
+    with stages("train"):
+        rows, training = _train_models(data, out, plan, seed, dev, quiet, log)
+    if plan.pretrained:
+        with stages("pretrained"):
+            opts = ModelOptions.of(plan.pretrained, device=str(dev))
+            rows.append(_score_pretrained(opts, data, out, plan, quiet, log))
     val = builds["val"]["summary"]
-    summary = {"schema": DEMO_SCHEMA, "out": str(out), "device": str(dev),
-               "seconds": round(time.perf_counter() - started, 1), "train": training,
-               "build": {split: b["summary"] for split, b in builds.items()},
+    summary = {"schema": DEMO_SCHEMA, "out": str(out), "device": str(dev), "plan": plan.to_json(),
+               "seconds": round(time.perf_counter() - started, 1), "stages": stages.seconds,
+               "train": training, "build": {split: b["summary"] for split, b in builds.items()},
                "grabcut_iou": val.get("mask_iou") or val.get("grabcut_iou"), "models": rows}
     atomic_write_json(out / "demo.json", summary)
     atomic_write_text(out / "demo.csv", _csv(rows))
     return DemoResult(summary, out / "demo.json")
 
 
-def _make_data(source: Path, data: Path, per_class_train: int, per_class_val: int, size: int, seed: int,
-               quiet: bool, log) -> dict[str, Any]:
+class _Stages:
+    """Wall seconds per named stage (``with stages("train"): ...``), for demo.json."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 1)
+
+
+def _make_data(source: Path, data: Path, plan: DemoPlan, seed: int, quiet: bool, log) -> dict[str, Any]:
     """Stages 1-2: synthesize train and val scenes, build their variants; the two build results."""
     from bgbench.build import build_dataset
     from bgbench.synth import synthesize
 
-    log(f"[1/5] synth: {per_class_train}/class train + {per_class_val}/class val scenes, "
-        f"background matches the class 90% of the time -> {source}")
-    synthesize(source, per_class=per_class_train, split="train", seed=seed, size=size, quiet=quiet)
-    synthesize(source, per_class=per_class_val, split="val", seed=seed, size=size, quiet=quiet)
-    log(f"[2/5] build: IN-9 variants -> {data} (train: true masks; val: GrabCut)")
+    log(f"[1/5] synth: {plan.per_class_train}/class train + {plan.per_class_val}/class val scenes "
+        f"({plan.size} px), background matches the class 90% of the time -> {source}")
+    synthesize(source, per_class=plan.per_class_train, split="train", seed=seed, size=plan.size, quiet=quiet)
+    synthesize(source, per_class=plan.per_class_val, split="val", seed=seed, size=plan.size, quiet=quiet)
+    log(f"[2/5] build: IN-9 variants -> {data} (train: true masks; val: {plan.val_segmenter})")
     return {split: build_dataset(source, data, split=split, segmenter=segmenter, seed=seed, quiet=quiet,
-                                 executor="process")
-            for split, segmenter in (("train", "mask"), ("val", "grabcut"))}
+                                 size=plan.size - plan.size // 8, resize=plan.size, executor="process")
+            for split, segmenter in (("train", "mask"), ("val", plan.val_segmenter))}
 
 
-#: the demo's small models: (row name, training variant, background-swap probability)
-DEMO_MODELS = (("trained_on_original", "original", 0.0), ("trained_with_swap", "original", SWAP_P),
-               ("trained_on_mixed_rand", "mixed_rand", 0.0))
-
-
-def _train_models(data: Path, out: Path, epochs: int, seed: int, draws: int, dev, quiet: bool,
+def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: bool,
                   log) -> tuple[list[dict[str, Any]], dict]:
     """Stages 3-5 for the small CNNs: train each (``bgbench.training.train``), evaluate it on every
     val variant with ``draws`` donor backgrounds per foreground, run the challenge; (rows, records)."""
     from bgbench.training import EvalPlan, Recipe, train
 
     rows, training = [], {}
+    epochs = plan.epochs
     recipe = Recipe(epochs=epochs, input_size=DEMO_INPUT, lr=3e-3, weight_decay=5e-4, crop_scale=(1.0, 1.0),
                     label_smoothing=0.0, warmup_epochs=0.3 * epochs)
-    for name, variant, swap in DEMO_MODELS:
+    for name, variant, swap in (m for m in DEMO_MODELS if m[0] in plan.models):
         log(f"[3/5] train {name} ({variant}" + (f", background swap p={swap}" if swap else "") + ")")
-        plan = EvalPlan("val", draws, challenge=True, results_dir=out / "results" / name,
-                        challenge_dir=out / "challenge" / name)
+        evaluation = EvalPlan("val", plan.draws, challenge=True, results_dir=out / "results" / name,
+                              challenge_dir=out / "challenge" / name)
         result = train(data, DEMO_NETWORK, out=out / "models" / name, variant=variant, swap=swap or None,
-                       seed=seed, recipe=recipe, evaluation=plan, device=str(dev), quiet=quiet)
+                       seed=seed, recipe=recipe, evaluation=evaluation, device=str(dev), quiet=quiet)
         last = result.history[-1]
         training[name] = {"variant": variant, "swap": swap, "n": result["n_train"],
                           "epochs": len(result.history),
@@ -161,7 +222,7 @@ def _row(name: str, metrics: dict[str, Any], challenge: float | None) -> dict[st
     return row
 
 
-def _score_pretrained(opts: ModelOptions, data: Path, out: Path, draws: int, quiet: bool,
+def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan, quiet: bool,
                       log) -> dict[str, Any]:
     """Stages 4-5 for the pretrained model: eval with draws and the challenge; the summary row."""
     from bgbench.challenge import run_challenge
@@ -169,11 +230,14 @@ def _score_pretrained(opts: ModelOptions, data: Path, out: Path, draws: int, qui
 
     name = f"pretrained_{opts.spec}"
     log(f"[4/5] eval {name} on every variant of val (released 1000 -> 9 mapping)")
-    result = evaluate(data, opts, out=out / "results" / name, draws=draws, quiet=quiet)
-    log(f"[5/5] challenge {name}")
-    challenge = run_challenge(data, opts, out=out / "challenge" / name, quiet=quiet, gallery=False)
+    result = evaluate(data, opts, out=out / "results" / name, draws=plan.draws, quiet=quiet)
+    accuracy = None
+    if plan.pretrained_challenge:
+        log(f"[5/5] challenge {name}")
+        challenge = run_challenge(data, opts, out=out / "challenge" / name, quiet=quiet, gallery=False)
+        accuracy = challenge.accuracy
     doc = result.to_json(predictions=False)
-    return _row(name, {**doc, "draws": result.draws}, challenge.accuracy)
+    return _row(name, {**doc, "draws": result.draws}, accuracy)
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
