@@ -59,6 +59,9 @@ def os_error_line(exc: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    from bgbench.provenance import set_cli_command
+
+    set_cli_command(sys.argv[1:] if argv is None else list(argv))
     try:
         app(args=argv, prog_name="bgbench", standalone_mode=True)
     except SystemExit as exc:

@@ -9,8 +9,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bgbench import __version__
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
+from bgbench.provenance import command_line
 from bgbench.training.checkpoint import save_checkpoint
 from bgbench.training.data import TrainData, check_train_split, load_train_data
 from bgbench.training.recipe import Recipe
@@ -183,6 +185,7 @@ def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: lis
            "model": options.to_json() if options is not None else None, "n_train": len(train_data.labels),
            "classes": train_data.class_names, "history": history, "train_s": parts["train_s"],
            "eval": metrics, "eval_dir": metrics["results_dir"], "challenge": chal,
-           "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint}}
+           "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint},
+           "bgbench_version": __version__, "command": command_line()}
     atomic_write_json(out / "train.json", doc)
     return TrainResult(doc, out / "train.json")
