@@ -191,7 +191,13 @@ def _order(collection: Collection) -> None:
     rank = {name: i for i, name in enumerate(dict.fromkeys(listed))}
     for kind in ("eval", "challenge", "train"):
         if kind in collection.by_kind:
-            collection.by_kind[kind].sort(key=lambda r: rank.get(collection.name(r), len(rank)))
+            collection.by_kind[kind].sort(key=lambda r: _rank(rank, collection.name(r)))
+
+
+def _rank(rank: dict[str, int], name: str) -> tuple[int, int]:
+    """Listed names first in their order; a suffixed twin (``name (restricted map)``) after them."""
+    base = name.split(" (", 1)[0].split(" [", 1)[0]
+    return (0 if name in rank else 1, rank.get(name, rank.get(base, len(rank))))
 
 
 def _link_sweeps(collection: Collection, loaded: dict[Path, Result]) -> None:

@@ -145,6 +145,22 @@ def _dot_rows(
     ax.invert_yaxis()
 
 
+def accuracy_dots(plt: Any, data: dict[str, Any]) -> Any:
+    """Many models on one or two variants: a dot per model and variant with its interval."""
+    variants, models = data["variants"], data["models"]
+    fig, ax = plt.subplots(figsize=(style.FULL_WIDTH * 0.75, 1.3 + style.ROW_HEIGHT * 1.4 * len(models)))
+    series = [
+        (v, [m["accuracy"].get(v) for m in models], style.variant_colour(v, i), "os"[i % 2])
+        for i, v in enumerate(variants)
+    ]
+    _dot_rows(ax, [m["name"] for m in models], series)
+    ax.axvline(100 / 9, color="#555555", linestyle=":", linewidth=1, label="chance (1/9)")
+    ax.set_xlabel("accuracy (%)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, ncol=3)
+    fig.tight_layout()
+    return fig
+
+
 def bg_gap(plt: Any, data: dict[str, Any]) -> Any:
     models = data["models"]
     fig, ax = plt.subplots(figsize=(style.FULL_WIDTH * 0.75, 1.3 + style.ROW_HEIGHT * 1.4 * len(models)))
@@ -161,36 +177,46 @@ def bg_gap(plt: Any, data: dict[str, Any]) -> Any:
     return fig
 
 
+def _scatter_fit(
+    ax: Any, x: np.ndarray, values: list[dict[str, Any] | None], col: str, label: str, marker: str = "o"
+) -> None:
+    """Points with 95% whiskers and a least-squares line (dashed) through them."""
+    v, err = _err(values)
+    keep = ~np.isnan(v)
+    ax.errorbar(
+        x[keep],
+        v[keep],
+        yerr=err[:, keep],
+        fmt=marker,
+        color=col,
+        label=label,
+        capsize=2,
+        markersize=4,
+        elinewidth=0.8,
+    )
+    if keep.sum() >= 3 and np.ptp(x[keep]) > 0:
+        slope, intercept = np.polyfit(x[keep], v[keep], 1)
+        span = np.array([x[keep].min(), x[keep].max()])
+        ax.plot(span, slope * span + intercept, "--", color=col, linewidth=1, alpha=0.8)
+
+
 def progress(plt: Any, data: dict[str, Any]) -> Any:
     models = sorted(data["models"], key=lambda m: m["top1"])
     x = np.array([m["top1"] for m in models], dtype=float)
     fig, (left, right) = plt.subplots(1, 2, figsize=(style.FULL_WIDTH, 3.8))
     for i, variant in enumerate(data["variants"]):
-        v, err = _err([m["accuracy"].get(variant) for m in models])
-        keep = ~np.isnan(v)
-        left.errorbar(
-            x[keep],
-            v[keep],
-            yerr=err[:, keep],
-            fmt="o-",
-            color=style.variant_colour(variant, i),
-            label=variant,
-            capsize=2,
-            markersize=4,
-            linewidth=1,
-            alpha=0.9,
+        _scatter_fit(
+            left, x, [m["accuracy"].get(variant) for m in models], style.variant_colour(variant, i), variant
         )
     left.set_xlabel("published ImageNet top-1 (%)")
     left.set_ylabel("IN-9 accuracy (%)")
     left.legend(frameon=False)
-    v, err = _err([m["gap"] for m in models])
-    keep = ~np.isnan(v)
-    right.errorbar(
-        x[keep], v[keep], yerr=err[:, keep], fmt="o", color=style.colour(3), capsize=2, markersize=4
-    )
+    left.set_title(data.get("left_title", ""), fontsize=10)
+    _scatter_fit(right, x, [m["gap"] for m in models], style.colour(3), "BG-Gap")
     right.axhline(0, color="#555555", linewidth=1)
     right.set_xlabel("published ImageNet top-1 (%)")
     right.set_ylabel("BG-Gap (points)")
+    right.set_title(data.get("right_title", ""), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -298,6 +324,7 @@ DRAWERS = {
     f.__name__: f
     for f in (
         accuracy_bars,
+        accuracy_dots,
         accuracy_heatmap,
         bg_gap,
         progress,

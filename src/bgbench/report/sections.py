@@ -115,11 +115,8 @@ def summary_section(rows: list[ModelRow], n_results: int) -> Section | None:
     return Section("summary", "Key figures", [Text(intro), Table(header, body)])
 
 
-def accuracy_section(rows: list[ModelRow]) -> Section | None:
-    """Accuracy per model and variant (Wilson 95% intervals) and its figure."""
-    rows = [r for r in rows if r.accuracy]
-    if not rows:
-        return None
+def _accuracy_items(rows: list[ModelRow], suffix: str, note: str) -> list[Any]:
+    """Table and figure of one group of rows (one map rule)."""
     variants = [v for v in IMAGE_VARIANTS if any(v in r.accuracy for r in rows)]
     body = [
         [
@@ -129,7 +126,9 @@ def accuracy_section(rows: list[ModelRow]) -> Section | None:
         ]
         for r in rows
     ]
-    table = Table(["model", *variants, "n"], body, "accuracy [95% Wilson interval]; n: images per variant")
+    table = Table(
+        ["model", *variants, "n"], body, f"accuracy [95% Wilson interval]{note}; n: images per variant"
+    )
     data = {
         "variants": variants,
         "models": [
@@ -137,20 +136,29 @@ def accuracy_section(rows: list[ModelRow]) -> Section | None:
         ],
     }
     if len(rows) <= MAX_BAR_MODELS:
-        figure = FigureSpec(
-            "accuracy",
-            "accuracy_bars",
-            data,
-            "Accuracy on each variant, one bar per model (whiskers: 95% intervals).",
-        )
+        draw, what = "accuracy_bars", "one bar per model (whiskers: 95% intervals)"
+    elif len(variants) <= 2:
+        draw, what = "accuracy_dots", f"{len(rows)} models (whiskers: 95% intervals)"
     else:
-        figure = FigureSpec(
-            "accuracy",
-            "accuracy_heatmap",
-            data,
-            f"Accuracy on each variant ({len(rows)} models; numbers in percent).",
-        )
-    return Section("accuracy", "Accuracy per variant", [figure, table])
+        draw, what = "accuracy_heatmap", f"{len(rows)} models; numbers in percent"
+    figure = FigureSpec(f"accuracy{suffix}", draw, data, f"Accuracy on each variant{note}, {what}.")
+    return [figure, table]
+
+
+def accuracy_section(rows: list[ModelRow]) -> Section | None:
+    """Accuracy per model and variant (Wilson 95% intervals) and its figure, one group per label-map
+    rule (numbers under different rules are not comparable; the released rule first)."""
+    rows = [r for r in rows if r.accuracy]
+    if not rows:
+        return None
+    rules = list(dict.fromkeys(r.map_rule for r in rows))
+    rules.sort(key=lambda rule: rule != "released")
+    items: list[Any] = []
+    for rule in rules:
+        group = [r for r in rows if r.map_rule == rule]
+        note = "" if len(rules) == 1 else f", {rule or 'unknown'} map rule"
+        items += _accuracy_items(group, "" if rule == rules[0] else f"_{_slug(str(rule))}", note)
+    return Section("accuracy", "Accuracy per variant", items)
 
 
 def bg_gap_section(rows: list[ModelRow]) -> Section | None:
@@ -221,28 +229,38 @@ def progress_section(rows: list[ModelRow], sweeps: list[dict[str, Any]]) -> Sect
             "whiskers: 95% intervals.",
         )
     )
-    trend = max(sweeps, key=lambda d: len((d.get("trend") or {}).get("models", [])), default={}).get("trend")
+
+    def richness(doc: dict[str, Any]) -> tuple[int, int]:
+        t = doc.get("trend") or {}
+        return len(t.get("spearman") or {}), len(t.get("models") or [])
+
+    trend = max(sweeps, key=richness, default={}).get("trend")
     rhos = (trend or {}).get("spearman") or {}
+    for key, target in (("left_title", "mixed_rand"), ("right_title", "bg_gap")):
+        if rhos.get(target, {}).get("value") is not None:
+            label = "mixed_rand" if target == "mixed_rand" else "BG-Gap"
+            data[key] = f"Spearman ρ (top-1, {label}) = {_rho(rhos[target])}"
     if rhos:
         body = [
-            [
-                target.replace("bg_gap", "BG-Gap"),
-                f"{est['value']:+.2f}" if est.get("value") is not None else "-",
-                "-"
-                if not est.get("ci95") or est["ci95"][0] is None
-                else f"[{est['ci95'][0]:+.2f}, {est['ci95'][1]:+.2f}]",
-                str(est.get("n", "-")),
-            ]
+            [target.replace("bg_gap", "BG-Gap"), _rho(est), str(est.get("n", "-"))]
             for target, est in rhos.items()
         ]
         items.append(
             Table(
-                ["ImageNet top-1 vs", "Spearman rho", "95% interval", "models"],
+                ["ImageNet top-1 vs", "Spearman rho [95% interval]", "models"],
                 body,
                 "rank correlation across models (percentile bootstrap over models, from the sweep)",
             )
         )
     return Section("progress", "ImageNet progress", items)
+
+
+def _rho(est: dict[str, Any]) -> str:
+    """``+0.90 [+0.62, +0.99]`` (no interval when the bootstrap gave none)."""
+    if est.get("value") is None:
+        return "-"
+    ci = est.get("ci95") or [None, None]
+    return f"{est['value']:+.2f}" + ("" if ci[0] is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]")
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -263,9 +281,12 @@ def dataset_section(builds: list[dict[str, Any]]) -> Section | None:
             )
         )
         per_class = summary.get("per_class") or {}
-        body = [[cls, str(c.get("kept", 0)), str(c.get("dropped", 0))] for cls, c in per_class.items()]
-        if body:
-            items.append(Table(["class", "kept", "dropped"], body, "images per class"))
+        if per_class:
+            header = ["images", *[cls.split("_", 1)[-1] for cls in per_class]]
+            body = [
+                [what, *[str(c.get(what, 0)) for c in per_class.values()]] for what in ("kept", "dropped")
+            ]
+            items.append(Table(header, body, "images per class"))
         reasons = summary.get("drop_reasons") or {}
         if reasons:
             items.append(
