@@ -149,3 +149,47 @@ def test_probe_cells_parse_positions_and_settings():
         }
     )
     assert [p["x"] for p in curve["points"]] == [0.1, 0.2] and curve["xlabel"] == "bg_noise"
+
+
+# ----------------------------------------------------------------------------- in a real browser
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    from browser import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        pytest.skip(
+            "no Chromium found (apt-get install chromium, or set BGBENCH_CHROMIUM); .ci/run installs it"
+        )
+    return found
+
+
+@pytest.mark.slow
+def test_browser_check_catches_a_broken_page(chromium, tmp_path):
+    """The checks below can fail: console errors, an uncaught exception, a missing and a corrupt image,
+    and a blank page are all caught."""
+    from browser import check_page, looks_blank, screenshot
+
+    broken = tmp_path / "broken.html"
+    broken.write_text(
+        '<!DOCTYPE html><html><body><p>x</p><img src="missing.png">'
+        '<img src="data:image/png;base64,iVBORw0KGgoAAAAbroken">'
+        '<script>console.error("deliberate"); throw new Error("boom");</script></body></html>'
+    )
+    seen = check_page(chromium, broken, tmp_path / "b")
+    assert any("deliberate" in m for m in seen.console) and any("boom" in m for m in seen.console)
+    assert (seen.images, seen.broken, seen.scripts) == (2, 2, 1)
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body></body></html>")
+    assert looks_blank(screenshot(chromium, blank, tmp_path / "blank.png", (400, 300)))
+
+
+@pytest.mark.slow
+def test_report_opens_in_chromium_without_errors_and_is_not_blank(chromium, made, tmp_path):
+    from browser import check_page, looks_blank, screenshot
+
+    seen = check_page(chromium, made["out"], tmp_path / "check")
+    assert seen.console == [] and seen.scripts == 0
+    assert seen.images >= 12 and seen.broken == 0
+    pixels = screenshot(chromium, made["out"], tmp_path / "report.png")
+    assert pixels.shape[:2] == (1600, 1280) and not looks_blank(pixels)

@@ -29,7 +29,8 @@ class ReportResult(DocumentResult):
     def summary_lines(self) -> list[str]:
         return [
             f"report {self.html}: {len(self.sections)} sections ({', '.join(self.sections)}), "
-            f"{len(self.figures)} figures, {self.html_bytes / 1024:.0f} KiB, from {len(self.inputs)} results",
+            f"{sum(f.endswith('.png') for f in self.figures)} figures, {self.html_bytes / 1024:.0f} KiB, "
+            f"from {len(self.inputs)} results",
             f"  markdown {self.markdown} with figures in {self.files}",
         ]
 

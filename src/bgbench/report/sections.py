@@ -90,27 +90,37 @@ def short_hash(value: Any) -> str:
 
 # ----------------------------------------------------------------------------- models
 def summary_section(rows: list[ModelRow], n_results: int) -> Section | None:
-    """Key figures: one line per model (original, mixed_rand, BG-Gap, challenge)."""
-    if not rows:
+    """Key figures: one line per model that has one (original, mixed_rand, BG-Gap, challenge, and the
+    published ImageNet top-1 when a sweep gave it); evaluations of other variants only are left to the
+    accuracy section."""
+    shown = [
+        r for r in rows if "original" in r.accuracy or "mixed_rand" in r.accuracy or r.bg_gap or r.challenge
+    ]
+    if not shown:
         return None
-    has_draws = any(r.draws_gap for r in rows)
-    has_challenge = any(r.challenge for r in rows)
-    header = ["model", "original", "mixed_rand", "BG-Gap (points)"]
+    has_top1 = any(r.imagenet_top1 is not None for r in shown)
+    has_draws = any(r.draws_gap for r in shown)
+    has_challenge = any(r.challenge for r in shown)
+    header = ["model", *["ImageNet top-1"] * has_top1, "original", "mixed_rand", "BG-Gap (points)"]
     header += ["BG-Gap over donor draws"] * has_draws + ["challenge accuracy"] * has_challenge
     body = []
-    for r in rows:
+    for r in shown:
+        top1 = "-" if r.imagenet_top1 is None else f"{r.imagenet_top1:.1f}%"
         line = [
             r.name,
+            *[top1] * has_top1,
             pct_est(r.accuracy.get("original")),
             pct_est(r.accuracy.get("mixed_rand")),
             points_est(r.bg_gap),
         ]
         line += [points_est(r.draws_gap)] * has_draws + [pct_est(r.challenge)] * has_challenge
         body.append(line)
+    others = len(rows) - len(shown)
     intro = (
-        f"{len(rows)} evaluated model(s) from {n_results} result file(s). Accuracy is top-1 on the nine "
-        f"classes with a 95% interval in brackets; {BG_GAP_DEFINITION}; challenge accuracy is the share "
-        "of foregrounds that no background fools."
+        f"{len(shown)} model(s) from {n_results} result file(s)"
+        + (f" ({others} more evaluation(s) of other variants in the accuracy section)" if others else "")
+        + ". Accuracy is top-1 on the nine classes with a 95% interval in brackets; "
+        + f"{BG_GAP_DEFINITION}; challenge accuracy is the share of foregrounds that no background fools."
     )
     return Section("summary", "Key figures", [Text(intro), Table(header, body)])
 
