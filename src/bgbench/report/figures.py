@@ -99,10 +99,25 @@ def accuracy_heatmap(plt: Any, data: dict[str, Any]) -> Any:
         ]
     )
     fig, ax = plt.subplots(figsize=(style.FULL_WIDTH, 1.2 + style.ROW_HEIGHT * len(models)))
-    image = ax.imshow(values, cmap=style.HEATMAP, vmin=0, vmax=100, aspect="auto")
-    ax.grid(False)
+    _heatmap(fig, ax, values, aspect="auto", fontsize=8, fraction=0.03)
     ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
     ax.set_yticks(range(len(models)), [m["name"] for m in models])
+    fig.tight_layout()
+    return fig
+
+
+def _heatmap(
+    fig: Any,
+    ax: Any,
+    values: np.ndarray,
+    *,
+    aspect: str = "equal",
+    fontsize: int = 9,
+    fraction: float = 0.046,
+) -> None:
+    """Accuracies in percent (NaN = not measured) as a 0-100 heat map, each cell annotated."""
+    image = ax.imshow(values, cmap=style.HEATMAP, vmin=0, vmax=100, aspect=aspect)
+    ax.grid(False)
     for (r, c), value in np.ndenumerate(values):
         if not np.isnan(value):
             ax.text(
@@ -111,12 +126,35 @@ def accuracy_heatmap(plt: Any, data: dict[str, Any]) -> Any:
                 f"{value:.0f}",
                 ha="center",
                 va="center",
-                fontsize=8,
+                fontsize=fontsize,
                 color="black" if value > 55 else "white",
             )
-    fig.colorbar(image, ax=ax, label="accuracy (%)", fraction=0.03, pad=0.02)
-    fig.tight_layout()
-    return fig
+    fig.colorbar(image, ax=ax, label="accuracy (%)", fraction=fraction, pad=0.03)
+
+
+def _points(
+    ax: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    err: np.ndarray,
+    col: str,
+    label: str,
+    marker: str = "o",
+    horizontal: bool = False,
+) -> None:
+    """Markers with 95% whiskers (``err``: 2 x N, along x when ``horizontal``, else along y)."""
+    whiskers = {"xerr": err} if horizontal else {"yerr": err}
+    ax.errorbar(
+        x,
+        y,
+        fmt=marker,
+        color=col,
+        label=label,
+        capsize=2,
+        markersize=5 if horizontal else 4,
+        elinewidth=0.9,
+        **whiskers,
+    )
 
 
 def _dot_rows(
@@ -130,16 +168,15 @@ def _dot_rows(
         v, err = _err(values)
         keep = ~np.isnan(v)
         if keep.any():
-            ax.errorbar(
+            _points(
+                ax,
                 v[keep],
                 y[keep] + (i - (len(series) - 1) / 2) * offset,
-                xerr=err[:, keep],
-                fmt=marker,
-                color=col,
-                label=label,
-                capsize=2,
-                markersize=5,
-                elinewidth=1,
+                err[:, keep],
+                col,
+                label,
+                marker,
+                horizontal=True,
             )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
@@ -183,17 +220,7 @@ def _scatter_fit(
     """Points with 95% whiskers and a least-squares line (dashed) through them."""
     v, err = _err(values)
     keep = ~np.isnan(v)
-    ax.errorbar(
-        x[keep],
-        v[keep],
-        yerr=err[:, keep],
-        fmt=marker,
-        color=col,
-        label=label,
-        capsize=2,
-        markersize=4,
-        elinewidth=0.8,
-    )
+    _points(ax, x[keep], v[keep], err[:, keep], col, label, marker)
     if keep.sum() >= 3 and np.ptp(x[keep]) > 0:
         slope, intercept = np.polyfit(x[keep], v[keep], 1)
         span = np.array([x[keep].min(), x[keep].max()])
@@ -291,22 +318,9 @@ def probe(plt: Any, data: dict[str, Any]) -> Any:
     if data["layout"] == "grid":
         values = np.array([[np.nan if v is None else 100 * v for v in row] for row in data["values"]])
         fig, ax = plt.subplots(figsize=(1.2 + 0.9 * values.shape[1], 0.8 + 0.8 * values.shape[0]))
-        image = ax.imshow(values, cmap=style.HEATMAP, vmin=0, vmax=100)
-        ax.grid(False)
-        for (r, c), value in np.ndenumerate(values):
-            if not np.isnan(value):
-                ax.text(
-                    c,
-                    r,
-                    f"{value:.0f}",
-                    ha="center",
-                    va="center",
-                    fontsize=9,
-                    color="black" if value > 55 else "white",
-                )
+        _heatmap(fig, ax, values)
         ax.set_xticks(range(values.shape[1]), [f"col {c}" for c in range(values.shape[1])])
         ax.set_yticks(range(values.shape[0]), [f"row {r}" for r in range(values.shape[0])])
-        fig.colorbar(image, ax=ax, label="accuracy (%)", fraction=0.046, pad=0.04)
     else:
         points = data["points"]
         fig, ax = plt.subplots(figsize=(style.FULL_WIDTH * 0.6, 3.2))
