@@ -148,9 +148,13 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
               quiet: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Evaluate the trained classifier on every variant of ``plan.split`` (and the challenge)."""
     from bgbench.eval import evaluate
+    from bgbench.models.common import sha256_state_dict
 
     clf = net.classifier
     clf.spec = f"ckpt:{out / 'model.safetensors'}"
+    # the results record the trained weights (the adapter hashed them before training)
+    clf.info = {**clf.info, "weights": str(out / "model.safetensors"),
+                "params_sha256": sha256_state_dict(clf.module)}
     results_dir = Path(plan.results_dir or out / "eval")
     ev = evaluate(data, clf, variants=plan.variants, split=plan.split, out=results_dir, cache=cache,
                   cache_dir=cache_dir, draws=plan.draws, draw_seed=seed, quiet=quiet)
