@@ -87,10 +87,9 @@ def saliency_section(docs: list[tuple[dict[str, Any], Path | None]]) -> Section 
         return None
     items: list[Any] = [
         Text(
-            "Foreground share: the part of a model's attribution that falls on the "
-            "foreground mask; mask area: the part of the image the mask covers; foreground "
-            "focus compares the two (above the mask area means the model looks at the object "
-            "more than its size alone explains)."
+            "Foreground share: the part of a model's attribution that falls on the foreground mask; "
+            "mask area: the part of the image the mask covers; foreground focus (with its 95% interval) "
+            "as the saliency result defines it. The attribution method is named under each table."
         )
     ]
     for i, (doc, folder) in enumerate(docs):
@@ -129,7 +128,7 @@ def saliency_section(docs: list[tuple[dict[str, Any], Path | None]]) -> Section 
                     f"Foreground focus per model ({doc.get('method', '?')}); whiskers: 95% intervals.",
                 )
             )
-        items += _figure_files(doc, folder, f"saliency{i}", "saliency figure")
+        items += _figure_files(doc, folder, f"saliency{i}_file", "saliency figure")
     return Section("saliency", "Saliency", items)
 
 
@@ -195,7 +194,7 @@ def probe_section(docs: list[tuple[dict[str, Any], Path | None]]) -> Section | N
                 )
             )
         items.append(Table(["setting", "accuracy [95% CI]"], body))
-        items += _figure_files(doc, folder, f"probe{i}", f"{kind} probe figure")
+        items += _figure_files(doc, folder, f"probe{i}_file", f"{kind} probe figure")
     return Section("probe", "Probes", items)
 
 
