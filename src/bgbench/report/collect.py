@@ -47,6 +47,16 @@ class SchemaDocument(DocumentResult):
         return [f"{self.SCHEMA} document {self.source_path}"]
 
 
+def document(result: Result) -> dict[str, Any]:
+    """The result's JSON document, made once per result (an evaluation's without its per-image
+    predictions, which no section needs)."""
+    cached = result.__dict__.get("_report_doc")
+    if cached is None:
+        cached = result.to_json(predictions=False) if result.kind == "eval" else result.to_json()
+        result.__dict__["_report_doc"] = cached
+    return cached
+
+
 def _known_names() -> dict[str, str]:
     names = result_filenames()
     return {**names, **{k: v for k, v in EXTRA_KINDS.items() if k not in names}}
@@ -142,7 +152,7 @@ def _folder(result: Result) -> Path | None:
 def _folder_name(result: Result) -> str:
     folder = _folder(result)
     if folder is None:
-        doc = result.to_json()
+        doc = document(result)
         model = doc.get("model")
         return str(model.get("spec") if isinstance(model, dict) else model or result.kind)
     return folder.name
@@ -185,9 +195,9 @@ def organize(results: list[Result]) -> Collection:
 def _order(collection: Collection) -> None:
     """Evaluations, challenges and training runs in the order a demo or sweep lists its models
     (the rest after them, in gathering order)."""
-    listed = [row.get("model") for demo in collection.of("demo") for row in demo.to_json().get("models", [])]
+    listed = [row.get("model") for demo in collection.of("demo") for row in document(demo).get("models", [])]
     for sweep in collection.of("sweep"):
-        listed += [row.get("name") for row in sweep.to_json().get("models", [])]
+        listed += [row.get("name") for row in document(sweep).get("models", [])]
     rank = {name: i for i, name in enumerate(dict.fromkeys(listed))}
     for kind in ("eval", "challenge", "train"):
         if kind in collection.by_kind:
@@ -203,7 +213,7 @@ def _rank(rank: dict[str, int], name: str) -> tuple[int, int]:
 def _link_sweeps(collection: Collection, loaded: dict[Path, Result]) -> None:
     for sweep in collection.of("sweep"):
         base = _folder(sweep)
-        for row in sweep.to_json().get("models", []):
+        for row in document(sweep).get("models", []):
             evaluation = (
                 None
                 if base is None
@@ -222,7 +232,7 @@ def _link_sweeps(collection: Collection, loaded: dict[Path, Result]) -> None:
 
 def _link_trains(collection: Collection, loaded: dict[Path, Result]) -> None:
     for run in collection.of("train"):
-        eval_dir = run.to_json().get("eval_dir")
+        eval_dir = document(run).get("eval_dir")
         evaluation = None if not eval_dir else _load_linked(collection, Path(eval_dir), loaded)
         if evaluation is not None and id(evaluation) not in collection.names and _folder(run) is not None:
             collection.names[id(evaluation)] = _folder(run).name
@@ -231,7 +241,7 @@ def _link_trains(collection: Collection, loaded: dict[Path, Result]) -> None:
 def _link_builds(collection: Collection, loaded: dict[Path, Result]) -> None:
     """The build.json of every evaluated or challenged tree (for the dataset section)."""
     for result in [*collection.of("eval"), *collection.of("challenge")]:
-        root = (result.to_json().get("data") or {}).get("root")
+        root = (document(result).get("data") or {}).get("root")
         if root and (Path(root) / "build.json").is_file():
             _load_linked(collection, Path(root) / "build.json", loaded)
 
@@ -247,7 +257,7 @@ def _name_evals(collection: Collection) -> None:
         if len(group) < 2:
             continue
         for result in group:  # one model evaluated twice: tell the runs apart by map rule, else folder
-            rule = result.to_json().get("map_rule")
+            rule = document(result).get("map_rule")
             suffix = f" ({rule} map)" if rule and rule != "released" else ""
             collection.names[id(result)] = name + suffix
         if len({collection.names[id(r)] for r in group}) < len(group):
@@ -272,5 +282,5 @@ def _name_challenges(collection: Collection) -> None:
         if owner.name == "challenge":
             owner = owner.parent
         name = eval_names.get(owner, owner.name)
-        shard = result.to_json().get("shard")
+        shard = document(result).get("shard")
         collection.names[id(result)] = name + (f" (shard {shard[0]}/{shard[1]})" if shard else "")

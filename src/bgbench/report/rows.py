@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgbench.layout import IMAGE_VARIANTS
+from bgbench.report.collect import document
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def model_rows(collection: Any) -> list[ModelRow]:
     per sweep row without a results folder; each with its ImageNet top-1 and challenge when known."""
     rows = []
     for result in collection.of("eval"):
-        doc = result.to_json()
+        doc = document(result)
         row = row_from_metrics(
             collection.name(result), str(doc.get("model")), doc, str(result.source_path or "")
         )
@@ -112,7 +113,7 @@ def model_rows(collection: Any) -> list[ModelRow]:
             rows[-1].challenge = Estimate.of(
                 doc["challenge_accuracy"], doc.get("challenge_ci95"), doc.get("challenge_n")
             )
-    challenges = {collection.name(c): challenge_estimate(c.to_json()) for c in collection.of("challenge")}
+    challenges = {collection.name(c): challenge_estimate(document(c)) for c in collection.of("challenge")}
     for row in rows:
         row.imagenet_top1 = collection.imagenet_top1.get(row.name, row.imagenet_top1)
         row.challenge = challenges.get(row.name) or row.challenge
