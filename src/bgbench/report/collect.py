@@ -95,7 +95,7 @@ def gather(inputs: list[str | Path | Result]) -> list[Result]:
         if isinstance(item, Result):
             loaded = [item]
         else:
-            path = Path(item)
+            path = Path(item).absolute()  # folders a document names (a build's out) become absolute
             if path.is_dir():
                 files = _walk(path)
                 if not files:
