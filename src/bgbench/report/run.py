@@ -3,6 +3,7 @@ bad input fails before anything is written)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -101,8 +102,19 @@ def report(
     return ReportResult(doc, files / ReportResult.FILENAME)
 
 
+def _stale_figures(folder: Path) -> list[str]:
+    """The figure files an earlier report listed in ``folder`` (so that a rerun removes the ones it no
+    longer draws; nothing else in the folder is touched)."""
+    try:
+        old = json.loads((folder / ReportResult.FILENAME).read_text())
+    except (OSError, ValueError):
+        return []
+    return [n for n in old.get("figures", []) if isinstance(n, str) and "/" not in n and "\\" not in n]
+
+
 def _write_figures(folder: Path, figures: dict[str, Rendered]) -> list[str]:
     """Write each figure as ``<name>.png`` (and ``<name>.svg``) into ``folder``; the file names."""
+    stale = _stale_figures(folder)
     names = []
     for name, figure in figures.items():
         atomic_write_bytes(folder / f"{name}.png", figure.png, fsync=False)
@@ -110,4 +122,6 @@ def _write_figures(folder: Path, figures: dict[str, Rendered]) -> list[str]:
         if figure.svg is not None:
             atomic_write_bytes(folder / f"{name}.svg", figure.svg, fsync=False)
             names.append(f"{name}.svg")
+    for name in set(stale) - set(names):
+        (folder / name).unlink(missing_ok=True)
     return names

@@ -155,19 +155,26 @@ def _accuracy_items(rows: list[ModelRow], suffix: str, note: str) -> list[Any]:
     return [figure, table]
 
 
+#: label-map rules whose accuracies do not compare with the released rule's (an argmax over a subset
+#: of a 1000-class model's outputs, or summed probabilities): shown apart
+SEPARATE_RULES = ("restricted", "sum")
+
+
 def accuracy_section(rows: list[ModelRow]) -> Section | None:
-    """Accuracy per model and variant (Wilson 95% intervals) and its figure, one group per label-map
-    rule (numbers under different rules are not comparable; the released rule first)."""
+    """Accuracy per model and variant (Wilson 95% intervals) and its figure; evaluations under the
+    restricted or sum map rule form groups of their own (their numbers do not compare with the
+    released rule's, or with a 9-output model's direct predictions, which share the first group)."""
     rows = [r for r in rows if r.accuracy]
     if not rows:
         return None
-    rules = list(dict.fromkeys(r.map_rule for r in rows))
-    rules.sort(key=lambda rule: rule != "released")
+    groups: dict[str, list[ModelRow]] = {}
+    for r in rows:
+        groups.setdefault(r.map_rule if r.map_rule in SEPARATE_RULES else "", []).append(r)
+    order = sorted(groups, key=lambda rule: rule != "")
     items: list[Any] = []
-    for rule in rules:
-        group = [r for r in rows if r.map_rule == rule]
-        note = "" if len(rules) == 1 else f", {rule or 'unknown'} map rule"
-        items += _accuracy_items(group, "" if rule == rules[0] else f"_{_slug(str(rule))}", note)
+    for rule in order:
+        note = f", {rule} map rule" if rule else ""
+        items += _accuracy_items(groups[rule], f"_{rule}" if rule else "", note)
     return Section("accuracy", "Accuracy per variant", items)
 
 
