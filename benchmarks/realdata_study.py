@@ -20,7 +20,9 @@ Steps (every one resumes: run the same command again after an interruption):
    (b) BG-Gap > 0 for most models, and the mean BG-Gap with an interval;
    (c) Spearman rank correlation of published ImageNet top-1 with mixed_rand accuracy and with BG-Gap
        across the models, with a bootstrap interval over models (the sweep's trend);
-   (d) challenge accuracy against original accuracy per built-in.
+   (d) challenge accuracy against original accuracy per built-in;
+5. ``bgbench report`` of the build, both sweeps and the challenges: ``OUT/report.html`` (one
+   self-contained page) with ``OUT/report.md`` and its figures in ``OUT/report_files/``.
 
     python benchmarks/realdata_study.py [--out /tmp/bgbench-realdata] [--models a,b] [--quick]
         [--skip-challenge] [--device auto] [--workers 2] [--realdata DIR]
@@ -604,6 +606,16 @@ def _write_study(study: Path, note: str, summary: dict[str, Any], rows: list[dic
     return files
 
 
+def write_report(out: Path, *, quiet: bool) -> Path:
+    """``OUT/report.html`` (``bgbench report``, with report.md and report_files/ beside it) of the build,
+    both sweeps and the challenges under them."""
+    import bgbench
+
+    inputs = [p for p in (out / "data", out / "results", out / "restricted") if p.is_dir()]
+    bgbench.report(inputs, out / "report.html", title="bgbench real-data study", quiet=quiet)
+    return out / "report.html"
+
+
 def _build_summary(realdata: Path, data: Path, *, per_class: int | None, workers: int, segmenter: str,
                    report_only: bool, quiet: bool) -> dict[str, Any]:
     from bgbench.errors import BgbenchError
@@ -654,6 +666,7 @@ def run_study(out: Path, *, realdata: Path = DEFAULT_REALDATA, models: list[str]
     n_eval = max((r["accuracy"]["original"]["n"] for r in rows if "original" in r["accuracy"]), default=None)
     note = data_note(summary, n_eval)
     files = _write_study(out / "study", note, summary, rows, checks)
+    files["report"] = write_report(out, quiet=quiet)
     return {"note": note, "table": format_text(rows, table_columns(rows)), "legend": LEGEND,
             "checks": format_checks(checks), "rows": table_records(rows), "checks_json": checks,
             "files": {k: str(v) for k, v in files.items()}, "evaluated_now": evaluated,
@@ -717,7 +730,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(res['challenged_now']) or 'none'}; build {t['build_s']:.0f} s, "
           f"eval {t['eval_s']:.0f} s, challenge {t['challenge_s']:.0f} s, "
           f"total {time.perf_counter() - started:.0f} s")
-    print("files: " + ", ".join(Path(p).name for p in res["files"].values()) + f" in {out / 'study'}")
+    study = [Path(p).name for key, p in res["files"].items() if key != "report"]
+    print("files: " + ", ".join(study) + f" in {out / 'study'}")
+    print(f"report: {res['files']['report']} (report.md and report_files/ beside it)")
     return 0
 
 

@@ -35,6 +35,9 @@ def test_study_core_on_one_photo_per_class(realdata, tmp_path):
     assert res["evaluated_now"] == MODELS and res["challenged_now"] == []
     files = {k: Path(v) for k, v in res["files"].items()}
     assert "check_d" not in files  # no challenge, no figure (d)
+    assert files["report"] == out / "report.html" and (out / "report.md").is_file()
+    report_html = files["report"].read_text()
+    assert 'id="progress"' in report_html and "mobilenet_v1_0.25_128_quant" in report_html
     for key in ("scatter", "check_a", "check_b"):
         assert files[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", key
 

@@ -80,9 +80,10 @@ def resumed(result: SweepResult) -> dict[str, bool]:
 
 
 def without_timing(doc):
-    """A sweep.json document without the fields that depend on when and how fast it ran."""
+    """A sweep.json document without the fields that depend on when, how fast and from which command
+    line it ran."""
     if isinstance(doc, dict):
-        return {k: without_timing(v) for k, v in doc.items() if k not in ("timing", "created")}
+        return {k: without_timing(v) for k, v in doc.items() if k not in ("timing", "created", "command")}
     if isinstance(doc, list):
         return [without_timing(v) for v in doc]
     return doc

@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
     "train": "bgbench.training",
+    "report": "bgbench.report",
+    "ReportResult": "bgbench.report",
 }
 
 __all__ = ["__version__", *_LAZY]

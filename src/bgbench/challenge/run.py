@@ -39,6 +39,7 @@ from bgbench.errors import BgbenchError
 from bgbench.options import DEFAULT_MODEL
 from bgbench.predict import make_predictor
 from bgbench.progress import progress
+from bgbench.provenance import command_line
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def run_serial(data: str | Path, model: Any = DEFAULT_MODEL, settings: Challenge
                                       batch_size, s)
     search_s = time.perf_counter() - t0
     run_info = {"batch_size": batch_size, "order": s.order if not s.full else "folder", "device": str(dev),
-                "executor": "serial", "bgbench_version": __version__,
+                "executor": "serial", "bgbench_version": __version__, "command": command_line(),
                 "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "timing": {"load_s": round(load_s, 3), "setup_s": round(setup_s, 3),
                            "search_s": round(search_s, 3),

@@ -16,7 +16,8 @@ import typer
 from bgbench import __version__
 from bgbench.errors import BgbenchError
 
-COMMAND_MODULES = ("synth", "build", "eval", "challenge", "train", "sweep", "download", "models", "demo")
+COMMAND_MODULES = ("synth", "build", "eval", "challenge", "train", "sweep", "report", "download", "models",
+                   "demo")
 
 app = typer.Typer(
     name="bgbench",
@@ -59,6 +60,9 @@ def os_error_line(exc: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    from bgbench.provenance import set_cli_command
+
+    set_cli_command(sys.argv[1:] if argv is None else list(argv))
     try:
         app(args=argv, prog_name="bgbench", standalone_mode=True)
     except SystemExit as exc:

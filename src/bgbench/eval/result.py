@@ -12,6 +12,7 @@ import numpy as np
 
 from bgbench.jsonable import jsonable, versions
 from bgbench.metrics import Gap, Proportion, accuracy, confusion_matrix, per_class_accuracy
+from bgbench.provenance import command_line
 from bgbench.results.base import Result, pct, pct_ci
 
 RESULTS_SCHEMA = "bgbench.eval/1"
@@ -83,6 +84,8 @@ class EvalResult(Result):
     draws: dict[str, Any] | None = None
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     versions: dict[str, str] = field(default_factory=versions)
+    #: the command line that produced it (:func:`bgbench.provenance.command_line`)
+    command: str | None = field(default_factory=command_line)
 
     @property
     def data_fingerprint(self) -> str:
@@ -126,6 +129,7 @@ class EvalResult(Result):
             "batch_size": self.batch_size,
             "timing": {"total_s": self.total_s, "variants": {name: _timing(r) for name, r in v.items()}},
             "created": self.created,
+            "command": self.command,
         }
         if self.draws is not None:
             doc["draws"] = self.draws
@@ -153,7 +157,8 @@ class EvalResult(Result):
                    label_map=doc.get("label_map", {}), map_rule=doc["map_rule"], variants=variants,
                    bg_gap=gap, device=doc.get("device", ""), precision=doc.get("precision", ""),
                    batch_size=int(doc.get("batch_size", 0)), total_s=float(timing.get("total_s", 0.0)),
-                   draws=doc.get("draws"), created=doc.get("created", ""), versions=doc.get("versions", {}))
+                   draws=doc.get("draws"), created=doc.get("created", ""), versions=doc.get("versions", {}),
+                   command=doc.get("command"))
 
     def summary_lines(self) -> list[str]:
         gap = self.bg_gap

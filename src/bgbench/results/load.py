@@ -45,6 +45,7 @@ register_result("synth", "bgbench.synth.result:SynthResult", "synth-*.json")
 register_result("download", "bgbench.download:DownloadResult", ".bgbench-download.json")
 register_result("demo", "bgbench.demo:DemoResult", "demo.json")
 register_result("train", "bgbench.training.result:TrainResult", "train.json")
+register_result("report", "bgbench.report.result:ReportResult", "report.json")
 
 
 def result_filenames() -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from bgbench.jsonable import jsonable, versions
 from bgbench.layout import IMAGE_VARIANTS
+from bgbench.provenance import command_line
 from bgbench.results import load_results
 from bgbench.sweeps.config import SweepModel, sweep_models
 from bgbench.sweeps.result import SweepResult
@@ -159,5 +160,6 @@ def collect(models: Any, out: str | Path, *, challenge: bool = False, n_boot: in
     evaluated = [v for v in IMAGE_VARIANTS if any(v in r["accuracy"] for r in rows)]
     doc = {"schema": SweepResult.SCHEMA, "models": rows, "variants": evaluated, "data": data,
            "trend": trend(rows, [*evaluated, TARGET_BG_GAP], n_boot=n_boot, seed=seed),
-           "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions()}
+           "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions(),
+           "command": command_line()}
     return SweepResult(doc)

@@ -9,8 +9,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bgbench import __version__
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
+from bgbench.provenance import command_line
 from bgbench.training.checkpoint import save_checkpoint
 from bgbench.training.data import TrainData, check_train_split, load_train_data
 from bgbench.training.recipe import Recipe
@@ -146,9 +148,13 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
               quiet: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Evaluate the trained classifier on every variant of ``plan.split`` (and the challenge)."""
     from bgbench.eval import evaluate
+    from bgbench.models.common import sha256_state_dict
 
     clf = net.classifier
     clf.spec = f"ckpt:{out / 'model.safetensors'}"
+    # the results record the trained weights (the adapter hashed them before training)
+    clf.info = {**clf.info, "weights": str(out / "model.safetensors"),
+                "params_sha256": sha256_state_dict(clf.module)}
     results_dir = Path(plan.results_dir or out / "eval")
     ev = evaluate(data, clf, variants=plan.variants, split=plan.split, out=results_dir, cache=cache,
                   cache_dir=cache_dir, draws=plan.draws, draw_seed=seed, quiet=quiet)
@@ -183,6 +189,7 @@ def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: lis
            "model": options.to_json() if options is not None else None, "n_train": len(train_data.labels),
            "classes": train_data.class_names, "history": history, "train_s": parts["train_s"],
            "eval": metrics, "eval_dir": metrics["results_dir"], "challenge": chal,
-           "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint}}
+           "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint},
+           "bgbench_version": __version__, "command": command_line()}
     atomic_write_json(out / "train.json", doc)
     return TrainResult(doc, out / "train.json")

@@ -1,0 +1,34 @@
+"""``bgbench report RESULTS... -o report.html``: one self-contained HTML page (and report.md with
+its figures in report_files/) from any bgbench outputs (parses options, calls :func:`bgbench.report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bgbench.cli.common import quiet_option
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report", no_args_is_help=True)
+    def report_command(
+        results: list[Path] = typer.Argument(
+            ...,
+            help="Output folders (searched with their sub-folders) or result files of any bgbench command.",
+        ),
+        out: Path = typer.Option(
+            Path("report.html"),
+            "--out",
+            "-o",
+            help="The HTML file to write; report.md and report_files/ go beside it.",
+        ),
+        title: str = typer.Option(None, "--title", help="Title of the report (default: bgbench report)."),
+        quiet: bool = quiet_option(),
+    ) -> None:
+        """Write one self-contained HTML report (figures inline, no network, no script) of RESULTS, with a
+        Markdown twin for papers and issues; sections follow what the results hold."""
+        from bgbench.report import report
+
+        result = report(list(results), out, title=title, quiet=quiet)
+        typer.echo("\n".join(result.summary_lines()))
