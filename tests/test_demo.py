@@ -57,4 +57,9 @@ def test_demo_quick_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: 
     assert swap["only_bg_t"] < shortcut["only_bg_t"] - 0.2
     assert (out / "models" / "trained_with_swap" / "model.safetensors").is_file()
     assert (out / "demo.csv").read_text().startswith("model,original,")
+    # the demo ends in its report: one page with both models' results and the training curves
+    page = (out / "report.html").read_text()
+    assert summary["report"] == str(out / "report.html") and "report" in summary["stages"]
+    for needle in ("trained_on_original", "trained_with_swap", 'id="challenge"', 'id="training"'):
+        assert needle in page
 

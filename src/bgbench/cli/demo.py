@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
         where = Path(summary["out"])
         console.print(f"Done in {summary['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
                       "per-model results.json under results/, challenge.json under challenge/.")
+        console.print(f"Report: {where / 'report.html'}", soft_wrap=True)
 
 
 def _gap(row: dict) -> str:
