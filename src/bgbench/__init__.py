@@ -31,6 +31,10 @@ _LAZY: dict[str, str] = {
     "run_challenge": "bgbench.challenge",
     "download_in9": "bgbench.download",
     "train": "bgbench.training",
+    "saliency": "bgbench.explain",
+    "probe": "bgbench.explain",
+    "SaliencyResult": "bgbench.explain",
+    "ProbeResult": "bgbench.explain",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -45,6 +45,8 @@ register_result("synth", "bgbench.synth.result:SynthResult", "synth-*.json")
 register_result("download", "bgbench.download:DownloadResult", ".bgbench-download.json")
 register_result("demo", "bgbench.demo:DemoResult", "demo.json")
 register_result("train", "bgbench.training.result:TrainResult", "train.json")
+register_result("saliency", "bgbench.explain.result:SaliencyResult", "saliency.json")
+register_result("probe", "bgbench.explain.result:ProbeResult", "probe.json")
 
 
 def result_filenames() -> dict[str, str]:
