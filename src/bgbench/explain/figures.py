@@ -22,6 +22,13 @@ MASK_COLOUR = "#56B4E9"
 MAP_CMAP = "inferno"
 
 
+def short_name(spec: str, limit: int = 30) -> str:
+    """A model spec shortened for a figure (``ckpt:/a/runs/original/model.safetensors`` -> ckpt:original)."""
+    if spec.startswith("ckpt:") and spec.endswith("model.safetensors"):
+        spec = "ckpt:" + Path(spec[5:]).parent.name
+    return spec if len(spec) <= limit else "..." + spec[-(limit - 3) :]
+
+
 def _pyplot():
     import matplotlib
 
@@ -205,8 +212,7 @@ def _series(doc: dict[str, Any], settings: list[str], label: str) -> dict[str, A
 def probe_figures(out: Path, doc: dict[str, Any]) -> list[str]:
     """The figure of a probe document (probe.json's fields): the position heatmap, the scale curve,
     or the noise curves; returns the file names written into ``out``."""
-    name = doc["model"] if len(doc["model"]) <= 40 else "..." + doc["model"][-37:]
-    head = f"{name}, n = {doc['n']}"
+    head = f"{short_name(doc['model'], 40)}, n = {doc['n']}"
     if doc["kind"] == "position":
         g = doc["settings"]["grid"]
         acc = np.array([[_cell(doc, f"r{r}c{c}")["accuracy"] for c in range(g)] for r in range(g)])

@@ -32,6 +32,7 @@ from bgbench.explain.attribution import (
     to_model_grid,
 )
 from bgbench.explain.data import ExplainData, check_data, load_data, select_images
+from bgbench.explain.figures import short_name
 from bgbench.explain.result import SaliencyResult
 from bgbench.explain.scores import foreground_focus, foreground_share, mask_area, mean_ci, paired_difference
 from bgbench.options import DEFAULT_MODEL
@@ -102,7 +103,7 @@ def attribute_model(
     share, area, predicted = np.full(n, np.nan), np.zeros(n), np.full(n, -1, dtype=np.int64)
     figure: dict[str, list[np.ndarray]] = {"images": [], "masks": [], "maps": []}
     wanted = set(figure_at.tolist())
-    bar = progress(total=n, desc=f"{config.method} {_short(predictor.spec)}", unit="img", quiet=quiet)
+    bar = progress(total=n, desc=f"{config.method} {short_name(predictor.spec)}", unit="img", quiet=quiet)
     start = time.perf_counter()
     for lo in range(0, n, config.batch_size):
         rows = chosen[lo : lo + config.batch_size]
@@ -213,11 +214,11 @@ def _figures(
     panels = []
     for entry, result in zip(entries, results, strict=True):
         captions = [
-            f"share {_pct(result.share[k])}, focus {result.focus[k]:.2f}"
+            f"share {_pct(result.share[k])}, focus {_fixed(result.focus[k])}"
             + ("" if result.predicted[k] == data.labels[chosen[k]] else " (wrong)")
             for k in figure_at
         ]
-        panels.append({"label": _short(entry["model"]), "captions": captions, **result.figure})
+        panels.append({"label": short_name(entry["model"]), "captions": captions, **result.figure})
     paths = saliency_grid(
         out / "saliency_grid",
         [data.images[i] for i in rows],
@@ -230,7 +231,7 @@ def _figures(
         out / "saliency_focus",
         [
             {
-                "label": _short(e["model"]),
+                "label": short_name(e["model"]),
                 "values": r.focus,
                 "mean": e["foreground_focus"],
                 "ci": e["focus_ci"],
@@ -242,15 +243,12 @@ def _figures(
     return [p.name for p in paths]
 
 
+def _fixed(value: float) -> str:
+    return "-" if not np.isfinite(value) else f"{value:.2f}"
+
+
 def _pct(value: float) -> str:
     return "-" if not np.isfinite(value) else f"{100 * value:.0f}%"
-
-
-def _short(spec: str, limit: int = 26) -> str:
-    """A model spec shortened for a figure (``ckpt:/a/runs/original/model.safetensors`` -> its folder)."""
-    if spec.startswith("ckpt:") and spec.endswith("model.safetensors"):
-        spec = "ckpt:" + Path(spec[5:]).parent.name
-    return spec if len(spec) <= limit else "..." + spec[-(limit - 3) :]
 
 
 def saliency(
