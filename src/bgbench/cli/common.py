@@ -165,6 +165,28 @@ def cache_options(fn: Callable) -> Callable:
                           lambda v: CacheChoice(cache=not v["no_cache"], cache_dir=v["cache_dir"]))(fn)
 
 
+SUBSET_SPECS = [
+    OptionSpec("images", ("--images",), int, "Use N images drawn at random (seeded by --seed)."),
+    OptionSpec("per_class", ("--per-class",), int, "Use the first N images of each class."),
+    OptionSpec("seed", ("--seed",), int, "Seed of --images (and of any random draw of the command).", 0),
+]
+
+
+@dataclass(frozen=True)
+class ImageSubset:
+    """Which images a command reads: ``images`` (N drawn at random with ``seed``), ``per_class``
+    (the first N of each class), both None for all."""
+
+    images: int | None = None
+    per_class: int | None = None
+    seed: int = 0
+
+
+def subset_options(fn: Callable) -> Callable:
+    """Add ``--images`` / ``--per-class`` / ``--seed``; the command receives ``subset: ImageSubset``."""
+    return inject_options(SUBSET_SPECS, "subset", lambda v: ImageSubset(**v))(fn)
+
+
 def quiet_option() -> Any:
     """The ``--quiet/-q`` option every long-running command has."""
     return typer.Option(False, "--quiet", "-q", help="No progress bars.")

@@ -3,81 +3,63 @@ foreground or background only (parses options, calls bgbench.explain.probe)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import CacheChoice, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import (
+    CacheChoice,
+    ImageSubset,
+    cache_options,
+    default_out,
+    model_options,
+    quiet_option,
+    subset_options,
+)
+from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
 
 
-def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
-    from bgbench.errors import BgbenchError
-
+def _floats(text: str | None, what: str) -> dict[str, tuple[float, ...]]:
+    """``{what: (floats...)}`` from a comma list (empty when not given)."""
     if text is None:
-        return None
+        return {}
     try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
+        return {what: tuple(float(x) for x in text.split(",") if x.strip())}
     except ValueError as exc:
-        raise BgbenchError(f"{what} must be a comma list of numbers, got {text!r}") from exc
+        raise BgbenchError(f"--{what} must be a comma list of numbers, got {text!r}") from exc
 
 
 def register(app: typer.Typer) -> None:
     @app.command("probe")
     @model_options
     @cache_options
+    @subset_options
     def probe_command(
-        data: Path = typer.Argument(..., help="Built tree: original, only_bg_t, fg_mask."),
-        kind: str = typer.Option(..., "--kind", help="position (3x3 grid), scale or noise."),
-        out: Path = typer.Option(
-            None,
-            "--out",
-            "-o",
-            help="Folder for probe.json, probe.csv and the figure "
-            "(default: bgbench-results/probe-<model>-<kind>).",
-        ),
+        data: Path = typer.Argument(..., help="Built tree with original, only_bg_t and fg_mask."),
+        kind: str = typer.Option(..., "--kind", help="position (a grid of places), scale or noise."),
+        out: Path = typer.Option(None, "--out", "-o", help="Folder for probe.json, probe.csv and the figure "
+                                 "(default: bgbench-results/probe-<model>-<kind>)."),
         split: str = typer.Option("val", "--split", help="Split folder to read."),
         grid: int = typer.Option(3, "--grid", help="position: cells per side."),
-        factors: str = typer.Option(None, "--factors", help="scale: comma list (default 0.5,...,1.5)."),
-        sigmas: str = typer.Option(
-            None,
-            "--sigmas",
-            help="noise: comma list of std on the [0, 1] scale (default 0.125,0.25,0.5,0.75).",
-        ),
-        images: int = typer.Option(None, "--images", help="Use N images drawn at random (--seed)."),
-        per_class: int = typer.Option(None, "--per-class", help="Use the first N images of each class."),
+        factors: str = typer.Option(None, "--factors", help="scale: comma list (default 0.5 to 1.5)."),
+        sigmas: str = typer.Option(None, "--sigmas", help="noise: comma list of std on the [0, 1] scale "
+                                   "(default 0.125,0.25,0.5,0.75)."),
         batch_size: int = typer.Option(64, "--batch-size", "-b", help="Composites per forward pass."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the noise and of --images."),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
+        subset: ImageSubset = None,
     ) -> None:
         """Accuracy per probe setting (Wilson intervals), center bias (position) or RFS (noise)."""
-        import sys
-
         from bgbench.explain import probe
-        from bgbench.explain.probes import DEFAULT_FACTORS, DEFAULT_SIGMAS
 
         target = out if out is not None else default_out("probe", model.spec, kind)
-        result = probe(
-            data,
-            model,
-            kind=kind,
-            split=split,
-            out=target,
-            batch_size=batch_size,
-            grid=grid,
-            factors=_floats(factors, "--factors") or DEFAULT_FACTORS,
-            sigmas=_floats(sigmas, "--sigmas") or DEFAULT_SIGMAS,
-            seed=seed,
-            images=images,
-            per_class=per_class,
-            cache=cache.cache,
-            cache_dir=cache.cache_dir,
-            quiet=quiet,
-        )
+        result = probe(data, model, kind=kind, split=split, out=target, batch_size=batch_size, grid=grid,
+                       images=subset.images, per_class=subset.per_class, seed=subset.seed, cache=cache.cache,
+                       cache_dir=cache.cache_dir, quiet=quiet, **_floats(factors, "factors"),
+                       **_floats(sigmas, "sigmas"))
         typer.echo(result.summary())
-        print(
-            f"wrote {target / 'probe.json'}, probe.csv and {len(result.figures)} figure files",
-            file=sys.stderr,
-        )
+        print(f"wrote {target / 'probe.json'}, probe.csv and {len(result.figures)} figure files",
+              file=sys.stderr)

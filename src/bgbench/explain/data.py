@@ -8,7 +8,9 @@ aligns the masks; :func:`select_images` picks a subset.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -118,3 +120,27 @@ def select_images(
         if images < chosen.size:
             chosen = np.sort(np.random.default_rng(seed).choice(chosen, size=images, replace=False))
     return chosen.astype(np.int64)
+
+
+def provenance(
+    root: Path, split: str, data: ExplainData, chosen: np.ndarray, selection: dict[str, Any], device: str
+) -> dict[str, Any]:
+    """The fields saliency.json and probe.json share: what data (root, split, fingerprint, which
+    images), on which device, with which versions, when."""
+    from bgbench.jsonable import versions
+
+    return {
+        "data": {
+            "root": str(Path(root).resolve()),
+            "split": split,
+            "variant": "original",
+            "masks": MASK_VARIANT,
+            "fingerprint": data.fingerprint,
+            "n_images": int(chosen.size),
+            "n_available": len(data),
+            "selection": selection,
+        },
+        "device": device,
+        "versions": versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

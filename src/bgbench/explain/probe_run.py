@@ -11,7 +11,6 @@ over images within each class.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ import numpy as np
 
 from bgbench.errors import BgbenchError
 from bgbench.explain import probes
-from bgbench.explain.data import ExplainData, check_data, load_data, select_images
-from bgbench.explain.result import ProbeResult
+from bgbench.explain.data import ExplainData, check_data, load_data, provenance, select_images
+from bgbench.explain.result import ProbeResult, finish
 from bgbench.explain.scores import mean_ci, rfs_interval
 from bgbench.metrics import proportion
 from bgbench.options import DEFAULT_MODEL
@@ -54,34 +53,35 @@ def probe_correct(
     settings: dict[str, Any],
     batch_size: int,
     quiet: bool = False,
-) -> tuple[list[str], np.ndarray, list[list[str]]]:
-    """(setting names, bool (N, S) correctness of each chosen foreground in each setting, skipped
-    [path, reason] pairs). Composites are made a few foregrounds at a time (bounded memory)."""
+) -> tuple[list[str], np.ndarray, list[int], list[list[str]]]:
+    """(setting names, bool (F, S) correctness of each probed foreground in each setting, the F
+    image indices probed, skipped [path, reason] pairs). Composites are made for a few foregrounds at
+    a time (memory bounded by the batch size)."""
     from bgbench.predict import predict_images
 
     relabel = predictor.relabel()
     names: list[str] | None = None
-    rows, skipped = [], []
+    rows, used, skipped = [], [], []
+    step = max(1, batch_size // 4)
     bar = progress(total=chosen.size, desc=f"probe {kind}", unit="fg", quiet=quiet)
-    for lo in range(0, chosen.size, max(1, batch_size // 4)):
+    for lo in range(0, chosen.size, step):
         batch, kept = [], []
-        for i in chosen[lo : lo + max(1, batch_size // 4)]:
+        for i in chosen[lo : lo + step].tolist():
             if not data.masks[i].any():
                 skipped.append([data.paths[i], "empty foreground mask"])
                 continue
-            names, stack = _composites(kind, data, int(i), settings)
+            names, stack = _composites(kind, data, i, settings)
             batch.append(stack)
-            kept.append(int(i))
+            kept.append(i)
         if batch:
-            stacked = np.concatenate(batch)
-            preds, _, _ = predict_images(predictor, stacked, batch_size, quiet=True)
-            per = preds.reshape(len(kept), -1)
-            rows.extend(per == relabel[data.labels[kept]][:, None])
-        bar.update(min(chosen.size, lo + max(1, batch_size // 4)) - lo)
+            preds, _, _ = predict_images(predictor, np.concatenate(batch), batch_size, quiet=True)
+            rows.extend(preds.reshape(len(kept), -1) == relabel[data.labels[kept]][:, None])
+            used.extend(kept)
+        bar.update(min(step, chosen.size - lo))
     bar.close()
     if names is None:
         raise BgbenchError("no foreground with a non-empty mask to probe")
-    return names, np.array(rows, dtype=bool), skipped
+    return names, np.array(rows, dtype=bool), used, skipped
 
 
 def _cells(names: list[str], correct: np.ndarray) -> list[dict[str, Any]]:
@@ -159,31 +159,19 @@ def _settings(kind: str, grid: int, factors: tuple[float, ...], sigmas: tuple[fl
     }
 
 
-def probe(
-    data: str | Path,
-    model: Any = DEFAULT_MODEL,
-    *,
-    kind: str,
-    split: str = "val",
-    out: str | Path | None = None,
-    batch_size: int = 64,
-    grid: int = 3,
-    factors: tuple[float, ...] = probes.DEFAULT_FACTORS,
-    sigmas: tuple[float, ...] = probes.DEFAULT_SIGMAS,
-    seed: int = 0,
-    images: int | None = None,
-    per_class: int | None = None,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
-    quiet: bool = False,
-    **model_options: Any,
-) -> ProbeResult:
+def probe(data: str | Path, model: Any = DEFAULT_MODEL, *, kind: str, split: str = "val",
+          out: str | Path | None = None, batch_size: int = 64, grid: int = 3,
+          factors: tuple[float, ...] = probes.DEFAULT_FACTORS,
+          sigmas: tuple[float, ...] = probes.DEFAULT_SIGMAS,
+          seed: int = 0, images: int | None = None, per_class: int | None = None, cache: bool = True,
+          cache_dir: str | Path | None = None, quiet: bool = False, **model_options: Any) -> ProbeResult:
     """Probe ``model`` with composites of ``kind`` (position, scale or noise) of ``original/<split>``
     with its ``fg_mask`` (and ``only_bg_t`` for position and scale); writes ``probe.json``,
     ``probe.csv`` and figures into ``out`` when given. ``grid``: cells per side (position);
     ``factors``: scale factors; ``sigmas``: noise strengths; ``images`` / ``per_class``: a subset
     as in :func:`bgbench.saliency`; ``model`` / ``model_options`` as in :func:`bgbench.evaluate`."""
-    from bgbench.jsonable import jsonable, versions
+    from bgbench.explain.figures import probe_figures
+    from bgbench.jsonable import jsonable
     from bgbench.predict import make_predictor
 
     started = time.perf_counter()
@@ -191,57 +179,61 @@ def probe(
     root = Path(data)
     folders = check_data(root, split, "probe", backgrounds=kind != "noise")
     predictor = make_predictor(model, folders, **model_options)
-    loaded = load_data(
-        root, split, backgrounds=kind != "noise", cache=cache, cache_dir=cache_dir, quiet=quiet
-    )
+    loaded = load_data(root, split, backgrounds=kind != "noise", cache=cache, cache_dir=cache_dir,
+                       quiet=quiet)
     chosen = select_images(loaded.labels, images, per_class, seed)
-    names, correct, skipped = probe_correct(predictor, loaded, chosen, kind, settings, batch_size, quiet)
-    used = [int(i) for i in chosen if [loaded.paths[i], "empty foreground mask"] not in skipped]
-    doc: dict[str, Any] = {
+    names, correct, used, skipped = probe_correct(
+        predictor, loaded, chosen, kind, settings, batch_size, quiet
+    )
+    doc = {
         "schema": ProbeResult.SCHEMA,
         "kind": kind,
         "model": model if isinstance(model, str) else predictor.spec,
-        "n": int(correct.shape[0]),
-        "cells": _cells(names, correct),
+        **_outcome(kind, names, correct, loaded, used, settings),
         "settings": settings,
         "map_rule": predictor.label_map.rule,
         "label_map": predictor.label_map.describe(),
         "model_info": jsonable(predictor.describe()),
         "skipped": skipped,
+        "interval_method": "Wilson score interval per setting",
+        **provenance(
+            root,
+            split,
+            loaded,
+            np.array(used),
+            {"images": images, "per_class": per_class, "seed": seed},
+            str(predictor.device),
+        ),
+        "total_s": time.perf_counter() - started,
+        "figures": [],
+    }
+    return finish(ProbeResult, doc, out, lambda folder: probe_figures(folder, doc))
+
+
+def _outcome(
+    kind: str,
+    names: list[str],
+    correct: np.ndarray,
+    data: ExplainData,
+    used: list[int],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """``n``, ``cells``, per-image outcomes and the kind's summary (``center_bias`` or ``rfs``)."""
+    outcome: dict[str, Any] = {
+        "n": int(correct.shape[0]),
+        "cells": _cells(names, correct),
         "images": [
             {
-                "image": loaded.paths[i],
-                "label": loaded.folders[int(loaded.labels[i])],
+                "image": data.paths[i],
+                "label": data.folders[int(data.labels[i])],
                 "correct": correct[k].tolist(),
             }
             for k, i in enumerate(used)
         ],
-        "data": {
-            "root": str(root.resolve()),
-            "split": split,
-            "variant": "original",
-            "masks": "fg_mask",
-            "fingerprint": loaded.fingerprint,
-            "selection": {"images": images, "per_class": per_class},
-        },
-        "interval_method": "Wilson score interval per setting",
-        "device": str(predictor.device),
-        "versions": versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "total_s": None,
-        "figures": [],
     }
     if kind == "position":
-        doc["center_bias"] = center_bias(names, correct)
+        outcome["center_bias"] = center_bias(names, correct)
     if kind == "noise":
-        doc["rfs"] = rfs_by_sigma(names, correct, loaded.labels[used], settings["sigmas"])
-        doc["rfs_method"] = RFS_METHOD
-    doc["total_s"] = time.perf_counter() - started
-    if out is not None:
-        from bgbench.explain.figures import probe_figures
-
-        doc["figures"] = probe_figures(Path(out), doc)
-    result = ProbeResult(doc)
-    if out is not None:
-        result.write(out)
-    return result
+        outcome["rfs"] = rfs_by_sigma(names, correct, data.labels[used], settings["sigmas"])
+        outcome["rfs_method"] = RFS_METHOD
+    return outcome

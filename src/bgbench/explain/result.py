@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,6 +40,19 @@ def _write(
     writer.writerows(rows)
     atomic_write_text(paths["csv"], text.getvalue())
     return paths
+
+
+def finish(cls: type, doc: dict[str, Any], out: str | Path | None, draw: Callable[[Path], list[str]]) -> Any:
+    """``cls(doc)``; with ``out``, first ``doc["figures"] = draw(out)`` (the file names it wrote),
+    then the result's JSON and CSV written there."""
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        doc["figures"] = draw(out)
+    result = cls(doc)
+    if out is not None:
+        result.write(out)
+    return result
 
 
 class SaliencyResult(DocumentResult):

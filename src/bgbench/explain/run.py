@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,9 @@ from bgbench.explain.attribution import (
     require_torch,
     to_model_grid,
 )
-from bgbench.explain.data import ExplainData, check_data, load_data, select_images
+from bgbench.explain.data import ExplainData, check_data, load_data, provenance, select_images
 from bgbench.explain.figures import short_name
-from bgbench.explain.result import SaliencyResult
+from bgbench.explain.result import SaliencyResult, finish
 from bgbench.explain.scores import foreground_focus, foreground_share, mask_area, mean_ci, paired_difference
 from bgbench.options import DEFAULT_MODEL
 from bgbench.progress import progress
@@ -251,27 +250,12 @@ def _pct(value: float) -> str:
     return "-" if not np.isfinite(value) else f"{100 * value:.0f}%"
 
 
-def saliency(
-    data: str | Path,
-    model: Any = DEFAULT_MODEL,
-    *,
-    method: str = "smoothgrad",
-    images: int | None = None,
-    per_class: int | None = None,
-    split: str = "val",
-    out: str | Path | None = None,
-    batch_size: int = 16,
-    samples: int = 16,
-    stdev: float = 0.15,
-    steps: int = 32,
-    layer: str | None = None,
-    seed: int = 0,
-    figure_images: int = 6,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
-    quiet: bool = False,
-    **model_options: Any,
-) -> SaliencyResult:
+def saliency(data: str | Path, model: Any = DEFAULT_MODEL, *, method: str = "smoothgrad",
+             images: int | None = None, per_class: int | None = None, split: str = "val",
+             out: str | Path | None = None, batch_size: int = 16, samples: int = 16, stdev: float = 0.15,
+             steps: int = 32, layer: str | None = None, seed: int = 0, figure_images: int = 6,
+             cache: bool = True, cache_dir: str | Path | None = None, quiet: bool = False,
+             **model_options: Any) -> SaliencyResult:
     """Attribution maps of ``model`` (one, or a list: compared side by side) on ``original/<split>``
     and their foreground share / focus; writes ``saliency.json``, ``saliency.csv`` and the figures
     into ``out`` when given. ``model`` entries: spec strings, ModelOptions or torch Classifiers
@@ -280,12 +264,10 @@ def saliency(
     random subset) / ``per_class`` (the first N per class): which images (default all);
     ``figure_images``: rows of the overlay grid. Raises ``BgbenchError`` for a tree without
     ``fg_mask``, a model without gradients or a bad option before anything is written."""
-    from bgbench.jsonable import versions
     from bgbench.predict import make_predictor
 
-    config = AttributionConfig(
-        method=method, samples=samples, stdev=stdev, steps=steps, layer=layer, batch_size=batch_size
-    )
+    config = AttributionConfig(method=method, samples=samples, stdev=stdev, steps=steps, layer=layer,
+                               batch_size=batch_size)
     root = Path(data)
     folders = check_data(root, split, "saliency")
     specs = list(model) if isinstance(model, (list, tuple)) else [model]
@@ -303,28 +285,21 @@ def saliency(
         "attribution": config.to_json(),
         "models": entries,
         "comparison": _comparison(entries, results),
-        "data": {
-            "root": str(root.resolve()),
-            "split": split,
-            "variant": "original",
-            "masks": "fg_mask",
-            "fingerprint": loaded.fingerprint,
-            "n_images": int(chosen.size),
-            "n_available": len(loaded),
-            "selection": {"images": images, "per_class": per_class, "seed": seed},
-        },
         "interval_method": "percentile bootstrap over images (10000 resamples)",
-        "device": str(predictors[0].device),
         "precision": "fp32",
-        "versions": versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(
+            root,
+            split,
+            loaded,
+            chosen,
+            {"images": images, "per_class": per_class, "seed": seed},
+            str(predictors[0].device),
+        ),
         "figures": [],
     }
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        doc["figures"] = _figures(out, entries, results, loaded, chosen, figure_at, method)
-    result = SaliencyResult(doc)
-    if out is not None:
-        result.write(out)
-    return result
+    return finish(
+        SaliencyResult,
+        doc,
+        out,
+        lambda folder: _figures(folder, entries, results, loaded, chosen, figure_at, method),
+    )
