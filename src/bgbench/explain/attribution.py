@@ -122,7 +122,8 @@ class ClassScores(torch.nn.Module):
         self.rule = rule
 
     def forward(self, x01: torch.Tensor) -> torch.Tensor:
-        out = self.network((x01 - self.mean) / self.std)
+        x = ((x01 - self.mean) / self.std).contiguous(memory_format=torch.channels_last)  # as the classifier
+        out = self.network(x)
         if isinstance(out, (tuple, list)):
             out = out[0]
         if hasattr(out, "logits"):
