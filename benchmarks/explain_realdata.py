@@ -21,17 +21,6 @@ import json
 from pathlib import Path
 
 
-def small_png(source: Path, target: Path, width: int = 900) -> int:
-    """``source`` as a palette PNG of at most ``width`` pixels across; returns its size in bytes."""
-    from PIL import Image
-
-    image = Image.open(source).convert("RGB")
-    if image.width > width:
-        image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
-    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
-    return target.stat().st_size
-
-
 def run(data: Path, out: Path, model: str) -> dict:
     import bgbench
 
@@ -82,6 +71,8 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=None, help="Copy small PNGs and the summary here.")
     parser.add_argument("--model", default="efficientnet_lite0")
     args = parser.parse_args()
+    from bgbench.explain.figures import small_png
+
     summary = run(args.data, args.out, args.model)
     report(summary)
     (args.out / "explain_realdata.json").write_text(json.dumps(summary, indent=2))
@@ -93,7 +84,7 @@ def main() -> None:
                  ("probe-scale/probe_scale.png", "explain_lite0_scale.png"),
                  ("probe-noise/probe_noise.png", "explain_lite0_noise.png")]
         for source, name in pairs:
-            size = small_png(args.out / source, args.figures / name)
+            size = small_png(args.out / source, args.figures / name)  # 256 colours, at most 900 px wide
             print(f"  {args.figures / name}: {size / 1024:.0f} KB")
         (args.figures / "explain_realdata.json").write_text(json.dumps(summary, indent=2) + "\n")
 

@@ -11,6 +11,8 @@ images) overlap, and whether the paired per-image difference excludes 0.
     python benchmarks/explain_synth.py [--root /tmp/bgbench-train-synth] [--out /tmp/bgbench-explain-synth]
         [--methods smoothgrad,saliency,gradcam] [--summary docs/figures/explain_synth.json]
 
+``--summary`` also writes small SmoothGrad figures beside the summary (:func:`doc_figures`).
+
 Needs ``ROOT/in9`` (val) and ``ROOT/runs/{original,original_swap}/model.safetensors`` (written by
 train_synth.py). Prints one line per method and model, and writes the summary JSON.
 """
@@ -68,6 +70,21 @@ def main() -> None:
     (args.out / "explain_synth.json").write_text(text)
     if args.summary is not None:
         args.summary.write_text(text + "\n")
+        doc_figures(args.root, args.out, args.summary.parent)
+
+
+def doc_figures(root: Path, out: Path, folder: Path) -> None:
+    """Small SmoothGrad figures for docs/explain.md: the focus plot of the full run, and an overlay grid
+    of the first image of four classes (a separate quick call: a six-row grid of noisy maps is too
+    large a PNG for a page; the images are those the full run's grid starts with)."""
+    import bgbench
+    from bgbench.explain.figures import small_png
+
+    models = [f"ckpt:{root / 'runs' / run / 'model.safetensors'}" for run in RUNS]
+    bgbench.saliency(root / "in9", models, method="smoothgrad", per_class=1, figure_images=4, device="cpu",
+                     out=out / "doc-grid", quiet=True)
+    small_png(out / "doc-grid" / "saliency_grid.png", folder / "explain_synth_saliency_grid.png")
+    small_png(out / "smoothgrad" / "saliency_focus.png", folder / "explain_synth_saliency_focus.png")
 
 
 if __name__ == "__main__":

@@ -356,3 +356,16 @@ def test_cli_smoke(synth_built, tmp_path, capsys):
     assert bgbench.load_results(tmp_path / "position").center_bias["ci95"][0] is not None
     assert main(["probe", str(synth_built), "--model", spec, "--kind", "size", "-q"]) == 2
     assert "unknown probe kind" in capsys.readouterr().err
+
+
+def test_smoothgrad_is_reproducible_with_a_seed(synth_built):
+    def focus(seed):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
+                                  torch.nn.Flatten(), torch.nn.Linear(16, 9))  # not linear: noise matters
+        prep = Preprocessing(input_size=32)
+        clf = TorchClassifier(module=net, spec="relu:test", num_outputs=9, preprocessing=prep)
+        return bgbench.saliency(synth_built, clf, method="smoothgrad", samples=3, per_class=1, seed=seed,
+                                quiet=True, cache=False).models[0]["foreground_focus"]
+
+    assert focus(0) == focus(0) != focus(1)

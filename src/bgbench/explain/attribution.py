@@ -31,6 +31,8 @@ Per pixel the map is the sum over channels of the absolute attribution. Computed
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +52,8 @@ class AttributionConfig:
     """``method`` (one of :data:`METHODS`); ``samples`` and ``stdev`` (SmoothGrad's noisy copies and
     their noise on the [0, 1] scale); ``steps`` (IG's integration steps); ``layer`` (Grad-CAM's layer, a
     dotted module name; None = the last Conv2d); ``batch_size``: images (or noisy copies, IG steps)
-    per forward pass."""
+    per forward pass; ``seed``: seeds torch's generator for SmoothGrad's noise (each model's run draws
+    the same noise sequence; the result depends on the batch size too)."""
 
     method: str = "smoothgrad"
     samples: int = 16
@@ -58,6 +61,7 @@ class AttributionConfig:
     steps: int = 32
     layer: str | None = None
     batch_size: int = 16
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -70,12 +74,23 @@ class AttributionConfig:
     def to_json(self) -> dict[str, Any]:
         params: dict[str, Any] = {"method": self.method, "batch_size": self.batch_size}
         if self.method == "smoothgrad":
-            params.update(samples=self.samples, stdev=self.stdev, noise="gaussian on the [0, 1] image")
+            params.update(samples=self.samples, stdev=self.stdev, noise="gaussian on the [0, 1] image",
+                          seed=self.seed)
         if self.method == "ig":
             params.update(steps=self.steps, baseline="black image (zeros)")
         if self.method == "gradcam":
             params.update(layer=self.layer, relu=True, upsample="bilinear")
         return params
+
+
+@contextlib.contextmanager
+def seeded(device: torch.device, seed: int) -> Iterator[None]:
+    """Torch's global generator (and the device's, on CUDA) seeded with ``seed`` inside the block and
+    restored after it (Captum draws SmoothGrad's noise from it)."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def require_torch(classifier: Any) -> Any:

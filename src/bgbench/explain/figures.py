@@ -251,3 +251,17 @@ def probe_figures(out: Path, doc: dict[str, Any]) -> list[str]:
             reference_label="clean",
         )
     return [p.name for p in paths]
+
+
+def small_png(source: str | Path, target: str | Path, width: int = 900, colours: int = 256) -> int:
+    """Write ``source`` (a PNG) to ``target`` at most ``width`` pixels across with a ``colours``
+    palette (for documentation pages: a fraction of the size); returns the new file's size in bytes."""
+    from PIL import Image
+
+    image = Image.open(source).convert("RGB")
+    if image.width > width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    buffer = io.BytesIO()
+    image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(buffer, format="png", optimize=True)
+    atomic_write_bytes(target, buffer.getvalue())
+    return len(buffer.getvalue())

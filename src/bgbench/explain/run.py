@@ -28,6 +28,7 @@ from bgbench.explain.attribution import (
     masks_to_model_grid,
     model_grid_size,
     require_torch,
+    seeded,
     to_model_grid,
 )
 from bgbench.explain.data import ExplainData, check_data, load_data, provenance, select_images
@@ -86,15 +87,10 @@ def _batch_maps(
     return maps, predicted, shown
 
 
-def attribute_model(
-    predictor: Any,
-    data: ExplainData,
-    chosen: np.ndarray,
-    config: AttributionConfig,
-    figure_at: np.ndarray,
-    quiet: bool = False,
-) -> ModelMaps:
-    """Attribute every chosen image for one model (batches of ``config.batch_size``)."""
+def attribute_model(predictor: Any, data: ExplainData, chosen: np.ndarray, config: AttributionConfig,
+                    figure_at: np.ndarray, quiet: bool = False) -> ModelMaps:
+    """Attribute every chosen image for one model (batches of ``config.batch_size``, torch's generator
+    seeded with ``config.seed``); ``figure_at``: positions in ``chosen`` whose maps are kept."""
     clf = require_torch(predictor.classifier)
     scorer = class_scores(predictor)
     layer = find_layer(scorer.network, config.layer) if config.method == "gradcam" else None
@@ -104,30 +100,23 @@ def attribute_model(
     wanted = set(figure_at.tolist())
     bar = progress(total=n, desc=f"{config.method} {short_name(predictor.spec)}", unit="img", quiet=quiet)
     start = time.perf_counter()
-    for lo in range(0, n, config.batch_size):
-        rows = chosen[lo : lo + config.batch_size]
-        maps, predicted[lo : lo + rows.size], shown = _batch_maps(
-            predictor, scorer, data.images[rows], data.labels[rows], config, layer
-        )
-        grid_masks = masks_to_model_grid(clf, data.masks[rows])
-        share[lo : lo + rows.size] = foreground_share(maps, grid_masks)
-        area[lo : lo + rows.size] = mask_area(grid_masks)
-        for j in range(rows.size):
-            if lo + j in wanted:
+    with seeded(clf.device, config.seed):
+        for lo in range(0, n, config.batch_size):
+            rows = chosen[lo : lo + config.batch_size]
+            at = slice(lo, lo + rows.size)
+            maps, predicted[at], shown = _batch_maps(predictor, scorer, data.images[rows], data.labels[rows],
+                                                     config, layer)
+            grid_masks = masks_to_model_grid(clf, data.masks[rows])
+            share[at], area[at] = foreground_share(maps, grid_masks), mask_area(grid_masks)
+            for j in (j for j in range(rows.size) if lo + j in wanted):
                 figure["images"].append(shown[j])
                 figure["masks"].append(grid_masks[j])
                 figure["maps"].append(maps[j])
-        bar.update(rows.size)
+            bar.update(rows.size)
     bar.close()
-    return ModelMaps(
-        share=share,
-        area=area,
-        focus=foreground_focus(share, area),
-        predicted=predicted,
-        seconds=time.perf_counter() - start,
-        figure=figure,
-        layer=None if layer is None else layer_name(scorer.network, layer),
-    )
+    return ModelMaps(share=share, area=area, focus=foreground_focus(share, area), predicted=predicted,
+                     seconds=time.perf_counter() - start, figure=figure,
+                     layer=None if layer is None else layer_name(scorer.network, layer))
 
 
 def _model_entry(predictor: Any, result: ModelMaps, data: ExplainData, chosen: np.ndarray) -> dict[str, Any]:
@@ -267,7 +256,7 @@ def saliency(data: str | Path, model: Any = DEFAULT_MODEL, *, method: str = "smo
     from bgbench.predict import make_predictor
 
     config = AttributionConfig(method=method, samples=samples, stdev=stdev, steps=steps, layer=layer,
-                               batch_size=batch_size)
+                               batch_size=batch_size, seed=seed)
     root = Path(data)
     folders = check_data(root, split, "saliency")
     specs = list(model) if isinstance(model, (list, tuple)) else [model]
