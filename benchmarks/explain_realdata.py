@@ -7,8 +7,8 @@ them to ``/tmp/bgbench-realdata-sweep/data``; val split, GrabCut masks), this ru
   with a bootstrap interval;
 - ``bgbench.probe`` position (3x3 grid), scale (0.5 to 1.5) and noise (sigma 0.125 to 0.75, RFS);
 
-prints the figures, writes every result under OUT, and copies small versions of the figures (PNG,
-256 colours) to ``--figures`` (docs/figures) with a summary JSON.
+prints the figures, writes every result under OUT, and with ``--figures`` (docs/figures) small PNGs
+(:func:`doc_figures`) and a summary JSON.
 
     python benchmarks/explain_realdata.py [--data /tmp/bgbench-realdata-sweep/data]
         [--out /tmp/bgbench-explain-realdata] [--figures docs/figures] [--model efficientnet_lite0]
@@ -71,22 +71,31 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=None, help="Copy small PNGs and the summary here.")
     parser.add_argument("--model", default="efficientnet_lite0")
     args = parser.parse_args()
-    from bgbench.explain.figures import small_png
-
     summary = run(args.data, args.out, args.model)
     report(summary)
     (args.out / "explain_realdata.json").write_text(json.dumps(summary, indent=2))
     if args.figures is not None:
-        args.figures.mkdir(parents=True, exist_ok=True)
-        pairs = [("saliency-smoothgrad/saliency_grid.png", "explain_lite0_smoothgrad.png"),
-                 ("saliency-gradcam/saliency_grid.png", "explain_lite0_gradcam.png"),
-                 ("probe-position/probe_position.png", "explain_lite0_position.png"),
-                 ("probe-scale/probe_scale.png", "explain_lite0_scale.png"),
-                 ("probe-noise/probe_noise.png", "explain_lite0_noise.png")]
-        for source, name in pairs:
-            size = small_png(args.out / source, args.figures / name)  # 256 colours, at most 900 px wide
-            print(f"  {args.figures / name}: {size / 1024:.0f} KB")
+        doc_figures(args.data, args.out, args.figures, args.model)
         (args.figures / "explain_realdata.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def doc_figures(data: Path, out: Path, folder: Path, model: str) -> None:
+    """Small PNGs for docs/explain.md (256 colours): the probe figures of the full runs, and overlay
+    grids of the first image of four classes (a separate quick call per method: a six-row grid of
+    maps is too large a PNG for a page; the images are those the full run's grid starts with)."""
+    import bgbench
+    from bgbench.explain.figures import small_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for method in ("smoothgrad", "gradcam"):
+        bgbench.saliency(data, model, method=method, per_class=1, figure_images=4, device="cpu",
+                         out=out / f"doc-grid-{method}", quiet=True)
+        small_png(out / f"doc-grid-{method}" / "saliency_grid.png", folder / f"explain_lite0_{method}.png",
+                  colours=128)
+    for kind in ("position", "scale", "noise"):
+        small_png(out / f"probe-{kind}" / f"probe_{kind}.png", folder / f"explain_lite0_{kind}.png")
+    for name in sorted(folder.glob("explain_lite0_*.png")):
+        print(f"  {name}: {name.stat().st_size / 1024:.0f} KB")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def doc_figures(root: Path, out: Path, folder: Path) -> None:
     models = [f"ckpt:{root / 'runs' / run / 'model.safetensors'}" for run in RUNS]
     bgbench.saliency(root / "in9", models, method="smoothgrad", per_class=1, figure_images=4, device="cpu",
                      out=out / "doc-grid", quiet=True)
-    small_png(out / "doc-grid" / "saliency_grid.png", folder / "explain_synth_saliency_grid.png")
+    small_png(out / "doc-grid" / "saliency_grid.png", folder / "explain_synth_saliency_grid.png", colours=128)
     small_png(out / "smoothgrad" / "saliency_focus.png", folder / "explain_synth_saliency_focus.png")
 
 

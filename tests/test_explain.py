@@ -369,3 +369,14 @@ def test_smoothgrad_is_reproducible_with_a_seed(synth_built):
                                 quiet=True, cache=False).models[0]["foreground_focus"]
 
     assert focus(0) == focus(0) != focus(1)
+
+
+@pytest.mark.realdata
+def test_saliency_refuses_a_tflite_model_in_one_line(realdata, synth_built, tmp_path, capsys):
+    from bgbench.cli import main
+
+    spec = f"tflite:{realdata / 'models' / 'tflite' / 'mobilenet_v1_0.25_128_quant.tflite'}"
+    assert main(["saliency", str(synth_built), "--model", spec, "--out", str(tmp_path / "s"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "need a torch model" in err and "TFLiteClassifier" in err
+    assert not (tmp_path / "s").exists()
