@@ -33,6 +33,10 @@ _LAZY: dict[str, str] = {
     "train": "bgbench.training",
     "report": "bgbench.report",
     "ReportResult": "bgbench.report",
+    "saliency": "bgbench.explain",
+    "probe": "bgbench.explain",
+    "SaliencyResult": "bgbench.explain",
+    "ProbeResult": "bgbench.explain",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -16,8 +16,8 @@ import typer
 from bgbench import __version__
 from bgbench.errors import BgbenchError
 
-COMMAND_MODULES = ("synth", "build", "eval", "challenge", "train", "sweep", "report", "download", "models",
-                   "demo")
+COMMAND_MODULES = ("synth", "build", "eval", "challenge", "train", "saliency", "probe", "sweep", "report",
+                   "download", "models", "demo")
 
 app = typer.Typer(
     name="bgbench",

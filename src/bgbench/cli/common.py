@@ -36,6 +36,7 @@ class OptionSpec:
     type: Any
     help: str
     default: Any = None
+    metavar: str | None = None
 
 
 def _model_help() -> str:
@@ -82,7 +83,8 @@ def model_option_specs(model_help: str | None = None, default_model: str | None 
 def _parameter(spec: OptionSpec) -> inspect.Parameter:
     optional = spec.default is None and spec.type is not bool
     annotation = typing.Optional[spec.type] if optional else spec.type  # noqa: UP045 (a runtime type)
-    option = typer.Option(spec.default, *spec.flags, help=spec.help)
+    extra = {"metavar": spec.metavar} if spec.metavar else {}
+    option = typer.Option(spec.default, *spec.flags, help=spec.help, **extra)
     return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
 
 
@@ -124,6 +126,24 @@ def model_options(fn: Callable | None = None, *, model_help: str | None = None,
     return decorate(fn) if fn is not None else decorate
 
 
+def multi_model_options(fn: Callable | None = None, *, model_help: str | None = None,
+                        default_model: str | None = None) -> Any:
+    """Like :func:`model_options`, but ``--model`` may be given several times (e.g. two models side by
+    side); the command receives ``models: list[ModelOptions]``, one per ``--model`` in order, all sharing
+    the group's other options (default: the one default model)."""
+    specs = model_option_specs(model_help, default_model)
+    first = specs[0]
+    help_text = f"{first.help} Repeat to compare models (default: {first.default})."
+    specs[0] = OptionSpec(first.name, first.flags, list[str], help_text, metavar="SPEC")
+    fallback = first.default
+
+    def build(values: dict[str, Any]) -> list[ModelOptions]:
+        return [ModelOptions(**{**values, "spec": spec}) for spec in (values["spec"] or [fallback])]
+
+    decorate = inject_options(specs, "models", build)
+    return decorate(fn) if fn is not None else decorate
+
+
 CACHE_SPECS = [
     OptionSpec("no_cache", ("--no-cache",), bool, "Decode images in memory; no cache files.", False),
     OptionSpec("cache_dir", ("--cache-dir",), Path,
@@ -143,6 +163,28 @@ def cache_options(fn: Callable) -> Callable:
     """Add ``--no-cache`` / ``--cache-dir``; the command receives ``cache: CacheChoice``."""
     return inject_options(CACHE_SPECS, "cache",
                           lambda v: CacheChoice(cache=not v["no_cache"], cache_dir=v["cache_dir"]))(fn)
+
+
+SUBSET_SPECS = [
+    OptionSpec("images", ("--images",), int, "Use N images drawn at random (seeded by --seed)."),
+    OptionSpec("per_class", ("--per-class",), int, "Use the first N images of each class."),
+    OptionSpec("seed", ("--seed",), int, "Seed of --images (and of any random draw of the command).", 0),
+]
+
+
+@dataclass(frozen=True)
+class ImageSubset:
+    """Which images a command reads: ``images`` (N drawn at random with ``seed``), ``per_class``
+    (the first N of each class), both None for all."""
+
+    images: int | None = None
+    per_class: int | None = None
+    seed: int = 0
+
+
+def subset_options(fn: Callable) -> Callable:
+    """Add ``--images`` / ``--per-class`` / ``--seed``; the command receives ``subset: ImageSubset``."""
+    return inject_options(SUBSET_SPECS, "subset", lambda v: ImageSubset(**v))(fn)
 
 
 def quiet_option() -> Any:

@@ -46,6 +46,8 @@ register_result("download", "bgbench.download:DownloadResult", ".bgbench-downloa
 register_result("demo", "bgbench.demo:DemoResult", "demo.json")
 register_result("train", "bgbench.training.result:TrainResult", "train.json")
 register_result("report", "bgbench.report.result:ReportResult", "report.json")
+register_result("saliency", "bgbench.explain.result:SaliencyResult", "saliency.json")
+register_result("probe", "bgbench.explain.result:ProbeResult", "probe.json")
 
 
 def result_filenames() -> dict[str, str]:

@@ -1,0 +1,65 @@
+"""``bgbench probe DATA``: accuracy with the foreground moved, rescaled or with noise on the
+foreground or background only (parses options, calls bgbench.explain.probe)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from bgbench.cli.common import (
+    CacheChoice,
+    ImageSubset,
+    cache_options,
+    default_out,
+    model_options,
+    quiet_option,
+    subset_options,
+)
+from bgbench.errors import BgbenchError
+from bgbench.options import ModelOptions
+
+
+def _floats(text: str | None, what: str) -> dict[str, tuple[float, ...]]:
+    """``{what: (floats...)}`` from a comma list (empty when not given)."""
+    if text is None:
+        return {}
+    try:
+        return {what: tuple(float(x) for x in text.split(",") if x.strip())}
+    except ValueError as exc:
+        raise BgbenchError(f"--{what} must be a comma list of numbers, got {text!r}") from exc
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("probe")
+    @model_options
+    @cache_options
+    @subset_options
+    def probe_command(
+        data: Path = typer.Argument(..., help="Built tree with original, only_bg_t and fg_mask."),
+        kind: str = typer.Option(..., "--kind", help="position (a grid of places), scale or noise."),
+        out: Path = typer.Option(None, "--out", "-o", help="Folder for probe.json, probe.csv and the figure "
+                                 "(default: bgbench-results/probe-<model>-<kind>)."),
+        split: str = typer.Option("val", "--split", help="Split folder to read."),
+        grid: int = typer.Option(3, "--grid", help="position: cells per side."),
+        factors: str = typer.Option(None, "--factors", help="scale: comma list (default 0.5 to 1.5)."),
+        sigmas: str = typer.Option(None, "--sigmas", help="noise: comma list of std on the [0, 1] scale "
+                                   "(default 0.125,0.25,0.5,0.75)."),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Composites per forward pass."),
+        quiet: bool = quiet_option(),
+        model: ModelOptions = None,
+        cache: CacheChoice = None,
+        subset: ImageSubset = None,
+    ) -> None:
+        """Accuracy per probe setting (Wilson intervals), center bias (position) or RFS (noise)."""
+        from bgbench.explain import probe
+
+        target = out if out is not None else default_out("probe", model.spec, kind)
+        result = probe(data, model, kind=kind, split=split, out=target, batch_size=batch_size, grid=grid,
+                       images=subset.images, per_class=subset.per_class, seed=subset.seed, cache=cache.cache,
+                       cache_dir=cache.cache_dir, quiet=quiet, **_floats(factors, "factors"),
+                       **_floats(sigmas, "sigmas"))
+        typer.echo(result.summary())
+        print(f"wrote {target / 'probe.json'}, probe.csv and {len(result.figures)} figure files",
+              file=sys.stderr)

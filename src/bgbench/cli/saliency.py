@@ -1,0 +1,54 @@
+"""``bgbench saliency DATA``: attribution maps and their foreground focus for one or more torch models
+(parses options, calls bgbench.explain.saliency)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from bgbench.cli import common
+from bgbench.cli.common import OptionSpec
+from bgbench.options import ModelOptions
+
+ATTRIBUTION_SPECS = [
+    OptionSpec("method", ("--method",), str, "saliency, smoothgrad, ig or gradcam.", "smoothgrad"),
+    OptionSpec("batch_size", ("--batch-size", "-b"), int, "Images (noisy copies, IG steps) per pass.", 16),
+    OptionSpec("samples", ("--samples",), int, "SmoothGrad: noisy copies per image.", 16),
+    OptionSpec("stdev", ("--stdev",), float, "SmoothGrad: noise std on the [0, 1] scale.", 0.15),
+    OptionSpec("steps", ("--steps",), int, "Integrated gradients: integration steps.", 32),
+    OptionSpec("layer", ("--layer",), str, "Grad-CAM layer, a dotted module name (default: last Conv2d)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("saliency")
+    @common.multi_model_options
+    @common.cache_options
+    @common.subset_options
+    @common.inject_options(ATTRIBUTION_SPECS, "attribution", dict)
+    def saliency_command(
+        data: Path = typer.Argument(..., help="Built tree with original/<split> and fg_mask/<split>."),
+        out: Path = typer.Option(None, "--out", "-o", help="Folder for saliency.json, saliency.csv and the "
+                                 "figures (default: bgbench-results/saliency-<model>-<method>)."),
+        split: str = typer.Option("val", "--split", help="Split folder to read."),
+        figure_images: int = typer.Option(6, "--figure-images", help="Rows of the overlay grid."),
+        quiet: bool = common.quiet_option(),
+        models: list[ModelOptions] = None,
+        cache: common.CacheChoice = None,
+        subset: common.ImageSubset = None,
+        attribution: dict = None,
+    ) -> None:
+        """Attribution maps (Captum) on original images; share of attribution inside fg_mask and
+        foreground focus (share / mask area) per model, with bootstrap intervals."""
+        from bgbench.explain import saliency
+
+        method = attribution["method"]
+        target = out if out is not None else common.default_out("saliency", models[0].spec, method)
+        result = saliency(data, models, split=split, out=target, figure_images=figure_images,
+                          images=subset.images, per_class=subset.per_class, seed=subset.seed,
+                          cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet, **attribution)
+        typer.echo(result.summary())
+        print(f"wrote {target / 'saliency.json'}, saliency.csv and {len(result.figures)} figure files",
+              file=sys.stderr)
