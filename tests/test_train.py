@@ -15,7 +15,7 @@ import pytest
 
 from bgbench.cli import main
 from bgbench.errors import BgbenchError
-from bgbench.training import Recipe, Swap, train
+from bgbench.training import EvalPlan, Recipe, Swap, train
 from procutil import kill_when
 
 FULL_ARGS = [
@@ -198,3 +198,23 @@ def test_shrink_train_data_resizes_images_masks_and_bank_once():
     flat = TrainData(np.full((2, 64, 64, 3), 77, np.uint8), np.array([0, 1]), ["x", "y"], ["a", "b"], "fp")
     assert (shrink_train_data(flat, 16).images == 77).all()
     assert shrink_train_data(data, 128) is data  # nothing larger: unchanged, no copy
+
+
+def test_a_fine_tuned_python_model_reloads_from_its_checkpoint_alone(synth_trainval, tmp_path):
+    """A ``python:MOD:FN`` network (the demo's small CNN) records its spec as the checkpoint's arch,
+    so ``ckpt:`` rebuilds it with no other option and gives the trained model's outputs."""
+    import torch
+
+    from bgbench import create_classifier
+
+    out = tmp_path / "py"
+    train(synth_trainval, "python:bgbench.smallcnn:small_cnn", out=out,
+          recipe=Recipe(epochs=1, input_size=32),
+          device="cpu", cache=False, quiet=True, evaluation=EvalPlan(variants="original"))
+    assert json.loads((out / "model.json").read_text())["arch"] == "python:bgbench.smallcnn:small_cnn"
+    clf = create_classifier(f"ckpt:{out / 'model.safetensors'}", device="cpu")
+    from safetensors.torch import load_file
+
+    state = load_file(out / "model.safetensors")
+    assert all(torch.equal(clf.module.state_dict()[k], v) for k, v in state.items())
+    assert clf.preprocessing.input_size == 32 and clf.num_outputs == 9

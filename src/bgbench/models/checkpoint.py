@@ -57,7 +57,10 @@ def stored_normaliser(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[flo
 
 
 def build_architecture(arch: str, num_classes: int) -> torch.nn.Module:
-    """A randomly initialised ``arch`` (timm name or ``torchvision:NAME``) with ``num_classes`` outputs."""
+    """A randomly initialised ``arch`` (timm name, ``torchvision:NAME`` or ``python:MODULE:CALLABLE``,
+    the network ``bgbench train`` fine-tuned) with ``num_classes`` outputs."""
+    if arch.startswith("python:"):
+        return _python_architecture(arch, num_classes)
     if arch.startswith("torchvision:"):
         import torchvision
 
@@ -71,6 +74,26 @@ def build_architecture(arch: str, num_classes: int) -> torch.nn.Module:
     if not timm.is_model(name):
         raise BgbenchError(f"unknown timm architecture {name!r} for --arch")
     return timm.create_model(name, pretrained=False, num_classes=num_classes)
+
+
+def _python_architecture(arch: str, num_classes: int) -> torch.nn.Module:
+    """``python:MODULE:CALLABLE``'s module (the callable's own, or a returned Classifier's), its last
+    linear layer replaced when it does not have ``num_classes`` outputs."""
+    from bgbench.models.common import reset_head
+    from bgbench.models.python_adapter import import_target, split_target
+
+    module_name, func_name = split_target(arch[len("python:"):])
+    factory = getattr(import_target(module_name), func_name, None)
+    if not callable(factory):
+        raise BgbenchError(f"{module_name} has no callable {func_name!r} (the checkpoint's arch {arch})")
+    made = factory()
+    made = getattr(made, "module", made)
+    if not isinstance(made, torch.nn.Module):
+        raise BgbenchError(f"{arch}() gave no torch module to load the checkpoint into")
+    linears = [m for m in made.modules() if isinstance(m, torch.nn.Linear)]
+    if linears and linears[-1].out_features != num_classes:
+        reset_head(made, num_classes)
+    return made
 
 
 @register_spec_form("ckpt", placeholder="FILE", input_size="as given",

@@ -296,3 +296,16 @@ def _few(items: list[str], n: int = 3) -> str:
     shown = ", ".join(items[:n])
     return shown + (", ..." if len(items) > n else "")
 
+
+def reset_head(module: torch.nn.Module, num_classes: int) -> None:
+    """Give ``module`` a fresh ``num_classes``-way last layer (timm's reset_classifier, else the
+    last torch.nn.Linear replaced)."""
+    if hasattr(module, "reset_classifier"):
+        module.reset_classifier(num_classes)
+        return
+    last = [(name, m) for name, m in module.named_modules() if isinstance(m, torch.nn.Linear)]
+    if not last:
+        raise BgbenchError("cannot find the model's last linear layer to replace by a new head")
+    name, layer = last[-1]
+    parent = module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else module
+    setattr(parent, name.rsplit(".", 1)[-1], torch.nn.Linear(layer.in_features, num_classes))

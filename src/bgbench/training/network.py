@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from bgbench.errors import BgbenchError
+from bgbench.models.common import reset_head
 from bgbench.options import ModelOptions
 
 
@@ -30,23 +31,13 @@ class Network:
     source: dict[str, Any]
 
 
+#: spec forms whose spec rebuilds the (untrained) architecture, so a checkpoint can name it as its arch
+REBUILDABLE = ("python:", "torchvision:")
+
+
 def _timm_arch(module: nn.Module) -> str | None:
     cfg = getattr(module, "pretrained_cfg", None) or getattr(module, "default_cfg", None) or {}
     return cfg.get("architecture") if hasattr(module, "reset_classifier") else None
-
-
-def _reset_head(module: nn.Module, num_classes: int) -> None:
-    """Give ``module`` a fresh ``num_classes``-way last layer (timm's reset_classifier, else the
-    last nn.Linear replaced)."""
-    if hasattr(module, "reset_classifier"):
-        module.reset_classifier(num_classes)
-        return
-    last = [(name, m) for name, m in module.named_modules() if isinstance(m, nn.Linear)]
-    if not last:
-        raise BgbenchError("cannot find the model's last linear layer to replace by a new head")
-    name, layer = last[-1]
-    parent = module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else module
-    setattr(parent, name.rsplit(".", 1)[-1], nn.Linear(layer.in_features, num_classes))
 
 
 def make_network(
@@ -81,9 +72,11 @@ def make_network(
         )
     module = clf.module
     source = {"spec": opts.spec, "weights_sha256": clf.info.get("weights_sha256"), "pretrained": True}
-    arch_name = _timm_arch(module)
+    # what rebuilds the architecture for ckpt: (model.json's arch): timm's name, else the spec itself
+    # for specs that build a fresh module (python:MOD:FN, torchvision:NAME)
+    arch_name = _timm_arch(module) or (opts.spec if opts.spec.startswith(REBUILDABLE) else None)
     torch.manual_seed(seed)
-    _reset_head(module, num_classes)
+    reset_head(module, num_classes)
     module.to(device)
     clf.num_outputs = num_classes
     clf.info = {**clf.info, "output_space": "in9" if num_classes == 9 else "custom"}
