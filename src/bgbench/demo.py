@@ -142,6 +142,9 @@ def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "defaul
         builds = _make_data(source, data, plan, seed, quiet, log)
     with stages("train"):
         rows, training = _train_models(data, out, plan, seed, dev, quiet, log)
+    if plan.saliency_per_class and {"trained_on_original", "trained_with_swap"} <= set(training):
+        with stages("saliency"):
+            _explain(data, out, training, plan, dev, quiet, log)
     if plan.pretrained:
         with stages("pretrained"):
             opts = ModelOptions.of(plan.pretrained, device=str(dev))
@@ -233,6 +236,18 @@ def _row(name: str, metrics: dict[str, Any], challenge: float | None) -> dict[st
         row["mixed_rand_draws"] = draws["variants"]["mixed_rand"]["value"]
     row["challenge_accuracy"] = challenge
     return row
+
+
+def _explain(data: Path, out: Path, training: dict[str, Any], plan: DemoPlan, dev, quiet: bool, log) -> None:
+    """Stage 5b: SmoothGrad saliency of the original-trained and the swap-trained CNN side by side on
+    ``plan.saliency_per_class`` val images per class, with their foreground focus (out/saliency)."""
+    from bgbench.explain import saliency
+
+    names = ("trained_on_original", "trained_with_swap")
+    log(f"[5/6] saliency (SmoothGrad) of {' and '.join(names)}: where each model looks")
+    saliency(data, [f"ckpt:{training[name]['checkpoint']}" for name in names], method="smoothgrad",
+             per_class=plan.saliency_per_class, out=out / "saliency",
+             device=str(dev), quiet=quiet)
 
 
 def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan, quiet: bool,

@@ -32,9 +32,8 @@ def register(app: typer.Typer) -> None:
         original, on original with background-swap augmentation and on mixed_rand, evaluate them (and a
         real pretrained ImageNet model) and run the challenge (a few minutes on a CPU)."""
         from rich.console import Console
-        from rich.table import Table
 
-        from bgbench.demo import SUMMARY_VARIANTS, run_demo
+        from bgbench.demo import run_demo
 
         console = Console()
         given = {"per_class_train": per_class_train, "per_class_val": per_class_val, "draws": draws,
@@ -45,29 +44,38 @@ def register(app: typer.Typer) -> None:
         summary = run_demo(out, plan="quick" if quick else "default", device=device, seed=seed,
                            quiet=quiet, log=lambda line: console.print(line),
                            **overrides)
-        draws = summary["plan"]["draws"]
-        rows = summary["models"]
-        table = Table(title="bgbench demo: accuracy on the val variants (synthetic scenes)")
-        table.add_column("variant")
-        for row in rows:
-            table.add_column(row["model"].replace("_", " "), justify="right")
-        for variant in SUMMARY_VARIANTS:
-            table.add_row(variant, *[_pct(row.get(variant)) for row in rows])
-        table.add_row("BG-Gap", *[_pct(row["bg_gap"]) for row in rows])
-        table.add_row(f"BG-Gap, {draws} draws", *[_gap(row) for row in rows])
-        table.add_row("challenge accuracy", *[_pct(row["challenge_accuracy"]) for row in rows])
-        console.print(table)
-        if any(row["model"].startswith("pretrained_") for row in rows):
-            console.print("The pretrained column is a real ImageNet model under the released 1000 -> 9 "
-                          "mapping: synthetic objects are not ImageNet objects, so expect it far below the "
-                          "trained CNNs here; `bgbench eval` on real photos gives its real figures.")
-        iou = summary.get("grabcut_iou")
-        if isinstance(iou, dict) and iou.get("median") is not None:
-            console.print(f"GrabCut IoU against the true masks (val): median {iou['median']:.3f}")
-        where = Path(summary["out"])
-        console.print(f"Done in {summary['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
-                      "per-model results.json under results/, challenge.json under challenge/.")
-        console.print(f"Report: {where / 'report.html'}", soft_wrap=True)
+        _print_summary(console, summary)
+
+
+def _print_summary(console, summary) -> None:
+    """The demo's table (accuracy per variant per model, BG-Gap, challenge) and where things are."""
+    from rich.table import Table
+
+    from bgbench.demo import SUMMARY_VARIANTS
+
+    draws = summary["plan"]["draws"]
+    rows = summary["models"]
+    table = Table(title="bgbench demo: accuracy on the val variants (synthetic scenes)")
+    table.add_column("variant")
+    for row in rows:
+        table.add_column(row["model"].replace("_", " "), justify="right")
+    for variant in SUMMARY_VARIANTS:
+        table.add_row(variant, *[_pct(row.get(variant)) for row in rows])
+    table.add_row("BG-Gap", *[_pct(row["bg_gap"]) for row in rows])
+    table.add_row(f"BG-Gap, {draws} draws", *[_gap(row) for row in rows])
+    table.add_row("challenge accuracy", *[_pct(row["challenge_accuracy"]) for row in rows])
+    console.print(table)
+    if any(row["model"].startswith("pretrained_") for row in rows):
+        console.print("The pretrained column is a real ImageNet model under the released 1000 -> 9 "
+                      "mapping: synthetic objects are not ImageNet objects, so expect it far below the "
+                      "trained CNNs here; `bgbench eval` on real photos gives its real figures.")
+    iou = summary.get("grabcut_iou")
+    if isinstance(iou, dict) and iou.get("median") is not None:
+        console.print(f"GrabCut IoU against the true masks (val): median {iou['median']:.3f}")
+    where = Path(summary["out"])
+    console.print(f"Done in {summary['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
+                  "per-model results.json under results/, challenge.json under challenge/.")
+    console.print(f"Report: {where / 'report.html'}", soft_wrap=True)
 
 
 def _gap(row: dict) -> str:
