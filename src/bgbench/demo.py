@@ -1,26 +1,29 @@
-"""``bgbench demo``: the paper's story end to end on an embedded default, in a few minutes on a CPU.
+"""``bgbench demo``: the paper's story end to end on an embedded default, in minutes on a CPU.
 
 1. ``synth``: renders a train and a val split of synthetic photographs whose backgrounds
    ("habitats") match the class 90% of the time: a known, learnable background shortcut.
 2. ``build``: builds the IN-9 variants (train from the ground-truth masks; val with GrabCut,
-   the paper's method, whose IoU against the true masks is reported).
-3. ``train``: three small CNNs (``bgbench.train.small_cnn``, 64 px, ``bgbench.training.train``):
-   one on ``original`` (it learns the shortcut), one on ``original`` with the background-swap
-   augmentation (``SWAP_P`` of the images get a random image's background, on the fly), and one on
-   ``mixed_rand`` (backgrounds carry no class signal there), as the paper's Section 5 does.
-4. ``eval``: every model on every variant (accuracy with 95% intervals, BG-Gap, and with
-   ``draws`` donor backgrounds per foreground a BG-Gap interval over all composites), and the default
-   real pretrained ImageNet model (``efficientnet_lite0``, ``model=``; None to skip) under the
-   released 1000 -> 9 mapping, to show the real-model path. The synthetic objects are not ImageNet
-   objects, so that model scores far below the trained CNNs here; it is the path, not the figure,
-   that the demo shows (``bgbench eval`` on real data gives the real figures).
-5. ``challenge``: the adversarial-backgrounds challenge for every model.
+   the paper's method, whose IoU against the true masks is reported, or the true masks).
+3. ``train``: small CNNs (``bgbench.smallcnn.small_cnn``, 64 px, ``bgbench.training.train``): one on
+   ``original`` (it learns the shortcut), one on ``original`` with the background-swap augmentation
+   (``SWAP_P`` of the images get a random image's background, on the fly), and one on ``mixed_rand``
+   (backgrounds carry no class signal there), as the paper's Section 5 does; each is evaluated on
+   every variant (accuracy with 95% intervals, BG-Gap, and with ``draws`` donor backgrounds per
+   foreground a BG-Gap interval over all composites) and runs the adversarial-backgrounds challenge.
+4. ``saliency``: SmoothGrad attributions of the original- and the swap-trained model side by side,
+   with their foreground focus.
+5. the default real pretrained ImageNet model (``efficientnet_lite0``; ``pretrained=None`` to skip)
+   on every variant under the released 1000 -> 9 mapping, to show the real-model path. The synthetic
+   objects are not ImageNet objects, so it scores far below the trained CNNs here; it is the path,
+   not the figure, that the demo shows (``bgbench eval`` on real data gives the real figures).
+6. ``report``: ``OUT/report.html`` (``bgbench report`` of the whole folder).
 
-Everything lands under OUT (default ``bgbench-demo``): the source tree, the built variants,
-``results/<model>/results.json|csv``, ``challenge/<model>/challenge.json`` and ``demo.json`` /
-``demo.csv`` with the summary table, ``models/<model>/model.safetensors`` for each trained CNN.
-Re-running into the same OUT reuses the synthesized and built data (both stages resume) and the
-trained models' finished epochs.
+:data:`PLANS` holds the default run and ``--quick`` (fewer and smaller scenes, two CNNs, no
+pretrained model). Everything lands under OUT (default ``bgbench-demo``): the source tree, the
+built variants, ``results/<model>/results.json|csv``, ``challenge/<model>/challenge.json``,
+``models/<model>/`` (``model.safetensors``, ``train.json``), ``saliency/``, ``demo.json`` /
+``demo.csv`` with the summary table, and the report. Re-running into the same OUT reuses the
+synthesized and built data (both stages resume) and the trained models' finished epochs.
 """
 
 from __future__ import annotations
