@@ -112,3 +112,10 @@ class ModelOptions:
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (paths as strings)."""
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def short_name(spec: str, limit: int = 30) -> str:
+    """A model spec shortened for a figure (``ckpt:/a/runs/original/model.safetensors`` -> ckpt:original)."""
+    if spec.startswith("ckpt:") and spec.endswith("model.safetensors"):
+        spec = "ckpt:" + Path(spec[5:]).parent.name
+    return spec if len(spec) <= limit else "..." + spec[-(limit - 3) :]

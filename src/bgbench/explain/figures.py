@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from bgbench.atomic import atomic_write_bytes
+from bgbench.options import short_name
 
 #: Okabe & Ito (2008): blue, vermillion, bluish green, orange, reddish purple, sky blue
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9")
@@ -20,13 +21,6 @@ MARKERS = ("o", "s", "^", "D", "v", "P")
 STYLES = ("-", "--", "-.", ":", "-", "--")
 MASK_COLOUR = "#56B4E9"
 MAP_CMAP = "inferno"
-
-
-def short_name(spec: str, limit: int = 30) -> str:
-    """A model spec shortened for a figure (``ckpt:/a/runs/original/model.safetensors`` -> ckpt:original)."""
-    if spec.startswith("ckpt:") and spec.endswith("model.safetensors"):
-        spec = "ckpt:" + Path(spec[5:]).parent.name
-    return spec if len(spec) <= limit else "..." + spec[-(limit - 3) :]
 
 
 def _pyplot():

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bgbench.options import short_name
 from bgbench.report.rows import Estimate
 from bgbench.report.sections import FigureSpec, Section, Table, Text, _slug, pct_est
 from bgbench.results.base import pct
@@ -110,7 +111,8 @@ def saliency_section(docs: list[tuple[dict[str, Any], Path | None]]) -> Section 
             )
             if focus is not None:
                 plotted.append(
-                    {"name": str(m.get("model")), "value": focus.value, "low": focus.low, "high": focus.high}
+                    {"name": short_name(str(m.get("model"))), "value": focus.value, "low": focus.low,
+                     "high": focus.high}
                 )
         items.append(
             Table(
