@@ -13,15 +13,15 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(Path("bgbench-demo"), help="Folder for everything the demo makes."),
         device: str = typer.Option("auto", help="auto, cpu or cuda."),
         quick: bool = typer.Option(False, "--quick",
-                                   help="The whole chain on fewer, smaller images (about 2 minutes on a "
-                                        "2-core CPU; the default run takes under 10)."),
+                                   help="The whole chain on fewer, smaller images (about 1 minute on a "
+                                        "2-core CPU; the default run about 6)."),
         per_class_train: int = typer.Option(None, help="Synthetic training images per class "
-                                                       "(default 50; --quick 30)."),
+                                                       f"({_defaults('per_class_train')})."),
         per_class_val: int = typer.Option(None, help="Synthetic validation images per class "
-                                                     "(default 20; --quick 10)."),
+                                                     f"({_defaults('per_class_val')})."),
         draws: int = typer.Option(None, help="Donor backgrounds per foreground for the BG-Gap interval "
-                                             "(default 4; --quick 2)."),
-        epochs: int = typer.Option(None, help="Training epochs for each small CNN (default 36; --quick 30)."),
+                                             f"({_defaults('draws')})."),
+        epochs: int = typer.Option(None, help=f"Training epochs for each small CNN ({_defaults('epochs')})."),
         seed: int = typer.Option(0, help="Seed of every random choice."),
         model: str = typer.Option(None, "--model", "-m",
                                   help="Pretrained model evaluated beside the trained CNNs "
@@ -30,7 +30,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Synthesize scenes with a background shortcut, build the IN-9 variants, train small CNNs on
         original, on original with background-swap augmentation and on mixed_rand, evaluate them (and a
-        real pretrained ImageNet model) and run the challenge (a few minutes on a CPU)."""
+        real pretrained ImageNet model), run the challenge, compare their saliency, and write
+        OUT/report.html (minutes on a CPU)."""
         from rich.console import Console
 
         from bgbench.demo import run_demo
@@ -76,6 +77,13 @@ def _print_summary(console, summary) -> None:
     console.print(f"Done in {summary['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
                   "per-model results.json under results/, challenge.json under challenge/.")
     console.print(f"Report: {where / 'report.html'}", soft_wrap=True)
+
+
+def _defaults(field: str) -> str:
+    """``default N; --quick M`` for a DemoPlan field, read from the plans themselves."""
+    from bgbench.demo import PLANS
+
+    return f"default {getattr(PLANS['default'], field)}; --quick {getattr(PLANS['quick'], field)}"
 
 
 def _gap(row: dict) -> str:
