@@ -80,13 +80,9 @@ def _python_architecture(arch: str, num_classes: int) -> torch.nn.Module:
     """``python:MODULE:CALLABLE``'s module (the callable's own, or a returned Classifier's), its last
     linear layer replaced when it does not have ``num_classes`` outputs."""
     from bgbench.models.common import reset_head
-    from bgbench.models.python_adapter import import_target, split_target
+    from bgbench.models.python_adapter import call_target
 
-    module_name, func_name = split_target(arch[len("python:"):])
-    factory = getattr(import_target(module_name), func_name, None)
-    if not callable(factory):
-        raise BgbenchError(f"{module_name} has no callable {func_name!r} (the checkpoint's arch {arch})")
-    made = factory()
+    made, _ = call_target(arch[len("python:"):])
     made = getattr(made, "module", made)
     if not isinstance(made, torch.nn.Module):
         raise BgbenchError(f"{arch}() gave no torch module to load the checkpoint into")

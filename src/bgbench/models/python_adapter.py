@@ -56,6 +56,16 @@ def import_target(module_name: str) -> ModuleType:
         raise BgbenchError(f"cannot import module {module_name!r} ({exc})") from exc
 
 
+def call_target(target: str) -> tuple[Any, ModuleType]:
+    """Import ``MODULE:CALLABLE``, call it with no arguments; (what it returned, the module)."""
+    module_name, func_name = split_target(target)
+    module = import_target(module_name)
+    factory = getattr(module, func_name, None)
+    if not callable(factory):
+        raise BgbenchError(f"{module_name} has no callable {func_name!r}")
+    return factory(), module
+
+
 @register_spec_form("python", placeholder="MODULE:CALLABLE", input_size="as given",
                     preprocessing="ImageNet mean/std, size kept (or the Classifier's own)",
                     notes="callable returns an nn.Module or a Classifier")
@@ -63,17 +73,12 @@ def create(target: str, **options: Any) -> Classifier:
     """Factory for ``python:MODULE:CALLABLE``."""
     opts = parse_options(options)
     reject(opts, "python:", "weights", "arch", "num_classes", "pretrained")
-    module_name, func_name = split_target(target)
-    module = import_target(module_name)
-    factory = getattr(module, func_name, None)
-    if not callable(factory):
-        raise BgbenchError(f"{module_name} has no callable {func_name!r}")
     device = resolve_device(opts.device)
-    made = factory()
+    made, module = call_target(target)
     if isinstance(made, Classifier):
         return made
     if not isinstance(made, torch.nn.Module):
-        raise BgbenchError(f"{module_name}:{func_name}() returned {type(made).__name__}, "
+        raise BgbenchError(f"{target}() returned {type(made).__name__}, "
                            "expected a torch.nn.Module or a bgbench Classifier")
     source = Path(module.__file__) if getattr(module, "__file__", None) else None
     info: dict[str, Any] = {"weights": f"python:{target}", "weights_sha256": None,
