@@ -3,8 +3,7 @@
 :func:`gather` turns the inputs (result files, output folders, :class:`~bgbench.results.Result`
 objects) into results: a file is read with :func:`bgbench.load_results`; a folder is walked (its
 sub-folders too) for every registered result file name, skipping dataset trees, caches and hidden
-folders. Documents of the kinds the report can show but this bgbench has not registered yet
-(``saliency.json``, ``probe.json``) are recognised by their ``schema``. Every problem (a path without
+folders. Every problem (a path without
 any result, a corrupt JSON) is a one-line :class:`~bgbench.errors.BgbenchError` naming the file,
 raised before the report writes anything.
 
@@ -23,28 +22,12 @@ from typing import Any
 
 from bgbench.errors import BgbenchError
 from bgbench.layout import VARIANTS
-from bgbench.results import DocumentResult, Result, load_results, result_filenames
-from bgbench.results.base import schema_kind
-from bgbench.results.load import read_document
+from bgbench.results import Result, load_results, result_filenames
 
-#: kinds the report shows that a bgbench may not register yet: kind -> the file name they use
-EXTRA_KINDS: dict[str, str] = {"saliency": "saliency.json", "probe": "probe.json"}
 #: kinds that are not inputs of a report (a report's own document)
 IGNORED_KINDS = frozenset({"report"})
 #: folder names never searched: dataset trees, caches, resumable partial outputs
 SKIP_DIRS = frozenset({*VARIANTS, "cache", "partial", "__pycache__"})
-
-
-class SchemaDocument(DocumentResult):
-    """A result document of a kind this bgbench does not register (read as its JSON document); its
-    kind comes from its own ``schema``."""
-
-    def __init__(self, doc: dict[str, Any], path: Path | None = None) -> None:
-        super().__init__(doc, path)
-        self.SCHEMA = str(doc.get("schema", ""))
-
-    def summary_lines(self) -> list[str]:
-        return [f"{self.SCHEMA} document {self.source_path}"]
 
 
 def document(result: Result) -> dict[str, Any]:
@@ -57,25 +40,9 @@ def document(result: Result) -> dict[str, Any]:
     return cached
 
 
-def _known_names() -> dict[str, str]:
-    names = result_filenames()
-    return {**names, **{k: v for k, v in EXTRA_KINDS.items() if k not in names}}
-
-
-def load_one(path: Path) -> Result:
-    """One result file: :func:`load_results`, or a :class:`SchemaDocument` for an extra kind that
-    this bgbench does not register."""
-    doc, where = read_document(path)
-    schema = doc.get("schema")
-    kind = schema_kind(schema) if isinstance(schema, str) and schema.startswith("bgbench.") else None
-    if kind in EXTRA_KINDS and kind not in result_filenames():
-        return SchemaDocument(doc, where)
-    return load_results(where)
-
-
 def _walk(folder: Path) -> list[Path]:
     """Every result file under ``folder`` (sorted, dataset trees and hidden folders skipped)."""
-    patterns = list(_known_names().values())
+    patterns = list(result_filenames().values())
     found = []
     for here, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
@@ -99,13 +66,13 @@ def gather(inputs: list[str | Path | Result]) -> list[Result]:
             if path.is_dir():
                 files = _walk(path)
                 if not files:
-                    names = ", ".join(sorted(set(_known_names().values())))
+                    names = ", ".join(sorted(set(result_filenames().values())))
                     raise BgbenchError(
                         f"no bgbench result in this folder or below (looked for {names})", path
                     )
-                loaded = [load_one(p) for p in files]
+                loaded = [load_results(p) for p in files]
             else:
-                loaded = [load_one(path)]
+                loaded = [load_results(path)]
         for result in loaded:
             where = result.source_path.resolve() if result.source_path is not None else None
             if result.kind in IGNORED_KINDS or (where is not None and where in seen):
