@@ -186,7 +186,7 @@ def to_model_grid(classifier: Any, images01: torch.Tensor) -> torch.Tensor:
 def masks_to_model_grid(classifier: Any, masks: np.ndarray) -> np.ndarray:
     """uint8/bool/float (N, H, W) masks -> float32 (N, S, S) in [0, 1] by the same resize as the
     images (:func:`to_model_grid`; resampling overshoot clipped)."""
-    m = torch.as_tensor(np.asarray(masks, dtype=np.float32))[:, None].expand(-1, 3, -1, -1)
+    m = torch.as_tensor(np.asarray(masks, dtype=np.float32))[:, None]  # one channel: resizes per channel
     out = to_model_grid(classifier, m)[:, 0].clamp(0.0, 1.0)
     return out.cpu().numpy()
 

@@ -38,7 +38,9 @@ def save_figure(fig: Any, stem: str | Path, dpi: int = 100) -> list[Path]:
     paths = []
     for fmt in ("png", "svg"):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
+        # no dates or versions in the files (as the report's figures): a rerun writes the same bytes
+        metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.05, metadata=metadata)
         path = Path(f"{stem}.{fmt}")
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)

@@ -32,10 +32,9 @@ from bgbench.explain.attribution import (
     to_model_grid,
 )
 from bgbench.explain.data import ExplainData, check_data, load_data, provenance, select_images
-from bgbench.explain.figures import short_name
 from bgbench.explain.result import SaliencyResult, finish
 from bgbench.explain.scores import foreground_focus, foreground_share, mask_area, mean_ci, paired_difference
-from bgbench.options import DEFAULT_MODEL
+from bgbench.options import DEFAULT_MODEL, short_name
 from bgbench.progress import progress
 
 
