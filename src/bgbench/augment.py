@@ -173,14 +173,15 @@ def load_swap_data(root: str | Path, split: str = "train", *, cache: bool = True
                     bank_labels=bank.labels, class_names=list(original.class_names))
 
 
-def mask_folder(root: str | Path, split: str) -> Path:
-    """``root/fg_mask/<split>``; BgbenchError naming it when it does not exist."""
+def mask_folder(root: str | Path, split: str, needed_by: str = "background swap") -> Path:
+    """``root/fg_mask/<split>``; BgbenchError naming it (and ``needed_by``, what needs the masks)
+    when it does not exist."""
     from bgbench.layout import MASK_VARIANT, variant_dir
 
     folder = variant_dir(Path(root), MASK_VARIANT, split)
     if not folder.is_dir():
-        raise BgbenchError("no foreground masks: background swap needs fg_mask/<split> "
-                           "(build the split with bgbench build)", folder)
+        raise BgbenchError(f"no foreground masks: {needed_by} needs fg_mask/{split} beside the images "
+                           "(a tree built by bgbench build has both)", folder)
     return folder
 
 

@@ -44,13 +44,10 @@ def check_data(root: str | Path, split: str, command: str, backgrounds: bool = F
     ``original``, ``fg_mask`` (or, with ``backgrounds``, ``only_bg_t``) is missing for ``split``."""
     root = Path(root)
     names = ["original", BACKGROUND_VARIANT] if backgrounds else ["original"]
+    from bgbench.augment import mask_folder
+
     find_variants(root, split, names)
-    if not variant_dir(root, MASK_VARIANT, split).is_dir():
-        raise BgbenchError(
-            f"no foreground masks: {command} needs fg_mask/{split} beside original/{split} "
-            "(a tree built by bgbench build has both)",
-            variant_dir(root, MASK_VARIANT, split),
-        )
+    mask_folder(root, split, needed_by=command)
     return shared_class_folders(root, names, split)
 
 
