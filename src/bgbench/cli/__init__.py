@@ -51,6 +51,22 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
+def _name_arguments_in_capitals(typer_app: typer.Typer) -> None:
+    """Usage lines say ``DATA``, as the docs do, not typer's ``{data}``: arguments without a metavar get
+    their name in capitals."""
+    import inspect
+
+    from typer.models import ArgumentInfo
+
+    for info in typer_app.registered_commands:
+        for name, parameter in inspect.signature(info.callback).parameters.items():
+            if isinstance(parameter.default, ArgumentInfo) and parameter.default.metavar is None:
+                parameter.default.metavar = name.upper()
+
+
+_name_arguments_in_capitals(app)
+
+
 def os_error_line(exc: OSError) -> str:
     """``<file>: <reason>`` for an OSError (both paths of a rename/link when it has two)."""
     reason = exc.strerror or str(exc) or type(exc).__name__
