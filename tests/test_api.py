@@ -3,6 +3,7 @@ model option is defined once for the API and once for the CLI, and commands shar
 
 from __future__ import annotations
 
+import csv
 import inspect
 import re
 import subprocess
@@ -31,8 +32,10 @@ def test_docs_api_example_runs(tmp_path):
     done = subprocess.run([sys.executable, "-c", _api_example()], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "EvalResult" not in done.stdout.splitlines()[0]  # print() gives the summary, not a repr
-    assert "challenge" in done.stdout or "0." in done.stdout
+    lines = done.stdout.splitlines()
+    assert "EvalResult" not in lines[0]  # print() gives the summary, not a repr
+    assert any("BG-Gap" in line for line in lines)
+    assert "['efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2']" in lines
     assert (tmp_path / "api-example" / "eval" / "results.json").is_file()
 
 
@@ -71,9 +74,14 @@ def test_every_model_option_has_one_cli_flag_shared_by_the_commands():
 
 
 def test_entry_points_have_real_signatures():
-    for fn in (bgbench.evaluate, bgbench.run_challenge, bgbench.build_dataset, bgbench.synthesize):
-        assert inspect.isfunction(fn)
-        assert "data" in inspect.signature(fn).parameters or "out" in inspect.signature(fn).parameters
+    leading = {bgbench.evaluate: ["data", "model"], bgbench.run_challenge: ["data", "model"],
+               bgbench.build_dataset: ["source", "out"], bgbench.synthesize: ["out"],
+               bgbench.train: ["data", "model"], bgbench.saliency: ["data"], bgbench.probe: ["data", "model"]}
+    for fn, names in leading.items():
+        assert inspect.isfunction(fn), fn
+        params = list(inspect.signature(fn).parameters.values())
+        assert [p.name for p in params[:len(names)]] == names, fn.__name__
+        assert all(p.kind is not p.VAR_POSITIONAL for p in params), fn.__name__
 
 
 def test_eval_result_prints_short_and_loads_back(synth_built, tmp_path):
@@ -98,7 +106,11 @@ def test_challenge_result_is_typed_and_loads_back(synth_built, tmp_path):
     result = bgbench.run_challenge(synth_built, tiny_classifier(), out=tmp_path / "ch", cache=False,
                                    quiet=True)
     assert result.n_foregrounds == result["n_foregrounds"] > 0
-    assert 0.0 <= result.accuracy <= 1.0 and result.complete
+    assert result.complete
+    rows = list(csv.DictReader((tmp_path / "ch" / "challenge.csv").open()))
+    assert len(rows) == result.n_foregrounds
+    fooled = sum(row["fooled"] in ("1", "True", "true") for row in rows)
+    assert fooled == result.n_fooled and result.accuracy == pytest.approx(1 - fooled / len(rows))
     again = bgbench.load_results(tmp_path / "ch")
     assert type(again).__name__ == "ChallengeResult" and again.accuracy == result.accuracy
     assert "challenge accuracy" in str(again)

