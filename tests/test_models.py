@@ -583,3 +583,30 @@ def test_tflite_quantize_dequantize_uint8_int8_float() -> None:
     assert dequantize(np.array([0.25], np.float32), 0.0, 0).tolist() == [0.25]
     with pytest.raises(ValueError, match="int8.*without a scale"):
         quantize(x, np.int8, 0.0, 0)
+
+
+@pytest.mark.slow
+def test_offline_timm_without_weights_is_one_line_naming_weights(synth_built: Path, tmp_path: Path) -> None:
+    """With the Hugging Face hub offline and nothing cached, timm's fetch fails: one line that names
+    --weights, exit 2; the same model then runs offline from a local safetensors file."""
+    import os
+    import subprocess
+    import sys
+
+    import safetensors.torch
+    import timm
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    base = [sys.executable, "-m", "bgbench", "eval", str(synth_built), "--variants", "original", "--no-cache"]
+    done = subprocess.run([*base, "--model", "timm:resnet18", "--out", str(tmp_path / "a")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "--weights FILE" in done.stderr
+    weights = tmp_path / "r18.safetensors"
+    safetensors.torch.save_file(timm.create_model("resnet18").state_dict(), str(weights))
+    command = [*base, "--model", "timm:resnet18", "--weights", str(weights), "--out", str(tmp_path / "b"),
+               "-q"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    doc = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert json.dumps(doc).count(str(weights)) >= 1

@@ -42,7 +42,13 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *_LAZY]
 
 
+# pure array modules reachable as attributes after a bare ``import bgbench`` (imported on first access)
+_SUBMODULES = ("variants", "composite", "metrics", "labelmap", "stats", "classes", "layout")
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return import_module(f"bgbench.{name}")
     raise AttributeError(f"module 'bgbench' has no attribute {name!r}")

@@ -148,8 +148,9 @@ def make_module(library: str, name: str, make: Callable[..., torch.nn.Module], o
     try:
         return make(name, **kwargs)
     except (OSError, RuntimeError, ValueError) as exc:
-        raise BgbenchError(f"{library} could not create {name!r} ({first_line(exc, 160)}); offline? pass "
-                           "weights=FILE (--weights) or pretrained=False") from exc
+        raise BgbenchError(f"{library} could not create {name!r} ({first_line(exc, 160)}); offline? give a "
+                           "local weights file with --weights FILE (weights=FILE in Python; docs/models.md, "
+                           "'Offline')") from exc
 
 
 def load_weights(module: torch.nn.Module, opts: ModelOptions, pretrained_tag: str | None) -> dict[str, Any]:
