@@ -1,7 +1,7 @@
 """Explain on real photos: where ``efficientnet_lite0`` looks and what moves it.
 
 On the IN-9 variants built from the real ImageNet photos (``benchmarks/realdata_study.py`` writes
-them to ``/tmp/bgbench-realdata-sweep/data``; val split, GrabCut masks), this runs
+them to ``/tmp/bgbench-realdata/data``; val split, GrabCut masks), this runs
 
 - ``bgbench.saliency`` with SmoothGrad (16 samples) and Grad-CAM on every image: foreground focus
   with a bootstrap interval;
@@ -10,7 +10,7 @@ them to ``/tmp/bgbench-realdata-sweep/data``; val split, GrabCut masks), this ru
 prints the figures, writes every result under OUT, and with ``--figures`` (docs/figures) small PNGs
 (:func:`doc_figures`) and a summary JSON.
 
-    python benchmarks/explain_realdata.py [--data /tmp/bgbench-realdata-sweep/data]
+    python benchmarks/explain_realdata.py [--data /tmp/bgbench-realdata/data]
         [--out /tmp/bgbench-explain-realdata] [--figures docs/figures] [--model efficientnet_lite0]
 """
 
@@ -66,7 +66,7 @@ def report(summary: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/tmp/bgbench-realdata-sweep/data"))
+    parser.add_argument("--data", type=Path, default=Path("/tmp/bgbench-realdata/data"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/bgbench-explain-realdata"))
     parser.add_argument("--figures", type=Path, default=None, help="Copy small PNGs and the summary here.")
     parser.add_argument("--model", default="efficientnet_lite0")

@@ -1,7 +1,7 @@
 """How long saliency takes on a CPU: SmoothGrad (16 noisy copies) on 50 real-photo images with the
 built-in ``efficientnet_lite0`` (224 px), through ``bgbench.saliency`` as the CLI runs it.
 
-    python benchmarks/saliency.py [--data /tmp/bgbench-realdata-sweep/data] [--images 50] [--samples 16]
+    python benchmarks/saliency.py [--data /tmp/bgbench-realdata/data] [--images 50] [--samples 16]
         [--batch-size 16] [--out /tmp/bgbench-saliency-timing]
 
 Prints the wall time of the attribution loop (model loaded, images decoded: both timed apart), the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/tmp/bgbench-realdata-sweep/data"))
+    parser.add_argument("--data", type=Path, default=Path("/tmp/bgbench-realdata/data"))
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=16)

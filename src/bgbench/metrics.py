@@ -38,8 +38,21 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
+class _Valued:
+    """Reads as its ``value`` where a number is wanted: ``float(x)``, ``f"{x:.3f}"`` (an empty format
+    spec keeps the dataclass's own text)."""
+
+    value: float
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self.value), spec) if spec else str(self)
+
+
 @dataclass(frozen=True)
-class Proportion:
+class Proportion(_Valued):
     """k successes out of n with a confidence interval; ``value`` is NaN when n == 0."""
 
     k: int
@@ -55,7 +68,7 @@ class Proportion:
 
 
 @dataclass(frozen=True)
-class Interval:
+class Interval(_Valued):
     """A point ``value`` with a ``(low, high)`` confidence interval and the ``method`` that made it."""
 
     value: float

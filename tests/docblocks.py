@@ -1,0 +1,87 @@
+"""The fenced code blocks of README.md and docs/*.md, as the executable-docs test runs them (test helper).
+
+A page's blocks run in order in one folder, so later blocks see what earlier ones made. What runs:
+``bash``/``sh``/``shell`` blocks, a command at a time (backslash continuations joined), and
+``python`` blocks, each as one script. A block whose info string names a file
+(```` ```toml file=zoo.toml ````) is written to that file instead. Blocks without a language, or
+``text``, are output or layouts and are not run.
+
+A command or a Python block that cannot run on a CI machine says why where the reader sees it: a
+``# needs: <what>[, <what>]`` comment (on the command's line, or on the first line of a Python block), where
+``<what>`` is ``network``, ``gpu``, ``imagenet``, ``coco``, ``voc``, ``realdata`` (the real photos and
+models of ``../shared/realdata``) or ``long`` (more than a few minutes on a CPU). The test skips those it
+cannot offer and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FENCE = re.compile(r"^```([A-Za-z]*)([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+NEEDS = re.compile(r"#\s*needs:\s*([a-z]+(?:\s*,\s*[a-z]+)*)")
+SHELL = {"bash", "sh", "shell"}
+KNOWN_NEEDS = {"network", "gpu", "imagenet", "coco", "voc", "realdata", "long"}
+
+
+@dataclass
+class Step:
+    """One thing to run: a shell command, a Python script, or a file to write."""
+
+    page: str
+    line: int
+    kind: str  # "shell", "python" or "file"
+    text: str
+    target: str | None = None  # the file name of a "file" step
+    needs: list[str] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def _needs(text: str) -> list[str]:
+    """The markers of ``# needs: a, b`` comments in ``text``."""
+    return [name.strip() for group in NEEDS.findall(text) for name in group.split(",")]
+
+
+def _shell_commands(body: str, first_line: int) -> list[tuple[int, str]]:
+    """(line number, command) for each command of a shell block; continuations joined, comments kept."""
+    commands, current, start = [], "", first_line
+    for offset, raw in enumerate(body.splitlines()):
+        if not current:
+            start = first_line + offset
+            if not raw.strip() or raw.lstrip().startswith("#"):
+                continue
+        if raw.rstrip().endswith("\\"):
+            current += raw.rstrip()[:-1] + " "
+            continue
+        commands.append((start, current + raw))
+        current = ""
+    if current:
+        commands.append((start, current))
+    return commands
+
+
+def page_steps(path: Path, root: Path) -> list[Step]:
+    """Every runnable step of one Markdown page, in page order."""
+    text = path.read_text(encoding="utf-8")
+    name = str(path.relative_to(root))
+    steps: list[Step] = []
+    for match in FENCE.finditer(text):
+        lang, info, body = match.group(1).lower(), match.group(2), match.group(3)
+        first = text.count("\n", 0, match.start(3)) + 1
+        target = re.search(r"file=(\S+)", info)
+        if target:
+            steps.append(Step(name, first, "file", body, target=target.group(1)))
+        elif lang in SHELL:
+            for line, command in _shell_commands(body, first):
+                steps.append(Step(name, line, "shell", command, needs=_needs(command)))
+        elif lang == "python":
+            head = body.lstrip().splitlines()[0] if body.strip() else ""
+            steps.append(Step(name, first, "python", body, needs=_needs(head)))
+    for step in steps:
+        unknown = set(step.needs) - KNOWN_NEEDS
+        assert not unknown, f"{step.where}: unknown '# needs:' marker {sorted(unknown)}"
+    return steps
