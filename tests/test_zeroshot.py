@@ -269,3 +269,31 @@ def test_offline_pretrained_weights_are_one_line_exit_2(synth_built: Path, tmp_p
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "could not load 'openai/clip-vit-base-patch32'" in lines[0] and "offline?" in lines[0]
+
+
+@pytest.mark.slow
+def test_challenge_sweep_and_report_take_a_zero_shot_model(oc_dir, synth_built, tmp_path, capsys):
+    from bgbench.cli import main
+
+    spec = f"open_clip:local-dir:{oc_dir}"
+    out = tmp_path / "challenge"
+    rc = main(["challenge", str(synth_built), "--model", spec, "--prompts", "in9", "--out", str(out),
+               "--device", "cpu", "--no-cache", "-q"])
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads((out / "challenge.json").read_text())
+    assert doc["n_foregrounds"] == 27 and doc["model"]["zero_shot"]["prompts"] == "in9"
+    models = tmp_path / "models.toml"
+    models.write_text(f'[[model]]\nname = "tiny-in9"\nspec = "{spec}"\nprompts = "in9"\n'
+                      f'[[model]]\nname = "tiny-1k"\nspec = "{spec}"\ntemplates = "simple"\n')
+    rc = main(["sweep", str(models), str(synth_built), "--variants", "original,mixed_same,mixed_rand",
+               "--out", str(tmp_path / "sweep"), "--device", "cpu", "--no-cache", "-q"])
+    assert rc == 0, capsys.readouterr().err
+    runs = {name: json.loads((tmp_path / "sweep" / name / "results.json").read_text())
+            for name in ("tiny-in9", "tiny-1k")}
+    assert runs["tiny-in9"]["label_map"]["num_outputs"] == 9
+    assert runs["tiny-1k"]["model_info"]["zero_shot"]["template_set"] == "simple"
+    report = tmp_path / "report.html"
+    rc = main(["report", str(tmp_path / "sweep" / "tiny-in9" / "results.json"), str(out / "challenge.json"),
+               "-o", str(report)])
+    assert rc == 0, capsys.readouterr().err
+    assert spec in report.read_text()
