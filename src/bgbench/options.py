@@ -37,7 +37,8 @@ class ModelOptions:
 
     - ``spec``: built-in name (``efficientnet_lite0``), ``timm:NAME``, ``torchvision:NAME``,
       ``hf:REPO``, ``onnx:FILE``, ``tflite:FILE``, ``torchscript:FILE``, ``ckpt:FILE``,
-      ``python:MODULE:CALLABLE`` (``bgbench.list_models()`` lists them).
+      ``python:MODULE:CALLABLE``, zero-shot ``open_clip:ARCH/PRETRAINED`` / ``hf_clip:REPO_OR_DIR``
+      (``bgbench.list_models()`` lists them).
     - ``weights``: a local weights file (state dict or safetensors); ``pretrained``: ask the adapter
       for (or against) its pretrained weights; ``arch`` / ``num_classes``: the architecture of a
       ``ckpt:`` file; ``trust_pickle``: allow checkpoints that need pickle.

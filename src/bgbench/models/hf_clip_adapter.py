@@ -65,6 +65,9 @@ def load_parts(source: str) -> tuple[Any, Any, Any]:
     except (OSError, ValueError, KeyError) as exc:
         raise BgbenchError(f"transformers could not load {source!r} ({first_line(exc, 160)}); offline? "
                            "run once online (it is cached) or give a local save_pretrained folder") from exc
+    if getattr(model.config, "model_type", None) == "siglip2":
+        raise BgbenchError(f"{source}: Siglip2Model (variable-resolution NaFlex inputs with patch masks) "
+                           "is not supported; CLIPModel and SiglipModel are")
     missing = [a for a in ("vision_model", "get_text_features", "logit_scale") if not hasattr(model, a)]
     if missing:
         raise BgbenchError(f"{source}: {type(model).__name__} is not a CLIP-style model "
@@ -110,7 +113,7 @@ def text_encoder(model: Any, tokenizer: Any, device: torch.device) -> tuple[Any,
 
 @register_spec_form("hf_clip", placeholder="REPO_OR_DIR", input_size="processor size",
                     preprocessing="image processor config (mean/std, size, resample); no crop",
-                    output_space="imagenet-1k (prompts imagenet) or in9 (prompts in9)",
+                    output_space="imagenet-1k or in9 (--prompts)",
                     notes="transformers CLIP/SigLIP, zero-shot by text prompts; --prompts, --templates")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``hf_clip:REPO_OR_DIR`` (see :func:`bgbench.models.create_classifier`)."""

@@ -122,7 +122,7 @@ def _weights_record(name: str, pretrained: str | None, label: str, model: torch.
 
 @register_spec_form("open_clip", placeholder="ARCH/PRETRAINED", input_size="model preprocess_cfg",
                     preprocessing="open_clip preprocess_cfg (mean/std, size, interpolation); no crop",
-                    output_space="imagenet-1k (prompts imagenet) or in9 (prompts in9)",
+                    output_space="imagenet-1k or in9 (--prompts)",
                     notes="zero-shot by text prompts; hf-hub:REPO, local-dir:PATH; --prompts, --templates")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``open_clip:ARCH/PRETRAINED`` (see :func:`bgbench.models.create_classifier`)."""
