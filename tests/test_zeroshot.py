@@ -250,6 +250,11 @@ def test_missing_open_clip_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "open_clip", None)  # import open_clip now raises ImportError
     with pytest.raises(BgbenchError, match=r"pip install 'bgbench\[clip\]'"):
         prompt_set("in9")
+    with pytest.raises(BgbenchError, match=r"pip install 'bgbench\[clip\]'"):
+        create_classifier("open_clip:ViT-B-32/openai", device="cpu")
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(BgbenchError, match=r"need transformers: pip install 'bgbench\[hf,clip\]'"):
+        create_classifier("hf_clip:openai/clip-vit-base-patch32", device="cpu")
 
 
 @pytest.mark.slow
@@ -297,3 +302,13 @@ def test_challenge_sweep_and_report_take_a_zero_shot_model(oc_dir, synth_built, 
                "-o", str(report)])
     assert rc == 0, capsys.readouterr().err
     assert spec in report.read_text()
+
+
+def test_training_a_zero_shot_model_is_refused_in_one_line(oc_dir: Path) -> None:
+    from bgbench.options import ModelOptions
+    from bgbench.training.network import make_network
+
+    opts = ModelOptions(spec=f"open_clip:local-dir:{oc_dir}", prompts="in9")
+    with pytest.raises(BgbenchError, match="cannot train a zero-shot model yet") as info:
+        make_network(opts, None, 9, torch.device("cpu"))
+    assert "\n" not in str(info.value)

@@ -57,8 +57,10 @@ def _source(target: str) -> str:
 
 def load_parts(source: str) -> tuple[Any, Any, Any]:
     """(model, tokenizer, image processor or None) of a repo id or folder; failures are one line."""
-    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
-
+    try:
+        from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise BgbenchError("hf_clip: models need transformers: pip install 'bgbench[hf,clip]'") from exc
     try:
         model = AutoModel.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)

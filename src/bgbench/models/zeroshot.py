@@ -141,6 +141,13 @@ class ZeroShotHead(torch.nn.Module):
         self.logit_scale = float(logit_scale)
         self.logit_bias = None if logit_bias is None else float(logit_bias)
 
+    def reset_classifier(self, num_classes: int) -> None:
+        """What training calls to give a model a new head: refused in one line (fine-tuning a
+        zero-shot model, its text head kept or replaced, is not implemented)."""
+        raise BgbenchError(f"bgbench train cannot train a zero-shot model yet (its head is {len(self.text)} "
+                           f"text embeddings, asked for a new {num_classes}-way head); train a timm, "
+                           "torchvision, built-in or checkpoint model")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.image_tower(x)
         if not isinstance(feats, torch.Tensor):
