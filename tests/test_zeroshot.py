@@ -130,9 +130,11 @@ def test_text_embeddings_are_cached_per_model_and_prompts(oc_dir: Path) -> None:
 
     a = create_classifier(f"open_clip:local-dir:{oc_dir}", device="cpu", prompts="in9")
     keys = set(zeroshot._TEXT_CACHE)
-    b = create_classifier(f"open_clip:local-dir:{oc_dir}", device="cpu", prompts="in9")
-    assert set(zeroshot._TEXT_CACHE) == keys  # nothing new computed
+    b = create_classifier(f"open_clip:local-dir:{oc_dir}", device="cpu", prompts="in9", precision="bf16")
+    assert set(zeroshot._TEXT_CACHE) == keys  # nothing new computed (the text side is fp32 either way)
     assert torch.equal(a.module.text, b.module.text) and a.num_outputs == 9
+    x = _images(4)
+    torch.testing.assert_close(b(x), a(x), rtol=0.05, atol=0.3)  # bf16 autocast of the image tower
     c = create_classifier(f"open_clip:local-dir:{oc_dir}", device="cpu", prompts="in9", templates="simple")
     assert len(zeroshot._TEXT_CACHE) == len(keys) + 1 and not torch.equal(a.module.text, c.module.text)
 
