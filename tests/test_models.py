@@ -515,7 +515,8 @@ def test_zoo_lists_builtins_spec_forms_realdata_and_user_entries(tmp_path: Path)
     assert [by_name[f"efficientnet_lite{i}"].input_size for i in range(3)] == [224, 240, 260]
     forms = {e.spec for e in entries if e.kind == "spec-form"}
     assert {"timm:NAME", "torchvision:NAME", "hf:REPO_OR_DIR", "onnx:FILE", "tflite:FILE", "torchscript:FILE",
-            "ckpt:FILE", "python:MODULE:CALLABLE"} == forms
+            "ckpt:FILE", "python:MODULE:CALLABLE", "open_clip:ARCH/PRETRAINED",
+            "hf_clip:REPO_OR_DIR"} == forms
     real = [e for e in entries if e.kind == "realdata"]
     assert len(real) == 12 and not any(e.available for e in real)
     assert by_name["mobilenetv2_12_int8"].published_top1 == 68.3

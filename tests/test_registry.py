@@ -37,7 +37,7 @@ from bgbench.options import ModelOptions
 
 BUILTINS = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
 FORMS = ["timm:NAME", "torchvision:NAME", "hf:REPO_OR_DIR", "onnx:FILE", "tflite:FILE", "torchscript:FILE",
-         "ckpt:FILE", "python:MODULE:CALLABLE"]
+         "ckpt:FILE", "python:MODULE:CALLABLE", "open_clip:ARCH/PRETRAINED", "hf_clip:REPO_OR_DIR"]
 SRC = str(Path(bgbench.__file__).resolve().parents[1])
 
 

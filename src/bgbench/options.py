@@ -24,6 +24,11 @@ PRECISION_NAMES: tuple[str, ...] = ("fp32", "bf16", "fp16")
 #: or a named normalisation preset applied at the adapter's native input size.
 PREPROCESS_MODES: tuple[str, ...] = ("native", "released", "imagenet", "inception", "in9")
 INT8_MODES: tuple[str, ...] = ("reference", "native")
+#: ``prompts=`` of zero-shot (CLIP-style) models: the 1000 ImageNet class names (then the label map,
+#: as for any ImageNet model) or the nine IN-9 super-classes prompted directly (a 9-way model)
+PROMPT_SETS: tuple[str, ...] = ("imagenet", "in9")
+#: ``templates=`` of zero-shot models: open_clip's 80 OpenAI ImageNet templates or its 7 simple ones
+TEMPLATE_SETS: tuple[str, ...] = ("openai", "simple")
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,16 @@ class ModelOptions:
 
     - ``spec``: built-in name (``efficientnet_lite0``), ``timm:NAME``, ``torchvision:NAME``,
       ``hf:REPO``, ``onnx:FILE``, ``tflite:FILE``, ``torchscript:FILE``, ``ckpt:FILE``,
-      ``python:MODULE:CALLABLE`` (``bgbench.list_models()`` lists them).
+      ``python:MODULE:CALLABLE``, zero-shot ``open_clip:ARCH/PRETRAINED`` / ``hf_clip:REPO_OR_DIR``
+      (``bgbench.list_models()`` lists them).
     - ``weights``: a local weights file (state dict or safetensors); ``pretrained``: ask the adapter
       for (or against) its pretrained weights; ``arch`` / ``num_classes``: the architecture of a
       ``ckpt:`` file; ``trust_pickle``: allow checkpoints that need pickle.
     - ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``precision``: ``fp32``, ``bf16``,
       ``fp16`` (autocast); ``preprocess``: one of :data:`PREPROCESS_MODES`; ``int8``: arithmetic of
       quantized ONNX graphs (``reference`` or ``native``).
+    - ``prompts`` (:data:`PROMPT_SETS`) and ``templates`` (:data:`TEMPLATE_SETS`): the class prompts
+      of zero-shot models (``open_clip:``, ``hf_clip:``); other models refuse a non-default value.
     - ``map_rule`` (``released``, ``restricted``, ``sum``) and ``class_map`` (a JSON mapping file)
       turn the model's outputs into the dataset's classes.
     """
@@ -53,13 +61,15 @@ class ModelOptions:
     precision: str = "fp32"
     preprocess: str = "native"
     int8: str = "reference"
+    prompts: str = "imagenet"
+    templates: str = "openai"
     map_rule: str = "released"
     class_map: str | Path | None = None
 
     #: the fields an adapter factory receives (``factory(target, **adapter_kwargs())``)
     ADAPTER_FIELDS: ClassVar[tuple[str, ...]] = ("weights", "pretrained", "arch", "num_classes",
                                                  "trust_pickle", "device", "precision", "preprocess",
-                                                 "int8")
+                                                 "int8", "prompts", "templates")
     LABEL_FIELDS: ClassVar[tuple[str, ...]] = ("map_rule", "class_map")
 
     def __post_init__(self) -> None:
@@ -67,7 +77,8 @@ class ModelOptions:
             raise BgbenchError(f"model spec must be a non-empty string, got {self.spec!r}")
         checks = (("precision", "precision", PRECISION_NAMES),
                   ("preprocess", "preprocessing", PREPROCESS_MODES),
-                  ("int8", "int8 arithmetic", INT8_MODES), ("map_rule", "--map rule", MAP_RULES))
+                  ("int8", "int8 arithmetic", INT8_MODES), ("map_rule", "--map rule", MAP_RULES),
+                  ("prompts", "--prompts set", PROMPT_SETS), ("templates", "--templates set", TEMPLATE_SETS))
         for name, what, allowed in checks:
             value = getattr(self, name)
             if value not in allowed:

@@ -2,8 +2,9 @@
 
 ``@model_options`` gives a command every model option (``--model``, ``--weights``, ``--arch``,
 ``--num-classes``, ``--trust-pickle``, ``--device``, ``--precision``, ``--preprocess``, ``--int8``,
-``--map``, ``--class-map``) with the same names, defaults and help everywhere, and passes them to
-the command as one :class:`~bgbench.options.ModelOptions` in its ``model`` parameter.
+``--prompts``, ``--templates``, ``--map``, ``--class-map``) with the same names, defaults and help
+everywhere, and passes them to the command as one :class:`~bgbench.options.ModelOptions` in its
+``model`` parameter.
 ``@cache_options`` adds ``--no-cache`` / ``--cache-dir`` and passes ``cache`` and ``cache_dir``.
 A new command gets the whole group in one line::
 
@@ -24,7 +25,7 @@ from typing import Any
 
 import typer
 
-from bgbench.options import PRECISION_NAMES, PREPROCESS_MODES, ModelOptions
+from bgbench.options import PRECISION_NAMES, PREPROCESS_MODES, PROMPT_SETS, TEMPLATE_SETS, ModelOptions
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ def model_option_specs(model_help: str | None = None, default_model: str | None 
         OptionSpec("int8", ("--int8",), str,
                    "Quantized ONNX graphs: reference (the operators' exact arithmetic, the same on "
                    "every CPU) or native (onnxruntime's own kernels).", d["int8"]),
+        OptionSpec("prompts", ("--prompts",), str,
+                   f"Zero-shot models (open_clip:, hf_clip:): {' or '.join(PROMPT_SETS)} (the 1000 ImageNet "
+                   "class names, then the label map; or the nine super-classes directly).", d["prompts"]),
+        OptionSpec("templates", ("--templates",), str,
+                   f"Zero-shot prompt templates shipped by open_clip: {' or '.join(TEMPLATE_SETS)} "
+                   "(80 OpenAI ImageNet templates, or its 7 simple ones).", d["templates"]),
         OptionSpec("map_rule", ("--map",), str,
                    "1000-class outputs -> classes: released (top-1, outside the nine = wrong), "
                    "restricted (top-1 over the nine's classes), sum (softmax mass per class).",

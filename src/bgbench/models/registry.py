@@ -38,7 +38,7 @@ KINDS: tuple[str, ...] = ("builtin", "spec-form", "user")
 #: the modules whose decorators declare bgbench's own entries, in listing order
 SHIPPED_MODULES: tuple[str, ...] = tuple(f"bgbench.models.{name}" for name in (
     "builtin", "timm_adapter", "torchvision_adapter", "hf_adapter", "onnx_adapter", "tflite_adapter",
-    "torchscript_adapter", "checkpoint", "python_adapter"))
+    "torchscript_adapter", "checkpoint", "python_adapter", "openclip_adapter", "hf_clip_adapter"))
 
 
 @dataclass(frozen=True)
