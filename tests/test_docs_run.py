@@ -68,7 +68,7 @@ def prepare(page: str, root: Path, tree: Path, realdata: Path) -> Path:
     if page != "README.md":
         shutil.copytree(tree, work / "data")
         shutil.copytree(tree.parent / "scenes", work / "src")
-    (work / "benchmarks").symlink_to(REPO / "benchmarks")  # pages run `python benchmarks/...` as from the checkout
+    (work / "benchmarks").symlink_to(REPO / "benchmarks")  # `python benchmarks/...` as from the checkout
     if realdata.is_dir():
         (root / "shared").mkdir()
         (root / "shared" / "realdata").symlink_to(realdata)
