@@ -59,9 +59,11 @@ class Executor:
         self.workers = workers
         self.quiet = quiet
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "") -> list[Any]:
-        """``[fn(t) for t in tasks]`` in task order, with a progress bar."""
-        return [fn(task) for task in progress(tasks, total=len(tasks), desc=desc, quiet=self.quiet)]
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "",
+            unit: str = "img") -> list[Any]:
+        """``[fn(t) for t in tasks]`` in task order, with a progress bar counting ``unit``s."""
+        bar = progress(tasks, total=len(tasks), desc=desc, unit=unit, quiet=self.quiet)
+        return [fn(task) for task in bar]
 
     def close(self) -> None:
         """Release workers (nothing to do serially)."""
@@ -76,14 +78,15 @@ class ProcessExecutor(Executor):
         super().__init__(workers, quiet)
         self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "") -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "",
+            unit: str = "img") -> list[Any]:
         if not tasks:
             return []
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init,
                                              mp_context=multiprocessing.get_context("spawn"))
         results: list[Any] = [None] * len(tasks)
-        with progress(total=len(tasks), desc=desc, quiet=self.quiet) as bar:
+        with progress(total=len(tasks), desc=desc, unit=unit, quiet=self.quiet) as bar:
             pending = {self._pool.submit(_run_chunk, fn, chunk): (start, len(chunk))
                        for start, chunk in _chunks(tasks, self.workers)}
             while pending:
@@ -129,13 +132,14 @@ class RayExecutor(Executor):
         gpus = 1 if gpu_tasks and self.cluster_gpus else 0
         self._remote = ray.remote(num_cpus=1, num_gpus=gpus)(_ray_chunk)
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "") -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], desc: str = "",
+            unit: str = "img") -> list[Any]:
         ray = self._ray
         results: list[Any] = [None] * len(tasks)
         queue = iter(_chunks(tasks, self.workers))
         limit = max(2, self.workers * 4)  # bounded in-flight work
         pending: dict[Any, tuple[int, int]] = {}
-        with progress(total=len(tasks), desc=desc, quiet=self.quiet) as bar:
+        with progress(total=len(tasks), desc=desc, unit=unit, quiet=self.quiet) as bar:
             while True:
                 while len(pending) < limit:
                     item = next(queue, None)

@@ -182,7 +182,7 @@ def sweep(models: Any, data: str | Path, *, out: str | Path, challenge: bool = F
              for m, want in zip(entries, wanted, strict=True)]
     n_workers = 1 if executor == "serial" else check_executor(executor, workers)
     with open_executor(executor, n_workers, quiet=quiet, gpu_tasks=True) as pool:
-        runs = pool.map(run_model, tasks, desc="models")
+        runs = pool.map(run_model, tasks, desc="models", unit="model")
     result = collect(entries, out, challenge=challenge, n_boot=n_boot, seed=seed, runs=runs)
     result.doc["timing"] = {"total_s": round(time.perf_counter() - started, 3), "executor": executor}
     result.write(out)
