@@ -105,7 +105,8 @@ def read_folder(
             samples.append(_sample(image, folder, label, mask_roots, box_roots, index))
     options = {"class_map": mapping, "mask_dirs": [str(m) for m in mask_roots],
                "box_dirs": [str(b) for b in box_roots]}
-    return SourceSet.from_samples(samples, class_names, "folder", image_root, split, skipped, options)
+    return SourceSet.from_samples(samples, class_names, "folder", image_root, split, skipped, options,
+                                  mask_roots=mask_roots)
 
 
 def _find(index: DirIndex, roots: list[Path], folder: str, name: str) -> Path | None:

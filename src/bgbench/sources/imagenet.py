@@ -103,7 +103,8 @@ def read_imagenet(
                 samples.append(sample)
 
     options = {"annotation_dirs": [str(d) for d in ann_dirs], "mask_dirs": [str(d) for d in mask_dirs]}
-    return SourceSet.from_samples(samples, list(IN9_FOLDERS), "imagenet", split_dir, split, skipped, options)
+    return SourceSet.from_samples(samples, list(IN9_FOLDERS), "imagenet", split_dir, split, skipped, options,
+                                  mask_roots=mask_dirs)
 
 
 def _resolve_split_dir(source: Path, split: str) -> tuple[Path, Path]:
