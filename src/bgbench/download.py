@@ -235,12 +235,15 @@ def _check_tar(tar: tarfile.TarFile, archive: Path) -> None:
         name = _check_member_name(member.name, archive)
         if name and _resolve_inside(posixpath.dirname(name), links) is None:
             raise BgbenchError(f"unsafe archive member {member.name!r}: its folder is a link leading "
-                               "outside the archive", archive)
+                               "outside the archive (or a loop of links)", archive)
         if member.issym():
             _link_target_inside(name, member.linkname, archive, "symlink", links)
             links[name] = member.linkname.replace("\\", "/")
         elif member.islnk():
-            _check_member_name(member.linkname, archive)
+            target = member.linkname.replace("\\", "/")
+            if target.startswith("/") or ".." in target.split("/"):
+                raise BgbenchError(f"unsafe archive member {member.name!r}: hard link to {member.linkname!r} "
+                                   "outside the archive", archive)
             _link_target_inside(name, member.linkname, archive, "hard link", links)
         elif not (member.isfile() or member.isdir()):
             raise BgbenchError(f"unsafe archive member {member.name!r}: device, FIFO or special file",

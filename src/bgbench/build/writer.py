@@ -85,7 +85,7 @@ def state_dir(out: str | Path, split: str) -> Path:
 
 
 def record_key(source_id: str) -> str:
-    return hashlib.sha256(source_id.encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256(source_id.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 def record_path(out: str | Path, split: str, source_id: str) -> Path:

@@ -167,13 +167,14 @@ def finalize(samples: list[Sample], image_roots: list[Path] | None = None,
 
 
 def _refuse_unsafe(sample: Sample, image_roots: list[Path] | None, mask_roots: list[Path] | None) -> Sample:
-    """``sample`` with a safe stem, dropped (``problem`` set) when its stem, image or mask is unsafe."""
+    """``sample`` with a safe stem, dropped (``problem`` set) when its stem, image or mask is unsafe.
+
+    A file outside the dataset is the reason that wins over whatever the reader found (a link to a
+    private photo must be reported as such, not as a missing annotation)."""
     problem = stem_problem(sample.stem)
     if problem is not None:
         digest = hashlib.sha256(sample.source_id.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-        return replace(sample, stem=f"_unsafe_{digest}", problem=sample.problem or problem)
-    if sample.problem:
-        return sample
+        return replace(sample, stem=f"_unsafe_{digest}", problem=problem)
     if image_roots:
         problem = outside_problem(sample.image_path, image_roots)
     if problem is None and mask_roots is not None and isinstance(sample.mask_ref, PngMask):
@@ -183,7 +184,7 @@ def _refuse_unsafe(sample: Sample, image_roots: list[Path] | None, mask_roots: l
 
 def sample_rank(source_id: str, seed: int = 0) -> str:
     """A sample's rank in a balanced selection: ``sha256(f"{seed}:{source_id}")`` (hex; lower first)."""
-    return hashlib.sha256(f"{seed}:{source_id}".encode()).hexdigest()
+    return hashlib.sha256(f"{seed}:{source_id}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def rank_per_class(samples: list[Sample], seed: int = 0) -> dict[int, list[Sample]]:
@@ -313,7 +314,11 @@ def is_image_name(name: str) -> bool:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder`` (by extension; hidden files skipped), sorted by name."""
+    """Image entries directly in ``folder`` (by extension; hidden files skipped), sorted by name.
+
+    Every entry but a folder is listed, symbolic links and special files (FIFOs, devices) included,
+    so that each becomes a sample dropped with its reason (a link leading outside the dataset, ``not
+    a file``) instead of vanishing; none of them is opened here."""
     with os.scandir(folder) as entries:
-        names = [e.name for e in entries if is_image_name(e.name) and e.is_file()]
+        names = [e.name for e in entries if is_image_name(e.name) and not e.is_dir(follow_symlinks=False)]
     return [folder / name for name in sorted(names)]

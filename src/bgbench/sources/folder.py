@@ -32,6 +32,7 @@ from bgbench.sources.base import (
     mapped_classes,
 )
 from bgbench.sources.masks import MaskError, PngMask, mask_boxes, read_png_mask
+from bgbench.sources.paths import outside_problem
 from bgbench.sources.xml import AnnotationError, parse_annotation
 
 SKIP_UNMAPPED = "images in class folders missing from the class map"
@@ -126,6 +127,9 @@ def _sample(image: Path, folder: str, label: int, mask_roots: list[Path], box_ro
     if mask_path is None:
         problem = reasons.reason(reasons.NO_ANNOTATION, f"no mask or box XML for {stem}")
         return replace(sample, problem=problem)
+    outside = outside_problem(mask_path, mask_roots)
+    if outside is not None:  # never decoded: the mask file is not the dataset's
+        return replace(sample, mask_ref=PngMask(mask_path), problem=outside)
     return _mask_sample(sample, mask_path)
 
 

@@ -46,6 +46,10 @@ def name_problem(name: str, *, nested: bool = False) -> str | None:
     """
     if not name or not name.strip():
         return reasons.reason(reasons.UNSAFE_NAME, "empty name")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in a file name (os.listdir's surrogates)
+        return reasons.reason(reasons.UNSAFE_NAME, f"name is not valid UTF-8: {_shown(name)}")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         return reasons.reason(reasons.UNSAFE_NAME, f"control character (newline, NUL...) in {_shown(name)}")
     raw = name.replace("\\", "/")
