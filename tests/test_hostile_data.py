@@ -460,6 +460,52 @@ def test_imagenet_image_symlink_outside_and_zero_byte_image(tmp_path):
     assert load_sample(empty).problem == "unreadable image: empty file (0 bytes)"
 
 
+def test_folder_box_xml_symlinked_outside_is_dropped_unparsed(tmp_path):
+    root = folder(tmp_path)
+    xml = root / "boxes" / "dog" / "dog_001.xml"
+    outside = tmp_path / "boxes.xml"
+    outside.write_bytes(xml.read_bytes())
+    xml.unlink()
+    xml.symlink_to(outside)
+    why = problem_of(read_source(root, "folder"), "dog/dog_001.jpg")
+    assert reasons.reason_category(why) == reasons.OUTSIDE_SOURCE and "'dog_001.xml'" in why
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_imagenet_xml_that_is_a_device_or_fifo_is_never_read(tmp_path, target):
+    from badcorpus import DOG_LEAF
+
+    split = tmp_path / "in" / "val" / DOG_LEAF
+    write_jpeg(split / f"{DOG_LEAF}_1.JPEG", rgb_image(64, 64))
+    xml = split / f"{DOG_LEAF}_1.xml"
+    if target == "fifo":
+        os.mkfifo(xml)
+        expected = f"malformed annotation XML: {xml.name}: not a regular file"
+    else:
+        xml.symlink_to(target)
+        expected = None
+    why = read_source(tmp_path / "in").samples[0].problem
+    if expected is None:
+        assert reasons.reason_category(why) == reasons.OUTSIDE_SOURCE and f"'{xml.name}'" in why
+    else:
+        assert why == expected
+
+
+def test_imagenet_flat_image_with_an_xml_linked_from_outside_is_refused(tmp_path):
+    from badcorpus import DOG_LEAF
+
+    split = tmp_path / "in" / "val"
+    write_jpeg(split / "ILSVRC2012_val_00000001.JPEG", rgb_image(64, 64))
+    write_jpeg(split / "ILSVRC2012_val_00000002.JPEG", rgb_image(64, 64, seed=1))
+    text = annotation_xml("val", "x", (64, 64), [(DOG_LEAF, (5, 5, 40, 40))])
+    (split / "ILSVRC2012_val_00000001.xml").write_text(text)
+    (tmp_path / "elsewhere.xml").write_text(text)
+    (split / "ILSVRC2012_val_00000002.xml").symlink_to(tmp_path / "elsewhere.xml")
+    result = read_source(tmp_path / "in")
+    assert [s.source_id for s in result.samples] == ["ILSVRC2012_val_00000001.JPEG"]
+    assert result.skipped == {"flat images whose annotation XML is a link out of the dataset (refused)": 1}
+
+
 # ----------------------------------------------------------------------------- the writer's own check
 @pytest.mark.parametrize("stem", ["../x", "/abs", "a\\b", "..", "", "nul\x00"])
 def test_writer_refuses_any_path_part_that_leaves_out(tmp_path, stem):

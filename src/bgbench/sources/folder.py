@@ -123,6 +123,9 @@ def _sample(image: Path, folder: str, label: int, mask_roots: list[Path], box_ro
     mask_path = _find(index, mask_roots, folder, stem + ".png")
     xml_path = index.find(image.parent, stem + ".xml") or _find(index, box_roots, folder, stem + ".xml")
     if xml_path is not None:
+        outside = outside_problem(xml_path, [image.parent, *box_roots])
+        if outside is not None:  # never parsed: the XML is not the dataset's
+            return replace(sample, problem=outside, extra={"annotation": str(xml_path)})
         return _xml_sample(sample, xml_path, mask_path)
     if mask_path is None:
         problem = reasons.reason(reasons.NO_ANNOTATION, f"no mask or box XML for {stem}")
