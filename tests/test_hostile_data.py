@@ -758,3 +758,13 @@ def test_cli_eval_of_a_tree_without_any_class_folder_is_one_line(tmp_path):
     root = tree(tmp_path / "t", {"original": [], "mixed_next": []})
     done = run_cli("eval", str(root), "--model", "python:bgbench.smallcnn:small_cnn", "--quiet")
     assert_one_line_error(done, str(root), "no class folders in any of original/val, mixed_next/val")
+
+
+def test_cli_eval_with_a_non_utf8_class_map_is_one_line(tmp_path):
+    root = tree(tmp_path / "t", {"original": ["00_dog", "01_bird"]}, per_class=1)
+    bad = tmp_path / "map.json"
+    bad.write_bytes(b'{"0": 0, "1": "\xff"}')
+    done = run_cli("eval", str(root), "--model", "python:bgbench.smallcnn:small_cnn", "--class-map", str(bad),
+                   "--no-cache", "--quiet", "--out", str(tmp_path / "res"))
+    assert_one_line_error(done, f"{bad}: mapping file is not UTF-8 text (bad byte at offset 15)")
+    assert not (tmp_path / "res" / "results.json").exists()
