@@ -43,7 +43,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from bgbench.atomic import atomic_write_json
-from bgbench.containment import is_inside
+from bgbench.containment import Containment, is_inside
 from bgbench.errors import BgbenchError
 from bgbench.hashing import sha256_bytes
 from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, class_folders, list_image_folder, variant_dir
@@ -187,11 +187,11 @@ OUTSIDE_TREE = "file outside the dataset folder (a symbolic link leads out of it
 
 
 def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int],
-                 root: Path) -> tuple[str, str | None]:
+                 root: Containment) -> tuple[str, str | None]:
     """Decode ``path`` into ``out[index]``; returns (sha256 of the bytes, error reason or None).
 
-    A file that resolves outside ``root`` (through a symbolic link) is not read."""
-    if not is_inside(path, root):
+    A file that resolves outside the tree's ``root`` (through a symbolic link) is not read."""
+    if not root.inside(path):
         return "outside", OUTSIDE_TREE
     try:
         data = path.read_bytes()
@@ -216,18 +216,19 @@ def _decode_all(files: list[tuple[Path, int]], root: Path, out: np.ndarray, shap
     errors: list[str | None] = [None] * n
     if workers is None:
         workers = min(8, os.cpu_count() or 1) if n >= PARALLEL_MIN_IMAGES else 1
+    inside = Containment([root])
     bar = progress(total=n, desc=desc, unit="img", quiet=quiet)
     try:
         if workers <= 1:
             for i, (path, _) in enumerate(files):
-                hashes[i], errors[i] = _decode_into(out, i, path, shape, root)
+                hashes[i], errors[i] = _decode_into(out, i, path, shape, inside)
                 bar.update(1)
         else:  # Pillow releases the GIL while decoding, so threads scale without pickling arrays
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 chunk = 64
                 for start in range(0, n, chunk * workers):
                     stop = min(n, start + chunk * workers)
-                    futures = {i: pool.submit(_decode_into, out, i, files[i][0], shape, root)
+                    futures = {i: pool.submit(_decode_into, out, i, files[i][0], shape, inside)
                                for i in range(start, stop)}
                     for i, future in futures.items():
                         hashes[i], errors[i] = future.result()

@@ -17,6 +17,7 @@ from typing import Any
 
 import bgbench.sources.reasons as reasons
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS
+from bgbench.containment import Containment
 from bgbench.errors import BgbenchError
 from bgbench.layout import IMAGE_EXTENSIONS
 from bgbench.samples import Box, Sample
@@ -145,7 +146,9 @@ def finalize(samples: list[Sample], image_roots: list[Path] | None = None,
     files ``Dog.jpg`` and ``dog.jpg`` must not land on one file of a case-insensitive disk): the first
     sample keeps its stem, a repeat becomes ``stem__2``, ``stem__3``, ..., skipping taken names.
     """
-    ordered = [_refuse_unsafe(s, image_roots, mask_roots)
+    images = Containment(image_roots) if image_roots else None
+    masks = Containment(mask_roots) if mask_roots is not None else None
+    ordered = [_refuse_unsafe(s, images, masks)
                for s in sorted(samples, key=lambda s: (s.label, s.source_id))]
     stems: dict[int, set[str]] = {}
     for s in ordered:
@@ -166,7 +169,7 @@ def finalize(samples: list[Sample], image_roots: list[Path] | None = None,
     return out
 
 
-def _refuse_unsafe(sample: Sample, image_roots: list[Path] | None, mask_roots: list[Path] | None) -> Sample:
+def _refuse_unsafe(sample: Sample, images: Containment | None, masks: Containment | None) -> Sample:
     """``sample`` with a safe stem, dropped (``problem`` set) when its stem, image or mask is unsafe.
 
     A file outside the dataset is the reason that wins over whatever the reader found (a link to a
@@ -175,10 +178,10 @@ def _refuse_unsafe(sample: Sample, image_roots: list[Path] | None, mask_roots: l
     if problem is not None:
         digest = hashlib.sha256(sample.source_id.encode("utf-8", "surrogateescape")).hexdigest()[:12]
         return replace(sample, stem=f"_unsafe_{digest}", problem=problem)
-    if image_roots:
-        problem = outside_problem(sample.image_path, image_roots)
-    if problem is None and mask_roots is not None and isinstance(sample.mask_ref, PngMask):
-        problem = outside_problem(sample.mask_ref.path, mask_roots)
+    if images is not None:
+        problem = outside_problem(sample.image_path, images)
+    if problem is None and masks is not None and isinstance(sample.mask_ref, PngMask):
+        problem = outside_problem(sample.mask_ref.path, masks)
     return sample if problem is None else replace(sample, problem=problem)
 
 

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 import bgbench.sources.reasons as reasons
-from bgbench.containment import is_inside
+from bgbench.containment import Containment
 
 MAX_COMPONENT_BYTES = 255
 """Longest file or folder name most file systems accept (bytes, UTF-8)."""
@@ -78,15 +78,17 @@ def stem_problem(stem: str) -> str | None:
     return None
 
 
-def outside_problem(path: str | Path, folders: Path | list[Path]) -> str | None:
+def outside_problem(path: str | Path, folders: Path | list[Path] | Containment) -> str | None:
     """Drop reason (``file outside the dataset folder``) when ``path`` resolves outside every one of
-    ``folders``, else None. The reason names the entry, not where the link leads (stable text)."""
-    roots = [folders] if isinstance(folders, Path) else list(folders)
-    if any(is_inside(path, root) for root in roots):
+    ``folders`` (or of a :class:`~bgbench.containment.Containment`, faster for many files), else None.
+    The reason names the entry, not where the link leads (stable text)."""
+    check = folders if isinstance(folders, Containment) else Containment(
+        [folders] if isinstance(folders, Path) else list(folders))
+    if check.inside(path):
         return None
     name = Path(path).name
-    return reasons.reason(reasons.OUTSIDE_SOURCE, f"{_shown(name)} leads outside "
-                                                  f"{', '.join(_shown(Path(r).name) for r in roots)} "
+    shown = ", ".join(_shown(Path(base).name) for base in check.names)
+    return reasons.reason(reasons.OUTSIDE_SOURCE, f"{_shown(name)} leads outside {shown} "
                                                   "(a symbolic link or a path with '..')")
 
 
