@@ -657,20 +657,20 @@ def red_model(outputs: int = 9) -> TorchClassifier:
                            preprocessing=Preprocessing(mean=(0, 0, 0), std=(1, 1, 1)))
 
 
-def red_image(path: Path, label: int) -> None:
-    arr = np.zeros((8, 8, 3), np.uint8)
+def red_image(path: Path, label: int, size: int = 8) -> None:
+    arr = np.zeros((size, size, 3), np.uint8)
     arr[:, :, 0] = label * 10 + 2
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path)
 
 
-def tree(root: Path, layout: dict[str, list[str]], per_class: int = 2) -> Path:
+def tree(root: Path, layout: dict[str, list[str]], per_class: int = 2, size: int = 8) -> Path:
     """``<variant>/val/<folder>/<i>.png`` red-coded images (label = the folder's NN)."""
     for variant, folders in layout.items():
         (root / variant / "val").mkdir(parents=True, exist_ok=True)
         for name in folders:
             for i in range(per_class):
-                red_image(root / variant / "val" / name / f"{i}.png", int(name[:2]))
+                red_image(root / variant / "val" / name / f"{i}.png", int(name[:2]), size)
     return root
 
 
@@ -768,3 +768,15 @@ def test_cli_eval_with_a_non_utf8_class_map_is_one_line(tmp_path):
                    "--no-cache", "--quiet", "--out", str(tmp_path / "res"))
     assert_one_line_error(done, f"{bad}: mapping file is not UTF-8 text (bad byte at offset 15)")
     assert not (tmp_path / "res" / "results.json").exists()
+
+
+def test_cli_eval_of_a_partial_tree_exits_0_and_says_what_it_skipped(tmp_path):
+    root = tree(tmp_path / "t", {"original": ["00_dog", "01_bird", "02_vehicle"], "mixed_next": ["00_dog"],
+                                 "mixed_rand": []}, per_class=1, size=32)
+    out = tmp_path / "res"
+    done = run_cli("eval", str(root), "--model", "python:bgbench.smallcnn:small_cnn", "--no-cache", "--quiet",
+                   "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mixed_rand not scored: mixed_rand/val holds no class folder" in done.stdout
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["n"] == {"original": 3, "mixed_next": 1} and list(doc["skipped_variants"]) == ["mixed_rand"]
