@@ -274,6 +274,7 @@ COCO_BAD_NAMES = {
     "empty": ("", reasons.UNSAFE_NAME, "empty name"),
     "symlink-out": ("link.jpg", reasons.OUTSIDE_SOURCE, "'link.jpg' leads outside"),
     "dir-symlink-out": ("sub/photo.jpg", reasons.OUTSIDE_SOURCE, "'photo.jpg' leads outside"),
+    "very-deep": ("a/" * 2500 + "x.jpg", reasons.UNSAFE_NAME, "path longer than 1024 bytes"),
 }
 
 
@@ -372,6 +373,15 @@ def test_folder_mask_symlinked_outside_is_dropped(tmp_path):
     mask.symlink_to(outside)
     why = problem_of(read_source(root, "folder"), "dog/dog_000.jpg")
     assert reasons.reason_category(why) == reasons.OUTSIDE_SOURCE and "'dog_000.png'" in why
+
+
+def test_folder_mask_decompression_bomb_is_dropped_at_read_time(tmp_path):
+    from badcorpus import png_bomb
+
+    root = folder(tmp_path)
+    png_bomb(root / "masks" / "dog" / "dog_000.png")
+    why = problem_of(read_source(root, "folder"), "dog/dog_000.jpg")
+    assert why == "unreadable mask: dog_000.png: mask too large (possible decompression bomb)"
 
 
 def test_folder_dev_zero_as_an_image_is_dropped_without_reading(tmp_path):

@@ -6,8 +6,8 @@ checked here, in one place, and a bad one becomes a drop reason (never an except
 is dropped and reported like any other bad entry:
 
 - :func:`name_problem`: the name itself is unsafe (empty, absolute, holds ``..``, a control
-  character such as a newline or NUL, a component over 255 bytes, or, where a single name is
-  expected, a folder separator);
+  character such as a newline or NUL, not UTF-8, a component over 255 bytes or a whole name over
+  :data:`MAX_PATH_BYTES`, or, where a single name is expected, a folder separator);
 - :func:`outside_problem`: the file, after following every symbolic link, lies outside the folder
   it must come from (a link to ``/dev/zero``, to ``~/.ssh``, or a COCO ``file_name`` of
   ``../../x.jpg`` all end here);
@@ -25,6 +25,9 @@ from bgbench.containment import Containment
 
 MAX_COMPONENT_BYTES = 255
 """Longest file or folder name most file systems accept (bytes, UTF-8)."""
+
+MAX_PATH_BYTES = 1024
+"""Longest nested dataset-supplied name (bytes): far below the 4096-byte limit of a whole path."""
 
 MAX_STEM_BYTES = 200
 """Longest output stem (bytes, UTF-8): leaves room for ``__N``, the suffix and atomic temp names."""
@@ -63,6 +66,8 @@ def name_problem(name: str, *, nested: bool = False) -> str | None:
     if any(len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_BYTES for part in parts):
         return reasons.reason(reasons.UNSAFE_NAME, f"name longer than {MAX_COMPONENT_BYTES} bytes: "
                                                    f"{_shown(name)}")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        return reasons.reason(reasons.UNSAFE_NAME, f"path longer than {MAX_PATH_BYTES} bytes: {_shown(name)}")
     return None
 
 
