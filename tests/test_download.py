@@ -221,7 +221,8 @@ MALICIOUS = {
     "absolute": ([_file("/tmp/evil-bgbench", b"x")], "absolute path"),
     "symlink-escape": ([(_link("data/link", "../../outside"), None)], "symlink points outside"),
     "symlink-absolute": ([(_link("data/link", "/etc/passwd"), None)], "symlink to absolute path"),
-    "hardlink-escape": ([(_link("data/hard", "../outside", tarfile.LNKTYPE), None)], "'..' in path"),
+    "hardlink-escape": ([(_link("data/hard", "../outside", tarfile.LNKTYPE), None)],
+                        "hard link to '../outside' outside the archive"),
     "device": ([(_device("data/null"), None)], "device, FIFO or special file"),
 }
 

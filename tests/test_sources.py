@@ -378,7 +378,7 @@ def test_voc_class_map(tmp_path):
     assert only_person.samples[0].boxes == ((1, 1, 10, 20),)
     assert sum(only_person.skipped.values()) == 2
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(BgbenchError, match="unreadable class map JSON"):
+    with pytest.raises(BgbenchError, match="class map JSON is not valid JSON"):
         read_source(tmp_path, "voc", "val", class_map=tmp_path / "bad.json")
 
 
@@ -551,7 +551,7 @@ def test_coco_wrong_inputs(tmp_path):
     with pytest.raises(BgbenchError, match="COCO source not found"):
         read_source(tmp_path / "nope.json", "coco")
     (tmp_path / "x.json").write_text("{broken")
-    with pytest.raises(BgbenchError, match="unreadable COCO JSON"):
+    with pytest.raises(BgbenchError, match="COCO JSON is not valid JSON"):
         read_source(tmp_path / "x.json", "coco")
     (tmp_path / "x.json").write_text(json.dumps({"images": [], "categories": []}))
     with pytest.raises(BgbenchError, match="no 'annotations' list"):

@@ -8,16 +8,19 @@ sizes is an error, not something to resize silently.
 
 Cache. Decoding JPEGs dominates evaluation time, so the decoded array is stored once as a ``.npy``
 file under ``$BGBENCH_CACHE`` (default ``~/.cache/bgbench``) and memory-mapped on later loads.
-The cache entry is found by a *stat key*: SHA-256 over the relative paths, byte sizes and mtimes
-(ns) of the variant's files, so a lookup costs one ``stat`` per file and any added, removed,
-renamed or rewritten file misses the cache. Each entry also stores the *content fingerprint*:
+The cache entry is found by a *stat key*: SHA-256 over the relative paths, byte sizes, mtimes,
+ctimes (ns), devices and inodes of the variant's files, so a lookup costs one ``stat`` per file and
+any added, removed, renamed or rewritten file misses the cache (also one rewritten in place with
+its size and mtime put back, as ``cp -p`` does: the ctime cannot be put back). Each entry also
+stores the *content fingerprint*:
 SHA-256 over every file's relative path and the SHA-256 of its bytes (computed while decoding).
 The content fingerprint does not depend on mtimes or on where the tree lives, so two copies of the
 same data give the same value; it is what results files record as the data fingerprint.
 Entries are written atomically (temporary file + rename; ``meta.json`` last), so a crash leaves
 either no entry or a complete one.
 
-Unreadable images (corrupt, truncated, not an image) are skipped, counted and listed in
+Unreadable images (corrupt, truncated, not an image, or a symbolic link leading outside the root:
+such a file is never opened) are skipped, counted and listed in
 ``VariantData.skipped`` as (relative path, reason); they never shift the labels of the others.
 A missing variant folder, a class folder without images, or a variant without any readable image
 raise :class:`~bgbench.errors.BgbenchError`.
@@ -29,6 +32,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -36,15 +40,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from bgbench.atomic import atomic_write_json
+from bgbench.containment import Containment, is_inside
 from bgbench.errors import BgbenchError
 from bgbench.hashing import sha256_bytes
 from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, class_folders, list_image_folder, variant_dir
 from bgbench.progress import progress
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bumped whenever the cache entry layout or the decoding changes (old entries are then ignored)."""
 
 PARALLEL_MIN_IMAGES = 64
@@ -126,17 +131,24 @@ def _list_variant(root: Path, variant: str, split: str,
 
 
 def variant_fingerprint(files: list[tuple[Path, int]], root: Path) -> str:
-    """Stat key of a file list: SHA-256 over relative path, size and mtime (ns) of each file."""
+    """Stat key of a file list: SHA-256 over relative path, size, mtime, ctime (ns), device and inode
+    of each file. The ctime changes with every write or ``utime`` call and cannot be set back, so a
+    file rewritten in place with its old size and mtime restored (``cp -p``, ``rsync -t``, ``tar x``)
+    still misses the cache."""
     digest = hashlib.sha256(f"bgbench-stat-v{CACHE_FORMAT}\n".encode())
     for path, label in files:
         stat = path.stat()
         rel = path.relative_to(root).as_posix()
-        digest.update(f"{rel}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{rel}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\0"
+                      f"{stat.st_dev}\0{stat.st_ino}\n".encode())
     return digest.hexdigest()
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """Decode image bytes to uint8 (H, W, 3) RGB. Raises ``ValueError`` with a short reason."""
+    """Decode image bytes to uint8 (H, W, 3) RGB. Raises ``ValueError`` with a short, stable reason
+    (no object addresses: results files must not change from run to run)."""
+    if not data:
+        raise ValueError("empty file (0 bytes)")
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
@@ -148,14 +160,19 @@ def decode_image(data: bytes) -> np.ndarray:
             if img.mode != "RGB":
                 img = img.convert("RGBA").convert("RGB") if img.mode == "P" else img.convert("RGB")
             return np.asarray(img, dtype=np.uint8).copy()
+    except UnidentifiedImageError as exc:
+        raise ValueError("cannot decode image (not an image file: unrecognised format)") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        reason = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", reason)  # e.g. "<_io.BytesIO object at 0x..>"
         raise ValueError(f"cannot decode image ({reason})") from exc
 
 
-def _probe_size(files: list[tuple[Path, int]]) -> tuple[int, int] | None:
-    """(H, W) of the first file PIL can open (header only), or None when none opens."""
+def _probe_size(files: list[tuple[Path, int]], root: Path) -> tuple[int, int] | None:
+    """(H, W) of the first file inside ``root`` PIL can open (header only), or None when none opens."""
     for path, _ in files:
+        if not is_inside(path, root):
+            continue
         try:
             with Image.open(path) as img:
                 width, height = img.size
@@ -165,8 +182,17 @@ def _probe_size(files: list[tuple[Path, int]]) -> tuple[int, int] | None:
     return None
 
 
-def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int]) -> tuple[str, str | None]:
-    """Decode ``path`` into ``out[index]``; returns (sha256 of the bytes, error reason or None)."""
+OUTSIDE_TREE = "file outside the dataset folder (a symbolic link leads out of it)"
+"""Skip reason of an image file that resolves outside the tree's root."""
+
+
+def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int],
+                 root: Containment) -> tuple[str, str | None]:
+    """Decode ``path`` into ``out[index]``; returns (sha256 of the bytes, error reason or None).
+
+    A file that resolves outside the tree's ``root`` (through a symbolic link) is not read."""
+    if not root.inside(path):
+        return "outside", OUTSIDE_TREE
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -190,18 +216,19 @@ def _decode_all(files: list[tuple[Path, int]], root: Path, out: np.ndarray, shap
     errors: list[str | None] = [None] * n
     if workers is None:
         workers = min(8, os.cpu_count() or 1) if n >= PARALLEL_MIN_IMAGES else 1
+    inside = Containment([root])
     bar = progress(total=n, desc=desc, unit="img", quiet=quiet)
     try:
         if workers <= 1:
             for i, (path, _) in enumerate(files):
-                hashes[i], errors[i] = _decode_into(out, i, path, shape)
+                hashes[i], errors[i] = _decode_into(out, i, path, shape, inside)
                 bar.update(1)
         else:  # Pillow releases the GIL while decoding, so threads scale without pickling arrays
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 chunk = 64
                 for start in range(0, n, chunk * workers):
                     stop = min(n, start + chunk * workers)
-                    futures = {i: pool.submit(_decode_into, out, i, files[i][0], shape)
+                    futures = {i: pool.submit(_decode_into, out, i, files[i][0], shape, inside)
                                for i in range(start, stop)}
                     for i, future in futures.items():
                         hashes[i], errors[i] = future.result()
@@ -374,7 +401,7 @@ def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: b
         if meta is not None and meta["paths_all"] == listing.rels:
             return listing.data(meta["images"], np.array(meta["keep"], dtype=bool),
                                 [tuple(s) for s in meta["skipped"]], meta["fingerprint"], cached=True)
-    shape = _probe_size(listing.files)
+    shape = _probe_size(listing.files, listing.root)
     if shape is None:
         raise BgbenchError(f"none of the {len(listing.files)} files could be opened as an image",
                            listing.folder)

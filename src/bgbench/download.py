@@ -19,9 +19,11 @@ folder beside ``dest`` that is renamed onto ``dest`` only when everything is ext
 holding a single top-level folder is unwrapped (its contents become ``dest``).
 
 Archive safety (checked for every member before anything is written): no absolute paths, no
-``..`` components, no links whose target leaves the archive root, no hard links to names outside
-it, no device files, FIFOs or other special members; tar extraction additionally uses Python's
-``data`` filter. Any violation is a one-line :class:`~bgbench.errors.BgbenchError` and nothing is
+``..`` components, no links whose target leaves the archive root once the links earlier in the
+archive are followed (``a -> .`` then ``a/b -> ../..`` is refused), no member whose folder is such
+a link, no hard links to names outside it, no device files, FIFOs or other special members; tar
+extraction additionally uses Python's ``data`` filter (what it refuses is reported the same way).
+Any violation is a one-line :class:`~bgbench.errors.BgbenchError` and nothing is
 written outside the temporary folder (which is removed).
 """
 
@@ -179,26 +181,70 @@ def _check_member_name(name: str, archive: Path) -> str:
     return norm
 
 
-def _link_target_inside(member_name: str, target: str, archive: Path, kind: str) -> None:
+MAX_LINK_HOPS = 40
+"""Most symbolic links followed while resolving one archive path (a longer chain is refused as a loop)."""
+
+
+def _resolve_inside(path: str, links: dict[str, str]) -> str | None:
+    """Where the archive-relative POSIX ``path`` lands once the symbolic links recorded so far
+    (``links``: member name -> target) are followed, as a path relative to the archive root; None
+    when it leaves the root (through ``..``, an absolute target or a loop)."""
+    todo = path.split("/")
+    out: list[str] = []
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not out:
+                return None
+            out.pop()
+            continue
+        link = links.get("/".join([*out, part]))
+        if link is None:
+            out.append(part)
+            continue
+        hops += 1
+        if hops > MAX_LINK_HOPS or link.startswith("/"):
+            return None
+        todo = link.split("/") + todo  # relative to the link's folder, which is ``out``
+    return "/".join(out)
+
+
+def _link_target_inside(member_name: str, target: str, archive: Path, kind: str,
+                        links: dict[str, str]) -> None:
+    """Refuse a link whose target, after the links earlier in the archive, leaves the archive root."""
     target = target.replace("\\", "/")
-    if target.startswith("/"):
+    if target.startswith("/") or (len(target) > 1 and target[1] == ":"):
         raise BgbenchError(f"unsafe archive member {member_name!r}: {kind} to absolute path {target!r}",
                            archive)
-    base = posixpath.dirname(member_name) if kind == "symlink" else ""
-    resolved = posixpath.normpath(posixpath.join(base, target))
-    if resolved == ".." or resolved.startswith("../"):
+    if kind == "symlink":
+        folder = _resolve_inside(posixpath.dirname(member_name), links)
+        resolved = None if folder is None else _resolve_inside(posixpath.join(folder, target), links)
+    else:  # a hard link names another member from the archive root
+        resolved = _resolve_inside(target, links)
+    if resolved is None:
         raise BgbenchError(f"unsafe archive member {member_name!r}: {kind} points outside the archive "
-                           f"({target!r})", archive)
+                           f"({target!r}, after the links before it)", archive)
 
 
 def _check_tar(tar: tarfile.TarFile, archive: Path) -> None:
+    links: dict[str, str] = {}
     for member in tar.getmembers():
         name = _check_member_name(member.name, archive)
+        if name and _resolve_inside(posixpath.dirname(name), links) is None:
+            raise BgbenchError(f"unsafe archive member {member.name!r}: its folder is a link leading "
+                               "outside the archive (or a loop of links)", archive)
         if member.issym():
-            _link_target_inside(name, member.linkname, archive, "symlink")
+            _link_target_inside(name, member.linkname, archive, "symlink", links)
+            links[name] = member.linkname.replace("\\", "/")
         elif member.islnk():
-            _check_member_name(member.linkname, archive)
-            _link_target_inside(name, member.linkname, archive, "hard link")
+            target = member.linkname.replace("\\", "/")
+            if target.startswith("/") or ".." in target.split("/"):
+                raise BgbenchError(f"unsafe archive member {member.name!r}: hard link to {member.linkname!r} "
+                                   "outside the archive", archive)
+            _link_target_inside(name, member.linkname, archive, "hard link", links)
         elif not (member.isfile() or member.isdir()):
             raise BgbenchError(f"unsafe archive member {member.name!r}: device, FIFO or special file",
                                archive)
@@ -229,6 +275,10 @@ def _extract(archive: Path, into: Path) -> None:
             tar.extractall(into, filter="data")
     except BgbenchError:
         raise
+    except tarfile.FilterError as exc:  # Python's own filter saw what the checks above missed
+        member = getattr(exc, "tarinfo", None)
+        name = getattr(member, "name", "?")
+        raise BgbenchError(f"unsafe archive member {name!r}: {str(exc).splitlines()[0]}", archive) from exc
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise BgbenchError(f"archive is corrupt or not a tar/zip file ({reason})", archive) from exc

@@ -79,7 +79,8 @@ def eval_tables(doc: dict[str, Any]) -> list[Any]:
 
 
 def print_eval(doc: dict[str, Any], console: Any = None) -> None:
-    """Print :func:`eval_tables` (and the skipped files, if any) to ``console`` (stdout by default)."""
+    """Print :func:`eval_tables` (and the skipped files and variants, if any) to ``console`` (stdout by
+    default)."""
     from rich.console import Console
 
     console = console or Console()
@@ -92,3 +93,5 @@ def print_eval(doc: dict[str, Any], console: Any = None) -> None:
             console.print(f"  {path}: {reason}", markup=False)
         if len(skipped) > 20:
             console.print(f"  ... and {len(skipped) - 20} more (see results.json)")
+    for variant, reason in (doc.get("skipped_variants") or {}).items():
+        console.print(f"{variant} not scored: {reason}", markup=False)

@@ -94,6 +94,7 @@ def summarize(records: list[dict[str, Any]], class_folders: list[str]) -> dict[s
             if rec.get("mask_iou") is not None:
                 ious.append(rec["mask_iou"])
     kept = sum(row["kept"] for row in per_class.values())
+    empty, gaps = class_gaps(records, class_folders)
     return {
         "images": len(records),
         "kept": kept,
@@ -102,8 +103,46 @@ def summarize(records: list[dict[str, Any]], class_folders: list[str]) -> dict[s
         "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "mixed_without_donor": dict(sorted(missing_donor.items())),
         "mixed_same_own_background": self_donor,
+        "classes_without_images": empty,
+        "variant_gaps": gaps,
         "mask_iou": iou_stats(ious),
     }
+
+
+def class_gaps(records: list[dict[str, Any]], class_folders: list[str]) -> tuple[dict[str, str],
+                                                                               dict[str, dict[str, str]]]:
+    """Why a class has no image in a variant: ({class: reason} for classes with no kept image (no
+    variant has their folder), {mixed variant: {class: reason}} for classes whose kept images all
+    lack a donor in that variant (its folder is absent from that variant only)).
+
+    E.g. a VOC build mapped to dog, bird and vehicle: ``08_fish`` has no kept image, and
+    ``mixed_next`` has no ``02_vehicle`` folder because the next class, ``03_reptile``, has none.
+    """
+    kept: Counter[str] = Counter()
+    with_donor: dict[str, Counter[str]] = {}
+    for rec in records:
+        if rec["status"] != "kept":
+            continue
+        kept[rec["class"]] += 1
+        for variant, donor in (rec.get("donors") or {}).items():
+            with_donor.setdefault(variant, Counter())[rec["class"]] += donor is not None
+    empty = {name: "no image of this class was kept (see drop_reasons)" for name in class_folders
+             if not kept[name]}
+    gaps: dict[str, dict[str, str]] = {}
+    for variant, counts in sorted(with_donor.items()):
+        for index, name in enumerate(class_folders):
+            if kept[name] and not counts[name]:
+                gaps.setdefault(variant, {})[name] = _gap_reason(variant, class_folders, index, kept)
+    return empty, gaps
+
+
+def _gap_reason(variant: str, class_folders: list[str], index: int, kept: Counter[str]) -> str:
+    if variant == "mixed_next":
+        following = class_folders[(index + 1) % len(class_folders)]
+        return f"no donor: the next class {following} has no kept image to give a background"
+    if variant == "mixed_rand":
+        return "no donor: no other kept image to give a background"
+    return "no donor: no kept image to give a background"
 
 
 def write_split_manifest(out: Path, split: str, records: list[dict[str, Any]]) -> None:

@@ -18,6 +18,7 @@ one, whatever the executor.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
 from collections import Counter
@@ -128,10 +129,12 @@ class _Phase1Task:
 
 
 def class_folder_names(class_names: list[str]) -> list[str]:
-    """Released-style folder per class: kept when already ``NN_name``, else ``NN_<name>``."""
+    """Released-style folder per class: kept when already ``NN_name`` (of letters, digits, ``._-``),
+    else ``NN_<name>`` with every other run of characters (``/``, spaces, newlines...) made ``_``:
+    a class name from a dataset never becomes a path."""
     folders = []
     for index, name in enumerate(class_names):
-        if folder_index(name) is not None:
+        if folder_index(name) is not None and re.fullmatch(r"[A-Za-z0-9._-]+", name):
             folders.append(name)
         else:
             safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "class"
@@ -203,9 +206,10 @@ def process_image(task: _Phase1Task) -> dict[str, Any]:
         record["reason"] = " ".join(reason.split())
         # an error while writing (e.g. a crash between two variants) must not leave part of a dropped
         # image's outputs behind
-        for name in PHASE1_OUTPUTS:
-            Path(variant_path(task.context.out, name, task.context.config.split, task.class_folder,
-                              task.sample.stem)).unlink(missing_ok=True)
+        with contextlib.suppress(BgbenchError):  # an unsafe path was never written: nothing to remove
+            for name in PHASE1_OUTPUTS:
+                Path(variant_path(task.context.out, name, task.context.config.split, task.class_folder,
+                                  task.sample.stem)).unlink(missing_ok=True)
     write_record(task.context.out, task.context.config.split, record)
     return record
 

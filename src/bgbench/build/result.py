@@ -141,6 +141,7 @@ class BuildResult(DocumentResult):
                          + ", ".join(f"{name} ({n} missing)" for name, n in self.shortfall.items()))
         elif target is not None:
             lines.append(f"balanced: {target} kept images in every class")
+        lines += gap_lines(self._counts)
         if self.written is not None:
             lines.append(f"this run: {self.written.get('phase1', 0)} images segmented, "
                          f"{self.written.get('mixed', 0)} mixed images written")
@@ -155,3 +156,18 @@ class BuildResult(DocumentResult):
                 for name, row in self.per_class.items()]
         rows.append([f"total ({self.split})", str(self.kept), str(self.dropped)])
         return ["class", "kept", "dropped"], rows
+
+
+def gap_lines(summary: dict[str, Any]) -> list[str]:
+    """Summary lines for what a build could not give: mixed variants missing a class (and why), and
+    dataset entries refused as unsafe (first three named)."""
+    lines = []
+    for variant, gaps in (summary.get("variant_gaps") or {}).items():
+        detail = "; ".join(f"{name} ({why})" for name, why in gaps.items())
+        lines.append(f"{variant} has no image of {detail}")
+    refused = (summary.get("source") or {}).get("refused") or []
+    if refused:
+        lines.append(f"refused {len(refused)} unsafe dataset entr{'y' if len(refused) == 1 else 'ies'}: "
+                     + "; ".join(f"{name!r} ({why})" for name, why in refused[:3])
+                     + (" ..." if len(refused) > 3 else ""))
+    return lines

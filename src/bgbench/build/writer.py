@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from bgbench.atomic import atomic_save_npy, atomic_write_bytes, atomic_write_json
+from bgbench.errors import BgbenchError
 from bgbench.jpeg import encode_jpeg
 from bgbench.layout import MASK_VARIANT, image_path
 
@@ -32,6 +33,12 @@ STATE_DIR = ".bgbench-build"
 
 
 def variant_path(out: str | Path, variant: str, split: str, class_folder: str, stem: str) -> Path:
+    """``<out>/<variant>/<split>/<class_folder>/<stem>.<JPEG|npy>``; BgbenchError unless every part is
+    one plain name, so no file is ever written (or removed) outside OUT whatever a dataset names."""
+    for part in (variant, split, class_folder, stem):
+        if (not part or part in (".", "..") or "/" in part or "\\" in part or "\0" in part
+                or os.path.isabs(part)):
+            raise BgbenchError(f"refusing to write outside the output folder (path part {part!r})", out)
     return image_path(out, variant, split, class_folder, stem)
 
 
@@ -78,7 +85,7 @@ def state_dir(out: str | Path, split: str) -> Path:
 
 
 def record_key(source_id: str) -> str:
-    return hashlib.sha256(source_id.encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256(source_id.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 def record_path(out: str | Path, split: str, source_id: str) -> Path:

@@ -50,7 +50,10 @@ def register(app: typer.Typer) -> None:
 
 
 def format_summary(summary: dict[str, Any], split: str) -> str:
-    """Plain-text table: kept/dropped per class, drop reasons, mask IoU statistics."""
+    """Plain-text table: kept/dropped per class, drop reasons, variants missing a class, refused
+    entries, mask IoU statistics."""
+    from bgbench.build.result import gap_lines
+
     rows = summary["per_class"]
     width = max([len("class"), *map(len, rows)])
     lines = [f"{'class':<{width}}  {'kept':>6}  {'dropped':>7}"]
@@ -73,6 +76,7 @@ def format_summary(summary: dict[str, Any], split: str) -> str:
     if summary.get("mixed_same_own_background"):
         lines.append(f"mixed_same on the image's own background (only kept image of its class): "
                      f"{summary['mixed_same_own_background']}")
+    lines += gap_lines(summary)
     iou = summary.get("mask_iou")
     if iou:
         lines.append(f"mask IoU vs provided masks (n={iou['n']}): mean {iou['mean']:.3f}, "

@@ -51,3 +51,24 @@ def shared_class_folders(root: str | Path, names: list[str], split: str) -> list
             raise BgbenchError(f"class folders of {name}/{split} differ from those of {names[0]}/{split}",
                                root)
     return folders
+
+
+def scored_class_folders(root: str | Path, names: list[str], split: str) -> tuple[list[str], dict[str, str]]:
+    """The class folders to score ``names`` in, and {variant: why it is skipped}.
+
+    A tree may hold only some classes, and a variant fewer than another (a build where no class had
+    a donor of the next class leaves ``mixed_next`` without that class's folder): the classes are the
+    sorted union of the variants' class folders, each variant scored on the folders it has. A variant
+    without any class folder is skipped with its reason. BgbenchError when no variant has one.
+    """
+    root = Path(root)
+    union: set[str] = set()
+    skipped: dict[str, str] = {}
+    for name in names:
+        folders = class_folders(variant_dir(root, name, split))
+        if not folders:
+            skipped[name] = f"{name}/{split} holds no class folder (the build wrote no image for it)"
+        union.update(folders)
+    if not union:
+        raise BgbenchError(f"no class folders in any of {', '.join(f'{n}/{split}' for n in names)}", root)
+    return sorted(union), skipped

@@ -82,6 +82,9 @@ class EvalResult(Result):
     total_s: float
     #: the ``--draws`` block (see :func:`bgbench.eval.draws.summarize_draws`), None without it
     draws: dict[str, Any] | None = None
+    #: {variant: why it was not scored} for variants present in the tree but not scored (e.g. a
+    #: mixed_next with no class folder because no class had a donor), in table order
+    skipped_variants: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     versions: dict[str, str] = field(default_factory=versions)
     #: the command line that produced it (:func:`bgbench.provenance.command_line`)
@@ -133,6 +136,8 @@ class EvalResult(Result):
         }
         if self.draws is not None:
             doc["draws"] = self.draws
+        if self.skipped_variants:
+            doc["skipped_variants"] = dict(self.skipped_variants)
         if predictions:
             doc["predictions"] = {name: {"path": r.paths, "label": r.labels.tolist(),
                                          "pred": r.preds.tolist(), "top1": r.top1.tolist()}
@@ -157,7 +162,8 @@ class EvalResult(Result):
                    label_map=doc.get("label_map", {}), map_rule=doc["map_rule"], variants=variants,
                    bg_gap=gap, device=doc.get("device", ""), precision=doc.get("precision", ""),
                    batch_size=int(doc.get("batch_size", 0)), total_s=float(timing.get("total_s", 0.0)),
-                   draws=doc.get("draws"), created=doc.get("created", ""), versions=doc.get("versions", {}),
+                   draws=doc.get("draws"), skipped_variants=dict(doc.get("skipped_variants") or {}),
+                   created=doc.get("created", ""), versions=doc.get("versions", {}),
                    command=doc.get("command"))
 
     def summary_lines(self) -> list[str]:
@@ -170,6 +176,8 @@ class EvalResult(Result):
         if gap is not None:
             lines.append(f"  BG-Gap      {100 * gap.value:+.1f} points [{100 * gap.low:+.1f}, "
                          f"{100 * gap.high:+.1f}] ({gap.method})")
+        for name, why in self.skipped_variants.items():
+            lines.append(f"  {name:<11} not scored: {why}")
         if self.draws is not None:
             lines.extend(draw_lines(self.draws))
         return lines

@@ -9,12 +9,15 @@ interrupted run cheap to finish. Metrics come from :mod:`bgbench.metrics`.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bgbench.errors import BgbenchError
-from bgbench.eval.discover import find_variants, shared_class_folders
+from bgbench.eval.discover import find_variants, scored_class_folders
 from bgbench.eval.result import EvalResult, VariantResult
 from bgbench.eval.resume import load_partial, resume_key, save_partial
 from bgbench.metrics import Gap, bg_gap
@@ -49,11 +52,20 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     started = time.perf_counter()
     root = Path(data)
     names = find_variants(root, split, variants)
-    folders = shared_class_folders(root, names, split)
-    predictor = make_predictor(model, folders, **model_options)
-    results = {name: _evaluate_variant(predictor, root, name, split, batch_size, out, resume, cache,
-                                       cache_dir, quiet)
-               for name in names}
+    folders, skipped = scored_class_folders(root, names, split)
+    predictor = make_predictor(model, folders, data=root, **model_options)
+    results = {}
+    for name in names:
+        if name in skipped:
+            continue
+        try:
+            results[name] = _evaluate_variant(predictor, root, name, split, batch_size, out, resume, cache,
+                                              cache_dir, quiet)
+        except DataError as exc:  # this variant's files: score the others, report why
+            skipped[name] = str(exc)
+    if not results:
+        raise BgbenchError("no variant could be scored: " + "; ".join(f"{n}: {why}" for n, why in
+                                                                      skipped.items()), root)
     clf = predictor.classifier
     draws_block = None
     if draws:
@@ -68,7 +80,8 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
         label_map=predictor.label_map.describe(), map_rule=predictor.label_map.rule, variants=results,
         bg_gap=paired_bg_gap(results), device=str(clf.device),
         precision=str(getattr(clf, "precision", predictor.options.precision)), batch_size=batch_size,
-        total_s=time.perf_counter() - started, draws=draws_block)
+        total_s=time.perf_counter() - started, draws=draws_block,
+        skipped_variants={name: skipped[name] for name in names if name in skipped})
     if out is not None:
         result.write(out)
     return result
@@ -81,7 +94,10 @@ def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, b
     from bgbench.dataset import load_variant
 
     t0 = time.perf_counter()
-    vdata = load_variant(root, name, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    try:
+        vdata = load_variant(root, name, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    except BgbenchError as exc:  # paths relative to the tree, so the reason reads the same anywhere
+        raise DataError(str(exc).replace(f"{root}{os.sep}", "")) from None
     load_s = time.perf_counter() - t0
     key = None
     if out is not None and resume:
@@ -94,10 +110,16 @@ def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, b
         preds, top1, infer_s = predict_images(predictor, vdata.images, batch_size, f"eval {name}", quiet)
         if key is not None and out is not None:
             save_partial(out, name, key, vdata.paths, preds, top1, infer_s)
-    labels = predictor.relabel()[vdata.labels]
+    # the variant's own class folders (maybe fewer than the tree's) -> the scored folders' indices
+    own = np.array([predictor.folders.index(f) for f in vdata.class_names], dtype=np.int64)
+    labels = predictor.relabel()[own[vdata.labels]]
     return VariantResult.scored(name, vdata.paths, labels, preds, top1, len(predictor.class_names),
                                 skipped=list(vdata.skipped), fingerprint=vdata.fingerprint, load_s=load_s,
                                 infer_s=infer_s, cached=vdata.cached, resumed=reused is not None)
+
+
+class DataError(BgbenchError):
+    """A variant's files cannot be scored (raised around :func:`bgbench.dataset.load_variant` only)."""
 
 
 def foreground_key(path: str) -> str:

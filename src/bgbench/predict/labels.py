@@ -67,12 +67,13 @@ def target_classes(num_outputs: int, folders: list[str], class_map: str | Path |
 
 
 def select_label_map(num_outputs: int, class_names: list[str], rule: str = "released",
-                     class_map: str | Path | None = None):
+                     class_map: str | Path | None = None, *, where: str | Path | None = None):
     """The :class:`~bgbench.labelmap.LabelMap` from a model's outputs to the dataset's classes.
 
     A mapping file (``class_map``) maps outputs to the dataset's N class folders; without one, a
     1000-class ImageNet model needs IN-9's nine folders (``00_dog`` ... ``08_fish``), and a model
-    with one output per class folder is read directly. Anything else raises ``BgbenchError``.
+    with one output per class folder is read directly. Anything else raises ``BgbenchError`` naming
+    ``where`` (the data tree) and the folders beyond IN-9's nine, if any.
     """
     from bgbench.labelmap import LabelMap, create_label_map
 
@@ -83,12 +84,18 @@ def select_label_map(num_outputs: int, class_names: list[str], rule: str = "rele
         return create_label_map(num_outputs, rule)
     if num_outputs == n_classes:
         return LabelMap(rule="direct", num_outputs=num_outputs, num_targets=n_classes)
+    extra = [name for name in class_names if name not in IN9_FOLDERS]
+    extras = ""
+    if extra and len(extra) < n_classes:
+        shown = ", ".join(extra[:4]) + (", ..." if len(extra) > 4 else "")
+        extras = f" (class folder(s) beyond IN-9's nine: {shown})"
     if num_outputs == NUM_IMAGENET_CLASSES:
         shown = ", ".join(class_names[:4]) + (", ..." if n_classes > 4 else "")
         raise BgbenchError(
             f"a 1000-class ImageNet model needs IN-9's class folders ({', '.join(IN9_FOLDERS)}), but "
-            f"the data has {n_classes} classes ({shown}); pass a mapping file with --class-map")
+            f"the data has {n_classes} classes ({shown}){extras}; pass a mapping file with --class-map",
+            where)
     raise BgbenchError(
-        f"model has {num_outputs} outputs, which fits no label map for the data's {n_classes} classes: "
-        f"expected {NUM_IMAGENET_CLASSES} (ImageNet-1k, with IN-9 folders) or {n_classes}, "
-        "or pass --class-map FILE")
+        f"model has {num_outputs} outputs, which fits no label map for the data's {n_classes} "
+        f"classes{extras}: expected {NUM_IMAGENET_CLASSES} (ImageNet-1k, with IN-9 folders) or "
+        f"{n_classes}, or pass --class-map FILE", where)

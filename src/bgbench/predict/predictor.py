@@ -9,6 +9,7 @@ policy of :mod:`bgbench.predict.labels`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,18 +82,22 @@ class Predictor:
         return self.classifier.describe()
 
 
-def make_predictor(model: Any, folders: list[str], **overrides: Any) -> Predictor:
+def make_predictor(model: Any, folders: list[str], *, data: str | Path | None = None,
+                   **overrides: Any) -> Predictor:
     """Load ``model`` (see :func:`load_model`) and fit the label map to the data's class
-    ``folders`` under the options' ``map_rule`` / ``class_map`` (BgbenchError when no map fits)."""
+    ``folders`` under the options' ``map_rule`` / ``class_map`` (BgbenchError, naming the tree
+    ``data`` when given, when no map fits)."""
     clf, opts = load_model(model, **overrides)
-    return predictor_for(clf, opts, folders)
+    return predictor_for(clf, opts, folders, data=data)
 
 
-def predictor_for(clf: Any, opts: ModelOptions, folders: list[str]) -> Predictor:
-    """A :class:`Predictor` for a loaded classifier, the label options of ``opts`` and ``folders``."""
+def predictor_for(clf: Any, opts: ModelOptions, folders: list[str], *,
+                  data: str | Path | None = None) -> Predictor:
+    """A :class:`Predictor` for a loaded classifier, the label options of ``opts`` and ``folders``
+    (``data``: the tree they come from, named by the error when no label map fits)."""
     n_out = int(clf.num_outputs)
     classes = target_classes(n_out, list(folders), opts.class_map)
-    label_map = select_label_map(n_out, classes, opts.map_rule, opts.class_map)
+    label_map = select_label_map(n_out, classes, opts.map_rule, opts.class_map, where=data)
     spec = str(getattr(clf, "spec", None) or opts.spec)
     return Predictor(classifier=clf, label_map=label_map, class_names=classes, folders=list(folders),
                      spec=spec, options=opts)

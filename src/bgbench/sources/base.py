@@ -9,7 +9,6 @@ which other files exist.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -18,9 +17,13 @@ from typing import Any
 
 import bgbench.sources.reasons as reasons
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS
+from bgbench.containment import Containment
 from bgbench.errors import BgbenchError
 from bgbench.layout import IMAGE_EXTENSIONS
 from bgbench.samples import Box, Sample
+from bgbench.sources.masks import PngMask
+from bgbench.sources.paths import outside_problem, stem_problem
+from bgbench.textio import read_json
 
 
 @dataclass
@@ -31,7 +34,9 @@ class SourceSet:
     ``samples`` are in deterministic order (class, then source-relative path); ``has_masks`` says
     whether any sample carries a provided mask. ``skipped`` counts files that never became samples
     (e.g. images of ImageNet classes outside IN-9), by reason; samples the build must drop carry
-    their reason in ``Sample.problem`` instead.
+    their reason in ``Sample.problem`` instead. ``refused`` lists (entry, reason) for dataset entries
+    refused before their class could be known (a VOC split-list id such as ``../../x``): they are
+    counted in ``skipped`` too and listed by name in the summary.
     """
 
     class_names: list[str]
@@ -42,13 +47,18 @@ class SourceSet:
     split: str = "val"
     skipped: dict[str, int] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def from_samples(cls, samples: list[Sample], class_names: list[str], fmt: str, root: Path, split: str,
-                     skipped: dict[str, int], options: dict[str, Any]) -> SourceSet:
-        """What a reader returns: ``samples`` put in order with unique stems (:func:`finalize`),
-        ``has_masks`` set when any of them carries a provided mask."""
-        ordered = finalize(samples)
+                     skipped: dict[str, int], options: dict[str, Any],
+                     mask_roots: list[Path] | None = None) -> SourceSet:
+        """What a reader returns: ``samples`` put in order with unique, safe stems, and images outside
+        ``root`` (masks outside ``mask_roots`` and ``root``) dropped (:func:`finalize`); ``has_masks``
+        set when any of them carries a provided mask."""
+        if mask_roots is not None:
+            mask_roots = [*mask_roots, root]
+        ordered = finalize(samples, None if root is None else [root], mask_roots)
         return cls(class_names=class_names, samples=ordered,
                    has_masks=any(s.mask_ref is not None for s in ordered), format=fmt, root=root,
                    split=split, skipped=skipped, options=options)
@@ -81,6 +91,7 @@ class SourceSet:
             "has_masks": self.has_masks,
             "problems": self.problem_counts(),
             "skipped": dict(sorted(self.skipped.items())),
+            "refused": [list(item) for item in self.refused],
             "options": dict(self.options),
         }
 
@@ -124,35 +135,59 @@ def box_area(box: Box) -> int:
     return max(0, box[2] - box[0] + 1) * max(0, box[3] - box[1] + 1)
 
 
-def finalize(samples: list[Sample]) -> list[Sample]:
-    """Sort by (label, source_id) and make stems unique within each class.
+def finalize(samples: list[Sample], image_roots: list[Path] | None = None,
+             mask_roots: list[Path] | None = None) -> list[Sample]:
+    """Sort by (label, source_id), refuse unsafe entries and make stems unique within each class.
 
-    The first sample (in that order) keeps its stem; a repeat becomes ``stem__2``, ``stem__3``, ...,
-    skipping any name another sample of the class already has.
+    A stem that cannot name an output file (:func:`bgbench.sources.paths.stem_problem`) is replaced
+    by ``_unsafe_<hash of source_id>`` and the sample dropped with that reason; with ``image_roots``,
+    an image (and with ``mask_roots``, a PNG mask) that resolves outside those folders is dropped
+    (:func:`~bgbench.sources.paths.outside_problem`). Stems are compared case-insensitively (two
+    files ``Dog.jpg`` and ``dog.jpg`` must not land on one file of a case-insensitive disk): the first
+    sample keeps its stem, a repeat becomes ``stem__2``, ``stem__3``, ..., skipping taken names.
     """
-    ordered = sorted(samples, key=lambda s: (s.label, s.source_id))
+    images = Containment(image_roots) if image_roots else None
+    masks = Containment(mask_roots) if mask_roots is not None else None
+    ordered = [_refuse_unsafe(s, images, masks)
+               for s in sorted(samples, key=lambda s: (s.label, s.source_id))]
     stems: dict[int, set[str]] = {}
     for s in ordered:
-        stems.setdefault(s.label, set()).add(s.stem)
+        stems.setdefault(s.label, set()).add(s.stem.casefold())
     used: dict[int, set[str]] = {label: set() for label in stems}
     out = []
     for s in ordered:
         taken = used[s.label]
-        if s.stem not in taken:
-            taken.add(s.stem)
+        if s.stem.casefold() not in taken:
+            taken.add(s.stem.casefold())
             out.append(s)
             continue
         k = 2
-        while f"{s.stem}__{k}" in taken or f"{s.stem}__{k}" in stems[s.label]:
+        while f"{s.stem}__{k}".casefold() in taken or f"{s.stem}__{k}".casefold() in stems[s.label]:
             k += 1
-        taken.add(f"{s.stem}__{k}")
+        taken.add(f"{s.stem}__{k}".casefold())
         out.append(replace(s, stem=f"{s.stem}__{k}"))
     return out
 
 
+def _refuse_unsafe(sample: Sample, images: Containment | None, masks: Containment | None) -> Sample:
+    """``sample`` with a safe stem, dropped (``problem`` set) when its stem, image or mask is unsafe.
+
+    A file outside the dataset is the reason that wins over whatever the reader found (a link to a
+    private photo must be reported as such, not as a missing annotation)."""
+    problem = stem_problem(sample.stem)
+    if problem is not None:
+        digest = hashlib.sha256(sample.source_id.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        return replace(sample, stem=f"_unsafe_{digest}", problem=problem)
+    if images is not None:
+        problem = outside_problem(sample.image_path, images)
+    if problem is None and masks is not None and isinstance(sample.mask_ref, PngMask):
+        problem = outside_problem(sample.mask_ref.path, masks)
+    return sample if problem is None else replace(sample, problem=problem)
+
+
 def sample_rank(source_id: str, seed: int = 0) -> str:
     """A sample's rank in a balanced selection: ``sha256(f"{seed}:{source_id}")`` (hex; lower first)."""
-    return hashlib.sha256(f"{seed}:{source_id}".encode()).hexdigest()
+    return hashlib.sha256(f"{seed}:{source_id}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def rank_per_class(samples: list[Sample], seed: int = 0) -> dict[int, list[Sample]]:
@@ -230,10 +265,7 @@ def load_class_map(class_map: str | Path | dict[str, str] | None) -> dict[str, s
             raise BgbenchError(
                 "class map file not found (expected JSON {dataset class: benchmark class})", path
             )
-        try:
-            mapping = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise BgbenchError(f"unreadable class map JSON ({err})", path) from None
+        mapping = read_json(path, "class map JSON")
     if not isinstance(mapping, dict) or not mapping:
         raise BgbenchError(
             "class map must be a non-empty JSON object {dataset class: benchmark class}", where
@@ -285,7 +317,11 @@ def is_image_name(name: str) -> bool:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder`` (by extension; hidden files skipped), sorted by name."""
+    """Image entries directly in ``folder`` (by extension; hidden files skipped), sorted by name.
+
+    Every entry but a folder is listed, symbolic links and special files (FIFOs, devices) included,
+    so that each becomes a sample dropped with its reason (a link leading outside the dataset, ``not
+    a file``) instead of vanishing; none of them is opened here."""
     with os.scandir(folder) as entries:
-        names = [e.name for e in entries if is_image_name(e.name) and e.is_file()]
+        names = [e.name for e in entries if is_image_name(e.name) and not e.is_dir(follow_symlinks=False)]
     return [folder / name for name in sorted(names)]

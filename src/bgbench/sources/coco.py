@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,8 @@ from bgbench.sources.base import (
     mapped_classes,
 )
 from bgbench.sources.masks import CocoMask
+from bgbench.sources.paths import contained, name_problem
+from bgbench.textio import read_json
 
 SKIP_NO_ANNOTATIONS = "images without annotations"
 SKIP_ONLY_CROWD = "images with only crowd annotations"
@@ -64,10 +65,7 @@ def find_coco_json(source: str | Path, split: str) -> Path:
 
 def load_coco_json(path: Path) -> dict[str, Any]:
     """Parse and shape-check a COCO instances JSON; BgbenchError naming the file otherwise."""
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BgbenchError(f"unreadable COCO JSON ({err})", path) from None
+    data = read_json(path, "COCO JSON")
     if not isinstance(data, dict):
         raise BgbenchError("not a COCO instances JSON (top level is not an object)", path)
     for key in ("images", "annotations", "categories"):
@@ -150,9 +148,10 @@ def _image_dir(json_path: Path, split: str, images: list[dict[str, Any]], given:
         here,
         here.parent,
     ]
-    if not images:
+    safe = [str(im["file_name"]) for im in images if name_problem(str(im["file_name"]), nested=True) is None]
+    if not safe:
         return here
-    first = str(images[0]["file_name"])
+    first = safe[0]
     for folder in candidates:
         if (folder / first).is_file():
             return folder
@@ -193,15 +192,16 @@ def _sample(
     segs = [a["segmentation"] for lbl, _, a in boxed if lbl == label and a.get("segmentation")]
     segs += [a["segmentation"] for lbl, a in crowd if lbl == label and a.get("segmentation")]
     file_name = str(image["file_name"])
+    image_path, unsafe = contained(image_dir, file_name, nested=True)
     return Sample(
-        image_dir / file_name,
+        image_path,
         label,
-        Path(file_name).stem,
+        Path(file_name.replace("\\", "/")).stem,
         file_name,
         boxes=boxes,
         annotation_size=(width, height),
         mask_ref=CocoMask(tuple(segs), (height, width)) if segs else None,
-        problem=check_boxes(boxes, (width, height)),
+        problem=unsafe or check_boxes(boxes, (width, height)),
         extra={
             "image_id": int(image["id"]),
             "annotation_ids": [a.get("id") for lbl, _, a in boxed if lbl == label],

@@ -32,6 +32,7 @@ from bgbench.sources.base import (
     mapped_classes,
 )
 from bgbench.sources.masks import MaskError, PngMask, mask_boxes, read_png_mask
+from bgbench.sources.paths import outside_problem
 from bgbench.sources.xml import AnnotationError, parse_annotation
 
 SKIP_UNMAPPED = "images in class folders missing from the class map"
@@ -105,7 +106,8 @@ def read_folder(
             samples.append(_sample(image, folder, label, mask_roots, box_roots, index))
     options = {"class_map": mapping, "mask_dirs": [str(m) for m in mask_roots],
                "box_dirs": [str(b) for b in box_roots]}
-    return SourceSet.from_samples(samples, class_names, "folder", image_root, split, skipped, options)
+    return SourceSet.from_samples(samples, class_names, "folder", image_root, split, skipped, options,
+                                  mask_roots=mask_roots)
 
 
 def _find(index: DirIndex, roots: list[Path], folder: str, name: str) -> Path | None:
@@ -121,10 +123,16 @@ def _sample(image: Path, folder: str, label: int, mask_roots: list[Path], box_ro
     mask_path = _find(index, mask_roots, folder, stem + ".png")
     xml_path = index.find(image.parent, stem + ".xml") or _find(index, box_roots, folder, stem + ".xml")
     if xml_path is not None:
+        outside = outside_problem(xml_path, [image.parent, *box_roots])
+        if outside is not None:  # never parsed: the XML is not the dataset's
+            return replace(sample, problem=outside, extra={"annotation": str(xml_path)})
         return _xml_sample(sample, xml_path, mask_path)
     if mask_path is None:
         problem = reasons.reason(reasons.NO_ANNOTATION, f"no mask or box XML for {stem}")
         return replace(sample, problem=problem)
+    outside = outside_problem(mask_path, mask_roots)
+    if outside is not None:  # never decoded: the mask file is not the dataset's
+        return replace(sample, mask_ref=PngMask(mask_path), problem=outside)
     return _mask_sample(sample, mask_path)
 
 

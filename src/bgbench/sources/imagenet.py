@@ -39,6 +39,7 @@ from bgbench.sources.base import (
     list_images,
 )
 from bgbench.sources.masks import PngMask
+from bgbench.sources.paths import outside_problem
 from bgbench.sources.xml import Annotation, AnnotationError, parse_annotation
 
 WNID_RE = re.compile(r"^n\d{8}$")
@@ -46,6 +47,7 @@ WNID_RE = re.compile(r"^n\d{8}$")
 SKIP_UNMAPPED_FOLDERS = "class folders of wnids outside IN-9"
 SKIP_UNMAPPED_IMAGES = "images of classes outside IN-9"
 SKIP_FLAT_NO_CLASS = "flat images without a usable annotation (class unknown)"
+SKIP_FLAT_XML_OUTSIDE = "flat images whose annotation XML is a link out of the dataset (refused)"
 
 
 def in9_label(name: str) -> int | None:
@@ -103,7 +105,8 @@ def read_imagenet(
                 samples.append(sample)
 
     options = {"annotation_dirs": [str(d) for d in ann_dirs], "mask_dirs": [str(d) for d in mask_dirs]}
-    return SourceSet.from_samples(samples, list(IN9_FOLDERS), "imagenet", split_dir, split, skipped, options)
+    return SourceSet.from_samples(samples, list(IN9_FOLDERS), "imagenet", split_dir, split, skipped, options,
+                                  mask_roots=mask_dirs)
 
 
 def _resolve_split_dir(source: Path, split: str) -> tuple[Path, Path]:
@@ -207,6 +210,9 @@ def _folder_sample(
         )
     extra["annotation"] = str(xml_path)
     try:
+        outside = outside_problem(xml_path, [split_dir, *ann_dirs])
+        if outside is not None:  # never parsed: the XML is not the dataset's
+            raise AnnotationError(outside)
         ann = parse_annotation(xml_path)
     except AnnotationError as err:
         return Sample(image, label, stem, source_id, mask_ref=mask_ref, extra=extra, problem=str(err))
@@ -238,6 +244,9 @@ def _flat_sample(
     xml_path = index.find(split_dir, stem + ".xml") or _find(index, ann_dirs, "", stem + ".xml")
     if xml_path is None:
         count(skipped, SKIP_FLAT_NO_CLASS)
+        return None
+    if outside_problem(xml_path, [split_dir, *ann_dirs]) is not None:
+        count(skipped, SKIP_FLAT_XML_OUTSIDE)
         return None
     try:
         ann = parse_annotation(xml_path)

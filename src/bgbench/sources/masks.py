@@ -17,6 +17,7 @@ Pure numpy/OpenCV; no pycocotools. Conventions:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 import bgbench.sources.reasons as reasons
 from bgbench.samples import Box
+from bgbench.sources.images import MAX_PIXELS
 
 
 class MaskError(ValueError):
@@ -86,8 +88,16 @@ def decode_mask_ref(ref: Any, shape: tuple[int, int]) -> np.ndarray:
 def read_png_mask(path: str | Path, values: tuple[int, ...] | None = None) -> np.ndarray:
     """Read a mask image as bool (H, W) (rules in the module docstring). Raises :class:`MaskError`."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO would block, a device never end
+        raise MaskError(reasons.reason(reasons.UNREADABLE_MASK, f"{path.name}: not a regular file"))
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            if im.width * im.height > MAX_PIXELS:
+                raise MaskError(reasons.reason(reasons.UNREADABLE_MASK, f"{path.name}: mask too large "
+                                               f"({im.width}x{im.height}; possible decompression bomb)"))
             im.load()
             if im.mode == "1":
                 array = np.asarray(im, dtype=bool).astype(np.uint8)
@@ -99,6 +109,9 @@ def read_png_mask(path: str | Path, values: tuple[int, ...] | None = None) -> np
         raise MaskError(reasons.reason(reasons.UNREADABLE_MASK, f"{path}: file not found")) from None
     except UnidentifiedImageError:
         raise MaskError(reasons.reason(reasons.UNREADABLE_MASK, f"{path}: not an image file")) from None
+    except Image.DecompressionBombError:
+        raise MaskError(reasons.reason(reasons.UNREADABLE_MASK, f"{path.name}: mask too large "
+                                       "(possible decompression bomb)")) from None
     except (OSError, ValueError, SyntaxError) as err:
         raise MaskError(reasons.reason(reasons.UNREADABLE_MASK, f"{path}: {err}")) from None
     if array.ndim == 3:

@@ -18,6 +18,8 @@ UNREADABLE_IMAGE = "unreadable image"
 UNREADABLE_MASK = "unreadable mask"
 MASK_SIZE_MISMATCH = "mask size differs from image size"
 EMPTY_MASK = "mask is empty"
+UNSAFE_NAME = "unsafe name"
+OUTSIDE_SOURCE = "file outside the dataset folder"
 
 CATEGORIES: tuple[str, ...] = (
     NO_ANNOTATION,
@@ -31,6 +33,8 @@ CATEGORIES: tuple[str, ...] = (
     UNREADABLE_MASK,
     MASK_SIZE_MISMATCH,
     EMPTY_MASK,
+    UNSAFE_NAME,
+    OUTSIDE_SOURCE,
 )
 
 

@@ -31,7 +31,9 @@ from bgbench.sources.base import (
     mapped_classes,
 )
 from bgbench.sources.masks import PngMask
+from bgbench.sources.paths import name_problem, outside_problem
 from bgbench.sources.xml import Annotation, AnnotationError, parse_annotation
+from bgbench.textio import read_text
 
 VOC_CLASSES: tuple[str, ...] = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
@@ -42,6 +44,7 @@ VOC_CLASSES: tuple[str, ...] = (
 SKIP_NO_XML = "images without an annotation XML (class unknown)"
 SKIP_BAD_XML = "images with a malformed annotation XML (class unknown)"
 SKIP_NO_MAPPED = "images with no object of a mapped class"
+SKIP_UNSAFE_ID = "ids refused as unsafe (see refused)"
 
 
 def resolve_voc_root(source: str | Path) -> Path:
@@ -69,9 +72,20 @@ def read_voc(
     ids = _split_ids(root, split)
     index = DirIndex()
     skipped: dict[str, int] = {}
+    refused: list[tuple[str, str]] = []
     parsed: list[tuple[str, Path, Annotation]] = []
     for image_id in ids:
+        problem = name_problem(image_id)
+        if problem is not None:  # the id names both files: refuse it before touching either
+            refused.append((image_id, problem))
+            count(skipped, SKIP_UNSAFE_ID)
+            continue
         xml_path = root / "Annotations" / f"{image_id}.xml"
+        problem = outside_problem(xml_path, root)
+        if problem is not None:  # an annotation linked from elsewhere
+            refused.append((image_id, problem))
+            count(skipped, SKIP_UNSAFE_ID)
+            continue
         if not xml_path.is_file():
             count(skipped, SKIP_NO_XML)
             continue
@@ -97,7 +111,9 @@ def read_voc(
         else:
             samples.append(sample)
     options = {"class_map": mapping, "ids": len(ids)}
-    return SourceSet.from_samples(samples, class_names, "voc", root, split, skipped, options)
+    result = SourceSet.from_samples(samples, class_names, "voc", root, split, skipped, options, mask_roots=[])
+    result.refused = refused
+    return result
 
 
 def _split_ids(root: Path, split: str) -> list[str]:
@@ -108,7 +124,7 @@ def _split_ids(root: Path, split: str) -> list[str]:
                 found = sorted(p.stem for p in sets.glob("*.txt") if "_" not in p.stem)
                 raise BgbenchError(f"no {split}.txt split list (found: {', '.join(found) or 'none'})", sets)
             ids = []
-            for line in path.read_text().splitlines():
+            for line in read_text(path, "VOC split list").splitlines():
                 parts = line.split()
                 if parts:
                     ids.append(parts[0])

@@ -7,11 +7,15 @@ written in the file; coordinate conventions (VOC's 1-based pixels) are the reade
 from __future__ import annotations
 
 import math
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import bgbench.sources.reasons as reasons
+
+MAX_XML_BYTES = 16 * 2**20
+"""Largest annotation XML read (bytes); real ones are a few kilobytes."""
 
 
 class AnnotationError(ValueError):
@@ -42,6 +46,11 @@ def parse_annotation(path: str | Path) -> Annotation:
     """Parse an ILSVRC/VOC XML file. Raises :class:`AnnotationError` with a malformed-XML reason."""
     path = Path(path)
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
+            raise _bad(path.name, "not a regular file")
+        if info.st_size > MAX_XML_BYTES:
+            raise _bad(path.name, f"larger than {MAX_XML_BYTES // 2**20} MiB")
         data = path.read_bytes()
     except OSError as err:
         raise AnnotationError(
