@@ -195,9 +195,56 @@ def quiet_option() -> Any:
 DEFAULT_OUT_ROOT = Path("bgbench-results")
 
 
-def default_out(command: str, spec: str, *suffixes: str) -> Path:
-    """``bgbench-results/<command>-<model spec made file-name safe>[-<suffix>...]``."""
+OWNER_FILE = ".bgbench-owner.json"
+"""Written into a default output folder: which command and model it belongs to."""
+
+
+def _owner(spec: str) -> str:
+    """``spec`` with the file it names made absolute (``ckpt:runs/A/m.pt`` -> ``ckpt:/abs/runs/A/m.pt``)."""
+    prefix, sep, target = spec.partition(":")
+    if sep and ("/" in target or Path(target).suffix):
+        return f"{prefix}:{Path(target).expanduser().absolute()}"
+    return str(Path(spec).absolute()) if "/" in spec else spec
+
+
+def default_out(command: str, spec: str, *suffixes: str, owner: str | None = None) -> Path:
+    """``bgbench-results/<command>-<model spec made file-name safe>[-<hash>][-<suffix>...]``, claimed for
+    this command and model.
+
+    A spec naming a file by a path (``ckpt:runs/A/model.safetensors``) gets 8 hex digits of the
+    file's absolute path in the name, so models of the same file name in different folders never
+    share a folder. The folder records its owner (``OWNER_FILE``); one that belongs to another
+    command or model, or holds results without an owner record, is refused in one line (pass
+    ``--out``) rather than overwritten. ``owner``: what identifies the model (default: ``spec`` with
+    its file made absolute)."""
+    import hashlib
     import re
 
+    owner = owner or _owner(spec)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(spec).name if "/" in spec else spec).strip("_")
-    return DEFAULT_OUT_ROOT / "-".join([f"{command}-{slug or 'model'}", *[s for s in suffixes if s]])
+    tag = hashlib.sha256(owner.encode()).hexdigest()[:8] if "/" in spec else ""
+    target = DEFAULT_OUT_ROOT / "-".join([f"{command}-{slug or 'model'}", *[s for s in (tag, *suffixes) if s]])
+    claim_folder(target, command, owner)
+    return target
+
+
+def claim_folder(folder: Path, command: str, owner: str) -> None:
+    """Record that ``folder`` holds ``command``'s output for ``owner``; BgbenchError (before any work)
+    when it already belongs to another command or model, or holds files without an owner record."""
+    from bgbench.atomic import atomic_write_json
+    from bgbench.errors import BgbenchError
+    from bgbench.textio import read_json
+
+    mine = {"command": command, "model": owner}
+    record = folder / OWNER_FILE
+    if record.exists():
+        found = read_json(record, "output folder record")
+        if found != mine:
+            theirs = found if isinstance(found, dict) else {}
+            raise BgbenchError(f"default output folder already holds {theirs.get('command', '?')} results "
+                               f"of {theirs.get('model', '?')!s:.80}; not overwriting it (pass --out)", folder)
+        return
+    if folder.is_dir() and any(folder.iterdir()):
+        raise BgbenchError("default output folder already holds results of another run; not overwriting "
+                           "it (pass --out, or delete the folder)", folder)
+    atomic_write_json(record, mine)

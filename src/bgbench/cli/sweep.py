@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         from bgbench.sweeps.table import LEGEND
         from bgbench.sweeps.trend import trend_lines
 
-        target = out if out is not None else default_out("sweep", models.stem)
+        target = out if out is not None else default_out("sweep", models.stem, owner=str(models.absolute()))
         result = sweep(models, data, out=target, challenge=challenge, challenge_shard=challenge_shard,
                        executor=executor, workers=workers, variants=variants, split=split,
                        batch_size=batch_size, cache=cache.cache, cache_dir=cache.cache_dir, n_boot=n_boot,
