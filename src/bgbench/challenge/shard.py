@@ -152,6 +152,8 @@ def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path
     shards do not cover every foreground exactly once."""
     if not shard_dirs:
         raise BgbenchError("no shard folders given to merge")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise BgbenchError(f"top_k must be a whole number of at least 1, got {top_k!r}")
     parts = [(Path(d), _read_shard(Path(d))) for d in sorted(shard_dirs, key=str)]
     base, n = _check_shards(parts)
     first = parts[0][1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import CacheChoice, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
 from bgbench.options import ModelOptions
 
 
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
                                          "background's own class); costs extra forward passes."),
         shard: str = typer.Option(None, "--shard", help="i/n: only foregrounds with index % n == i."),
         executor: str = typer.Option("serial", "--executor", help="serial, or ray (n shards as Ray tasks)."),
-        workers: int = typer.Option(None, "--workers",
+        workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1, None),
                                     help="Shards for --executor ray (default: GPUs in the cluster, else 2)."),
         merge: list[Path] = typer.Option(None, "--merge",
                                          help="Merge finished shard folders into --out instead of running "
@@ -47,12 +47,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o",
                                  help="Output folder (default: bgbench-results/challenge-<model>)."),
         split: str = typer.Option("val", "--split", help="Split folder."),
-        batch_size: int = typer.Option(None, "--batch-size", "-b",
+        batch_size: int = typer.Option(None, "--batch-size", "-b", callback=bounded("--batch-size", 1),
                                        help="Composites per forward pass (default 256 on GPU, 64 on CPU)."),
         order: str = typer.Option("adaptive", "--order",
                                   help="adaptive (most fooling backgrounds first) or folder; never "
                                        "changes a decision, only which fooling background is found."),
-        top_k: int = typer.Option(5, "--top-k", help="Most fooling backgrounds listed per class (--full)."),
+        top_k: int = typer.Option(5, "--top-k", callback=bounded("--top-k", 1),
+                                  help="Most fooling backgrounds listed per class (--full)."),
         as_json: bool = typer.Option(False, "--json", help="Print challenge.json instead of tables."),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,

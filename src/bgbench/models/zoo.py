@@ -160,7 +160,7 @@ def _check_user_table(table: Any, where: str, p: Path) -> str:
     for key, value in table.items():
         kinds = _USER_KEYS[key]
         if isinstance(value, bool) or not isinstance(value, kinds):
-            names = " or ".join("integer" if k is int else "number" if k is float else "string" for k in kinds)
+            names = " or ".join({int: "integer", float: "number"}.get(k, "string") for k in kinds)
             raise BgbenchError(f"{where} ({spec}): {key} should be a {names}, not {value!r:.40}", p)
     for key in ("published_top1", "measured_top1_370"):
         if key in table and not 0 <= table[key] <= 100:
