@@ -11,11 +11,14 @@ from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out,
 from bgbench.options import ModelOptions
 
 
-def _shard_folders(merge: list[Path]) -> list[Path]:
-    """The folders ``--merge`` names (each entry a folder or a quoted glob)."""
+def _shard_folders(merge: list[Path], out: Path | None) -> list[Path]:
+    """The folders ``--merge`` names (each entry a folder or a quoted glob); ``--out`` is required."""
     import glob
 
     from bgbench.errors import BgbenchError
+
+    if out is None:
+        raise BgbenchError("--merge needs --out (the folder for the merged result)")
 
     folders = [Path(p) for entry in merge
                for p in (sorted(glob.glob(str(entry))) if glob.has_magic(str(entry)) else [entry])]
@@ -65,13 +68,10 @@ def register(app: typer.Typer) -> None:
 
         from bgbench.challenge import merge_shards, run_challenge
         from bgbench.challenge.outputs import print_summary
-        from bgbench.errors import BgbenchError
 
         if merge:
-            if out is None:
-                raise BgbenchError("--merge needs --out (the folder for the merged result)")
             target = out
-            result = merge_shards(data, _shard_folders(merge), out, top_k=top_k, quiet=quiet)
+            result = merge_shards(data, _shard_folders(merge, out), out, top_k=top_k, quiet=quiet)
         else:
             shard_part = "shard-" + shard.replace("/", "-of-") if shard else ""
             target = out if out is not None else default_out("challenge", model.spec, "full" if full else "",
