@@ -50,10 +50,17 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999: too large for a float, read as Infinity
+        raise ValueError(f"{text[:20]} is too large (it would read as Infinity, which is not a JSON number)")
+    return value
+
+
 def parse_json(text: str, source: str | Path, what: str = "JSON file") -> Any:
     """``json.loads`` of ``text``; each failure (syntax, NaN, depth, huge numbers) is a BgbenchError."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise BgbenchError(f"{what} is nested too deeply to read", source) from None
     except json.JSONDecodeError as exc:
