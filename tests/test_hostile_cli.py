@@ -96,7 +96,8 @@ BAD_RESULT_TEXT = {
     "array": (b"[1, 2, 3]", "the JSON is not an object"),
     "nan": (b'{"schema": "bgbench.eval/1", "bg_gap": NaN}', "NaN is not a JSON number"),
     "infinity": (b'{"schema": "bgbench.eval/1", "bg_gap": -Infinity}', "-Infinity is not a JSON number"),
-    "huge_int": (b'{"schema": "bgbench.eval/1", "batch_size": 1' + b"0" * 5000 + b"}", "a number is too long"),
+    "huge_int": (b'{"schema": "bgbench.eval/1", "batch_size": 1' + b"0" * 5000 + b"}",
+                 "a number is too long"),
 }
 
 
@@ -112,7 +113,8 @@ def test_report_refuses_unreadable_result_text(case, tmp_path, capsys):
 def test_report_refuses_huge_float_as_infinity(made, tmp_path, capsys):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(_eval_doc(made)).replace('"schema"', '"x": 1e999, "schema"', 1))
-    fails(["report", path, "-o", tmp_path / "r.html"], capsys, path, "1e999 is too large (it would read as Infinity")
+    fails(["report", path, "-o", tmp_path / "r.html"], capsys, path,
+          "1e999 is too large (it would read as Infinity")
 
 
 @pytest.mark.parametrize(("change", "fragment"), [
@@ -139,7 +141,8 @@ def test_report_names_the_bad_challenge_among_good_results(made, tmp_path, capsy
     bad = tmp_path / "bad" / "challenge.json"
     bad.parent.mkdir()
     bad.write_text(json.dumps(edited(json.loads(made["challenge"].read_text()), foregrounds="none")))
-    fails(["report", made["eval"], bad, "-o", tmp_path / "r.html"], capsys, bad, "not a valid challenge result")
+    fails(["report", made["eval"], bad, "-o", tmp_path / "r.html"], capsys, bad,
+          "not a valid challenge result")
 
 
 def test_report_refuses_a_results_file_that_is_a_directory(tmp_path, capsys):
@@ -243,7 +246,8 @@ SWEEP_TOML = {
     "not_utf8": (b'[[model]]\nspec = "\xff"\n', "not UTF-8 text"),
     "syntax": (b"[[model]\nspec = 1\n", "not valid TOML"),
     "empty": (b"", "no models"),
-    "unknown_top": (b'title = "x"\n[[model]]\nspec = "efficientnet_lite0"\n', "unknown top-level key(s) title"),
+    "unknown_top": (b'title = "x"\n[[model]]\nspec = "efficientnet_lite0"\n',
+                    "unknown top-level key(s) title"),
     "unknown_key": (b'[[model]]\nspec = "efficientnet_lite0"\nweigths = "w.pt"\n', "unknown key(s) weigths"),
     "unknown_spec": (b'[[model]]\nspec = "resnet9000"\n', "model #1 (resnet9000): unknown model spec"),
     "spec_is_int": (b"[[model]]\nspec = 5\n", "model #1 needs a spec"),
@@ -272,7 +276,8 @@ ZOO_TOML = {
                      "published_top1 should be a integer or number, not True"),
     "name_is_int": (b'[[model]]\nspec = "timm:a"\nname = 5\n', "name should be a string, not 5"),
     "unknown_key": (b'[[model]]\nspec = "timm:a"\ncolour = "red"\n', "unknown key(s) ['colour']"),
-    "preprocessing": (b'[[model]]\nspec = "timm:a"\npreprocessing = "magic"\n', "preprocessing must be one of"),
+    "preprocessing": (b'[[model]]\nspec = "timm:a"\npreprocessing = "magic"\n',
+                      "preprocessing must be one of"),
     "top1_range": (b'[[model]]\nspec = "timm:a"\npublished_top1 = 101\n', "must be a percentage in [0, 100]"),
 }
 
@@ -302,12 +307,14 @@ def test_models_zoo_file_is_one_line(tmp_path, capsys, case):
     (["train", "{data}", "--swap", "2"], "--swap must be at most 1, got 2"),
     (["sweep", "{toml}", "{data}", "--n-boot", "0"], "--n-boot must be at least 1"),
     (["probe", "{data}", "--model", "{spec}", "--grid", "0"], "--grid must be at least 1"),
-    (["saliency", "{data}", "--model", "{spec}", "--figure-images", "-1"], "--figure-images must be at least 0"),
+    (["saliency", "{data}", "--model", "{spec}", "--figure-images", "-1"],
+     "--figure-images must be at least 0"),
 ])
 def test_bad_option_is_refused_before_any_work(made, tmp_path, capsys, argv, fragment):
     toml = tmp_path / "m.toml"
     toml.write_text(f'[[model]]\nspec = "torchscript:{made["model"]}"\n')
-    values = {"data": made["data"], "spec": f"torchscript:{made['model']}", "out": tmp_path / "out", "toml": toml}
+    values = {"data": made["data"], "spec": f"torchscript:{made['model']}", "out": tmp_path / "out",
+              "toml": toml}
     started = time.perf_counter()
     fails([a.format(**values) for a in argv], capsys, fragment)
     assert time.perf_counter() - started < 5
