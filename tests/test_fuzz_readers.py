@@ -93,7 +93,8 @@ def test_model_sidecar(data):
 
 # ----------------------------------------------------------------------------- TOML configs
 TOML_LINES = ["[[model]]", "[[models]]", "[model]", 'spec = "efficientnet_lite0"', 'spec = "timm:resnet18"',
-              "spec = 5", 'spec = ""', 'name = "a"', "name = 7", "imagenet_top1 = 75.1", "imagenet_top1 = true",
+              "spec = 5", 'spec = ""', 'name = "a"', "name = 7", "imagenet_top1 = 75.1",
+              "imagenet_top1 = true",
               "published_top1 = 101", "challenge = false", 'challenge = "no"', "model = 5", 'model = "x"',
               "model = [1, 2]", "num_classes = -1", 'preprocess = "magic"', 'preprocessing = "imagenet"',
               'weights = "w.pt"', "input_size = 224", "input_size = [1]", 'output_space = "in9"', "x = nan",
