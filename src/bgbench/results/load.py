@@ -125,6 +125,4 @@ def load_results(path: str | Path) -> Result:
     with reading(f"{kind} result", p):  # a missing key or a mistyped field: one line naming the file
         result = result_class(kind).from_json(doc, p)
         result.source_path = p
-        result.summary_lines()
-        result.table()
     return result

@@ -135,9 +135,10 @@ def parse_entry(entry: Any, where: str, path: Path | None = None) -> SweepModel:
     if not _NAME.fullmatch(name) or name in (".", ".."):
         raise BgbenchError(f"{where}: name {name!r} cannot be a folder name (letters, digits, . _ + -)", path)
     try:
-        from bgbench.models.registry import resolve
+        if path is not None:  # a models file names models to run (a Python list may only collect results)
+            from bgbench.models.registry import resolve
 
-        resolve(spec)
+            resolve(spec)
         ModelOptions(spec=spec, **overrides)
     except BgbenchError as exc:
         raise BgbenchError(f"{where}: {exc}", path) from None
