@@ -91,6 +91,17 @@ def test_model_sidecar(data):
     parses_or_bgbench_error(lambda: read_sidecar(folder / "model.safetensors"))
 
 
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=100), json_values.map(encode),
+                      st.dictionaries(st.text(max_size=4), json_values, max_size=4).map(encode)))
+def test_model_class_map(data):
+    from bgbench.labelmap import read_mapping_file
+
+    path = _folder() / "map.json"
+    path.write_bytes(data)
+    parses_or_bgbench_error(lambda: read_mapping_file(path))
+
+
 # ----------------------------------------------------------------------------- TOML configs
 TOML_LINES = ["[[model]]", "[[models]]", "[model]", 'spec = "efficientnet_lite0"', 'spec = "timm:resnet18"',
               "spec = 5", 'spec = ""', 'name = "a"', "name = 7", "imagenet_top1 = 75.1",

@@ -356,6 +356,21 @@ def test_checkpoint_sidecar_is_one_line(made, tmp_path, capsys, sidecar, fragmen
           tmp_path / "model.json", fragment)
 
 
+@pytest.mark.parametrize(("mapping", "fragment"), [
+    (b'{"0": "\xff"}', "mapping file is not UTF-8 text"),
+    (b'{"0": NaN}', "NaN is not a JSON number"),
+    (b'{"0": true}', "mapping entry '0': True is not integer -> integer"),
+    (b'{"0": 1.5}', "mapping entry '0': 1.5 is not integer -> integer"),
+    (b"[" * 100_000, "nested too deeply"),
+])
+def test_model_class_map_is_one_line(made, tmp_path, capsys, mapping, fragment):
+    path = tmp_path / "map.json"
+    path.write_bytes(mapping)
+    fails(["eval", made["data"], "--model", f"torchscript:{made['model']}", "--class-map", path, "--out",
+           tmp_path / "o", "--no-cache"], capsys, path, fragment)
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
 # ----------------------------------------------------------------------------- default output folders
 def test_default_out_is_unique_per_model_file_and_never_overwritten(made, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

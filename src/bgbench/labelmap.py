@@ -13,7 +13,6 @@ Rules (every result records which one produced it):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,11 +75,10 @@ class LabelMap:
 def read_mapping_file(path: str | Path) -> dict[int, int]:
     """Parse a JSON mapping ``{"<output index>": <target index or -1>, ...}`` (or ``{"mapping": {...}}``)
     into {output: target}; raises ``BgbenchError`` naming the file when it is not such a mapping."""
+    from bgbench.textio import read_json
+
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BgbenchError(f"cannot read mapping file ({exc.__class__.__name__}: {exc})", path) from exc
+    raw = read_json(path, "mapping file")  # missing, not UTF-8, not JSON, NaN, too deep: one line
     if isinstance(raw, dict) and "mapping" in raw:
         raw = raw["mapping"]
     if not isinstance(raw, dict):
@@ -88,8 +86,10 @@ def read_mapping_file(path: str | Path) -> dict[int, int]:
     mapping = {}
     for key, value in raw.items():
         try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError(value)
             mapping[int(key)] = int(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise BgbenchError(f"mapping entry {key!r}: {value!r} is not integer -> integer", path) from exc
     return mapping
 
