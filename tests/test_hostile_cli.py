@@ -301,7 +301,7 @@ def test_models_zoo_file_is_one_line(tmp_path, capsys, case):
     (["challenge", "{data}", "--model", "{spec}", "--shard", "2/2"], "--shard 2/2: need 0 <= i < n"),
     (["build", "{data}", "{out}", "--workers", "0"], "--workers must be at least 1, got 0"),
     (["build", "{data}", "{out}", "--jpeg-quality", "101"], "--jpeg-quality must be at most 100"),
-    (["synth", "{out}", "--bg-correlation", "1.5"], "--bg-correlation must be at most 1, got 1.5"),
+    (["synth", "{out}", "--bg-correlation", "1.5"], "bg_correlation must be in [0, 1], got 1.5"),
     (["synth", "{out}", "--per-class", "0"], "--per-class must be at least 1"),
     (["train", "{data}", "--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["train", "{data}", "--swap", "2"], "--swap must be at most 1, got 2"),

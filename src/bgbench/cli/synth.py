@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option("train", "--split", help="train or val (different images)."),
         seed: int = typer.Option(0, "--seed", help="Seed; same options give byte-identical files."),
         bg_correlation: float = typer.Option(
-            0.9, "--bg-correlation", callback=bounded("--bg-correlation", 0, 1),
+            0.9, "--bg-correlation",
             help="Probability that an image's habitat is its class's own (else one of the other eight)."),
         size: int = typer.Option(256, "--size", callback=bounded("--size", 1),
                                  help="Shorter image side in pixels."),
