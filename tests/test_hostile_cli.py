@@ -374,6 +374,11 @@ def test_model_class_map_is_one_line(made, tmp_path, capsys, mapping, fragment):
 # ----------------------------------------------------------------------------- default output folders
 def test_default_out_is_unique_per_model_file_and_never_overwritten(made, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # a command refused after choosing its default folder leaves no folder behind
+    fails(["eval", made["data"], "--model", "torchscript:missing/model.pt"], capsys, "missing/model.pt")
+    fails(["challenge", made["data"], "--model", "torchscript:missing/model.pt", "--shard", "2/2"], capsys,
+          "--shard 2/2")
+    assert not (tmp_path / "bgbench-results").exists()
     for name in ("A", "B"):
         (tmp_path / name).mkdir()
         shutil.copy(made["model"], tmp_path / name / "model.pt")

@@ -63,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     from bgbench.provenance import set_cli_command
 
     set_cli_command(sys.argv[1:] if argv is None else list(argv))
+    code = _run(argv)
+    from bgbench.cli.common import release_unused_claims
+
+    release_unused_claims()  # a command refused after choosing its default folder leaves none behind
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command line; every way it can end as an exit status (errors printed as one line)."""
     try:
         app(args=argv, prog_name="bgbench", standalone_mode=True)
     except SystemExit as exc:

@@ -262,6 +262,7 @@ def claim_folder(folder: Path, command: str, owner: str) -> None:
 
     mine = {"command": command, "model": owner}
     record = folder / OWNER_FILE
+    new_root = not folder.parent.exists()
     if record.exists():
         found = read_json(record, "output folder record")
         if found != mine:
@@ -275,3 +276,23 @@ def claim_folder(folder: Path, command: str, owner: str) -> None:
         raise BgbenchError("default output folder already holds results of another run; not overwriting "
                            "it (pass --out, or delete the folder)", folder)
     atomic_write_json(record, mine)
+    _FRESH_CLAIMS.append((folder, new_root))
+
+
+#: folders this process claimed that did not exist before (and whether their parent was new too)
+_FRESH_CLAIMS: list[tuple[Path, bool]] = []
+
+
+def release_unused_claims() -> None:
+    """Remove the folders this process claimed but left holding nothing but the owner record (a
+    command refused after choosing its default output folder leaves nothing behind)."""
+    while _FRESH_CLAIMS:
+        folder, new_root = _FRESH_CLAIMS.pop()
+        try:
+            if [p.name for p in folder.iterdir()] == [OWNER_FILE]:
+                (folder / OWNER_FILE).unlink()
+                folder.rmdir()
+                if new_root and not any(folder.parent.iterdir()):
+                    folder.parent.rmdir()
+        except OSError:
+            pass
