@@ -35,7 +35,11 @@ def default_workers() -> int:
 
 
 def _worker_init() -> None:
-    """Each worker uses one OpenCV thread: parallelism comes from the workers."""
+    """Each worker uses one OpenCV thread: parallelism comes from the workers. Workers ignore Ctrl-C
+    (the terminal sends it to the whole process group): the parent alone stops the run."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import cv2
 
     cv2.setNumThreads(1)
@@ -48,6 +52,29 @@ def _run_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
 def _chunks(tasks: Sequence[Any], workers: int) -> list[tuple[int, list[Any]]]:
     size = max(1, min(8, len(tasks) // max(1, workers * 8)))
     return [(start, list(tasks[start:start + size])) for start in range(0, len(tasks), size)]
+
+
+@contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Start worker processes inside this block so that they ignore Ctrl-C from their first
+    instruction: SIGINT is ignored here while they are spawned (they inherit SIG_IGN across exec, and
+    Python keeps a SIGINT its parent ignored ignored), so a Ctrl-C while they start never prints a
+    traceback from a half-started worker. SIGINT is also blocked in this thread meanwhile, so a Ctrl-C
+    inside the block is held rather than lost (Linux queues a blocked signal even while it is ignored)
+    and reaches this process as KeyboardInterrupt when the block ends."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class Executor:
@@ -82,13 +109,14 @@ class ProcessExecutor(Executor):
             unit: str = "img") -> list[Any]:
         if not tasks:
             return []
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init,
-                                             mp_context=multiprocessing.get_context("spawn"))
         results: list[Any] = [None] * len(tasks)
         with progress(total=len(tasks), desc=desc, unit=unit, quiet=self.quiet) as bar:
-            pending = {self._pool.submit(_run_chunk, fn, chunk): (start, len(chunk))
-                       for start, chunk in _chunks(tasks, self.workers)}
+            with _children_ignore_sigint():  # the workers start inside submit(); they inherit SIG_IGN
+                if self._pool is None:
+                    self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init,
+                                                     mp_context=multiprocessing.get_context("spawn"))
+                pending = {self._pool.submit(_run_chunk, fn, chunk): (start, len(chunk))
+                           for start, chunk in _chunks(tasks, self.workers)}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:

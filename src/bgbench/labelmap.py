@@ -78,7 +78,7 @@ def read_mapping_file(path: str | Path) -> dict[int, int]:
     from bgbench.textio import read_json
 
     path = Path(path)
-    raw = read_json(path, "mapping file")  # missing, not UTF-8, malformed, NaN: one line naming it
+    raw = read_json(path, "mapping file")  # missing, not UTF-8, not JSON, NaN, too deep: one line
     if isinstance(raw, dict) and "mapping" in raw:
         raw = raw["mapping"]
     if not isinstance(raw, dict):
@@ -86,8 +86,10 @@ def read_mapping_file(path: str | Path) -> dict[int, int]:
     mapping = {}
     for key, value in raw.items():
         try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError(value)
             mapping[int(key)] = int(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise BgbenchError(f"mapping entry {key!r}: {value!r} is not integer -> integer", path) from exc
     return mapping
 

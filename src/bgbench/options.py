@@ -85,6 +85,9 @@ class ModelOptions:
                 raise BgbenchError(f"unknown {what} {value!r} (expected one of {', '.join(allowed)})")
         if self.num_classes is not None and int(self.num_classes) < 1:
             raise BgbenchError(f"--num-classes must be positive, got {self.num_classes}")
+        from bgbench.models.registry import require_runtime
+
+        require_runtime(self.spec)  # a missing onnxruntime/LiteRT/transformers is named before any work
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ def read_text(path: str | Path, what: str = "file") -> str:
     p = Path(path)
     try:
         if not p.is_file():
-            raise BgbenchError(f"{what} not found" if not p.exists() else f"{what} is not a regular file", p)
+            raise BgbenchError(_not_a_file(p, what), p)
         if p.stat().st_size > MAX_TEXT_BYTES:
             raise BgbenchError(f"{what} is larger than {MAX_TEXT_BYTES // 2**20} MiB", p)
         data = p.read_bytes()
@@ -39,21 +39,36 @@ def read_text(path: str | Path, what: str = "file") -> str:
         raise BgbenchError(f"{what} is not UTF-8 text (bad byte at offset {exc.start})", p) from None
 
 
+def _not_a_file(p: Path, what: str) -> str:
+    """Why ``p`` (not a regular file) cannot be read: missing, a dangling link or loop, or a folder."""
+    if p.is_symlink() and not p.exists():
+        return f"{what} is a dangling symlink or a symlink loop"
+    return f"{what} not found" if not p.exists() else f"{what} is not a regular file"
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999: too large for a float, read as Infinity
+        raise ValueError(f"{text[:20]} is too large (it would read as Infinity, which is not a JSON number)")
+    return value
 
 
 def parse_json(text: str, source: str | Path, what: str = "JSON file") -> Any:
     """``json.loads`` of ``text``; each failure (syntax, NaN, depth, huge numbers) is a BgbenchError."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise BgbenchError(f"{what} is nested too deeply to read", source) from None
     except json.JSONDecodeError as exc:
         raise BgbenchError(f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
                            source) from None
     except ValueError as exc:  # NaN/Infinity, or an integer too long for int()
-        raise BgbenchError(f"{what} is not valid JSON ({exc})", source) from None
+        reason = "a number is too long" if "digits" in str(exc) else str(exc)
+        raise BgbenchError(f"{what} is not valid JSON ({reason})", source) from None
 
 
 def read_json(path: str | Path, what: str = "JSON file") -> Any:

@@ -68,6 +68,8 @@ class ChallengeSettings:
             raise BgbenchError(f"unknown order {self.order!r} (expected {' or '.join(ORDERS)})")
         if self.batch_size is not None and self.batch_size < 1:
             raise BgbenchError(f"batch size must be at least 1, got {self.batch_size}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
+            raise BgbenchError(f"top_k must be a whole number of at least 1, got {self.top_k!r}")
 
 
 def model_identity(describe: dict[str, Any]) -> dict[str, Any]:

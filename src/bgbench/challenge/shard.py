@@ -9,7 +9,6 @@ cluster is the executors' job (:mod:`bgbench.challenge.executors`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ from bgbench.challenge.full import new_matrix
 from bgbench.challenge.outputs import JSON_NAME
 from bgbench.challenge.result import ChallengeResult
 from bgbench.errors import BgbenchError
+from bgbench.results.base import reading
+from bgbench.textio import read_json, require
 
 
 def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -49,13 +50,30 @@ def shard_indices(n_foregrounds: int, shard: tuple[int, int] | None) -> list[int
 
 
 def _read_shard(folder: Path) -> dict[str, Any]:
+    """The shard's ``challenge.json``, checked for every field the merge reads (one-line errors)."""
     path = folder / JSON_NAME
     if not path.is_file():
         raise BgbenchError(f"no {JSON_NAME} here (did this shard finish?)", folder)
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BgbenchError(f"cannot parse ({exc})", path) from exc
+    doc = read_json(path, "shard result")
+    config = require(doc, "config", dict, path)
+    for key, kind in (("data", dict), ("foregrounds", list), ("forward_passes", dict), ("model", (dict, str)),
+                      ("run", dict)):
+        require(doc, key, kind, path)
+    shard = config.get("shard")
+    if shard is not None and not (isinstance(shard, list) and len(shard) == 2
+                                  and all(type(v) is int for v in shard)):
+        raise BgbenchError(f"config.shard should be [i, n] or null, not {shard!r:.40}", path)
+    require(config, "split", str, path, "config")
+    require(config, "mode", str, path, "config")
+    for i, record in enumerate(doc["foregrounds"]):
+        require(record, "index", int, path, f"foregrounds[{i}]")
+        require(record, "image", str, path, f"foregrounds[{i}]")
+        require(record, "label", int, path, f"foregrounds[{i}]")
+        require(record, "fooled", bool, path, f"foregrounds[{i}]")
+    skipped = doc["data"].get("skipped_backgrounds", [])
+    if not isinstance(skipped, list) or not all(isinstance(s, list) and s for s in skipped):
+        raise BgbenchError("data.skipped_backgrounds should be a list of [path, reason]", path)
+    return doc
 
 
 def _files_without_skipped(data: str | Path, split: str, skipped: list) -> ChallengeFiles:
@@ -104,7 +122,13 @@ def _check_records(records: list[dict], files: ChallengeFiles, data: str | Path)
 def _merged_matrix(parts: list[tuple[Path, dict[str, Any]]], files: ChallengeFiles, n: int) -> np.ndarray:
     matrix = new_matrix(len(files.fg_labels), len(files.bg_labels), len(files.class_names))
     for folder, part in parts:
-        m = np.load(folder / MATRIX_NAME, allow_pickle=False)
+        try:
+            m = np.load(folder / MATRIX_NAME, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise BgbenchError(f"cannot read the shard's matrix ({exc})", folder / MATRIX_NAME) from None
+        if m.shape != matrix.shape:
+            raise BgbenchError(f"the shard's matrix has shape {m.shape}, the data needs {matrix.shape}",
+                               folder / MATRIX_NAME)
         i = part["config"]["shard"][0]
         matrix[i::n] = m[i::n]
     return matrix
@@ -128,6 +152,8 @@ def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path
     shards do not cover every foreground exactly once."""
     if not shard_dirs:
         raise BgbenchError("no shard folders given to merge")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise BgbenchError(f"top_k must be a whole number of at least 1, got {top_k!r}")
     parts = [(Path(d), _read_shard(Path(d))) for d in sorted(shard_dirs, key=str)]
     base, n = _check_shards(parts)
     first = parts[0][1]
@@ -149,6 +175,7 @@ def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path
         return np.asarray(image_of.bank[b])  # type: ignore[attr-defined]
 
     Path(out).mkdir(parents=True, exist_ok=True)
-    return finalize(out, records, files, dict(base, shard=None), first["model"], _merged_passes(parts),
-                    run_info, matrix=matrix, n_expected=len(files.fg_labels), top_k=top_k, gallery=gallery,
-                    image_of=image_of, quiet=quiet)
+    with reading("set of challenge shards", parts[0][0].parent):
+        return finalize(out, records, files, dict(base, shard=None), first["model"], _merged_passes(parts),
+                        run_info, matrix=matrix, n_expected=len(files.fg_labels), top_k=top_k,
+                        gallery=gallery, image_of=image_of, quiet=quiet)

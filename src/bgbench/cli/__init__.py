@@ -79,10 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     from bgbench.provenance import set_cli_command
 
     set_cli_command(sys.argv[1:] if argv is None else list(argv))
+    code = _run(argv)
+    from bgbench.cli.common import release_unused_claims
+
+    release_unused_claims()  # a command refused after choosing its default folder leaves none behind
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command line; every way it can end as an exit status (errors printed as one line)."""
     try:
         app(args=argv, prog_name="bgbench", standalone_mode=True)
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        if code == INTERRUPTED and _from_interrupt(exc):  # typer turns Ctrl-C into a silent exit 130
+            return interrupted()
+        return code
     except BgbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -90,9 +102,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
     return 0
+
+
+INTERRUPTED = 130
+"""The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a KeyboardInterrupt (somewhere in its chain)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def interrupted() -> int:
+    """Say in one line that the run was interrupted (every command resumes) and return 130.
+
+    A second Ctrl-C from here on is ignored, so that nothing prints a traceback while the process
+    winds down."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("interrupted; rerun to resume", file=sys.stderr)
+    return INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from bgbench.cli.common import bounded
+
 
 def register(app: typer.Typer) -> None:
     @app.command("build")
@@ -16,24 +18,33 @@ def register(app: typer.Typer) -> None:
         source_format: str = typer.Option("imagenet", "--source-format", help="imagenet|voc|coco|folder."),
         segmenter: str = typer.Option(None, "--segmenter", help="grabcut (default) | box | mask."),
         split: str = typer.Option("val", "--split", help="val | train."),
-        per_class: int = typer.Option(None, "--per-class", help="Balanced: N kept images per class."),
-        workers: int = typer.Option(None, "--workers", help="Worker processes (default: all cores)."),
+        per_class: int = typer.Option(None, "--per-class", callback=bounded("--per-class", 1),
+                                      help="Balanced: N kept images per class."),
+        workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1),
+                                    help="Worker processes (default: all cores)."),
         executor: str = typer.Option("process", "--executor", help="serial | process | ray."),
         seed: int = typer.Option(0, "--seed", help="Seed of GrabCut and donor choice."),
-        grabcut_iters: int = typer.Option(None, "--grabcut-iters", help="GrabCut iterations (5)."),
-        grabcut_tries: int = typer.Option(None, "--grabcut-tries", help="GrabCut attempts (10)."),
+        grabcut_iters: int = typer.Option(None, "--grabcut-iters", callback=bounded("--grabcut-iters", 1),
+                                          help="GrabCut iterations (5)."),
+        grabcut_tries: int = typer.Option(None, "--grabcut-tries", callback=bounded("--grabcut-tries", 1),
+                                          help="GrabCut attempts (10)."),
         max_box_fraction: float = typer.Option(
-            None, "--max-box-fraction", help="Drop images whose box covers more of the crop (0.9)."),
+            None, "--max-box-fraction", callback=bounded("--max-box-fraction", 0, 1),
+                help="Drop images whose box covers more of the crop (0.9)."),
         min_box_inside: float = typer.Option(
-            None, "--min-box-inside", help="Drop images with less of the resized box inside the crop (0.5)."),
-        size: int = typer.Option(None, "--size", help="Output side in pixels (224)."),
-        resize: int = typer.Option(None, "--resize", help="Shorter side before the centre crop (256)."),
+            None, "--min-box-inside", callback=bounded("--min-box-inside", 0, 1),
+                help="Drop images with less of the resized box inside the crop (0.5)."),
+        size: int = typer.Option(None, "--size", callback=bounded("--size", 1),
+                                 help="Output side in pixels (224)."),
+        resize: int = typer.Option(None, "--resize", callback=bounded("--resize", 1),
+                                   help="Shorter side before the centre crop (256)."),
         single_box: bool = typer.Option(
             None, "--single-box/--any-boxes", help="Paper filter: exactly one box."),
         preset: str = typer.Option(None, "--preset", help="released: the authors' settings."),
         masks: Path = typer.Option(None, "--masks", help="Folder of provided masks."),
         class_map: Path = typer.Option(None, "--class-map", help="JSON {dataset class: benchmark class}."),
-        jpeg_quality: int = typer.Option(None, "--jpeg-quality", help="JPEG quality of the outputs (95)."),
+        jpeg_quality: int = typer.Option(None, "--jpeg-quality", callback=bounded("--jpeg-quality", 1, 100),
+                                         help="JPEG quality of the outputs (95)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Build original, only_bg_b/t, no_fg, only_fg, mixed_same/rand/next and fg_mask from SOURCE."""

@@ -7,15 +7,18 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import CacheChoice, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
 from bgbench.options import ModelOptions
 
 
-def _shard_folders(merge: list[Path]) -> list[Path]:
-    """The folders ``--merge`` names (each entry a folder or a quoted glob)."""
+def _shard_folders(merge: list[Path], out: Path | None) -> list[Path]:
+    """The folders ``--merge`` names (each entry a folder or a quoted glob); ``--out`` is required."""
     import glob
 
     from bgbench.errors import BgbenchError
+
+    if out is None:
+        raise BgbenchError("--merge needs --out (the folder for the merged result)")
 
     folders = [Path(p) for entry in merge
                for p in (sorted(glob.glob(str(entry))) if glob.has_magic(str(entry)) else [entry])]
@@ -39,7 +42,7 @@ def register(app: typer.Typer) -> None:
                                          "background's own class); costs extra forward passes."),
         shard: str = typer.Option(None, "--shard", help="i/n: only foregrounds with index % n == i."),
         executor: str = typer.Option("serial", "--executor", help="serial, or ray (n shards as Ray tasks)."),
-        workers: int = typer.Option(None, "--workers",
+        workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1, None),
                                     help="Shards for --executor ray (default: GPUs in the cluster, else 2)."),
         merge: list[Path] = typer.Option(None, "--merge",
                                          help="Merge finished shard folders into --out instead of running "
@@ -47,12 +50,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o",
                                  help="Output folder (default: bgbench-results/challenge-<model>)."),
         split: str = typer.Option("val", "--split", help="Split folder."),
-        batch_size: int = typer.Option(None, "--batch-size", "-b",
+        batch_size: int = typer.Option(None, "--batch-size", "-b", callback=bounded("--batch-size", 1),
                                        help="Composites per forward pass (default 256 on GPU, 64 on CPU)."),
         order: str = typer.Option("adaptive", "--order",
                                   help="adaptive (most fooling backgrounds first) or folder; never "
                                        "changes a decision, only which fooling background is found."),
-        top_k: int = typer.Option(5, "--top-k", help="Most fooling backgrounds listed per class (--full)."),
+        top_k: int = typer.Option(5, "--top-k", callback=bounded("--top-k", 1),
+                                  help="Most fooling backgrounds listed per class (--full)."),
         as_json: bool = typer.Option(False, "--json", help="Print challenge.json instead of tables."),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
@@ -64,13 +68,10 @@ def register(app: typer.Typer) -> None:
 
         from bgbench.challenge import merge_shards, run_challenge
         from bgbench.challenge.outputs import print_summary
-        from bgbench.errors import BgbenchError
 
         if merge:
-            if out is None:
-                raise BgbenchError("--merge needs --out (the folder for the merged result)")
             target = out
-            result = merge_shards(data, _shard_folders(merge), out, top_k=top_k, quiet=quiet)
+            result = merge_shards(data, _shard_folders(merge, out), out, top_k=top_k, quiet=quiet)
         else:
             shard_part = "shard-" + shard.replace("/", "-of-") if shard else ""
             target = out if out is not None else default_out("challenge", model.spec, "full" if full else "",

@@ -38,6 +38,28 @@ class OptionSpec:
     help: str
     default: Any = None
     metavar: str | None = None
+    #: the smallest and largest value allowed (None: unbounded), checked as the options are parsed
+    low: float | None = None
+    high: float | None = None
+
+
+def bounded(flag: str, low: float | None = None, high: float | None = None) -> Callable[[Any], Any]:
+    """A typer option callback refusing a number outside [``low``, ``high``] in one line, while the
+    options are parsed (so before any work): ``--draws 0`` -> ``error: --draws must be at least 1,
+    got 0``, exit 2."""
+
+    def check(value: Any) -> Any:
+        from bgbench.errors import BgbenchError
+
+        if value is None or isinstance(value, bool):
+            return value
+        if low is not None and value < low:
+            raise BgbenchError(f"{flag} must be at least {low:g}, got {value:g}")
+        if high is not None and value > high:
+            raise BgbenchError(f"{flag} must be at most {high:g}, got {value:g}")
+        return value
+
+    return check
 
 
 def _model_help() -> str:
@@ -58,7 +80,7 @@ def model_option_specs(model_help: str | None = None, default_model: str | None 
         OptionSpec("spec", ("--model", "-m"), str, model_help or _model_help(), default_model or d["spec"]),
         OptionSpec("weights", ("--weights",), Path, "Local weights file (state dict or safetensors)."),
         OptionSpec("arch", ("--arch",), str, "Architecture (timm name) for ckpt: specs."),
-        OptionSpec("num_classes", ("--num-classes",), int, "Output classes for ckpt: specs."),
+        OptionSpec("num_classes", ("--num-classes",), int, "Output classes for ckpt: specs.", low=1),
         OptionSpec("trust_pickle", ("--trust-pickle",), bool,
                    "Allow checkpoints that need pickle (only files you trust).", False),
         OptionSpec("device", ("--device",), str, "auto, cpu, cuda or cuda:N.", d["device"]),
@@ -90,7 +112,9 @@ def model_option_specs(model_help: str | None = None, default_model: str | None 
 def _parameter(spec: OptionSpec) -> inspect.Parameter:
     optional = spec.default is None and spec.type is not bool
     annotation = typing.Optional[spec.type] if optional else spec.type  # noqa: UP045 (a runtime type)
-    extra = {"metavar": spec.metavar} if spec.metavar else {}
+    extra: dict[str, Any] = {"metavar": spec.metavar} if spec.metavar else {}
+    if spec.low is not None or spec.high is not None:
+        extra["callback"] = bounded(spec.flags[0], spec.low, spec.high)
     option = typer.Option(spec.default, *spec.flags, help=spec.help, **extra)
     return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
 
@@ -173,8 +197,8 @@ def cache_options(fn: Callable) -> Callable:
 
 
 SUBSET_SPECS = [
-    OptionSpec("images", ("--images",), int, "Use N images drawn at random (seeded by --seed)."),
-    OptionSpec("per_class", ("--per-class",), int, "Use the first N images of each class."),
+    OptionSpec("images", ("--images",), int, "Use N images drawn at random (seeded by --seed).", low=1),
+    OptionSpec("per_class", ("--per-class",), int, "Use the first N images of each class.", low=1),
     OptionSpec("seed", ("--seed",), int, "Seed of --images (and of any random draw of the command).", 0),
 ]
 
@@ -202,9 +226,80 @@ def quiet_option() -> Any:
 DEFAULT_OUT_ROOT = Path("bgbench-results")
 
 
-def default_out(command: str, spec: str, *suffixes: str) -> Path:
-    """``bgbench-results/<command>-<model spec made file-name safe>[-<suffix>...]``."""
+OWNER_FILE = ".bgbench-owner.json"
+"""Written into a default output folder: which command and model it belongs to."""
+
+
+def _owner(spec: str) -> str:
+    """``spec`` with the file it names made absolute (``ckpt:runs/A/m.pt`` -> ``ckpt:/abs/runs/A/m.pt``)."""
+    prefix, sep, target = spec.partition(":")
+    if sep and ("/" in target or Path(target).suffix):
+        return f"{prefix}:{Path(target).expanduser().absolute()}"
+    return str(Path(spec).absolute()) if "/" in spec else spec
+
+
+def default_out(command: str, spec: str, *suffixes: str, owner: str | None = None) -> Path:
+    """``bgbench-results/<command>-<model spec made file-name safe>[-<hash>][-<suffix>...]``, claimed for
+    this command and model.
+
+    A spec naming a file by a path (``ckpt:runs/A/model.safetensors``) gets 8 hex digits of the
+    file's absolute path in the name, so models of the same file name in different folders never
+    share a folder. The folder records its owner (``OWNER_FILE``); one that belongs to another
+    command or model, or holds results without an owner record, is refused in one line (pass
+    ``--out``) rather than overwritten. ``owner``: what identifies the model (default: ``spec`` with
+    its file made absolute)."""
+    import hashlib
     import re
 
+    owner = owner or _owner(spec)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(spec).name if "/" in spec else spec).strip("_")
-    return DEFAULT_OUT_ROOT / "-".join([f"{command}-{slug or 'model'}", *[s for s in suffixes if s]])
+    tag = hashlib.sha256(owner.encode()).hexdigest()[:8] if "/" in spec else ""
+    parts = [f"{command}-{slug or 'model'}", *[s for s in (tag, *suffixes) if s]]
+    target = DEFAULT_OUT_ROOT / "-".join(parts)
+    claim_folder(target, command, owner)
+    return target
+
+
+def claim_folder(folder: Path, command: str, owner: str) -> None:
+    """Record that ``folder`` holds ``command``'s output for ``owner``; BgbenchError (before any work)
+    when it already belongs to another command or model, or holds files without an owner record."""
+    from bgbench.atomic import atomic_write_json
+    from bgbench.errors import BgbenchError
+    from bgbench.textio import read_json
+
+    mine = {"command": command, "model": owner}
+    record = folder / OWNER_FILE
+    new_root = not folder.parent.exists()
+    if record.exists():
+        found = read_json(record, "output folder record")
+        if found != mine:
+            theirs = found if isinstance(found, dict) else {}
+            raise BgbenchError(f"default output folder already holds {theirs.get('command', '?')} "
+                               f"results of {theirs.get('model', '?')!s:.80}; not overwriting it "
+                               "(pass --out)",
+                               folder)
+        return
+    if folder.is_dir() and any(folder.iterdir()):
+        raise BgbenchError("default output folder already holds results of another run; not overwriting "
+                           "it (pass --out, or delete the folder)", folder)
+    atomic_write_json(record, mine)
+    _FRESH_CLAIMS.append((folder, new_root))
+
+
+#: folders this process claimed that did not exist before (and whether their parent was new too)
+_FRESH_CLAIMS: list[tuple[Path, bool]] = []
+
+
+def release_unused_claims() -> None:
+    """Remove the folders this process claimed but left holding nothing but the owner record (a
+    command refused after choosing its default output folder leaves nothing behind)."""
+    while _FRESH_CLAIMS:
+        folder, new_root = _FRESH_CLAIMS.pop()
+        try:
+            if [p.name for p in folder.iterdir()] == [OWNER_FILE]:
+                (folder / OWNER_FILE).unlink()
+                folder.rmdir()
+                if new_root and not any(folder.parent.iterdir()):
+                    folder.parent.rmdir()
+        except OSError:
+            pass

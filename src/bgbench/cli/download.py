@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from bgbench.cli.common import bounded
+
 DATASETS = ("in9",)
 
 
@@ -20,7 +22,8 @@ def register(app: typer.Typer) -> None:
                                        help="Unpack even when no checksum is known (the archive's sha256 is "
                                             "printed and recorded as unverified)."),
         keep_archive: bool = typer.Option(False, "--keep-archive", help="Keep the downloaded archive."),
-        timeout: float = typer.Option(60.0, "--timeout", help="Network timeout in seconds."),
+        timeout: float = typer.Option(60.0, "--timeout", callback=bounded("--timeout", 0),
+                                      help="Network timeout in seconds."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Download a released dataset archive, verify its SHA-256, and unpack it safely into DEST."""

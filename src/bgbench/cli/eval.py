@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import CacheChoice, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
 from bgbench.options import ModelOptions
 
 
@@ -22,12 +22,13 @@ def register(app: typer.Typer) -> None:
                                  help="Folder for results.json and results.csv "
                                       "(default: bgbench-results/eval-<model>)."),
         split: str = typer.Option("val", "--split", help="Split folder to evaluate."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
+                                       help="Images per forward pass."),
         as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout instead of tables."),
         no_resume: bool = typer.Option(False, "--no-resume",
                                        help="Recompute every variant (default: reuse OUT/partial/ of an "
                                             "interrupted run with the same model, weights and data)."),
-        draws: int = typer.Option(None, "--draws",
+        draws: int = typer.Option(None, "--draws", callback=bounded("--draws", 1, None),
                                   help="Also composite mixed_same/rand/next on the fly with K seeded donor "
                                        "backgrounds per foreground (accuracy over all composites, "
                                        "intervals by a bootstrap over foregrounds)."),

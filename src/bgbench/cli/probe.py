@@ -11,6 +11,7 @@ import typer
 from bgbench.cli.common import (
     CacheChoice,
     ImageSubset,
+    bounded,
     cache_options,
     default_out,
     model_options,
@@ -42,11 +43,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Folder for probe.json, probe.csv and the figure "
                                  "(default: bgbench-results/probe-<model>-<kind>)."),
         split: str = typer.Option("val", "--split", help="Split folder to read."),
-        grid: int = typer.Option(3, "--grid", help="position: cells per side."),
+        grid: int = typer.Option(3, "--grid", callback=bounded("--grid", 1),
+                                 help="position: cells per side."),
         factors: str = typer.Option(None, "--factors", help="scale: comma list (default 0.5 to 1.5)."),
         sigmas: str = typer.Option(None, "--sigmas", help="noise: comma list of std on the [0, 1] scale "
                                    "(default 0.125,0.25,0.5,0.75)."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Composites per forward pass."),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
+                                       help="Composites per forward pass."),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from bgbench.cli import common
-from bgbench.cli.common import OptionSpec
+from bgbench.cli.common import OptionSpec, bounded
 from bgbench.options import ModelOptions
 
 ATTRIBUTION_SPECS = [
@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Folder for saliency.json, saliency.csv and the "
                                  "figures (default: bgbench-results/saliency-<model>-<method>)."),
         split: str = typer.Option("val", "--split", help="Split folder to read."),
-        figure_images: int = typer.Option(6, "--figure-images", help="Rows of the overlay grid."),
+        figure_images: int = typer.Option(6, "--figure-images", callback=bounded("--figure-images", 0),
+                                          help="Rows of the overlay grid."),
         quiet: bool = common.quiet_option(),
         models: list[ModelOptions] = None,
         cache: common.CacheChoice = None,

@@ -10,6 +10,7 @@ import typer
 
 from bgbench.cli.common import (
     CacheChoice,
+    bounded,
     cache_options,
     default_out,
     inject_options,
@@ -42,12 +43,15 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option("serial", "--executor",
                                      help="serial, or ray: each model a Ray task on the cluster "
                                           "$RAY_ADDRESS names, else a local one."),
-        workers: int = typer.Option(None, "--workers", help="CPUs of a local Ray cluster (default: all)."),
+        workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1),
+                                    help="CPUs of a local Ray cluster (default: all)."),
         variants: str = typer.Option(None, "--variants",
                                      help="Comma list of variants (default: all present)."),
         split: str = typer.Option("val", "--split", help="Split folder to evaluate."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
-        n_boot: int = typer.Option(10000, "--n-boot", help="Bootstrap resamples of the trend's intervals."),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
+                                       help="Images per forward pass."),
+        n_boot: int = typer.Option(10000, "--n-boot", callback=bounded("--n-boot", 1),
+                                   help="Bootstrap resamples of the trend's intervals."),
         as_json: bool = typer.Option(False, "--json",
                                      help="Print sweep.json to stdout instead of the table."),
         quiet: bool = quiet_option(),
@@ -63,7 +67,7 @@ def register(app: typer.Typer) -> None:
         from bgbench.sweeps.table import LEGEND
         from bgbench.sweeps.trend import trend_lines
 
-        target = out if out is not None else default_out("sweep", models.stem)
+        target = out if out is not None else default_out("sweep", models.stem, owner=str(models.absolute()))
         result = sweep(models, data, out=target, challenge=challenge, challenge_shard=challenge_shard,
                        executor=executor, workers=workers, variants=variants, split=split,
                        batch_size=batch_size, cache=cache.cache, cache_dir=cache.cache_dir, n_boot=n_boot,

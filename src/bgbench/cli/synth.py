@@ -6,19 +6,24 @@ from pathlib import Path
 
 import typer
 
+from bgbench.cli.common import bounded
+
 
 def register(app: typer.Typer) -> None:
     @app.command("synth")
     def synth(
         out: Path = typer.Argument(..., help="Output folder (created; a re-run resumes)."),
-        per_class: int = typer.Option(20, "--per-class", help="Images per class (nine classes)."),
+        per_class: int = typer.Option(20, "--per-class", callback=bounded("--per-class", 1),
+                                      help="Images per class (nine classes)."),
         split: str = typer.Option("train", "--split", help="train or val (different images)."),
         seed: int = typer.Option(0, "--seed", help="Seed; same options give byte-identical files."),
         bg_correlation: float = typer.Option(
             0.9, "--bg-correlation",
             help="Probability that an image's habitat is its class's own (else one of the other eight)."),
-        size: int = typer.Option(256, "--size", help="Shorter image side in pixels."),
-        workers: int = typer.Option(1, "--workers", help="Render in this many processes (same output)."),
+        size: int = typer.Option(256, "--size", callback=bounded("--size", 1),
+                                 help="Shorter image side in pixels."),
+        workers: int = typer.Option(1, "--workers", callback=bounded("--workers", 1),
+                                    help="Render in this many processes (same output)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Render synthetic scenes with known foregrounds and a controlled background shortcut."""

@@ -152,6 +152,11 @@ class EvalResult(Result):
         if "predictions" not in doc:
             raise BgbenchError("results.json has no 'predictions' (written with predictions=False); "
                                "cannot rebuild the per-image arrays", path)
+        from bgbench.textio import require
+
+        for key, kind in (("predictions", dict), ("accuracy", dict), ("data", dict), ("class_names", list),
+                          ("map_rule", str)):
+            require(doc, key, kind, path)
         gap = None
         if doc.get("bg_gap") is not None:
             gap = Gap(doc["bg_gap"], *doc["bg_gap_ci95"], method=doc.get("bg_gap_method") or "")

@@ -49,6 +49,8 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     """
     if batch_size < 1:
         raise BgbenchError(f"batch size must be at least 1, got {batch_size}")
+    if draws is not None and (isinstance(draws, bool) or not isinstance(draws, int) or draws < 1):
+        raise BgbenchError(f"draws must be a whole number of at least 1 (or None for none), got {draws!r}")
     started = time.perf_counter()
     root = Path(data)
     names = find_variants(root, split, variants)

@@ -125,17 +125,27 @@ def create(target: str, **options: Any) -> TorchClassifier:
 def read_sidecar(path: Path) -> dict[str, Any] | None:
     """The bgbench ``model.json`` beside a ``.safetensors`` checkpoint (``<stem>.json``), or None.
     A sidecar that is not a bgbench model record is a BgbenchError naming it."""
-    import json
+    from bgbench.textio import read_json
 
     side = path.with_suffix(".json")
     if path.suffix != ".safetensors" or not side.is_file():
         return None
-    try:
-        doc = json.loads(side.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BgbenchError(f"cannot read the checkpoint's sidecar ({exc})", side) from exc
+    doc = read_json(side, "checkpoint sidecar")
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("bgbench.model/"):
         return None
+    for key, kinds in (("arch", (str,)), ("num_classes", (int,)), ("preprocessing", (dict,)),
+                       ("class_names", (list,))):
+        value = doc.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise BgbenchError(f"{key} should be {kinds[0].__name__}, not {value!r:.40}", side)
+    prep = doc.get("preprocessing")
+    for key in ("mean", "std") if isinstance(prep, dict) else ():
+        value = prep.get(key)
+        if not (isinstance(value, list) and len(value) == 3
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise BgbenchError(f"preprocessing.{key} should be 3 numbers, not {value!r:.40}", side)
+    if isinstance(doc.get("num_classes"), int) and doc["num_classes"] < 1:
+        raise BgbenchError(f"num_classes should be positive, not {doc['num_classes']}", side)
     return doc
 
 

@@ -215,6 +215,17 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return (text[0] if text else type(exc).__name__)[:limit]
 
 
+def first_sentence(exc: BaseException, limit: int = 160) -> str:
+    """The first sentence of an exception's first line (torch's long advice dropped), never cut
+    mid-word: at most ``limit`` characters, ending in "..." when shortened."""
+    text = first_line(exc, 10_000)
+    head, dot, _ = text.partition(". ")
+    text = head if dot else text.rstrip(".")
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + "..."
+    return text
+
+
 def load_state_dict_file(path: str | Path, trust_pickle: bool = False
                          ) -> tuple[dict[str, torch.Tensor], Path]:
     """Read a state dict from a ``.safetensors`` file or a torch file (.pth/.pt/.bin/...).

@@ -277,6 +277,40 @@ def model_entry(name: str) -> ModelEntry:
     return _ENTRIES[name] if name in _ENTRIES else resolve(name)[0]
 
 
+#: spec prefix -> (the module its runtime provides, the bgbench extra that installs it)
+OPTIONAL_RUNTIMES: dict[str, tuple[str, str]] = {
+    "onnx": ("onnxruntime", "onnx"), "tflite": ("ai_edge_litert", "tflite"), "hf": ("transformers", "hf")}
+
+
+def missing_runtime(spec: str) -> tuple[str, str] | None:
+    """(module, extra) when ``spec`` needs an optional runtime that cannot be imported, else None.
+
+    Only looks the module up (``importlib.util.find_spec``), so it is cheap and imports nothing; a
+    module blocked with ``sys.modules[name] = None`` counts as missing."""
+    needed = OPTIONAL_RUNTIMES.get(spec.partition(":")[0]) if ":" in spec else None
+    if needed is None:
+        return None
+    try:
+        found = find_spec(needed[0]) is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else needed
+
+
+def require_runtime(spec: str) -> None:
+    """A one-line BgbenchError naming the extra to install when ``spec``'s runtime is missing."""
+    missing = missing_runtime(spec)
+    if missing is not None:
+        module, extra = missing
+        raise BgbenchError(f"model {spec!r} needs {module}, which is not installed: "
+                           f"pip install 'bgbench[{extra}]'")
+
+
+def runtime_available(spec: str) -> bool:
+    """Whether every optional runtime ``spec`` needs is installed (``bgbench models`` shows it)."""
+    return missing_runtime(spec) is None
+
+
 def model_spec_help() -> str:
     """One-line help for a ``--model`` option: the registered model names and spec forms."""
     models = ", ".join(e.name for e in model_entries() if e.kind != "spec-form")

@@ -7,6 +7,7 @@ comes from one probe forward pass.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -18,7 +19,7 @@ from bgbench.models.common import (
     ModelOptions,
     choose_preprocessing,
     existing_file,
-    first_line,
+    first_sentence,
     output_space,
     parse_options,
     probe_num_outputs,
@@ -50,8 +51,10 @@ def create(target: str, **options: Any) -> TorchClassifier:
     path = existing_file(target, "TorchScript file")
     device = resolve_device(opts.device)
     try:
-        module = torch.jit.load(str(path), map_location=device)
-    except (RuntimeError, ValueError) as exc:
-        raise BgbenchError(f"not a TorchScript file torch.jit.load can read ({first_line(exc, 160)})",
-                           path) from exc
+        with warnings.catch_warnings():  # torch's deprecation notice is not the user's problem
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location=device)
+    except (RuntimeError, ValueError, EOFError) as exc:
+        raise BgbenchError(f"not a TorchScript file torch.jit.load can read ({first_sentence(exc)})",
+                           path) from None
     return wrap_plain_module(module, f"torchscript:{target}", opts, device, weights_info(path), "torchscript")

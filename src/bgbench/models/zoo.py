@@ -19,14 +19,13 @@ or ``$XDG_CONFIG_HOME/bgbench/zoo.toml``, or an explicit path)::
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from bgbench.errors import BgbenchError
-from bgbench.models.registry import ModelEntry, data_table, model_entries
+from bgbench.models.registry import ModelEntry, data_table, model_entries, runtime_available
 from bgbench.options import PREPROCESS_MODES
 
 OUTPUT_SPACES = ("imagenet-1k", "in9", "custom")
@@ -65,7 +64,8 @@ def registered_entry(entry: ModelEntry) -> ZooEntry:
     return ZooEntry(name=entry.prefix or entry.name, spec=entry.name, kind=entry.kind,
                     input_size=entry.input_size, preprocessing=entry.preprocessing,
                     output_space=entry.output_space, published_top1=entry.published_top1,
-                    measured_top1_370=entry.measured_top1_370, notes=entry.notes)
+                    measured_top1_370=entry.measured_top1_370, notes=entry.notes,
+                    available=runtime_available(entry.name))
 
 
 def builtin_entries() -> list[ZooEntry]:
@@ -101,7 +101,8 @@ def realdata_entries(root: str | Path | None = None) -> list[ZooEntry]:
         out.append(ZooEntry(
             name=rec["name"], spec=f"{kind}:{path}", kind="realdata", input_size=rec["input_size"],
             preprocessing=prep, output_space="imagenet-1k", published_top1=rec["published_top1"],
-            measured_top1_370=rec["measured_top1_370"], available=base is not None and path.is_file(),
+            measured_top1_370=rec["measured_top1_370"],
+            available=base is not None and path.is_file() and runtime_available(f"{kind}:"),
             notes=f"{rec['arch']}{approx}"))
     return out
 
@@ -114,65 +115,84 @@ def default_zoo_file() -> Path:
 
 def load_toml(path: Path, what: str = "zoo file") -> dict[str, Any]:
     """The table of the TOML file ``path``; a one-line BgbenchError naming it (``what`` it is)
-    when it cannot be read or is not TOML. Shared by the zoo and the sweep's models file."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError as exc:
-            raise BgbenchError(f"reading a {what} (TOML) on Python 3.10 needs `pip install tomli`",
-                               path) from exc
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise BgbenchError(f"not valid TOML ({exc})", path) from exc
-    except OSError as exc:
-        raise BgbenchError(f"cannot read {what} ({exc.strerror})", path) from exc
+    when it cannot be read, is not UTF-8 or is not TOML. Shared by the zoo and the sweep's models file."""
+    from bgbench.textio import read_toml
+
+    return read_toml(path, what)
+
+
+def model_tables(data: dict[str, Any], path: Path) -> list[Any]:
+    """The ``[[model]]`` (or ``[[models]]``) tables of a parsed zoo or models file, in file order.
+
+    BgbenchError naming ``path`` for unknown top-level keys or a ``model`` that is not an array of
+    tables (``model = 5``); the entries themselves are checked by the caller."""
+    unknown = sorted(set(data) - {"model", "models"})
+    if unknown:
+        raise BgbenchError(f"unknown top-level key(s) {', '.join(unknown)} (expected [[model]] tables)", path)
+    tables: list[Any] = []
+    for key in ("model", "models"):
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise BgbenchError(f"{key} should be [[{key}]] tables, not {value!r:.40}", path)
+        tables += value
+    return tables
+
+
+#: keys of a user zoo entry and the types their values may have
+_USER_KEYS: dict[str, tuple[type, ...]] = {
+    "name": (str,), "spec": (str,), "published_top1": (int, float), "preprocessing": (str,),
+    "input_size": (int, str), "output_space": (str,), "notes": (str,), "measured_top1_370": (int, float),
+    "arch": (str,), "num_classes": (int,), "weights": (str,),
+}
+
+
+def _check_user_table(table: Any, where: str, p: Path) -> str:
+    """The spec of one user zoo table; BgbenchError naming ``p`` and ``where`` for an unknown key or
+    a value of the wrong type or range."""
+    if not isinstance(table, dict):
+        raise BgbenchError(f"{where} is not a table", p)
+    extra = set(table) - set(_USER_KEYS)
+    if extra:
+        raise BgbenchError(f"{where}: unknown key(s) {sorted(extra)} (allowed: {sorted(_USER_KEYS)})", p)
+    spec = table.get("spec")
+    if not isinstance(spec, str) or not spec:
+        raise BgbenchError(f"{where} needs a spec string, e.g. spec = \"timm:resnet50\"", p)
+    for key, value in table.items():
+        kinds = _USER_KEYS[key]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            names = " or ".join({int: "integer", float: "number"}.get(k, "string") for k in kinds)
+            raise BgbenchError(f"{where} ({spec}): {key} should be a {names}, not {value!r:.40}", p)
+    for key in ("published_top1", "measured_top1_370"):
+        if key in table and not 0 <= table[key] <= 100:
+            raise BgbenchError(f"{where} ({spec}): {key} must be a percentage in [0, 100]", p)
+    if table.get("preprocessing", "native") not in PREPROCESS_MODES:
+        modes = ", ".join(PREPROCESS_MODES)
+        raise BgbenchError(f"{where} ({spec}): preprocessing must be one of {modes}", p)
+    if table.get("output_space", "imagenet-1k") not in OUTPUT_SPACES:
+        raise BgbenchError(f"{where} ({spec}): output_space must be one of {', '.join(OUTPUT_SPACES)}", p)
+    return spec
 
 
 def user_entries(path: str | Path) -> list[ZooEntry]:
     """Entries of a user zoo TOML file (``[[model]]`` tables); one-line errors name the file and entry."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise BgbenchError("zoo file not found", p)
-    data = load_toml(p)
-    unknown_top = set(data) - {"model", "models"}
-    if unknown_top:
-        raise BgbenchError(f"unknown top-level key(s) {sorted(unknown_top)} (expected [[model]] tables)", p)
-    tables = list(data.get("model", [])) + list(data.get("models", []))
+        raise BgbenchError("zoo file not found" if not p.exists() else "zoo file is not a regular file", p)
     out = []
-    allowed = {"name", "spec", "published_top1", "preprocessing", "input_size", "output_space", "notes",
-               "measured_top1_370", "arch", "num_classes", "weights"}
-    for i, table in enumerate(tables, 1):
-        where = f"model #{i}"
-        if not isinstance(table, dict):
-            raise BgbenchError(f"{where} is not a table", p)
-        extra = set(table) - allowed
-        if extra:
-            raise BgbenchError(f"{where}: unknown key(s) {sorted(extra)} (allowed: {sorted(allowed)})", p)
-        spec = table.get("spec")
-        if not isinstance(spec, str) or not spec:
-            raise BgbenchError(f"{where} needs a spec string, e.g. spec = \"timm:resnet50\"", p)
-        top1 = table.get("published_top1")
-        if top1 is not None and (not isinstance(top1, (int, float)) or not 0 <= top1 <= 100):
-            raise BgbenchError(f"{where} ({spec}): published_top1 must be a percentage in [0, 100]", p)
+    for i, table in enumerate(model_tables(load_toml(p), p), 1):
+        spec = _check_user_table(table, f"model #{i}", p)
         prep = table.get("preprocessing", "native")
-        if prep not in PREPROCESS_MODES:
-            modes = ", ".join(PREPROCESS_MODES)
-            raise BgbenchError(f"{where} ({spec}): preprocessing must be one of {modes}", p)
-        space = table.get("output_space", "imagenet-1k")
-        if space not in OUTPUT_SPACES:
-            raise BgbenchError(f"{where} ({spec}): output_space must be one of {', '.join(OUTPUT_SPACES)}", p)
         options = {k: table[k] for k in ("arch", "num_classes", "weights") if k in table}
         if prep != "native":
             options["preprocess"] = prep
-        out.append(ZooEntry(name=str(table.get("name", spec)), spec=spec, kind="user",
-                            input_size=table.get("input_size"), preprocessing=prep, output_space=space,
+        top1, measured = table.get("published_top1"), table.get("measured_top1_370")
+        out.append(ZooEntry(name=table.get("name", spec), spec=spec, kind="user",
+                            input_size=table.get("input_size"), preprocessing=prep,
+                            output_space=table.get("output_space", "imagenet-1k"),
                             published_top1=None if top1 is None else float(top1),
-                            measured_top1_370=table.get("measured_top1_370"),
-                            notes=str(table.get("notes", "")), options=options))
+                            measured_top1_370=None if measured is None else float(measured),
+                            notes=table.get("notes", ""), options=options,
+                            available=runtime_available(spec)))
     return out
 
 

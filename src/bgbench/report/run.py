@@ -19,6 +19,7 @@ from bgbench.report.render import render_html, render_markdown
 from bgbench.report.result import REPORT_SCHEMA, ReportResult, files_folder
 from bgbench.report.sections import Section, Text
 from bgbench.results import Result
+from bgbench.results.base import SHAPE_ERRORS, shape_problem
 
 DEFAULT_TITLE = "bgbench report"
 
@@ -42,6 +43,28 @@ def _kinds_line(collection: Collection) -> str:
     return ", ".join(counts)
 
 
+def _composed(results: list[Result], command: str, version: str,
+              quiet: bool) -> tuple[Collection, list[Section], dict[str, Rendered]]:
+    """The collection, sections and figures of ``results``. A result whose document has the wrong
+    shape (a missing key, a string where a number belongs) is a one-line BgbenchError naming its file:
+    when composing all of them fails, each is composed alone to find the one to blame."""
+    try:
+        collection = organize(results)
+        sections = compose(collection, command, version)
+        return collection, sections, _draw(sections, quiet)
+    except SHAPE_ERRORS as exc:
+        problem = shape_problem(exc)
+    for result in results:
+        try:
+            single = compose(organize([result]), command, version)
+            render_html(single, _draw(single, True), {"title": "", "version": version, "subtitle": "",
+                                                      "footer": ""})
+        except SHAPE_ERRORS as exc:
+            raise BgbenchError(f"not a valid {result.kind} result ({shape_problem(exc)})",
+                               result.source_path) from None
+    raise BgbenchError(f"the results cannot be reported together ({problem})")
+
+
 def report(
     results: list[str | Path | Result] | str | Path | Result,
     out: str | Path = "report.html",
@@ -62,11 +85,9 @@ def report(
             "the report file must end in .html (report.md and report_files/ go beside it)", out
         )
     inputs = list(results) if isinstance(results, list | tuple) else [results]
-    collection = organize(gather(inputs))
     command = command or command_line()
     version = versions().get("bgbench", "?")
-    sections = compose(collection, command, version)
-    figures = _draw(sections, quiet)
+    collection, sections, figures = _composed(gather(inputs), command, version, quiet)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     context = {
         "title": title or DEFAULT_TITLE,
@@ -107,9 +128,12 @@ def _stale_figures(folder: Path) -> list[str]:
     longer draws; nothing else in the folder is touched)."""
     try:
         old = json.loads((folder / ReportResult.FILENAME).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
-    return [n for n in old.get("figures", []) if isinstance(n, str) and "/" not in n and "\\" not in n]
+    figures = old.get("figures") if isinstance(old, dict) else None
+    if not isinstance(figures, list):
+        return []
+    return [n for n in figures if isinstance(n, str) and "/" not in n and "\\" not in n]
 
 
 def _write_figures(folder: Path, figures: dict[str, Rendered]) -> list[str]:

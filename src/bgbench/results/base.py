@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
+
+from bgbench.errors import BgbenchError
+
+#: what reading a document of the wrong shape raises (a missing key, a string where a number belongs, ...)
+SHAPE_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError, IndexError,
+                                             OverflowError, ZeroDivisionError, RecursionError)
 
 
 class Result:
@@ -173,3 +180,25 @@ def doc_value(key: str, cast: Any = None, default: Any = _MISSING, *, path: bool
         return cast(value) if cast is not None and value is not None else value
 
     return property(read, doc=doc or f"The document's ``{key}`` field.")
+
+
+def shape_problem(exc: BaseException) -> str:
+    """A short phrase for an exception raised by reading a document of the wrong shape."""
+    if isinstance(exc, KeyError):
+        return f"missing key {exc.args[0]!r}" if exc.args else "a missing key"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+@contextmanager
+def reading(what: str, path: str | Path | None) -> Iterator[None]:
+    """Turn :data:`SHAPE_ERRORS` raised inside the block into one BgbenchError naming ``path``:
+    ``<path>: not a valid <what> (missing key 'accuracy')``. BgbenchErrors pass through unchanged."""
+    try:
+        yield
+    except BgbenchError:
+        raise
+    except SHAPE_ERRORS as exc:
+        raise BgbenchError(f"not a valid {what} ({shape_problem(exc)})", path) from None

@@ -8,14 +8,14 @@ the sweep never guess at files: a folder is searched for the registered names, a
 
 from __future__ import annotations
 
-import json
 from fnmatch import fnmatchcase
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from bgbench.errors import BgbenchError
-from bgbench.results.base import Result, schema_kind, schema_major
+from bgbench.results.base import Result, reading, schema_kind, schema_major
+from bgbench.textio import read_json
 
 
 class _Kind:
@@ -77,18 +77,23 @@ def _find_file(folder: Path) -> Path:
 
 
 def read_document(path: str | Path) -> tuple[dict[str, Any], Path]:
-    """The JSON document at ``path`` (a file, or a folder holding one registered file)."""
+    """The JSON document at ``path`` (a file, or a folder holding one registered file).
+
+    Every problem (missing, a directory without a result, a symlink loop, not UTF-8, not JSON, NaN,
+    nested too deeply, not an object) is a one-line BgbenchError naming the file."""
     p = Path(path)
-    if p.is_dir():
-        p = _find_file(p)
-    elif not p.exists():
-        raise BgbenchError("result file or folder not found", p)
     try:
-        doc = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise BgbenchError(f"not valid JSON ({exc.msg}, line {exc.lineno})", p) from exc
-    except OSError as exc:
-        raise BgbenchError(f"cannot read ({exc.strerror or exc})", p) from exc
+        is_dir = p.is_dir()
+        exists = is_dir or p.exists()
+    except OSError as exc:  # a symlink loop, a name too long
+        raise BgbenchError(f"cannot read result ({exc.strerror or exc})", p) from None
+    if is_dir:
+        p = _find_file(p)
+    elif not exists:
+        loop = p.is_symlink()
+        raise BgbenchError("result file is a dangling symlink or a symlink loop" if loop
+                           else "result file or folder not found", p)
+    doc = read_json(p, "result file")
     if not isinstance(doc, dict):
         raise BgbenchError("not a bgbench result (the JSON is not an object)", p)
     return doc, p
@@ -117,6 +122,7 @@ def load_results(path: str | Path) -> Result:
     if major is not None and major > _KINDS[kind].major:
         raise BgbenchError(f"schema {doc['schema']} is newer than this bgbench reads "
                            f"(bgbench.{kind}/{_KINDS[kind].major}); upgrade bgbench", p)
-    result = result_class(kind).from_json(doc, p)
-    result.source_path = p
+    with reading(f"{kind} result", p):  # a missing key or a mistyped field: one line naming the file
+        result = result_class(kind).from_json(doc, p)
+        result.source_path = p
     return result

@@ -135,6 +135,10 @@ def parse_entry(entry: Any, where: str, path: Path | None = None) -> SweepModel:
     if not _NAME.fullmatch(name) or name in (".", ".."):
         raise BgbenchError(f"{where}: name {name!r} cannot be a folder name (letters, digits, . _ + -)", path)
     try:
+        if path is not None:  # a models file names models to run (a Python list may only collect results)
+            from bgbench.models.registry import resolve
+
+            resolve(spec)
         ModelOptions(spec=spec, **overrides)
     except BgbenchError as exc:
         raise BgbenchError(f"{where}: {exc}", path) from None
@@ -158,16 +162,12 @@ def _unique(models: list[SweepModel], path: Path | None) -> list[SweepModel]:
 
 def read_models_toml(path: str | Path) -> list[SweepModel]:
     """The models of a sweep's TOML file (``[[model]]`` tables), in file order."""
-    from bgbench.models.zoo import load_toml
+    from bgbench.models.zoo import load_toml, model_tables
 
     p = Path(path).expanduser()
     if not p.is_file():
         raise BgbenchError("models file not found" if not p.exists() else "models file is not a file", p)
-    data = load_toml(p, "models file")
-    unknown = sorted(set(data) - {"model", "models"})
-    if unknown:
-        raise BgbenchError(f"unknown top-level key(s) {', '.join(unknown)} (expected [[model]] tables)", p)
-    tables = data.get("model", []) + data.get("models", [])
+    tables = model_tables(load_toml(p, "models file"), p)
     return _unique([parse_entry(t, f"model #{i}", p) for i, t in enumerate(tables, 1)], p)
 
 
