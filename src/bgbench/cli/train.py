@@ -108,6 +108,8 @@ def register(app: typer.Typer) -> None:
                                        help="Evaluate (and --challenge) on this tree instead of DATA, e.g. "
                                             "the official IN-9 from bgbench download in9."),
         no_eval: bool = typer.Option(False, "--no-eval", help="Train only: no evaluation at the end."),
+        eval_variants: str = typer.Option(None, "--eval-variants",
+                                          help="Comma list of variants to evaluate (default: all present)."),
         log: str = typer.Option(None, "--log", help="Track the run: tensorboard, mlflow or wandb."),
         draws: int = typer.Option(None, "--draws", help="Evaluate with K donor backgrounds per foreground."),
         challenge: bool = typer.Option(False, "--challenge", help="Also run the challenge (eval split)."),
@@ -127,7 +129,8 @@ def register(app: typer.Typer) -> None:
         target = out if out is not None else default_out("train", name, f"swap{swap.p:g}" if swap else "")
         result = train(data, None if scratch else model, arch=model.arch if scratch else None, out=target,
                        variant=variant, head_only=head_only, recipe=recipe, swap=swap, seed=seed, split=split,
-                       evaluation=EvalPlan(eval_split, draws, challenge, data=eval_data, enabled=not no_eval),
+                       evaluation=EvalPlan(eval_split, draws, challenge, eval_variants, data=eval_data,
+                                           enabled=not no_eval),
                        log=log, amp=not no_amp, cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet,
                        **({"device": model.device} if scratch else {}))
         if result.source_path is None:  # not rank 0 of a torchrun job: rank 0 reports

@@ -3,7 +3,8 @@ parameters, per-epoch ``train/loss``, ``train/accuracy``, ``train/lr``, ``train/
 final evaluation (``eval/<variant>``, ``eval/bg_gap``, ``challenge/accuracy``; fractions in [0, 1]).
 
 Where each writes: TensorBoard event files in ``OUT/tensorboard``; MLflow to ``$MLFLOW_TRACKING_URI``
-or else a file store ``OUT/mlruns``; W&B to project ``$WANDB_PROJECT`` (default ``bgbench``), its files
+or else a file store ``OUT/mlruns`` (setting ``MLFLOW_ALLOW_FILE_STORE=true``, which MLflow 3 asks
+for); W&B to project ``$WANDB_PROJECT`` (default ``bgbench``), its files
 under ``OUT/wandb`` (``WANDB_MODE=offline`` keeps it off the network). Only rank 0 tracks.
 Each tracker is an optional extra (``pip install 'bgbench[tensorboard]'`` and so on).
 """
@@ -61,7 +62,10 @@ class Tracker:
         elif kind == "mlflow":
             import mlflow
 
-            uri = os.environ.get("MLFLOW_TRACKING_URI") or (out / "mlruns").resolve().as_uri()
+            uri = os.environ.get("MLFLOW_TRACKING_URI")
+            if not uri:  # MLflow 3 keeps its file store behind this switch
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+                uri = (out / "mlruns").resolve().as_uri()
             mlflow.set_tracking_uri(uri)
             mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "bgbench"))
             self._run = mlflow.start_run(run_name=name)
