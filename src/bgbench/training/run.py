@@ -144,7 +144,8 @@ def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str 
         net = _network(None if arch is not None else options, arch, options.device, train_data, rec, seed)
         parts = {"source": net.source, "arch": net.arch, "data": train_data.fingerprint,
                  "recipe": rec.to_json(), "seed": seed, "swap": swap_cfg.to_json() if swap_cfg else None,
-                 "mode": "head-only" if head_only else "full", "variant": variant}
+                 "mode": "head-only" if head_only else "full", "variant": variant,
+                 "global_batch": int(rec.batch_size) * ctx.world}
         precision = options.precision if options.precision != "fp32" else ("bf16" if amp else "fp32")
         history = run.fit(net, train_data, parts, precision, cache_dir)
         if not ctx.is_main:
