@@ -140,3 +140,16 @@ def test_per_sample_draws_do_not_depend_on_the_batch():
     assert bool(chosen[0].any())  # p = 0.5 over 10 images: some swapped (fixed draws)
     picked = chosen[1][chosen[0]]
     assert (torch.as_tensor(np.arange(6) % 3)[picked] != labels[chosen[0]]).all()  # "other": never own class
+
+
+@pytest.mark.slow
+def test_torchrun_head_only_shards_the_features_and_gives_the_one_process_head(synth_trainval, tmp_path):
+    head = ["--head-only", "--swap", "1", "--swap-draws", "2", "--epochs", "2"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    single = [sys.executable, "-m", "bgbench", "train", str(synth_trainval), "--out", str(one), *ARGS, *head]
+    assert subprocess.run(single, env=_env(), capture_output=True, timeout=600).returncode == 0
+    done = subprocess.run([*_command(synth_trainval, two, 2, 256), *head], env=_env(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _relative_l2(_weights(one), _weights(two)) < 1e-6
+    assert json.loads((two / "train.json").read_text())["distributed"]["world_size"] == 2
