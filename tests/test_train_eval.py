@@ -28,6 +28,7 @@ def train_only(synth_trainval, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_eval_data_scores_another_tree_and_records_it(train_only, synth_trainval, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", str(train_only), "--out", str(out), *SMALL]) == 2  # no val split: refused first
@@ -117,7 +118,8 @@ def _wandb_series(folder: Path) -> tuple[dict[str, list[float]], dict[str, float
     return series, summary
 
 
-@pytest.mark.parametrize("kind", ["tensorboard", "mlflow", pytest.param("wandb", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kind", ["tensorboard", pytest.param("mlflow", marks=pytest.mark.slow),
+                                  pytest.param("wandb", marks=pytest.mark.slow)])
 def test_log_streams_training_and_the_final_eval(kind, synth_trainval, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
