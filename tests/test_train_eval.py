@@ -36,6 +36,7 @@ def test_eval_data_scores_another_tree_and_records_it(train_only, synth_trainval
     assert "--eval-data" in err and len(err.strip().splitlines()) == 1 and not out.exists()
     assert main(["train", str(train_only), "--eval-data", str(synth_trainval), "--challenge",
                  "--out", str(out), *SMALL]) == 0
+    assert f"evaluated on {synth_trainval.resolve()} (val)" in capsys.readouterr().out
     doc = json.loads((out / "train.json").read_text())
     assert doc["eval_data"] == str(synth_trainval.resolve())
     assert doc["data"]["root"] == str(train_only.resolve())
@@ -52,6 +53,7 @@ def test_no_eval_trains_only_and_eval_data_classes_must_match(train_only, synth_
     result = train(train_only, arch="test_convnext", out=out, recipe=Recipe(epochs=1, input_size=32),
                    evaluation=EvalPlan(enabled=False), device="cpu", cache=False, quiet=True)
     assert result["eval"] is None and result["eval_data"] is None and not (out / "eval").exists()
+    assert "not evaluated (--no-eval)" in str(result)
     assert (out / "model.safetensors").is_file() and len(result.history) == 1
     other = tmp_path / "fewer"  # a tree with two of the nine classes
     for name in ("00_dog", "01_bird"):
