@@ -110,7 +110,9 @@ def register(app: typer.Typer) -> None:
         no_eval: bool = typer.Option(False, "--no-eval", help="Train only: no evaluation at the end."),
         eval_variants: str = typer.Option(None, "--eval-variants",
                                           help="Comma list of variants to evaluate (default: all present)."),
-        log: str = typer.Option(None, "--log", help="Track the run: tensorboard, mlflow or wandb."),
+        log: str = typer.Option(None, "--log", "--tracker",
+                                help="Track the run: tensorboard, mlflow or wandb (under torchrun write "
+                                     "--tracker: torchrun reads --log as its own --log-dir)."),
         draws: int = typer.Option(None, "--draws", help="Evaluate with K donor backgrounds per foreground."),
         challenge: bool = typer.Option(False, "--challenge", help="Also run the challenge (eval split)."),
         no_amp: bool = typer.Option(False, "--no-amp", help="fp32 on a GPU too (default: bf16 autocast)."),
