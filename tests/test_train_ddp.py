@@ -28,7 +28,8 @@ def _env() -> dict[str, str]:
 
 def _command(data: Path, out: Path, nproc: int, batch: int) -> list[str]:
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
-    train = ["-m", "bgbench", "train", str(data), "--out", str(out), "--batch-size", str(batch)]
+    train = ["-m", "bgbench", "train", str(data), "--out", str(out), "--batch-size", str(batch),
+             "--tracker", "tensorboard"]
     return [*launch, *train, *ARGS]
 
 
@@ -87,7 +88,8 @@ def test_torchrun_two_processes_match_one_process_of_twice_the_batch(synth_train
     assert doc["distributed"]["world_size"] == 2 and doc["distributed"]["global_batch"] == 16
     assert doc["distributed"]["backend"] == "gloo"
     assert json.loads((one / "train.json").read_text())["distributed"]["world_size"] == 1
-    assert {p.name for p in two.iterdir()} == OUTPUTS  # one set of outputs, written by rank 0 only
+    assert {p.name for p in two.iterdir()} == OUTPUTS | {"tensorboard"}  # one set, from rank 0 only
+    assert len(list((two / "tensorboard").iterdir())) == 1  # one event file: only rank 0 tracks
     assert done.stdout.count("checkpoint ") == 1  # only rank 0 reports
     one_loss = [h["loss"] for h in json.loads((one / "train.json").read_text())["history"]]
     assert np.allclose([h["loss"] for h in doc["history"]], one_loss, rtol=1e-4)  # averaged over ranks
