@@ -16,6 +16,13 @@ variants' mixed_rand files were built with donors from all photos, so a training
 held-out photo's background (never its foreground or its label).
 
     python benchmarks/train_realdata.py [--data DIR] [--out /tmp/bgbench-train-real] [--folds 5] [--draws 5]
+
+``--halves`` checks ``bgbench train --eval-data`` instead: the boxed photos are dealt class by class
+into two disjoint halves, one built as a train split and one as a val split (two separate builds,
+so no image, background or donor is shared), and three of the heads (only_bg_t, original,
+original+swap) are retrained on the first and evaluated on the second with ``--eval-data``; the table
+gives each figure with its interval, and whether it falls inside the k-fold figure's interval
+(``--kfold`` a train_realdata.json of the k-fold run; default: the figures in docs/train.md).
 """
 
 from __future__ import annotations
@@ -94,6 +101,101 @@ def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: b
     return done
 
 
+#: the k-fold run's figures in docs/train.md (value, low, high), in %
+KFOLD = {"only_bg_t": {"original": (36.5, 30, 44), "only_bg_t": (44.9, 38, 52),
+                       "mixed_same": (36.6, 30, 43), "mixed_rand": (24.9, 20, 30), "bg_gap": (11.7, 8, 16)},
+         "original": {"original": (89.9, 85, 94), "only_bg_t": (34.8, 28, 42),
+                      "mixed_same": (82.5, 78, 87), "mixed_rand": (71.5, 66, 77), "bg_gap": (11.0, 7, 15)},
+         "original+swap": {"original": (82.0, 76, 87), "only_bg_t": (21.3, 16, 28),
+                           "mixed_same": (77.1, 71, 82), "mixed_rand": (72.5, 67, 78), "bg_gap": (4.6, 1, 8)}}
+HALF_HEADS = ("only_bg_t", "original", "original+swap")
+
+
+def build_halves(realdata: Path, out: Path) -> tuple[Path, Path]:
+    """Deal the boxed photos (those with an XML) class by class into two halves (links), build the
+    first as a train split and the second as a val split; (train tree, val tree)."""
+    from bgbench.build import build_dataset
+
+    samples = realdata / "imagenet-samples"
+    by_class: dict[str, list[Path]] = {}
+    for xml in sorted(samples.glob("xml/*/*.xml")):
+        by_class.setdefault(xml.parent.name, []).append(xml)
+    for members in by_class.values():
+        for k, xml in enumerate(members):
+            half = out / ("srcA" if k % 2 == 0 else "srcB")
+            image = samples / xml.parent.name / f"{xml.stem}.JPEG"
+            for source, link in ((image, half / xml.parent.name / image.name),
+                                 (xml, half / "xml" / xml.parent.name / xml.name)):
+                if not link.exists():
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    link.symlink_to(source)
+    for half, split in (("A", "train"), ("B", "val")):
+        build_dataset(out / f"src{half}", out / f"data{half}", split=split, executor="process", workers=2,
+                      quiet=True)
+    return out / "dataA", out / "dataB"
+
+
+def run_halves(args: argparse.Namespace) -> int:
+    """Train the three heads on half A, evaluate on half B with --eval-data; print the comparison."""
+    from bgbench.training import EvalPlan, Swap, train
+
+    started = time.perf_counter()
+    out = args.out / "halves"
+    train_tree, test_tree = build_halves(args.realdata, out)
+    pooled = {}
+    for name, variant, swap in (h for h in HEADS if h[0] in HALF_HEADS):
+        folder = out / "heads" / name.replace("+", "_")
+        if not (folder / "train.json").is_file():
+            train(train_tree, "efficientnet_lite0", out=folder, variant=variant, head_only=True,
+                  swap=Swap(p=1.0, classes=swap, draws=4) if swap else None, seed=args.seed,
+                  evaluation=EvalPlan("val", args.draws, variants=",".join(EVAL_VARIANTS), data=test_tree),
+                  device="cpu", cache_dir=args.out / "cache", quiet=args.quiet)
+        pooled[name] = _pooled([json.loads((folder / "eval" / "results.json").read_text())])
+    kfold = KFOLD if args.kfold is None else _kfold_figures(json.loads(args.kfold.read_text()))
+    text = halves_table(pooled, kfold)
+    n_test = next(iter(pooled.values()))["accuracy"]["original"]["n"]
+    print(f"trained on {train_tree} (train split), tested on {test_tree} "
+          f"({n_test} photos, draws {args.draws})")
+    print(text)
+    result = {"heads": pooled, "kfold": kfold, "seconds": round(time.perf_counter() - started, 1)}
+    (out / "halves.json").write_text(json.dumps(result, indent=2))
+    (out / "halves.md").write_text(text + "\n")
+    return 0
+
+
+def _kfold_figures(doc: dict[str, Any]) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """KFOLD's shape from a k-fold train_realdata.json."""
+    def triple(e: dict[str, Any]) -> tuple[float, float, float]:
+        return 100 * e["value"], 100 * e["ci95"][0], 100 * e["ci95"][1]
+
+    return {name: {"original": triple(p["accuracy"]["original"]),
+                   "only_bg_t": triple(p["accuracy"]["only_bg_t"]),
+                   "mixed_same": triple(p["draws"]["mixed_same"]),
+                   "mixed_rand": triple(p["draws"]["mixed_rand"]), "bg_gap": triple(p["bg_gap"])}
+            for name, p in doc["heads"].items() if name in HALF_HEADS}
+
+
+def halves_table(pooled: dict[str, dict[str, Any]], kfold: dict[str, Any]) -> str:
+    """Markdown: each head's figure on the held-out half [interval] and the k-fold figure [interval];
+    a cell is marked "in" when the half's value lies inside the k-fold interval."""
+    columns = (("original", lambda p: p["accuracy"]["original"]),
+               ("only_bg_t", lambda p: p["accuracy"]["only_bg_t"]),
+               ("mixed_same", lambda p: p["draws"]["mixed_same"]),
+               ("mixed_rand", lambda p: p["draws"]["mixed_rand"]),
+               ("bg_gap", lambda p: p["bg_gap"]))
+    lines = ["| head | " + " | ".join(f"{c} (halves / k-fold)" for c, _ in columns) + " |",
+             "| --- |" + " ---: |" * len(columns)]
+    for name, p in pooled.items():
+        cells = []
+        for column, pick in columns:
+            value, (lo, hi) = 100 * pick(p)["value"], (100 * x for x in pick(p)["ci95"])
+            k, k_lo, k_hi = kfold[name][column]
+            inside = "in" if k_lo <= value <= k_hi else "OUT"
+            cells.append(f"{value:.1f} [{lo:.0f},{hi:.0f}] / {k:.1f} [{k_lo:.0f},{k_hi:.0f}] {inside}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _pooled(docs: list[dict[str, Any]]) -> dict[str, Any]:
     """Pool the folds' results.json documents of one head."""
     from bgbench.metrics import proportion
@@ -146,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("--halves", action="store_true",
+                        help="check train --eval-data on two disjoint halves")
+    parser.add_argument("--kfold", type=Path, default=None, help="the k-fold run's train_realdata.json")
     args = parser.parse_args(argv)
+    if args.halves:
+        return run_halves(args)
     started = time.perf_counter()
     data = args.data or build(args.realdata, args.out / "data")
     folds = photo_folds(data, args.folds)

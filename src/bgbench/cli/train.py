@@ -83,7 +83,10 @@ def _recipe_help(doc: str) -> str:
 def _help() -> str:
     from bgbench.training import recipe as recipe_module
 
-    return ("Train on the train split of a variant and evaluate on the val split of every variant.\n\n"
+    return ("Train on the train split of a variant and evaluate on the val split of every variant (of DATA, "
+            "or of --eval-data).\n\n"
+            "Data-parallel under torchrun: torchrun --nproc_per_node N -m bgbench train ... (--batch-size "
+            "is per process; only rank 0 writes).\n\n"
             "Modes: full training / fine-tuning of --model (its head replaced by one output per class "
             "folder), --arch NAME (a timm architecture from scratch; with a ckpt: model --arch is the "
             "checkpoint's architecture instead), or --head-only (last-layer retraining on cached features "
@@ -106,6 +109,15 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the head, the data order, crops and swaps."),
         split: str = typer.Option("train", "--split", help="Training split."),
         eval_split: str = typer.Option("val", "--eval-split", help="Split evaluated at the end."),
+        eval_data: Path = typer.Option(None, "--eval-data",
+                                       help="Evaluate (and --challenge) on this tree instead of DATA, e.g. "
+                                            "the official IN-9 from bgbench download in9."),
+        no_eval: bool = typer.Option(False, "--no-eval", help="Train only: no evaluation at the end."),
+        eval_variants: str = typer.Option(None, "--eval-variants",
+                                          help="Comma list of variants to evaluate (default: all present)."),
+        log: str = typer.Option(None, "--log", "--tracker",
+                                help="Track the run: tensorboard, mlflow or wandb (under torchrun write "
+                                     "--tracker: torchrun reads --log as its own --log-dir)."),
         draws: int = typer.Option(None, "--draws", callback=bounded("--draws", 1),
                                   help="Evaluate with K donor backgrounds per foreground."),
         challenge: bool = typer.Option(False, "--challenge", help="Also run the challenge (eval split)."),
@@ -125,8 +137,11 @@ def register(app: typer.Typer) -> None:
         target = out if out is not None else default_out("train", name, f"swap{swap.p:g}" if swap else "")
         result = train(data, None if scratch else model, arch=model.arch if scratch else None, out=target,
                        variant=variant, head_only=head_only, recipe=recipe, swap=swap, seed=seed, split=split,
-                       evaluation=EvalPlan(eval_split, draws, challenge), amp=not no_amp, cache=cache.cache,
-                       cache_dir=cache.cache_dir, quiet=quiet,
+                       evaluation=EvalPlan(eval_split, draws, challenge, eval_variants, data=eval_data,
+                                           enabled=not no_eval),
+                       log=log, amp=not no_amp, cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet,
                        **({"device": model.device} if scratch else {}))
+        if result.source_path is None:  # not rank 0 of a torchrun job: rank 0 reports
+            return
         typer.echo(str(result))
         print(f"wrote {target / 'model.safetensors'}, model.json and train.json", file=sys.stderr)

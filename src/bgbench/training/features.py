@@ -43,8 +43,9 @@ def compute_features(
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def cached(cache_dir: Path | None, key: str, make) -> np.ndarray:
-    """``make()`` stored as ``cache_dir/features-<key>.npy`` (atomic), or read back from there."""
+def cached(cache_dir: Path | None, key: str, make, write: bool = True) -> np.ndarray:
+    """``make()`` stored as ``cache_dir/features-<key>.npy`` (atomic; only with ``write``), or read
+    back from there."""
     from bgbench.atomic import atomic_save_npy
 
     if cache_dir is None:
@@ -56,5 +57,6 @@ def cached(cache_dir: Path | None, key: str, make) -> np.ndarray:
         except (OSError, ValueError):
             pass  # a damaged cache file is recomputed
     value = make()
-    atomic_save_npy(path, value)
+    if write:
+        atomic_save_npy(path, value)
     return value

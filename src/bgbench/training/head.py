@@ -19,6 +19,8 @@ import torch.nn.functional as F
 
 from bgbench.progress import progress
 from bgbench.training.data import TrainData, batch_tensor
+from bgbench.training.distributed import SINGLE, DistContext, gather
+from bgbench.training.draws import sample_uniforms
 from bgbench.training.features import cached, compute_features, feature_key
 from bgbench.training.loop import make_swap
 from bgbench.training.network import head
@@ -27,27 +29,30 @@ from bgbench.training.recipe import Recipe, lr_factor, make_optimizer
 FEATURE_BATCH = 64
 
 
-def _image_batches(data: TrainData, device, swapper, draws: int):
-    """float [0, 1] (B, 3, H, W) batches: the images once, or ``draws`` passes of swapped composites."""
-    n = len(data.labels)
+def _image_batches(data: TrainData, device, swapper, draws: int, seed: int, indices: np.ndarray):
+    """float [0, 1] (B, 3, H, W) batches of ``indices``: the images once, or ``draws`` passes of swapped
+    composites (pass d of sample i drawn from ``sample_uniforms(seed, d, [i])``)."""
     labels = torch.as_tensor(data.labels, dtype=torch.long)
-    for _ in range(draws if swapper is not None else 1):
-        for lo in range(0, n, FEATURE_BATCH):
-            idx = np.arange(lo, min(n, lo + FEATURE_BATCH))
+    for draw in range(draws if swapper is not None else 1):
+        for lo in range(0, len(indices), FEATURE_BATCH):
+            idx = indices[lo:lo + FEATURE_BATCH]
             x = batch_tensor(data.images, idx, device)
             if swapper is not None:
                 masks = torch.from_numpy(np.ascontiguousarray(data.masks[idx])).to(device)
+                swapper.set_draws(sample_uniforms(seed, draw, idx))
                 x = swapper(x, masks, labels[idx].to(device))
             yield x.float().div_(255.0)
 
 
 def train_features(
-    net, data: TrainData, *, swap: dict[str, Any] | None, seed: int, cache_dir: Path | None, quiet: bool
+    net, data: TrainData, *, swap: dict[str, Any] | None, seed: int, cache_dir: Path | None, quiet: bool,
+    ctx: DistContext = SINGLE,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(features float32 (R, D), labels int64 (R,)) of the training rows (R = N, or N x draws)."""
-    draws = int(swap["draws"]) if swap else 1
-    generator = torch.Generator().manual_seed(seed)
-    swapper = make_swap(data, swap, generator)
+    """(features float32 (R, D), labels int64 (R,)) of the training rows (R = N, or N x draws; row
+    d x N + i is draw d of image i). Under torchrun each rank computes its slice of the images and
+    every rank gets all rows; only rank 0 writes the cache."""
+    passes = int(swap["draws"]) if swap else 1
+    swapper = make_swap(data, swap)
     clf = net.classifier
     key = feature_key(
         {
@@ -57,18 +62,22 @@ def train_features(
             "swap": swap,
             "seed": seed if swap else None,
             "n": len(data.labels),
-            "batch": FEATURE_BATCH,
+            "draws": "per-sample",
         }
     )
-    rows = len(data.labels) * (draws if swapper is not None else 1)
+    n = len(data.labels)
+    passes = passes if swapper is not None else 1
+    mine = ctx.shard(np.arange(n))
 
     def make() -> np.ndarray:
-        return compute_features(
-            clf, net.module, _image_batches(data, clf.device, swapper, draws), rows, "features", quiet
-        )
+        batches = _image_batches(data, clf.device, swapper, passes, seed, mine)
+        part = compute_features(clf, net.module, batches, passes * len(mine), "features",
+                                quiet or not ctx.is_main)
+        parts = [p.reshape(passes, -1, p.shape[-1]) for p in gather(part, ctx) if len(p)]
+        return np.concatenate(parts, axis=1).reshape(passes * n, -1)
 
-    feats = cached(cache_dir, key, make)
-    labels = np.tile(np.asarray(data.labels, dtype=np.int64), rows // max(1, len(data.labels)))
+    feats = cached(cache_dir, key, make, write=ctx.is_main)
+    labels = np.tile(np.asarray(data.labels, dtype=np.int64), passes)
     return feats, labels
 
 

@@ -1,5 +1,8 @@
 """Full training / fine-tuning: the epoch loop with the background swap, crops, mixed precision on a
-GPU, and a resumable state after every epoch. Images larger than the crops need are shrunk once
+GPU, a resumable state after every epoch, and data parallelism under torchrun
+(:mod:`bgbench.training.distributed`). Each epoch's order and every augmentation draw depend only on
+the seed, the epoch and the sample index (:mod:`bgbench.training.draws`), so N processes of batch b
+take the same steps as one process of batch N x b. Images larger than the crops need are shrunk once
 before the first epoch (``shrink_train_data``), so the swap and crops run at the working size."""
 
 from __future__ import annotations
@@ -17,25 +20,27 @@ import torch.nn.functional as F
 from bgbench.progress import progress
 from bgbench.training.crops import random_resized_crop, working_size
 from bgbench.training.data import TrainData, batch_tensor, shrink_train_data
+from bgbench.training.distributed import SINGLE, DistContext, sum_across, wrap
+from bgbench.training.draws import CROP_COLUMNS, epoch_order, sample_uniforms
 from bgbench.training.recipe import Recipe, lr_factor, make_optimizer
 from bgbench.training.state import load_state, save_state
 
 
-def make_swap(data: TrainData, swap: dict[str, Any] | None, generator: torch.Generator):
-    """The :class:`~bgbench.augment.BackgroundSwap` of a run (None without the swap)."""
+def make_swap(data: TrainData, swap: dict[str, Any] | None):
+    """The background swap of a run, drawing per sample (:class:`~bgbench.training.draws.SampleSwap`;
+    None without the swap)."""
     if not swap or data.bank is None:
         return None
-    from bgbench.augment import BackgroundSwap
+    from bgbench.training.draws import SampleSwap
 
     bank = torch.from_numpy(np.array(data.bank)).permute(0, 3, 1, 2)
-    return BackgroundSwap(
+    return SampleSwap(
         bank,
         data.bank_labels,
         p=swap["p"],
         swap_classes=swap["classes"],
         scale=tuple(swap.get("scale", (1.0, 1.0))),
         translate=swap.get("translate", 0.0),
-        generator=generator,
     )
 
 
@@ -48,89 +53,123 @@ def autocast_for(device: torch.device, precision: str):
 
 
 class _Epoch:
-    """Running loss / accuracy / speed of one epoch, shown on the progress bar."""
+    """Running loss / accuracy / speed of one epoch on this rank (:meth:`record` sums every rank's)."""
 
     def __init__(self) -> None:
         self.loss, self.correct, self.seen, self.start = 0.0, 0, 0, time.perf_counter()
 
-    def add(self, loss: float, correct: int, n: int) -> dict[str, str]:
-        self.loss += loss * n
+    def add(self, loss_sum: float, correct: int, n: int) -> dict[str, str]:
+        self.loss += loss_sum
         self.correct += correct
         self.seen += n
         return {
-            "loss": f"{self.loss / self.seen:.3f}",
-            "acc": f"{self.correct / self.seen:.3f}",
-            "img/s": f"{self.images_per_s:.0f}",
+            "loss": f"{self.loss / max(1, self.seen):.3f}",
+            "acc": f"{self.correct / max(1, self.seen):.3f}",
+            "img/s": f"{self.seen / max(1e-9, time.perf_counter() - self.start):.0f}",
         }
 
-    @property
-    def images_per_s(self) -> float:
-        return self.seen / max(1e-9, time.perf_counter() - self.start)
+    def record(self, epoch: int, lr_end: float, ctx: DistContext) -> dict[str, Any]:
+        """The epoch's history entry: mean loss and accuracy over all ranks' samples, images/s of all."""
+        loss, correct, seen = sum_across([self.loss, float(self.correct), float(self.seen)], ctx)
+        return {"epoch": epoch, "loss": loss / max(1.0, seen), "train_accuracy": correct / max(1.0, seen),
+                "images_per_s": seen / max(1e-9, time.perf_counter() - self.start), "lr_end": lr_end}
 
 
 class _Batches:
-    """Turns index batches into augmented, normalised model input (swap, crop + flip, mean/std)."""
+    """Turns index batches into augmented, normalised model input (swap, crop + flip, mean/std); every
+    draw of sample i in epoch e comes from ``sample_uniforms(seed, e, [i])``."""
 
-    def __init__(self, data: TrainData, net, recipe: Recipe, swapper, generator: torch.Generator) -> None:
+    def __init__(self, data: TrainData, net, recipe: Recipe, swapper, seed: int) -> None:
         clf = net.classifier
-        self.data, self.recipe, self.swapper, self.generator = data, recipe, swapper, generator
+        self.data, self.recipe, self.swapper, self.seed = data, recipe, swapper, seed
         self.device = clf.device
         self.size = int(clf.preprocessing.input_size or data.images.shape[1])
         self.mean = torch.tensor(clf.preprocessing.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(clf.preprocessing.std, device=self.device).view(1, 3, 1, 1)
         self.labels = torch.as_tensor(data.labels, dtype=torch.long)
 
-    def __call__(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, idx: np.ndarray, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(normalised float (B, 3, size, size) channels-last, int64 labels (B,)) on the device."""
         x, y = batch_tensor(self.data.images, idx, self.device), self.labels[idx].to(self.device)
+        rows = sample_uniforms(self.seed, epoch, idx)
         if self.swapper is not None:
             masks = torch.from_numpy(np.ascontiguousarray(self.data.masks[idx])).to(self.device)
+            self.swapper.set_draws(rows)
             x = self.swapper(x, masks, y)
-        x = random_resized_crop(x.float().div_(255.0), self.size, self.recipe.crop_scale, self.generator,
-                                flip=self.recipe.flip)
+        x = random_resized_crop(x.float().div_(255.0), self.size, self.recipe.crop_scale,
+                                flip=self.recipe.flip, draws=rows[:, CROP_COLUMNS])
         return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last), y
 
 
+def _local_batch(order: np.ndarray, b: int, global_batch: int, ctx: DistContext) -> tuple[np.ndarray, float]:
+    """(this rank's indices of global batch ``b``, its loss weight world / len(global batch)), so the
+    DDP-averaged gradient is that of the mean loss over the whole global batch. A rank left without
+    samples (a last batch smaller than the world) runs the batch's first sample with weight 0."""
+    batch = order[b * global_batch:(b + 1) * global_batch]
+    mine = ctx.shard(batch)
+    if len(mine) == 0:
+        return batch[:1], 0.0
+    return mine, ctx.world / len(batch)
+
+
+def _step(model, optimizer, x: torch.Tensor, y: torch.Tensor, weight: float, recipe: Recipe, device,
+          precision: str) -> tuple[float, int]:
+    """One optimiser step on (x, y) with the loss sum scaled by ``weight``; (loss sum, correct)."""
+    with autocast_for(device, precision):
+        logits = model(x)
+    losses = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing, reduction="none")
+    optimizer.zero_grad(set_to_none=True)
+    (losses.sum() * weight).backward()
+    optimizer.step()
+    return float(losses.detach().sum()), int((logits.argmax(1) == y).sum())
+
+
 def train_full(net, data: TrainData, recipe: Recipe, *, swap: dict[str, Any] | None, seed: int, out: Path,
-               key: str, precision: str, quiet: bool) -> list[dict[str, Any]]:
-    """Train every parameter of ``net.module`` on ``data`` with the resolved ``recipe``; resumes from
-    ``out/state`` when a run with the same ``key`` saved one. Returns the per-epoch history."""
+               key: str, precision: str, quiet: bool, ctx: DistContext = SINGLE,
+               tracker=None) -> tuple[list[dict[str, Any]], str | None]:
+    """Train every parameter of ``net.module`` on ``data`` with the resolved ``recipe`` (its batch size
+    per process; under torchrun each global batch of batch x world samples is sliced across ranks);
+    resumes from ``out/state`` when a run with the same ``key`` saved one. Returns (the per-epoch
+    history, how BatchNorm statistics were kept: see :func:`~bgbench.training.distributed.wrap`)."""
     module, device = net.module, net.classifier.device
-    generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer([p for p in module.parameters() if p.requires_grad], recipe)
-    n, bs = len(data.labels), int(recipe.batch_size)
-    per_epoch = math.ceil(n / bs)
+    n, global_batch = len(data.labels), int(recipe.batch_size) * ctx.world
+    per_epoch = math.ceil(n / global_batch)
     total, warmup = per_epoch * recipe.epochs, round(recipe.warmup_epochs * per_epoch)
-    step, start_epoch, history = load_state(out, key, module, optimizer, generator) or (0, 0, [])
+    step, start_epoch, history = load_state(out, key, module, optimizer) or (0, 0, [])
     size = int(net.classifier.preprocessing.input_size or data.images.shape[1])
     data = shrink_train_data(data, working_size(size, recipe.crop_scale))
-    batches = _Batches(data, net, recipe, make_swap(data, swap, generator), generator)
-    bar = progress(total=total, initial=step, desc="train", unit="step", quiet=quiet)
+    batches = _Batches(data, net, recipe, make_swap(data, swap), seed)
+    model, norm = wrap(module, ctx, device)
+    bar = progress(total=total, initial=step, desc="train", unit="step", quiet=quiet or not ctx.is_main)
     try:
         for epoch in range(start_epoch, int(recipe.epochs)):
-            module.train()
-            order = torch.randperm(n, generator=generator).numpy()
-            stats = _Epoch()
+            model.train()
+            order, stats = epoch_order(seed, epoch, n), _Epoch()
             for b in range(per_epoch):
-                x, y = batches(order[b * bs:(b + 1) * bs])
+                idx, weight = _local_batch(order, b, global_batch, ctx)
                 for group in optimizer.param_groups:
                     group["lr"] = recipe.lr * lr_factor(step, total, warmup)
-                with autocast_for(device, precision):
-                    logits = module(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                x, y = batches(idx, epoch)
+                loss_sum, correct = _step(model, optimizer, x, y, weight, recipe, device, precision)
                 step += 1
-                shown = stats.add(float(loss.detach()), int((logits.argmax(1) == y).sum()), len(y))
-                bar.set_postfix(shown, refresh=False)
+                real = weight > 0  # a weight-0 stand-in batch adds nothing to the statistics
+                bar.set_postfix(stats.add(loss_sum * real, correct * real, len(idx) * real), refresh=False)
                 bar.update(1)
-            history.append({"epoch": epoch + 1, "loss": stats.loss / max(1, stats.seen),
-                            "train_accuracy": stats.correct / max(1, stats.seen),
-                            "images_per_s": stats.images_per_s,
-                            "lr_end": recipe.lr * lr_factor(step, total, warmup)})
-            save_state(out, key, module, optimizer, step, epoch + 1, generator, history)
+            history.append(stats.record(epoch + 1, recipe.lr * lr_factor(step, total, warmup), ctx))
+            if ctx.is_main:
+                save_state(out, key, module, optimizer, step, epoch + 1, history)
+                track_epoch(tracker, history[-1])
     finally:
         bar.close()
     module.eval()
-    return history
+    return history, norm
+
+
+def track_epoch(tracker, entry: dict[str, Any]) -> None:
+    """Send one history entry (loss, train accuracy, lr at the end, images/s) to ``tracker`` (or nothing)."""
+    if tracker is None:
+        return
+    names = {"loss": "train/loss", "train_accuracy": "train/accuracy", "lr_end": "train/lr",
+             "images_per_s": "train/images_per_s"}
+    tracker.log({name: float(entry[k]) for k, name in names.items() if k in entry}, int(entry["epoch"]))

@@ -12,7 +12,8 @@ TRAIN_SCHEMA = "bgbench.train/1"
 class TrainResult(DocumentResult):
     """A train.json document: ``checkpoint`` (path of model.safetensors), ``mode`` (full or
     head-only), ``variant``, ``history`` (per epoch: loss, train_accuracy, images_per_s),
-    ``eval`` (accuracy per val variant, BG-Gap; the results.json lies in ``eval_dir``) and
+    ``eval`` (accuracy per val variant, BG-Gap; the results.json lies in ``eval_dir``; None with
+    ``--no-eval``), ``eval_data`` (the tree evaluated), ``distributed`` (world size, global batch) and
     ``challenge`` (accuracy) when run."""
 
     SCHEMA: ClassVar[str] = TRAIN_SCHEMA
@@ -46,6 +47,10 @@ class TrainResult(DocumentResult):
             f"  checkpoint {self.checkpoint}",
         ]
         ev = d.get("eval") or {}
+        if d.get("eval_data") and d.get("eval_data") != (d.get("data") or {}).get("root"):
+            lines.append(f"  evaluated on {d['eval_data']} ({ev.get('data', {}).get('split', 'val')})")
+        elif not ev:
+            lines.append("  not evaluated (--no-eval)")
         for name, value in ev.get("accuracy", {}).items():
             lines.append(f"  {name:<11} {pct_ci(value, ev.get('accuracy_ci95', {}).get(name))}")
         if ev.get("bg_gap") is not None:

@@ -60,10 +60,11 @@ class Swap:
 
 @dataclass(frozen=True)
 class EvalPlan:
-    """How the trained model is evaluated: every variant of ``split`` (or the comma list ``variants``),
-    optionally ``--draws`` donor
-    backgrounds per foreground and the challenge; ``results_dir`` / ``challenge_dir``: where their
-    outputs go (default ``OUT/eval`` and ``OUT/challenge``)."""
+    """How the trained model is evaluated: every variant of ``split`` (or the comma list ``variants``)
+    of ``data`` (another built or downloaded tree, e.g. the official IN-9 of ``bgbench download in9``;
+    None: the training tree), optionally ``--draws`` donor backgrounds per foreground and the challenge;
+    ``results_dir`` / ``challenge_dir``: where their outputs go (default ``OUT/eval`` and
+    ``OUT/challenge``). ``enabled=False`` (``--no-eval``): no evaluation at all."""
 
     split: str = "val"
     draws: int | None = None
@@ -71,6 +72,32 @@ class EvalPlan:
     variants: str | None = None
     results_dir: str | Path | None = None
     challenge_dir: str | Path | None = None
+    data: str | Path | None = None
+    enabled: bool = True
+
+    def tree(self, train_data: str | Path) -> Path:
+        """The tree evaluated: ``data``, else the training tree."""
+        return Path(self.data if self.data is not None else train_data)
+
+    def check(self, train_data: str | Path, class_names: list[str]) -> None:
+        """BgbenchError (before any output) when the tree has no such split or variants, or its class
+        folders differ from the training classes."""
+        if not self.enabled:
+            return
+        from bgbench.eval.discover import find_variants, shared_class_folders
+
+        root = self.tree(train_data)
+        try:
+            names = find_variants(root, self.split, self.variants)
+        except BgbenchError as exc:
+            if self.data is not None:
+                raise
+            raise BgbenchError(f"{exc}; to evaluate on another tree give --eval-data TREE "
+                               "(or --no-eval)") from None
+        classes = shared_class_folders(root, names, self.split)
+        if classes != list(class_names):
+            raise BgbenchError(f"class folders of {names[0]}/{self.split} ({', '.join(classes)}) differ from "
+                               f"the training classes ({', '.join(class_names)})", root)
 
 
 def run_key(parts: dict[str, Any]) -> str:
@@ -81,46 +108,107 @@ def run_key(parts: dict[str, Any]) -> str:
 def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str = "original",
           arch: str | None = None, head_only: bool = False, recipe: Recipe | None = None,
           swap: Swap | float | None = None, seed: int = 0, split: str = "train",
-          evaluation: EvalPlan | None = None,
+          evaluation: EvalPlan | None = None, log: str | None = None,
           amp: bool = True, cache: bool = True, cache_dir: str | Path | None = None, quiet: bool = False,
           **model_options: Any) -> TrainResult:
     """Train on the ``split`` of ``variant`` of ``data`` and evaluate (``evaluation``, default: every
-    variant of val) the result.
+    variant of val of ``data``) the result.
 
     ``model``: a spec string or :class:`ModelOptions` (its head is replaced by a fresh one per class
     folder; ModelOptions fields may be given as keywords), or None with ``arch`` (a timm architecture
     from scratch). ``head_only``: last-layer retraining on cached features of the frozen backbone.
-    ``recipe``: see :mod:`bgbench.training.recipe` (None: the documented default). ``swap``: a
-    :class:`Swap` or a probability. ``amp``: bf16 autocast on a GPU. Writes ``out/model.safetensors``,
-    ``out/model.json``, ``out/train.json``, ``out/eval/`` (and ``out/challenge/``); a killed full
-    training resumes from its last finished epoch. Bad data is a one-line BgbenchError before any output.
+    ``recipe``: see :mod:`bgbench.training.recipe` (None: the documented default; its batch size is
+    per process). ``swap``: a :class:`Swap` or a probability. ``log``: ``tensorboard``, ``mlflow`` or
+    ``wandb`` (:mod:`bgbench.training.tracking`). ``amp``: bf16 autocast on a GPU. Under ``torchrun``
+    the run is data-parallel (:mod:`bgbench.training.distributed`) and only rank 0 writes. Writes
+    ``out/model.safetensors``, ``out/model.json``, ``out/train.json``, ``out/eval/`` (and
+    ``out/challenge/``); a killed full training resumes from its last finished epoch. Bad data is a
+    one-line BgbenchError before any output.
     """
+    from bgbench.training.distributed import init_from_env, shutdown
+    from bgbench.training.tracking import check_tracker
+
     if model is not None and arch is not None:
         raise BgbenchError("give a model to fine-tune or --arch NAME to train from scratch, not both")
-    swap_cfg = Swap.of(swap)
+    swap_cfg, plan = Swap.of(swap), evaluation or EvalPlan()
     rec = (recipe or Recipe()).resolved(head_only)
     check_train_split(data, variant, split)
+    check_tracker(log)
     options = ModelOptions.of(model, **model_options)
-    train_data = load_train_data(data, variant, split, swap=swap_cfg is not None, cache=cache,
-                                 cache_dir=cache_dir, quiet=quiet)
-    started = time.perf_counter()
-    out = Path(out)
-    net = _network(None if arch is not None else options, arch, options.device, train_data, rec, seed)
-    parts = {"source": net.source, "arch": net.arch, "data": train_data.fingerprint, "recipe": rec.to_json(),
-             "seed": seed, "swap": swap_cfg.to_json() if swap_cfg else None,
-             "mode": "head-only" if head_only else "full", "variant": variant}
-    if head_only:
-        history = _fit_head(net, train_data, rec, parts["swap"], seed, cache_dir, quiet)
-    else:
-        from bgbench.training.loop import train_full
-
+    ctx = init_from_env(options.device)
+    try:
+        options = options.with_(device=ctx.device_name(options.device))
+        train_data = _load(data, variant, split, swap_cfg is not None, cache, cache_dir, quiet, ctx)
+        plan.check(data, train_data.class_names)
+        run = _Run(Path(out), ctx, rec, seed, quiet, log)
+        net = _network(None if arch is not None else options, arch, options.device, train_data, rec, seed)
+        parts = {"source": net.source, "arch": net.arch, "data": train_data.fingerprint,
+                 "recipe": rec.to_json(), "seed": seed, "swap": swap_cfg.to_json() if swap_cfg else None,
+                 "mode": "head-only" if head_only else "full", "variant": variant,
+                 "global_batch": int(rec.batch_size) * ctx.world}
         precision = options.precision if options.precision != "fp32" else ("bf16" if amp else "fp32")
-        history = train_full(net, train_data, rec, swap=parts["swap"], seed=seed, out=out, key=run_key(parts),
-                             precision=precision, quiet=quiet)
-    parts["train_s"] = round(time.perf_counter() - started, 2)
-    metrics, chal = _evaluate(data, net, out, evaluation or EvalPlan(), seed, cache, cache_dir, quiet)
-    return _write(data, net, train_data, parts, history, out, metrics, chal,
-                  None if arch is not None else options)
+        history = run.fit(net, train_data, parts, precision, cache_dir)
+        if not ctx.is_main:
+            return TrainResult({**parts, "history": history, "rank": ctx.rank}, None)
+        metrics, chal = _evaluate(data, net, run.out, plan, seed, cache, cache_dir, quiet) if plan.enabled \
+            else (None, None)
+        run.finish(metrics, chal)
+        return _write(data, net, train_data, parts, history, run.out, metrics, chal,
+                      None if arch is not None else options)
+    finally:
+        shutdown(ctx)
+
+
+def _load(data, variant: str, split: str, swap: bool, cache: bool, cache_dir, quiet: bool, ctx) -> TrainData:
+    """The training data; under torchrun rank 0 decodes (and fills the cache) before the others read."""
+    from bgbench.training.distributed import barrier
+
+    if not ctx.is_main:
+        barrier(ctx)
+    loaded = load_train_data(data, variant, split, swap=swap, cache=cache, cache_dir=cache_dir,
+                             quiet=quiet or not ctx.is_main)
+    if ctx.is_main:
+        barrier(ctx)
+    return loaded
+
+
+class _Run:
+    """The training part of a run: full or head-only fitting, the tracker, the timing and the
+    distributed record (``parts`` gains ``train_s`` and ``distributed``)."""
+
+    def __init__(self, out: Path, ctx, recipe: Recipe, seed: int, quiet: bool, log: str | None) -> None:
+        self.out, self.ctx, self.recipe, self.seed, self.quiet, self.log = out, ctx, recipe, seed, quiet, log
+        self.tracker, self.step = None, 0
+
+    def fit(self, net, train_data: TrainData, parts: dict[str, Any], precision: str, cache_dir):
+        from bgbench.training.loop import track_epoch, train_full
+        from bgbench.training.tracking import open_tracker
+
+        if self.ctx.is_main:
+            name = f"{parts['variant']}-{parts['mode']}-{net.arch or parts['source'].get('spec')}"
+            config = {k: v for k, v in parts.items() if k != "data"}
+            self.tracker = open_tracker(self.log, self.out, name, config)
+        started = time.perf_counter()
+        if parts["mode"] == "head-only":
+            history = _fit_head(net, train_data, self.recipe, parts["swap"], self.seed, cache_dir,
+                                self.quiet or not self.ctx.is_main, self.ctx)
+            norm = None
+            for entry in history:
+                track_epoch(self.tracker, entry)
+        else:
+            history, norm = train_full(net, train_data, self.recipe, swap=parts["swap"], seed=self.seed,
+                                       out=self.out, key=run_key(parts), precision=precision,
+                                       quiet=self.quiet, ctx=self.ctx, tracker=self.tracker)
+        parts["train_s"] = round(time.perf_counter() - started, 2)
+        parts["distributed"] = self.ctx.to_json(int(self.recipe.batch_size), norm)
+        self.step = len(history)
+        return history
+
+    def finish(self, metrics: dict[str, Any] | None, chal: dict[str, Any] | None) -> None:
+        from bgbench.training.tracking import final_metrics
+
+        if self.tracker is not None:
+            self.tracker.finish(final_metrics(metrics, chal), self.step)
 
 
 def _network(options: ModelOptions | None, arch: str | None, device: str, data: TrainData, rec: Recipe,
@@ -135,18 +223,19 @@ def _network(options: ModelOptions | None, arch: str | None, device: str, data: 
 
 
 def _fit_head(net, data: TrainData, rec: Recipe, swap: dict[str, Any] | None, seed: int, cache_dir,
-              quiet: bool) -> list[dict[str, Any]]:
+              quiet: bool, ctx) -> list[dict[str, Any]]:
     from bgbench.dataset import cache_root
     from bgbench.training.head import train_features, train_head
 
     feats, labels = train_features(net, data, swap=swap, seed=seed,
-                                   cache_dir=cache_root(cache_dir) / "features", quiet=quiet)
+                                   cache_dir=cache_root(cache_dir) / "features", quiet=quiet, ctx=ctx)
     return train_head(net, feats, labels, rec, seed=seed, quiet=quiet)
 
 
 def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cache_dir,
               quiet: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Evaluate the trained classifier on every variant of ``plan.split`` (and the challenge)."""
+    """Evaluate the trained classifier on every variant of ``plan.split`` of ``plan.tree(data)`` (and the
+    challenge); the metrics record the tree (``data``: its resolved path and content fingerprint)."""
     from bgbench.eval import evaluate
     from bgbench.models.common import sha256_state_dict
 
@@ -155,12 +244,13 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
     # the results record the trained weights (the adapter hashed them before training)
     clf.info = {**clf.info, "weights": str(out / "model.safetensors"),
                 "params_sha256": sha256_state_dict(clf.module)}
-    results_dir = Path(plan.results_dir or out / "eval")
-    ev = evaluate(data, clf, variants=plan.variants, split=plan.split, out=results_dir, cache=cache,
+    results_dir, tree = Path(plan.results_dir or out / "eval"), plan.tree(data)
+    ev = evaluate(tree, clf, variants=plan.variants, split=plan.split, out=results_dir, cache=cache,
                   cache_dir=cache_dir, draws=plan.draws, draw_seed=seed, quiet=quiet)
     doc = ev.to_json(predictions=False)
     metrics = {k: doc[k] for k in ("accuracy", "accuracy_ci95", "n", "bg_gap", "bg_gap_ci95")}
     metrics["results_dir"] = str(results_dir)
+    metrics["data"] = {"root": str(tree.resolve()), "split": plan.split, "fingerprint": ev.data_fingerprint}
     if ev.draws is not None:
         metrics["draws"] = {k: v for k, v in ev.draws.items() if k not in ("foregrounds", "variants")}
         metrics["draws"]["variants"] = {name: {k: v for k, v in entry.items() if k != "per_foreground"}
@@ -169,13 +259,15 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
         return metrics, None
     from bgbench.challenge import run_challenge
 
-    c = run_challenge(data, clf, split=plan.split, out=plan.challenge_dir or out / "challenge", cache=cache,
+    c = run_challenge(tree, clf, split=plan.split, out=plan.challenge_dir or out / "challenge", cache=cache,
                       cache_dir=cache_dir, gallery=False, quiet=quiet)
-    return metrics, {"accuracy": c.accuracy, "ci95": c.accuracy_ci95, "n": c.n_foregrounds}
+    return metrics, {"accuracy": c.accuracy, "ci95": c.accuracy_ci95, "n": c.n_foregrounds,
+                     "data": str(tree.resolve())}
 
 
 def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: list[dict[str, Any]], out: Path,
-           metrics: dict[str, Any], chal: dict[str, Any] | None, options: ModelOptions | None) -> TrainResult:
+           metrics: dict[str, Any] | None, chal: dict[str, Any] | None,
+           options: ModelOptions | None) -> TrainResult:
     """Write the checkpoint with its sidecar, and train.json; the TrainResult."""
     from bgbench.atomic import atomic_write_json
 
@@ -188,7 +280,8 @@ def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: lis
     doc = {"schema": TRAIN_SCHEMA, "checkpoint": str(weights), **common, "arch": net.arch,
            "model": options.to_json() if options is not None else None, "n_train": len(train_data.labels),
            "classes": train_data.class_names, "history": history, "train_s": parts["train_s"],
-           "eval": metrics, "eval_dir": metrics["results_dir"], "challenge": chal,
+           "eval": metrics, "eval_dir": metrics["results_dir"] if metrics else None, "challenge": chal,
+           "eval_data": metrics["data"]["root"] if metrics else None, "distributed": parts["distributed"],
            "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint},
            "bgbench_version": __version__, "command": command_line()}
     atomic_write_json(out / "train.json", doc)

@@ -1,10 +1,11 @@
 """Resumable training state: written atomically at the end of every epoch, read back safely.
 
 ``DIR/state/model-eN.safetensors`` holds the weights after epoch N (safetensors),
-``DIR/state/state-eN.pt`` the optimiser state, the step, the random generator's state and the
+``DIR/state/state-eN.pt`` the optimiser state, the step and the
 history (tensors and plain numbers only, so it loads with ``torch.load(weights_only=True)``);
 ``DIR/state/key.json``, written last, names the newest complete epoch and the run key (data, model,
-recipe, seed), so a kill at any moment leaves a consistent pair and another run never resumes from it.
+recipe, seed; the data order and augmentation draws follow from the seed and the epoch), so a kill
+at any moment leaves a consistent pair and another run never resumes from it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ def save_state(
     optimizer,
     step: int,
     epoch: int,
-    generator: torch.Generator,
     history: list[dict[str, Any]],
 ) -> None:
     """Write the state of a finished epoch (each file atomically, the key last), then drop older epochs."""
@@ -43,7 +43,6 @@ def save_state(
             "optimizer": optimizer.state_dict(),
             "step": step,
             "epoch": epoch,
-            "generator": generator.get_state(),
             "history": history,
         },
         buffer,
@@ -56,9 +55,9 @@ def save_state(
 
 
 def load_state(
-    out: Path, key: str, module: torch.nn.Module, optimizer, generator: torch.Generator
+    out: Path, key: str, module: torch.nn.Module, optimizer
 ) -> tuple[int, int, list[dict[str, Any]]] | None:
-    """Restore module, optimizer and generator from ``out/state`` when its key matches; returns
+    """Restore module and optimizer from ``out/state`` when its key matches; returns
     (step, epoch, history) or None (nothing saved, another run's state, or damaged files)."""
     from safetensors.torch import load_file
 
@@ -76,5 +75,4 @@ def load_state(
         return None
     module.load_state_dict(weights, strict=True)
     optimizer.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
     return int(state["step"]), int(state["epoch"]), list(state["history"])
