@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from bgbench.progress import progress
+from bgbench.rowfile import read_rows
 from bgbench.training.data import TrainData, batch_tensor
 from bgbench.training.features import cached, compute_features, feature_key
 from bgbench.training.loop import make_swap
@@ -36,7 +37,7 @@ def _image_batches(data: TrainData, device, swapper, draws: int):
             idx = np.arange(lo, min(n, lo + FEATURE_BATCH))
             x = batch_tensor(data.images, idx, device)
             if swapper is not None:
-                masks = torch.from_numpy(np.ascontiguousarray(data.masks[idx])).to(device)
+                masks = torch.from_numpy(read_rows(data.masks, idx)).to(device)
                 x = swapper(x, masks, labels[idx].to(device))
             yield x.float().div_(255.0)
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from bgbench.progress import progress
+from bgbench.rowfile import read_rows
 from bgbench.training.crops import random_resized_crop, working_size
 from bgbench.training.data import TrainData, batch_tensor, shrink_train_data
 from bgbench.training.recipe import Recipe, lr_factor, make_optimizer
@@ -27,9 +28,8 @@ def make_swap(data: TrainData, swap: dict[str, Any] | None, generator: torch.Gen
         return None
     from bgbench.augment import BackgroundSwap
 
-    bank = torch.from_numpy(np.array(data.bank)).permute(0, 3, 1, 2)
     return BackgroundSwap(
-        bank,
+        data.bank,  # uint8 (M, H, W, 3), often a memmap: each batch reads only the rows it draws
         data.bank_labels,
         p=swap["p"],
         swap_classes=swap["classes"],
@@ -84,7 +84,7 @@ class _Batches:
         """(normalised float (B, 3, size, size) channels-last, int64 labels (B,)) on the device."""
         x, y = batch_tensor(self.data.images, idx, self.device), self.labels[idx].to(self.device)
         if self.swapper is not None:
-            masks = torch.from_numpy(np.ascontiguousarray(self.data.masks[idx])).to(self.device)
+            masks = torch.from_numpy(read_rows(self.data.masks, idx)).to(self.device)
             x = self.swapper(x, masks, y)
         x = random_resized_crop(x.float().div_(255.0), self.size, self.recipe.crop_scale, self.generator,
                                 flip=self.recipe.flip)
