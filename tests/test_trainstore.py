@@ -96,8 +96,8 @@ def test_shrunk_copy_is_written_once_and_equals_the_in_memory_shrink(synth_train
     data = load_train_data(synth_trainval, "original", swap=True, cache=True, cache_dir=tmp_path, quiet=True)
     assert data.images.shape[1:] == (56, 56, 3)
     small = shrink_train_data(data, 24, chunk=5)  # chunks that do not divide the 54 images
-    in_memory = TrainData(np.asarray(data.images), data.labels, data.paths, data.class_names, data.fingerprint,
-                          np.asarray(data.masks), np.asarray(data.bank), data.bank_labels)
+    in_memory = TrainData(np.asarray(data.images), data.labels, data.paths, data.class_names,
+                          data.fingerprint, np.asarray(data.masks), np.asarray(data.bank), data.bank_labels)
     reference = shrink_train_data(in_memory, 24)
     for name in ("images", "masks", "bank"):
         got = getattr(small, name)
