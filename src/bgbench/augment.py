@@ -167,14 +167,15 @@ class SwapData:
 
 def load_swap_data(root: str | Path, split: str = "train", *, cache: bool = True,
                    quiet: bool = False) -> SwapData:
-    """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split``; BgbenchError (naming the
-    folder) when the masks are missing or do not line up with the images."""
+    """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split`` (with ``cache``: read-only memmaps
+    of the cache files; read batches with :func:`bgbench.rowfile.read_rows`); BgbenchError (naming
+    the folder) when the masks are missing or do not line up with the images."""
     from bgbench.dataset import load_variant
 
     root = Path(root)
     mask_folder(root, split)  # fail before decoding anything
     original = load_variant(root, "original", split, cache=cache, quiet=quiet)
-    masks = aligned_masks(root, split, original.paths, quiet=quiet)
+    masks = aligned_masks(root, split, original.paths, quiet=quiet, cache=cache)
     bank = load_variant(root, "only_bg_t", split, cache=cache, quiet=quiet)
     return SwapData(images=original.images, masks=masks, labels=original.labels, bank=bank.images,
                     bank_labels=bank.labels, class_names=list(original.class_names))
