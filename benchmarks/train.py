@@ -11,13 +11,16 @@ the figure is the img/s of the last epoch (the first pays for warm-up).
   loading, the checkpoint or the evaluation);
 - ``plain``: the images (and masks and bank, for the swap) decoded beforehand into uint8 tensors in
   memory; per batch: index, to float [0, 1], for the swap paste each foreground with probability p on
-  a random bank image (``fg * m + bg * (1 - m)``), normalise, forward, cross-entropy, backward, step.
+  a random bank image (``fg * m + bg * (1 - m)``), normalise (channels-last input and weights, as
+  bgbench's), forward, cross-entropy (label smoothing 0.1, as bgbench's recipe), backward, step.
 
 The runs alternate (plain, bgbench, ... ``--repeats`` times) and each figure is the median, so load
-from other processes on the machine falls on both. Targets (issue 21): bgbench/plain >= 0.9 without
-the swap, >= 0.85 with it.
+from other processes on the machine falls on both; both use ``--threads`` torch threads (default 1:
+on a busy machine more threads than free cores make every step wait for the slowest thread).
+Targets (issue 21): bgbench/plain >= 0.9 without the swap, >= 0.85 with it.
 
     python benchmarks/train.py [--per-class 40] [--size 64] [--batch-size 64] [--epochs 2] [--repeats 3]
+                               [--threads 1] [--arch test_resnet]
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def plain_loop(data: dict[str, torch.Tensor], arch: str, batch: int, epochs: int
     import timm
 
     torch.manual_seed(seed)
-    model = timm.create_model(arch, pretrained=False, num_classes=9)
+    model = timm.create_model(arch, pretrained=False, num_classes=9).to(memory_format=torch.channels_last)
     cfg = model.pretrained_cfg
     mean = torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406))).view(1, 3, 1, 1)
     std = torch.tensor(cfg.get("std", (0.229, 0.224, 0.225))).view(1, 3, 1, 1)
@@ -84,7 +87,8 @@ def plain_loop(data: dict[str, torch.Tensor], arch: str, batch: int, epochs: int
                 bg = data["bank"][torch.randint(len(data["bank"]), (len(rows),))].float().div_(255.0)
                 m = data["masks"][idx[rows]].float()
                 x[rows] = x[rows] * m + bg * (1 - m)
-            loss = F.cross_entropy(model((x - mean) / std), y, label_smoothing=0.1)
+            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)  # as bgbench feeds it
+            loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -115,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads of both loops (1: steady figures on a shared machine)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bgbench-train-bench-") as tmp:
         work = args.work or Path(tmp)
         data = make_data(work, args.per_class, args.size)
