@@ -128,3 +128,17 @@ def test_swap_with_a_memmapped_bank_equals_the_tensor_bank(tmp_path):
                               generator=torch.Generator().manual_seed(5))
         outputs.append(swap(images, masks, labels))
     assert torch.equal(outputs[0], outputs[1]) and not torch.equal(outputs[0], images)
+
+
+def test_no_crop_no_flip_at_the_input_size_is_the_batch_itself():
+    from bgbench.training.crops import random_resized_crop
+
+    x = torch.rand(4, 3, 16, 16)
+    generator = torch.Generator().manual_seed(0)
+    state = generator.get_state()
+    assert random_resized_crop(x, 16, (1.0, 1.0), generator, flip=False) is x
+    assert torch.equal(generator.get_state(), state)  # no draw: the crops of later batches are unchanged
+    assert random_resized_crop(x, 8, (1.0, 1.0), generator, flip=False).shape == (4, 3, 8, 8)
+    flipped = random_resized_crop(x, 16, (1.0, 1.0), torch.Generator().manual_seed(1), flip=True)
+    for got, image in zip(flipped, x, strict=True):  # the flip path still runs: each image, maybe mirrored
+        assert torch.allclose(got, image, atol=1e-5) or torch.allclose(got, image.flip(-1), atol=1e-5)
