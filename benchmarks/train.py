@@ -14,12 +14,13 @@ the figure is the img/s of the last epoch (the first pays for warm-up).
   a random bank image (``fg * m + bg * (1 - m)``), normalise (channels-last input and weights, as
   bgbench's), forward, cross-entropy (label smoothing 0.1, as bgbench's recipe), backward, step.
 
-The runs alternate (plain, bgbench, ... ``--repeats`` times) and each figure is the median, so load
-from other processes on the machine falls on both; both use ``--threads`` torch threads (default 1:
-on a busy machine more threads than free cores make every step wait for the slowest thread).
+Each repeat runs the two loops back to back (in alternating order) and the ratio is the median of
+these paired ratios, so load from other processes on the machine falls on both figures of a ratio.
+Both use ``--threads`` torch threads (default 1: on a busy machine more threads than free cores make
+every step wait for the slowest thread).
 Targets (issue 21): bgbench/plain >= 0.9 without the swap, >= 0.85 with it.
 
-    python benchmarks/train.py [--per-class 40] [--size 64] [--batch-size 64] [--epochs 2] [--repeats 3]
+    python benchmarks/train.py [--per-class 60] [--size 64] [--batch-size 64] [--epochs 3] [--repeats 5]
                                [--threads 1] [--arch test_resnet]
 """
 
@@ -110,44 +111,57 @@ def bgbench_loop(data: Path, out: Path, arch: str, batch: int, epochs: int, size
     return float(result["history"][-1]["images_per_s"])
 
 
+def measure(args: argparse.Namespace, data: Path, tensors: dict[str, torch.Tensor], tmp: Path) -> dict:
+    """{"plain no swap": [img/s, ...], "bgbench no swap": [...], ..., "ratio swap": [...]}: each repeat
+    runs the two loops back to back (plain first on even repeats, bgbench first on odd ones) and its
+    ratio pairs them, so a slow spell of the machine falls on both figures of a ratio."""
+    speeds: dict[str, list[float]] = {}
+    for r in range(args.repeats):
+        for swap in (False, True):
+            key = "swap" if swap else "no swap"
+            order = ("plain", "bgbench") if r % 2 == 0 else ("bgbench", "plain")
+            got = {}
+            for name in order:
+                if name == "plain":
+                    got[name] = plain_loop(tensors, args.arch, args.batch_size, args.epochs, swap)
+                else:
+                    got[name] = bgbench_loop(data, tmp / f"run{r}{int(swap)}", args.arch, args.batch_size,
+                                             args.epochs, args.size, swap)
+            for name, value in got.items():
+                speeds.setdefault(f"{name} {key}", []).append(value)
+            speeds.setdefault(f"ratio {key}", []).append(got["bgbench"] / got["plain"])
+    return speeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=None, help="Data folder (default: a temporary one).")
     parser.add_argument("--arch", default="test_resnet")
-    parser.add_argument("--per-class", type=int, default=40)
+    parser.add_argument("--per-class", type=int, default=60)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads of both loops (1: steady figures on a shared machine)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bgbench-train-bench-") as tmp:
-        work = args.work or Path(tmp)
-        data = make_data(work, args.per_class, args.size)
+        data = make_data(args.work or Path(tmp), args.per_class, args.size)
         tensors = _tensors(data)
-        speeds: dict[str, list[float]] = {}
-        for r in range(args.repeats):
-            for swap in (False, True):
-                key = "swap" if swap else "no swap"
-                speeds.setdefault(f"plain {key}", []).append(
-                    plain_loop(tensors, args.arch, args.batch_size, args.epochs, swap))
-                speeds.setdefault(f"bgbench {key}", []).append(
-                    bgbench_loop(data, Path(tmp) / f"run{r}{int(swap)}", args.arch, args.batch_size,
-                                 args.epochs, args.size, swap))
+        speeds = measure(args, data, tensors, Path(tmp))
         median = {k: statistics.median(v) for k, v in speeds.items()}
-        n = len(tensors["labels"])
-        print(f"{args.arch}, {n} images at {args.size} px, batch {args.batch_size}, {args.epochs} epochs, "
-              f"CPU ({torch.get_num_threads()} threads), median of {args.repeats}")
+        print(f"{args.arch}, {len(tensors['labels'])} images at {args.size} px, batch {args.batch_size}, "
+              f"{args.epochs} epochs, CPU ({torch.get_num_threads()} threads), medians of {args.repeats}")
         print(f"{'':<9} {'plain img/s':>12} {'bgbench img/s':>14} {'ratio':>6} {'target':>7}")
         report = {}
         for key, target in (("no swap", 0.9), ("swap", 0.85)):
-            plain, ours = median[f"plain {key}"], median[f"bgbench {key}"]
-            runs = {k: [round(s, 1) for s in v] for k, v in speeds.items() if k.split(" ", 1)[1] == key}
-            report[key] = {"plain": round(plain, 1), "bgbench": round(ours, 1),
-                           "ratio": round(ours / plain, 3), "target": target, "runs": runs}
-            print(f"{key:<9} {plain:>12.0f} {ours:>14.0f} {ours / plain:>6.2f} {target:>7.2f}")
+            plain, ours, ratio = median[f"plain {key}"], median[f"bgbench {key}"], median[f"ratio {key}"]
+            runs = {k: [round(s, 3) for s in v] for k, v in speeds.items() if k.split(" ", 1)[1] == key}
+            report[key] = {"plain": round(plain, 1), "bgbench": round(ours, 1), "ratio": round(ratio, 3),
+                           "target": target, "runs": runs}
+            print(f"{key:<9} {plain:>12.0f} {ours:>14.0f} {ratio:>6.2f} {target:>7.2f}")
+        print("(ratio: the median of the paired per-repeat ratios bgbench / plain)")
         print(json.dumps(report))
     return 0
 

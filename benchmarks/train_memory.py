@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("bgbench train --epochs 1 --swap 0.5", rss, secs, tail))
         print(f"\n{'step':<38} {'peak RSS':>10} {'time':>8}")
         for name, rss, secs, _ in rows:
-            print(f"{name:<38} {rss / 1024 ** 2:>8.2f} GB {secs:>7.0f}s")
+            print(f"{name:<38} {rss / 1024 ** 2:>7.2f} GiB {secs:>7.0f}s")
         for name, _, _, tail in rows:
             print(f"\n[{name}]\n{tail}")
         print(json.dumps({"images": 9 * args.per_class, "side": SIDE,

@@ -137,17 +137,18 @@ class BackgroundSwap(torch.nn.Module):
         swap, index = self.draw(labels.to(images.device), images.device)
         if not bool(swap.any()):
             return images
-        x = images.float().div(255.0) if images.dtype == torch.uint8 else images.float()
-        m = masks.to(images.device).float()
-        rows = swap.nonzero().squeeze(1)
-        fg, fg_mask = x[rows], m[rows]
+        rows = swap.nonzero().squeeze(1)  # only these images are converted, composited and written
+        fg = images[rows].float().div_(255.0) if images.dtype == torch.uint8 else images[rows].float()
+        fg_mask = masks[rows.to(masks.device)].to(images.device).float()
         if self.scale != (1.0, 1.0) or self.translate > 0:
             fg, fg_mask = self._move(fg, fg_mask)
-        out = x.clone()
-        out[rows] = composite_torch(fg, self.backgrounds(index[rows], images), fg_mask)
+        mixed = composite_torch(fg, self.backgrounds(index[rows], images), fg_mask)
+        out = images.clone()
         if images.dtype == torch.uint8:
-            return out.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
-        return out.to(images.dtype)
+            out[rows] = mixed.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        else:
+            out[rows] = mixed.to(images.dtype)
+        return out
 
 
 @dataclass
