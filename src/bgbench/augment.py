@@ -39,8 +39,10 @@ SWAP_CLASSES = ("any", "other")
 class BackgroundSwap(torch.nn.Module):
     """Paste foregrounds onto backgrounds from a bank, with probability ``p`` per image.
 
-    ``backgrounds``: the bank, uint8 or float in [0, 1], (M, 3, H, W) (moved to the device of the
-    batch and resized to its size once, bilinear, when they differ); ``background_labels``: int64
+    ``backgrounds``: the bank, a tensor uint8 or float in [0, 1] (M, 3, H, W), or a uint8 numpy array
+    (M, H, W, 3) such as a memmap of a cache file; each batch reads, converts and (bilinear, when the
+    sizes differ) resizes only the bank images it draws, on the batch's device, so the bank is never
+    copied whole; ``background_labels``: int64
     (M,) class of each bank image. ``swap_classes``: ``any`` (uniform over the bank; default) or ``other``
     (uniform over the bank images of other classes). ``scale``: (low, high) factor range of the
     foreground's size (1, 1 = unchanged); ``translate``: the largest shift as a fraction of the image
@@ -48,7 +50,8 @@ class BackgroundSwap(torch.nn.Module):
     device).
     """
 
-    def __init__(self, backgrounds: torch.Tensor, background_labels: torch.Tensor | np.ndarray, *,
+    def __init__(self, backgrounds: torch.Tensor | np.ndarray,
+                 background_labels: torch.Tensor | np.ndarray, *,
                  p: float = 0.5, swap_classes: str = "any", scale: tuple[float, float] = (1.0, 1.0),
                  translate: float = 0.0, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -61,28 +64,33 @@ class BackgroundSwap(torch.nn.Module):
             raise BgbenchError(f"scale range must satisfy 0 < low <= high, got {scale}")
         if not 0.0 <= translate <= 1.0:
             raise BgbenchError(f"translate must be in [0, 1], got {translate}")
-        if backgrounds.ndim != 4 or backgrounds.shape[1] != 3 or len(backgrounds) == 0:
-            raise BgbenchError(f"background bank must be a non-empty (M, 3, H, W) tensor, "
-                               f"got {tuple(backgrounds.shape)}")
+        channels = backgrounds.shape[3] if isinstance(backgrounds, np.ndarray) else backgrounds.shape[1]
+        if backgrounds.ndim != 4 or channels != 3 or len(backgrounds) == 0:
+            raise BgbenchError(f"background bank must be a non-empty (M, 3, H, W) tensor or (M, H, W, 3) "
+                               f"uint8 array, got {tuple(backgrounds.shape)}")
         self.bank = backgrounds
         self.bank_labels = torch.as_tensor(np.asarray(background_labels), dtype=torch.long)
         if self.bank_labels.shape != (len(backgrounds),):
             raise BgbenchError("background_labels must have one label per bank image")
         self.p, self.swap_classes, self.scale, self.translate = p, swap_classes, scale, translate
         self.generator = generator
-        self._ready: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _bank_for(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The bank as float [0, 1] on the batch's device and size (cached)."""
-        key = (str(images.device), tuple(images.shape[2:]))
-        if key not in self._ready:
-            bank = self.bank.to(images.device)
-            bank = bank.float().div(255.0) if bank.dtype == torch.uint8 else bank.float()
-            if tuple(bank.shape[2:]) != tuple(images.shape[2:]):
-                bank = F.interpolate(bank, size=tuple(images.shape[2:]), mode="bilinear", align_corners=False,
-                                     antialias=True).clamp(0.0, 1.0)
-            self._ready[key] = (bank, self.bank_labels.to(images.device))
-        return self._ready[key]
+    def backgrounds(self, index: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """The bank images ``index`` (int64 (K,)) as float [0, 1] (K, 3, H, W) on the batch's device
+        and size (bilinear, antialiased, when the bank's size differs). Only these K rows are read and
+        converted: a numpy bank (e.g. a memmap) through :func:`bgbench.rowfile.read_rows`."""
+        if isinstance(self.bank, np.ndarray):
+            from bgbench.rowfile import read_rows
+
+            rows = torch.from_numpy(read_rows(self.bank, index.cpu().numpy())).permute(0, 3, 1, 2)
+        else:
+            rows = self.bank[index.to(self.bank.device)]
+        rows = rows.to(images.device)
+        rows = rows.float().div(255.0) if rows.dtype == torch.uint8 else rows.float()
+        if tuple(rows.shape[2:]) != tuple(images.shape[2:]):
+            rows = F.interpolate(rows, size=tuple(images.shape[2:]), mode="bilinear", align_corners=False,
+                                 antialias=True).clamp(0.0, 1.0)
+        return rows
 
     def _rand(self, *shape: int) -> torch.Tensor:
         """Uniform [0, 1) draws from the generator (on its own device, CPU by default)."""
@@ -126,21 +134,21 @@ class BackgroundSwap(torch.nn.Module):
             masks = masks[:, None]
         if images.ndim != 4 or masks.shape[0] != images.shape[0] or masks.shape[2:] != images.shape[2:]:
             raise BgbenchError(f"images {tuple(images.shape)} and masks {tuple(masks.shape)} do not match")
-        bank, _ = self._bank_for(images)
         swap, index = self.draw(labels.to(images.device), images.device)
         if not bool(swap.any()):
             return images
-        x = images.float().div(255.0) if images.dtype == torch.uint8 else images.float()
-        m = masks.to(images.device).float()
-        rows = swap.nonzero().squeeze(1)
-        fg, fg_mask = x[rows], m[rows]
+        rows = swap.nonzero().squeeze(1)  # only these images are converted, composited and written
+        fg = images[rows].float().div_(255.0) if images.dtype == torch.uint8 else images[rows].float()
+        fg_mask = masks[rows.to(masks.device)].to(images.device).float()
         if self.scale != (1.0, 1.0) or self.translate > 0:
             fg, fg_mask = self._move(fg, fg_mask)
-        out = x.clone()
-        out[rows] = composite_torch(fg, bank[index[rows]], fg_mask)
+        mixed = composite_torch(fg, self.backgrounds(index[rows], images), fg_mask)
+        out = images.clone()
         if images.dtype == torch.uint8:
-            return out.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
-        return out.to(images.dtype)
+            out[rows] = mixed.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        else:
+            out[rows] = mixed.to(images.dtype)
+        return out
 
 
 @dataclass
@@ -160,14 +168,15 @@ class SwapData:
 
 def load_swap_data(root: str | Path, split: str = "train", *, cache: bool = True,
                    quiet: bool = False) -> SwapData:
-    """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split``; BgbenchError (naming the
-    folder) when the masks are missing or do not line up with the images."""
+    """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split`` (with ``cache``: read-only memmaps
+    of the cache files; read batches with :func:`bgbench.rowfile.read_rows`); BgbenchError (naming
+    the folder) when the masks are missing or do not line up with the images."""
     from bgbench.dataset import load_variant
 
     root = Path(root)
     mask_folder(root, split)  # fail before decoding anything
     original = load_variant(root, "original", split, cache=cache, quiet=quiet)
-    masks = aligned_masks(root, split, original.paths, quiet=quiet)
+    masks = aligned_masks(root, split, original.paths, quiet=quiet, cache=cache)
     bank = load_variant(root, "only_bg_t", split, cache=cache, quiet=quiet)
     return SwapData(images=original.images, masks=masks, labels=original.labels, bank=bank.images,
                     bank_labels=bank.labels, class_names=list(original.class_names))
@@ -185,13 +194,15 @@ def mask_folder(root: str | Path, split: str, needed_by: str = "background swap"
     return folder
 
 
-def aligned_masks(root: str | Path, split: str, paths: list[str], *, quiet: bool = False) -> np.ndarray:
+def aligned_masks(root: str | Path, split: str, paths: list[str], *, quiet: bool = False, cache: bool = False,
+                  cache_dir: str | Path | None = None) -> np.ndarray:
     """uint8 (N, H, W) 0/1 masks of ``fg_mask/<split>`` aligned with the image ``paths`` (one per
-    ``<class>/<stem>``); BgbenchError naming the folder when they are missing or do not line up."""
+    ``<class>/<stem>``); BgbenchError naming the folder when they are missing or do not line up.
+    ``cache``: a read-only memmap of a cache file (see :func:`bgbench.dataset.load_masks`)."""
     from bgbench.dataset import load_masks
 
     folder = mask_folder(root, split)
-    masks = load_masks(root, split, quiet=quiet)
+    masks = load_masks(root, split, quiet=quiet, cache=cache, cache_dir=cache_dir)
     if [Path(p).with_suffix("").parts[-2:] for p in masks.paths] != [
             Path(p).with_suffix("").parts[-2:] for p in paths]:
         raise BgbenchError("does not hold one mask per training image (same class and stem)", folder)

@@ -48,12 +48,16 @@ from bgbench.errors import BgbenchError
 from bgbench.hashing import sha256_bytes
 from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, class_folders, list_image_folder, variant_dir
 from bgbench.progress import progress
+from bgbench.rowfile import RowWriter, open_rows, read_rows
 
 CACHE_FORMAT = 2
 """Bumped whenever the cache entry layout or the decoding changes (old entries are then ignored)."""
 
 PARALLEL_MIN_IMAGES = 64
 """Below this many images decoding runs in the calling thread."""
+
+COPY_CHUNK = 256
+"""Rows copied at a time when a cache file is rewritten (bounded memory)."""
 
 __all__ = ["MaskData", "VariantData", "cache_root", "decode_image", "load_masks", "load_variant",
            "variant_fingerprint"]
@@ -186,7 +190,7 @@ OUTSIDE_TREE = "file outside the dataset folder (a symbolic link leads out of it
 """Skip reason of an image file that resolves outside the tree's root."""
 
 
-def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int],
+def _decode_into(out: np.ndarray | RowWriter, index: int, path: Path, shape: tuple[int, int],
                  root: Containment) -> tuple[str, str | None]:
     """Decode ``path`` into ``out[index]``; returns (sha256 of the bytes, error reason or None).
 
@@ -208,8 +212,9 @@ def _decode_into(out: np.ndarray, index: int, path: Path, shape: tuple[int, int]
     return sha, None
 
 
-def _decode_all(files: list[tuple[Path, int]], root: Path, out: np.ndarray, shape: tuple[int, int],
-                workers: int | None, desc: str, quiet: bool = False) -> tuple[list[str], list[str | None]]:
+def _decode_all(files: list[tuple[Path, int]], root: Path, out: np.ndarray | RowWriter,
+                shape: tuple[int, int], workers: int | None, desc: str,
+                quiet: bool = False) -> tuple[list[str], list[str | None]]:
     """Decode every file into ``out``; returns per-file byte hashes and error reasons."""
     n = len(files)
     hashes: list[str] = [""] * n
@@ -277,19 +282,18 @@ def _read_cache(entry: Path) -> dict | None:
 def _write_cache(entry: Path, images_tmp: Path, keep: np.ndarray, meta: dict) -> np.ndarray:
     """Move the decoded rows ``keep`` of the temporary array into the cache entry atomically."""
     entry.mkdir(parents=True, exist_ok=True)
-    full = np.load(images_tmp, mmap_mode="r+", allow_pickle=False)
     if keep.all():
-        del full
         os.replace(images_tmp, entry / "images.npy")
-    else:  # compact: copy the readable rows into a fresh file, then drop the temporary one
+    else:  # compact: copy the readable rows into a fresh file in chunks, then drop the temporary one
         fd, tmp = tempfile.mkstemp(prefix=".images.npy.tmp-", dir=entry)
         os.close(fd)
         try:
-            dense = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                              shape=(int(keep.sum()), *full.shape[1:]))
-            dense[:] = full[keep]
-            dense.flush()
-            del dense, full
+            full = open_rows(images_tmp)
+            rows = np.flatnonzero(keep)
+            with RowWriter(tmp, (rows.size, *full.shape[1:])) as dense:
+                for start in range(0, rows.size, COPY_CHUNK):
+                    dense.write(start, read_rows(full, rows[start:start + COPY_CHUNK]))
+            del full
             os.replace(tmp, entry / "images.npy")
         except BaseException:
             with suppress(FileNotFoundError):
@@ -356,10 +360,9 @@ def _decode_to_cache(listing: _Listing, shape: tuple[int, int], entry: Path, wor
     os.close(fd)
     images_tmp = Path(tmp_name)
     try:
-        out = np.lib.format.open_memmap(images_tmp, mode="w+", dtype=np.uint8, shape=(n, *shape, 3))
-        hashes, errors = _decode_all(listing.files, listing.root, out, shape, workers, _desc(listing), quiet)
-        out.flush()
-        del out
+        with RowWriter(images_tmp, (n, *shape, 3)) as out:  # pwrite: the decoded pixels stay out of the RSS
+            hashes, errors = _decode_all(listing.files, listing.root, out, shape, workers, _desc(listing),
+                                         quiet)
         keep, skipped, fingerprint = _check_decoded(listing, hashes, errors, shape)
         meta = {"format": CACHE_FORMAT, "root": str(listing.root.resolve()), "variant": listing.variant,
                 "split": listing.split, "shape": [int(keep.sum()), *shape, 3], "paths_all": listing.rels,
@@ -424,28 +427,84 @@ def _as_binary_mask(arr: np.ndarray, path: Path) -> np.ndarray:
     return arr.astype(np.uint8)
 
 
-def load_masks(root: str | Path, split: str = "val", *, quiet: bool = False) -> MaskData:
+def load_masks(root: str | Path, split: str = "val", *, quiet: bool = False, cache: bool = False,
+               cache_dir: str | Path | None = None) -> MaskData:
     """Read every ``<root>/fg_mask/<split>/<class>/<stem>.npy`` in sorted (ImageFolder) order.
 
     Each file must hold a 0/1 (or bool) array of shape (H, W) (an (H, W, 1|3) array with equal
     channels is accepted), all of one shape. Loaded with ``allow_pickle=False``. Returns uint8
     masks (N, H, W). Any bad file raises ``BgbenchError`` naming it.
+    ``cache=True``: the masks are written once, one at a time, to a ``.npy`` under the cache folder
+    (keyed like the images' cache on the files' paths, sizes and mtimes) and returned as a read-only
+    memmap, so a large split (45k masks at 224 px are 2.3 GB) is never held in memory.
     """
     root = Path(root)
     files, names = _list_variant(root, MASK_VARIANT, split, frozenset({MASK_SUFFIX}))
+    labels = np.array([label for _, label in files], dtype=np.int64)
+    paths = [p.relative_to(root).as_posix() for p, _ in files]
+    if cache:
+        entry = cache_root(cache_dir) / "masks" / variant_fingerprint(files, root)
+        masks = _cached_masks(entry, paths)
+        if masks is None:
+            masks = _masks_to_cache(files, entry, paths, split, quiet)
+    else:
+        masks = _masks_in_memory(files, split, quiet)
+    return MaskData(masks=masks, labels=labels, paths=paths, class_names=names)
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise BgbenchError(f"cannot read mask ({str(exc).splitlines()[0] if str(exc) else exc!r})",
+                           path) from exc
+    return _as_binary_mask(np.asarray(arr), path)
+
+
+def _masks_in_memory(files: list[tuple[Path, int]], split: str, quiet: bool) -> np.ndarray:
     masks: np.ndarray | None = None
     for i, (path, _) in enumerate(progress(files, desc=f"masks {split}", unit="mask", quiet=quiet)):
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise BgbenchError(f"cannot read mask ({str(exc).splitlines()[0] if str(exc) else exc!r})",
-                               path) from exc
-        mask = _as_binary_mask(np.asarray(arr), path)
+        mask = _read_mask(path)
         if masks is None:
             masks = np.empty((len(files), *mask.shape), dtype=np.uint8)
         elif mask.shape != masks.shape[1:]:
             raise BgbenchError(f"mask has shape {mask.shape}, but the first mask has {masks.shape[1:]}", path)
         masks[i] = mask
     assert masks is not None  # _list_variant guarantees at least one file
-    return MaskData(masks=masks, labels=np.array([label for _, label in files], dtype=np.int64),
-                    paths=[p.relative_to(root).as_posix() for p, _ in files], class_names=names)
+    return masks
+
+
+def _cached_masks(entry: Path, paths: list[str]) -> np.ndarray | None:
+    """The memmap of a complete masks cache entry for ``paths``, or None."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        if meta.get("format") != CACHE_FORMAT or meta.get("paths") != paths:
+            return None
+        masks = open_rows(entry / "masks.npy")
+    except (OSError, ValueError):
+        return None
+    return masks if list(masks.shape) == meta["shape"] and masks.dtype == np.uint8 else None
+
+
+def _masks_to_cache(files: list[tuple[Path, int]], entry: Path, paths: list[str], split: str,
+                    quiet: bool) -> np.ndarray:
+    """Check and write every mask into ``entry/masks.npy`` (atomically, ``meta.json`` last)."""
+    entry.mkdir(parents=True, exist_ok=True)
+    first = _read_mask(files[0][0])
+    fd, tmp = tempfile.mkstemp(prefix=".masks.npy.tmp-", dir=entry)
+    os.close(fd)
+    try:
+        with RowWriter(tmp, (len(files), *first.shape)) as out:
+            for i, (path, _) in enumerate(progress(files, desc=f"masks {split}", unit="mask", quiet=quiet)):
+                mask = first if i == 0 else _read_mask(path)
+                if mask.shape != first.shape:
+                    raise BgbenchError(f"mask has shape {mask.shape}, but the first mask has {first.shape}",
+                                       path)
+                out[i] = mask
+        os.replace(tmp, entry / "masks.npy")
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+    atomic_write_json(entry / "meta.json", {"format": CACHE_FORMAT, "shape": [len(files), *first.shape],
+                                            "paths": paths})
+    return open_rows(entry / "masks.npy")

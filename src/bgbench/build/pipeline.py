@@ -22,7 +22,7 @@ import contextlib
 import errno
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from bgbench.variants import (
     PHASE1_VARIANTS,
     box_crop_fractions,
     box_problem,
+    resize_crop,
     single_image_variants,
 )
 
@@ -58,7 +59,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the authors' generator: one box per image, GrabCut, 90% crop coverage, Resize 256 + crop 224
     "released": {"single_box": True, "segmenter": "grabcut", "max_box_fraction": 0.9, "min_box_inside": 0.5,
                  "resize": 256, "size": 224, "grabcut_iters": 5},
+    # IN-9L, the training set: original of every image of the nine classes, boxed or not, no box
+    # filters; the variants that need a box (and the mixed ones) for the boxed subset
+    "in9l": {"all_images": True, "split": "train", "max_box_fraction": 1.0, "min_box_inside": 0.0},
 }
+
+IN9L_NOTE = ("IN-9L: original of every readable image of the classes, boxed or not, without the box "
+             "filters; the box variants, fg_mask and mixed images only for the boxed subset")
 
 # drop-reason categories of the build itself (beside the readers' ones from bgbench.sources.reasons)
 SEVERAL_BOXES = "several boxes"
@@ -68,6 +75,7 @@ NO_STRIP = "no background strip outside the boxes"
 SEGMENTATION_FAILED = "segmentation failed"
 EMPTY_AFTER_CROP = "foreground empty after the centre crop"
 INTERNAL_ERROR = "internal error"
+UNLABELLED = "unlabelled"  # the class folder of a sample whose label is outside the class list
 
 PHASE1_OUTPUTS: tuple[str, ...] = (*PHASE1_VARIANTS, MASK_VARIANT)
 
@@ -93,6 +101,15 @@ class BuildConfig:
     masks: str | None = None
     class_map: str | None = None
     jpeg_quality: int = 95
+    all_images: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The output-defining options; ``all_images`` only when set, so the configuration (and its
+        hash) of every other build stays what it was before the option existed."""
+        values = asdict(self)
+        if not self.all_images:
+            del values["all_images"]
+        return values
 
     def validate(self) -> None:
         if self.split not in SPLITS:
@@ -190,8 +207,15 @@ def _error_reason(exc: BgbenchError, path: Path) -> str:
 def process_image(task: _Phase1Task) -> dict[str, Any]:
     """Phase 1 for one source image: write its variants and its record; never raises for bad input."""
     record = _base_record(task)
+    all_images = task.context.config.all_images
+    if all_images:
+        record["boxed"] = False
     try:
         reason = _process_image(task, record)
+        if all_images:
+            record["boxed"] = reason is None
+            if reason is not None and task.class_folder != UNLABELLED:
+                reason = _original_only(task, record, reason)
     except BgbenchError as exc:
         reason = _error_reason(exc, task.sample.image_path)
     except OSError as exc:
@@ -212,6 +236,24 @@ def process_image(task: _Phase1Task) -> dict[str, Any]:
                                   task.sample.stem)).unlink(missing_ok=True)
     write_record(task.context.out, task.context.config.split, record)
     return record
+
+
+def _original_only(task: _Phase1Task, record: dict[str, Any], box_reason: str) -> None:
+    """IN-9L (``all_images``): write only ``original`` of an image whose box variants cannot be made
+    (``box_reason`` says why; recorded); returns None (the image is kept). BgbenchError (dropped)
+    when the image itself cannot be decoded."""
+    from bgbench.sources import load_image
+
+    config, out = task.context.config, task.context.out
+    for name in PHASE1_OUTPUTS:  # anything a failed box path wrote
+        variant_path(out, name, config.split, task.class_folder, task.sample.stem).unlink(missing_ok=True)
+    image = load_image(task.sample.image_path)
+    record["image_size"] = [int(image.shape[1]), int(image.shape[0])]
+    record["box_reason"] = " ".join(box_reason.split())
+    record["mask_method"] = None
+    write_variant(out, "original", config.split, task.class_folder, task.sample.stem,
+                  resize_crop(image, config.resize, config.size), config.jpeg_quality)
+    return None
 
 
 def _process_image(task: _Phase1Task, record: dict[str, Any]) -> str | None:
@@ -324,8 +366,8 @@ def _finished(record: dict[str, Any] | None, out: str, split: str) -> bool:
         return False
     if record.get("status") != "kept":
         return not str(record.get("reason") or "").startswith(INTERNAL_ERROR)  # retry unexpected errors
-    return all(nonempty(variant_path(out, v, split, record["class"], record["stem"]))
-               for v in PHASE1_OUTPUTS)
+    outputs = PHASE1_OUTPUTS if record.get("boxed", True) else ("original",)
+    return all(nonempty(variant_path(out, v, split, record["class"], record["stem"])) for v in outputs)
 
 
 # ----------------------------------------------------------------------------- phase 2
@@ -367,8 +409,6 @@ def _select_and_process(pool: Executor, samples: list[Sample], config: BuildConf
     ranking and the (deterministic) filter outcomes, so resumed, serial, pooled and Ray builds process
     the same images. Every processed image, kept or dropped, gets a record (a manifest line).
     """
-    from bgbench.sources import rank_per_class
-
     out, split = context.out, config.split
     stored: dict[str, dict[str, Any]] = {}
     run = 0
@@ -382,7 +422,7 @@ def _select_and_process(pool: Executor, samples: list[Sample], config: BuildConf
                 assert record is not None
                 stored[s.source_id] = record
             else:
-                todo.append(_Phase1Task(s, folders[s.label] if 0 <= s.label < len(folders) else "unlabelled",
+                todo.append(_Phase1Task(s, folders[s.label] if 0 <= s.label < len(folders) else UNLABELLED,
                                         context))
         for rec in pool.map(process_image, todo, desc=desc):
             stored[rec["source_id"]] = rec
@@ -391,7 +431,7 @@ def _select_and_process(pool: Executor, samples: list[Sample], config: BuildConf
     if config.per_class is None:
         process(samples, "segment")
     else:
-        ranked = rank_per_class(samples, config.seed)
+        ranked = _ranked(samples, config)
         taken = dict.fromkeys(ranked, 0)
         kept = dict.fromkeys(ranked, 0)
         desc = "segment"
@@ -410,6 +450,19 @@ def _select_and_process(pool: Executor, samples: list[Sample], config: BuildConf
     return [stored[s.source_id] for s in samples if s.source_id in stored], run
 
 
+def _ranked(samples: list[Sample], config: BuildConfig) -> dict[int, list[Sample]]:
+    """Balanced-build candidates of each class, best first (:func:`bgbench.sources.rank_per_class`);
+    with ``all_images`` the samples without a usable box are candidates too."""
+    from bgbench.sources import rank_per_class
+
+    if not config.all_images:
+        return rank_per_class(samples, config.seed)
+    by_id = {s.source_id: s for s in samples}
+    cleared = [replace(s, problem=None) for s in samples]
+    return {label: [by_id[s.source_id] for s in ranked]
+            for label, ranked in rank_per_class(cleared, config.seed).items()}
+
+
 def shortfall(records: list[dict[str, Any]], folders: list[str], per_class: int | None) -> dict[str, int]:
     """{class folder: missing kept images} of the classes a balanced build could not fill (all their
     usable candidates were tried); empty when every class reached ``per_class`` or without it."""
@@ -419,6 +472,37 @@ def shortfall(records: list[dict[str, Any]], folders: list[str], per_class: int 
     return {name: per_class - kept[name] for name in folders if kept[name] < per_class}
 
 
+def _mix_tasks(records: list[dict[str, Any]], samples: list[Sample], config: BuildConfig, n_classes: int,
+               out_path: Path) -> list[MixTask]:
+    """Phase 2's tasks: the donors of every kept image with box variants (all kept ones except in an
+    IN-9L build: the mixed variants need a foreground and an only_bg_t), recorded in its record."""
+    kept = [r for r in records if r["status"] == "kept" and r.get("boxed", True)]
+    donors = choose_donors([r["source_id"] for r in kept], [r["label"] for r in kept], n_classes, config.seed)
+    paths = {s.source_id: s.image_path for s in samples}
+    sources = [MixSource.of(paths[r["source_id"]], r) for r in kept]
+    tasks = []
+    for i, rec in enumerate(kept):
+        rec["donors"] = {v: None if donors[v][i] is None else _donor_ref(kept[donors[v][i]])
+                         for v in MIXED_VARIANTS}
+        tasks.append(MixTask(
+            rec, sources[i],
+            {v: None if donors[v][i] is None else sources[donors[v][i]] for v in MIXED_VARIANTS},
+            str(out_path), config.split, config.resize, config.size, config.jpeg_quality))
+    return tasks
+
+
+def in9l_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an IN-9L (``all_images``) build adds to the summary: the note saying what the split holds,
+    the kept images with box variants (``boxed``) and with ``original`` only, and why (by category)."""
+    from bgbench.sources.reasons import reason_category
+
+    kept = [r for r in records if r["status"] == "kept"]
+    unboxed = Counter(reason_category(r.get("box_reason")) for r in kept if not r.get("boxed"))
+    return {"training_set": IN9L_NOTE, "boxed": sum(1 for r in kept if r.get("boxed")),
+            "original_only": sum(unboxed.values()),
+            "original_only_reasons": dict(sorted(unboxed.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
 def build_dataset(source: str | Path, out: str | Path, *, executor: str = "serial",
                   workers: int | None = None, quiet: bool = False, **options: Any) -> BuildResult:
     """Build the IN-9 variants of one split of SOURCE into OUT; returns the split's summary.
@@ -426,9 +510,13 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     Options (all output-defining; see :class:`BuildConfig`): source_format, split, segmenter
     (grabcut|box|mask), per_class, seed, grabcut_iters, grabcut_tries, min_mask_fraction,
     max_box_fraction, min_box_inside, size, resize, single_box, masks, class_map, jpeg_quality,
-    preset ("released"). ``per_class`` N makes a balanced build: N *kept* images per class, dropped
-    candidates replaced by the class's next ranked ones (a class that runs out is reported in the
-    summary's ``shortfall``). ``executor`` (serial|process|ray) and ``workers`` only change the speed.
+    all_images, preset ("released", or "in9l": the IN-9L training set, see ``PRESETS``). With
+    ``all_images`` every readable image of the classes is kept with its ``original``, boxed or not; the
+    box variants, fg_mask and mixed images are made for the images that pass the box checks (records
+    say ``boxed`` true/false and, when false, ``box_reason``). ``per_class`` N makes a balanced build:
+    N *kept* images per class, dropped candidates replaced by the class's next ranked ones (a class
+    that runs out is reported in the summary's ``shortfall``). ``executor`` (serial|process|ray) and
+    ``workers`` only change the speed.
     Raises BgbenchError before anything is written for a wrong source, bad options (executor and
     workers included), or an OUT built with other arguments.
     Returns a :class:`~bgbench.build.result.BuildResult` (``result["summary"]``, ``["config"]``,
@@ -447,7 +535,7 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     samples = list(source_set.samples)
     folders = class_folder_names(list(source_set.class_names))
     out_path = Path(out).resolve()
-    config_dict = asdict(config)
+    config_dict = config.to_json()
     if prepare_output(out_path, config.split, config_dict):
         remove_stale_temp_files(out_path)  # left by a killed run
 
@@ -457,19 +545,7 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     with open_executor(executor, workers, quiet=quiet) as pool:
         records, phase1_run = _select_and_process(pool, samples, config, folders, context)
 
-        kept = [r for r in records if r["status"] == "kept"]
-        donors = choose_donors([r["source_id"] for r in kept], [r["label"] for r in kept], len(folders),
-                               config.seed)
-        paths = {s.source_id: s.image_path for s in samples}
-        sources = [MixSource.of(paths[r["source_id"]], r) for r in kept]
-        mix_tasks = []
-        for i, rec in enumerate(kept):
-            rec["donors"] = {v: None if donors[v][i] is None else _donor_ref(kept[donors[v][i]])
-                             for v in MIXED_VARIANTS}
-            mix_tasks.append(MixTask(
-                rec, sources[i], {v: None if donors[v][i] is None else sources[donors[v][i]]
-                                  for v in MIXED_VARIANTS},
-                str(out_path), config.split, config.resize, config.size, config.jpeg_quality))
+        mix_tasks = _mix_tasks(records, samples, config, len(folders), out_path)
         pending = [t for t in mix_tasks if missing_variants(t)]
         pool.map(mix_image, pending, desc="mix")
 
@@ -477,5 +553,7 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     summary["per_class_target"] = config.per_class
     summary["shortfall"] = shortfall(records, folders, config.per_class)
     summary["source"] = source_set.summary() if hasattr(source_set, "summary") else {}
+    if config.all_images:
+        summary.update(in9l_summary(records))
     build = write_outputs(out_path, config.split, records, config_dict, summary)
     return BuildResult.of_run(build, out_path, config.split, {"phase1": phase1_run, "mixed": len(pending)})

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help="Output folder (released IN-9 layout; a re-run resumes)."),
         source_format: str = typer.Option("imagenet", "--source-format", help="imagenet|voc|coco|folder."),
         segmenter: str = typer.Option(None, "--segmenter", help="grabcut (default) | box | mask."),
-        split: str = typer.Option("val", "--split", help="val | train."),
+        split: str = typer.Option(None, "--split", help="val (default) | train (the in9l preset's)."),
         per_class: int = typer.Option(None, "--per-class", callback=bounded("--per-class", 1),
                                       help="Balanced: N kept images per class."),
         workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1),
@@ -40,7 +40,10 @@ def register(app: typer.Typer) -> None:
                                    help="Shorter side before the centre crop (256)."),
         single_box: bool = typer.Option(
             None, "--single-box/--any-boxes", help="Paper filter: exactly one box."),
-        preset: str = typer.Option(None, "--preset", help="released: the authors' settings."),
+        preset: str = typer.Option(
+            None, "--preset", help="released: the authors' settings; in9l: the IN-9L training set (every "
+            "image of the classes, boxed or not, in original; box variants for the boxed ones; "
+            "--split train)."),
         masks: Path = typer.Option(None, "--masks", help="Folder of provided masks."),
         class_map: Path = typer.Option(None, "--class-map", help="JSON {dataset class: benchmark class}."),
         jpeg_quality: int = typer.Option(None, "--jpeg-quality", callback=bounded("--jpeg-quality", 1, 100),
@@ -56,7 +59,7 @@ def register(app: typer.Typer) -> None:
             grabcut_tries=grabcut_tries,
             max_box_fraction=max_box_fraction, min_box_inside=min_box_inside, size=size, resize=resize,
             single_box=single_box, preset=preset, masks=masks, class_map=class_map, jpeg_quality=jpeg_quality)
-        typer.echo(format_summary(result["summary"], split))
+        typer.echo(format_summary(result["summary"], result["config"]["split"]))
         typer.echo(f"-> {result['out']} (build.json, manifest.jsonl)")
 
 
@@ -88,6 +91,10 @@ def format_summary(summary: dict[str, Any], split: str) -> str:
         lines.append(f"mixed_same on the image's own background (only kept image of its class): "
                      f"{summary['mixed_same_own_background']}")
     lines += gap_lines(summary)
+    if "original_only" in summary:
+        why = ", ".join(f"{reason} {n}" for reason, n in summary["original_only_reasons"].items())
+        lines.append(f"IN-9L: {summary['boxed']} kept with box variants, {summary['original_only']} in "
+                     f"original only" + (f" ({why})" if why else ""))
     iou = summary.get("mask_iou")
     if iou:
         lines.append(f"mask IoU vs provided masks (n={iou['n']}): mean {iou['mean']:.3f}, "

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from bgbench.errors import BgbenchError
+from bgbench.rowfile import read_rows
+
+CHUNK = 256
+"""Rows resized or hashed at a time (bounded memory)."""
 
 
 @dataclass
@@ -15,7 +19,8 @@ class TrainData:
     """``images`` uint8 (N, H, W, 3) (a memmap when cached), ``labels`` int64 (N,) in
     [0, len(class_names)); ``masks`` uint8 (N, H, W) 0/1 and ``bank`` uint8 (M, H, W, 3) with
     ``bank_labels`` int64 (M,) when the background swap is on (else None); ``fingerprint``: the
-    variant's content fingerprint (with the masks' and bank's when used)."""
+    variant's content fingerprint (with the masks' and bank's when used); ``cache``: the folder where
+    :func:`shrink_train_data` writes the working-size copy (None: it is made in memory)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -25,6 +30,7 @@ class TrainData:
     masks: np.ndarray | None = None
     bank: np.ndarray | None = None
     bank_labels: np.ndarray | None = None
+    cache: str | None = None
 
 
 def check_train_split(root: str | Path, variant: str, split: str) -> Path:
@@ -66,11 +72,13 @@ def load_train_data(
     quiet: bool = False,
 ) -> TrainData:
     """Decode the ``split`` of ``variant`` (and with ``swap`` the aligned fg_mask and the only_bg_t
-    bank of the same split). Everything is checked before any output is written."""
+    bank of the same split). Everything is checked before any output is written. With ``cache`` the
+    images, masks and bank are read-only memmaps of cache files (nothing of the split is held in
+    memory) and ``cache`` names the folder for the working-size copy (:func:`shrink_train_data`)."""
     import hashlib
 
     from bgbench.augment import aligned_masks, mask_folder
-    from bgbench.dataset import load_variant
+    from bgbench.dataset import cache_root, load_variant
 
     check_train_split(root, variant, split)
     if swap:
@@ -83,39 +91,39 @@ def load_train_data(
         paths=list(data.paths),
         class_names=list(data.class_names),
         fingerprint=data.fingerprint,
+        cache=str(cache_root(cache_dir)) if cache else None,
     )
     if swap:
-        out.masks = aligned_masks(root, split, data.paths, quiet=quiet)
+        out.masks = aligned_masks(root, split, data.paths, quiet=quiet, cache=cache, cache_dir=cache_dir)
         bank = load_variant(root, "only_bg_t", split, cache=cache, cache_dir=cache_dir, quiet=quiet)
         out.bank, out.bank_labels = bank.images, bank.labels
         digest = hashlib.sha256(f"{data.fingerprint}\0{bank.fingerprint}\0".encode())
-        digest.update(np.ascontiguousarray(out.masks).tobytes())
+        for begin in range(0, len(out.masks), CHUNK):  # the bytes of the whole array, a chunk at a time
+            digest.update(read_rows(out.masks, slice(begin, begin + CHUNK)).tobytes())
         out.fingerprint = digest.hexdigest()
     return out
 
 
-def shrink_train_data(data: TrainData, side: int, chunk: int = 256) -> TrainData:
+def shrink_train_data(data: TrainData, side: int, chunk: int = CHUNK) -> TrainData:
     """``data`` with images, masks and bank resized once to ``side`` x ``side`` when they are larger
     (antialiased bilinear for images; masks area-averaged, then >= 0.5 is foreground), so the swap and
-    the crops of every epoch run at the size the crops need instead of the stored one. The result is
-    in memory (uint8, same dtypes and value ranges); ``data`` itself is returned when nothing is larger."""
+    the crops of every epoch run at the size the crops need instead of the stored one. With
+    ``data.cache`` set the copy is written once, ``chunk`` rows at a time, to a cache file shared by
+    later runs and other processes, and mapped read-only (:func:`bgbench.training.store.shrink_to_cache`);
+    without it the copy is made in memory. Same dtypes and value ranges; ``data`` itself is returned
+    when nothing is larger."""
     from dataclasses import replace
+
+    from bgbench.training.store import shrink_rows, shrink_to_cache
 
     if data.images.shape[1] <= side and data.images.shape[2] <= side:
         return data
+    if data.cache is not None:
+        return shrink_to_cache(data, side, data.cache, chunk=chunk)
 
     def resize(array: np.ndarray, is_mask: bool) -> np.ndarray:
-        import torch
-        import torch.nn.functional as F
-
-        parts = []
-        for begin in range(0, len(array), chunk):
-            block = torch.from_numpy(np.array(array[begin:begin + chunk], dtype=np.float32))
-            block = block[:, None] if is_mask else block.permute(0, 3, 1, 2)
-            small = F.interpolate(block, size=(side, side), mode="area" if is_mask else "bilinear",
-                                  **({} if is_mask else {"align_corners": False, "antialias": True}))
-            small = (small >= 0.5)[:, 0] if is_mask else small.round().clamp(0, 255).permute(0, 2, 3, 1)
-            parts.append(small.to(torch.uint8).numpy())
+        parts = [shrink_rows(read_rows(array, slice(begin, begin + chunk)), side, is_mask)
+                 for begin in range(0, len(array), chunk)]
         shape = (0, side, side) if is_mask else (0, side, side, 3)
         return np.concatenate(parts) if parts else np.zeros(shape, np.uint8)
 
@@ -128,8 +136,9 @@ def shrink_train_data(data: TrainData, side: int, chunk: int = 256) -> TrainData
 
 
 def batch_tensor(images: np.ndarray, index: np.ndarray, device) -> object:
-    """uint8 (B, 3, H, W) tensor on ``device`` of ``images[index]`` (uint8 (N, H, W, 3))."""
+    """uint8 (B, 3, H, W) tensor on ``device`` of ``images[index]`` (uint8 (N, H, W, 3)); rows of a
+    cache file's memmap are read with :func:`bgbench.rowfile.read_rows`."""
     import torch
 
-    block = np.ascontiguousarray(images[index])
+    block = read_rows(images, index)
     return torch.from_numpy(block).to(device).permute(0, 3, 1, 2)

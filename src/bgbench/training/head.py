@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from bgbench.progress import progress
+from bgbench.rowfile import read_rows
 from bgbench.training.data import TrainData, batch_tensor
 from bgbench.training.distributed import SINGLE, DistContext, gather
 from bgbench.training.draws import sample_uniforms
@@ -38,7 +39,7 @@ def _image_batches(data: TrainData, device, swapper, draws: int, seed: int, indi
             idx = indices[lo:lo + FEATURE_BATCH]
             x = batch_tensor(data.images, idx, device)
             if swapper is not None:
-                masks = torch.from_numpy(np.ascontiguousarray(data.masks[idx])).to(device)
+                masks = torch.from_numpy(read_rows(data.masks, idx)).to(device)
                 swapper.set_draws(sample_uniforms(seed, draw, idx))
                 x = swapper(x, masks, labels[idx].to(device))
             yield x.float().div_(255.0)

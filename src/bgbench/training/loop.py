@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from bgbench.progress import progress
+from bgbench.rowfile import read_rows
 from bgbench.training.crops import random_resized_crop, working_size
 from bgbench.training.data import TrainData, batch_tensor, shrink_train_data
 from bgbench.training.distributed import SINGLE, DistContext, sum_across, wrap
@@ -33,9 +34,8 @@ def make_swap(data: TrainData, swap: dict[str, Any] | None):
         return None
     from bgbench.training.draws import SampleSwap
 
-    bank = torch.from_numpy(np.array(data.bank)).permute(0, 3, 1, 2)
     return SampleSwap(
-        bank,
+        data.bank,  # uint8 (M, H, W, 3), often a memmap: each batch reads only the rows it draws
         data.bank_labels,
         p=swap["p"],
         swap_classes=swap["classes"],
@@ -93,7 +93,7 @@ class _Batches:
         x, y = batch_tensor(self.data.images, idx, self.device), self.labels[idx].to(self.device)
         rows = sample_uniforms(self.seed, epoch, idx)
         if self.swapper is not None:
-            masks = torch.from_numpy(np.ascontiguousarray(self.data.masks[idx])).to(self.device)
+            masks = torch.from_numpy(read_rows(self.data.masks, idx)).to(self.device)
             self.swapper.set_draws(rows)
             x = self.swapper(x, masks, y)
         x = random_resized_crop(x.float().div_(255.0), self.size, self.recipe.crop_scale,
