@@ -122,7 +122,7 @@ def test_docs_train_pytorch_snippet_runs(synth_trainval, tmp_path, monkeypatch):
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "train.md").read_text()
     (snippet,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    (tmp_path / "in9").symlink_to(synth_trainval)
+    (tmp_path / "data").symlink_to(synth_trainval)
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(snippet, "docs/train.md", "exec"), scope)

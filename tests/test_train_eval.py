@@ -20,11 +20,13 @@ SMALL = ["--arch", "test_convnext", "--epochs", "1", "--input-size", "32", "--ba
 
 @pytest.fixture(scope="module")
 def train_only(synth_trainval, tmp_path_factory) -> Path:
-    """The train split of synth_trainval alone (links), as a tree built with only --split train."""
+    """The train split of synth_trainval alone (copies: symbolic links out of a tree are refused), as a
+    tree built with only --split train."""
+    import shutil
+
     root = tmp_path_factory.mktemp("train_only") / "tree"
     for variant in ("original", "fg_mask", "only_bg_t"):
-        (root / variant).mkdir(parents=True)
-        (root / variant / "train").symlink_to(synth_trainval / variant / "train")
+        shutil.copytree(synth_trainval / variant / "train", root / variant / "train")
     return root
 
 

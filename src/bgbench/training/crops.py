@@ -32,13 +32,13 @@ def random_resized_crop(
     (grid_sample itself does not antialias).
     Returns float (N, 3, size, size): ``x`` itself when there is nothing to do (no crop, no flip,
     already ``size``)."""
+    if scale == (1.0, 1.0) and not flip and tuple(x.shape[-2:]) == (size, size):
+        return x  # nothing to crop, flip or resize (and nothing drawn from the generator either)
     n = x.shape[0]
     u = draws.cpu().float() if draws is not None else torch.rand((n, 5), generator=generator)
     working = min(x.shape[-1], working_size(size, scale))
     if x.shape[-1] > working or x.shape[-2] > working:  # antialiased shrink first: grid_sample does not
         x = F.interpolate(x, size=(working, working), mode="bilinear", align_corners=False, antialias=True)
-    if scale == (1.0, 1.0) and not flip and tuple(x.shape[-2:]) == (size, size):
-        return x  # nothing to crop, flip or resize (and nothing drawn from the generator either)
     if scale == (1.0, 1.0):  # no crop: the whole image, resized, optionally flipped
         sign = torch.where(u[:, 4] < 0.5, -1.0, 1.0) if flip else torch.ones(n)
         theta = torch.zeros((n, 2, 3))
