@@ -185,3 +185,26 @@ def test_a_broken_manifest_line_is_one_error_naming_the_file(tmp_path):
                                              '"status": "kept", "donors": {"mixed_rand": {"stem": "b"}}}\n')
     with pytest.raises(BgbenchError, match="donors.mixed_rand has no class"):
         background_labels(tmp_path, "val", "mixed_rand", [], ["00_dog"])
+
+
+def test_report_shows_a_heat_map_per_model_and_the_worst_groups(synth_built, tmp_path):
+    from bgbench.report import report
+    from bgbench.report.sections_groups import chosen_table, groups_section
+
+    for name, draws in (("built_only", None), ("with_draws", 2)):
+        evaluate(synth_built, tiny_classifier(), variants="mixed_rand", draws=draws, out=tmp_path / name,
+                 cache=False, group_min=2, quiet=True)
+    docs = {n: json.loads((tmp_path / n / "results.json").read_text()) for n in ("built_only", "with_draws")}
+    assert chosen_table(docs["built_only"])[0] == "mixed_rand (built)"
+    label, table = chosen_table(docs["with_draws"])
+    assert label == "mixed_rand, 2 draws" and table == docs["with_draws"]["draws"]["groups"]["mixed_rand"]
+    section = groups_section(list(docs.items()))
+    worst = table["worst"]
+    row = next(r for r in section.items[-1].rows if r[0] == "with_draws")
+    assert row[2] == f"{worst['foreground'].split('_', 1)[1]} on {worst['background'].split('_', 1)[1]}"
+    assert row[4] == f"{worst['k']}/{worst['n']}"
+    assert groups_section([("plain", {"accuracy": {}})]) is None
+    report([tmp_path / "built_only", tmp_path / "with_draws"], tmp_path / "rep" / "report.html", quiet=True)
+    files = {p.name for p in (tmp_path / "rep" / "report_files").iterdir()}
+    assert {"groups_built_only.png", "groups_with_draws.png"} <= files
+    assert "Foreground x background groups" in (tmp_path / "rep" / "report.md").read_text()
