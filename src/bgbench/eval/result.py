@@ -187,19 +187,22 @@ class EvalResult(Result):
         if gap is not None:
             lines.append(f"  BG-Gap      {100 * gap.value:+.1f} points [{100 * gap.low:+.1f}, "
                          f"{100 * gap.high:+.1f}] ({gap.method})")
-        lines.extend(self.group_lines())
+        lines.extend(self.group_lines(only="mixed_rand"))
         if self.draws is not None:
             lines.extend(draw_lines(self.draws))
-            lines.extend(self.group_lines(draws=True))
+            lines.extend(self.group_lines(draws=True, only="mixed_rand"))
         return lines
 
-    def group_lines(self, draws: bool = False) -> list[str]:
-        """One line per group table: of the built mixed variants, or (``draws``) of the composites."""
+    def group_lines(self, draws: bool = False, only: str | None = None) -> list[str]:
+        """One line per group table (worst group, errors to the background's class): of the built
+        mixed variants, or (``draws``) of the composites; ``only``: just that variant's."""
         if draws:
-            return [f"    groups {name:<11} {table.summary()}"
-                    for name, table in (self.draw_groups or {}).items()]
-        return [f"  groups {name:<11} {r.groups.summary()}" for name, r in self.variants.items()
-                if r.groups is not None]
+            tables = dict(self.draw_groups or {})
+        else:
+            tables = {name: r.groups for name, r in self.variants.items() if r.groups is not None}
+        indent = "    " if draws else "  "
+        return [f"{indent}groups {name:<11} {table.summary()}" for name, table in tables.items()
+                if only is None or name == only]
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         rows = [[name, pct(r.accuracy.value), f"{pct(r.accuracy.low, 0)}-{pct(r.accuracy.high, 0)}",
