@@ -58,6 +58,9 @@ def test_table_equals_loops_and_worst_is_the_minimum_over_eligible_groups(seed):
     assert w.low <= w.value <= w.high and w.method == "wilson"
     errors = counts.sum() - correct.sum()
     assert table.error_to_background_share == pytest.approx(to_bg.sum() / errors)
+    off_in_class = sum(int(((fg == f) & (bg == b) & (preds != f) & (preds >= 0)).sum())
+                       for f in range(c) for b in range(c) if f != b)
+    assert table.error_to_background_chance == pytest.approx(off_in_class / (c - 1) / errors)
     for stat in table.pull_by_background:
         b = stat.bg
         others = [f for f in range(c) if f != b]

@@ -9,7 +9,9 @@ of counts and correct predictions, and says which background classes pull which 
 - the pull of a background class b over all other foregrounds: ``sum_f to_background[f, b] /
   sum_{f != b} counts[f, b]``;
 - the share of all errors that predict the background's class, beside the share expected if each
-  error picked one of the other ``C - 1`` classes uniformly;
+  error that lands on one of the C classes picked one of the other ``C - 1`` uniformly (errors
+  outside the classes, e.g. the 630 ImageNet classes outside IN-9's nine, cannot be pulled to the
+  background's class, so they count in neither);
 - worst-group accuracy: the lowest accuracy among groups with at least ``min_count`` images (ties:
   the larger group, then the first in row-major order), with its 95% interval.
 
@@ -74,7 +76,8 @@ class GroupStat:
 class GroupTable:
     """The group analysis of one mixed variant. Matrices are int64 (C, C), rows = foreground class,
     columns = background class: ``counts`` (images), ``correct`` (predicted as the foreground),
-    ``to_background`` (predicted as the background's class, zero on the diagonal). ``unit`` is
+    ``to_background`` (predicted as the background's class, zero on the diagonal),
+    ``in_class_errors`` (wrong, but predicted as one of the C classes). ``unit`` is
     ``"image"`` or ``"foreground"`` (what the intervals resample); ``n_unknown`` images had no known
     background and are left out; ``worst`` is None when no group has ``min_count`` images;
     ``pull_by_background`` has one entry per background class (n = 0 when it never backs another
@@ -84,6 +87,7 @@ class GroupTable:
     counts: np.ndarray
     correct: np.ndarray
     to_background: np.ndarray
+    in_class_errors: np.ndarray
     min_count: int
     unit: str
     n_unknown: int
@@ -114,12 +118,12 @@ class GroupTable:
 
     @property
     def error_to_background_chance(self) -> float | None:
-        """The share expected if each error of an off-diagonal group picked one of the C - 1 wrong
-        classes uniformly (None without errors)."""
+        """The share expected if each error of an off-diagonal group that names one of the C classes
+        picked one of its C - 1 wrong classes uniformly (None without errors)."""
         c = len(self.class_names)
         if self.errors == 0 or c < 2:
             return None
-        off = self.counts - self.correct
+        off = self.in_class_errors.copy()
         np.fill_diagonal(off, 0)
         return float(off.sum() / (c - 1) / self.errors)
 
@@ -127,7 +131,8 @@ class GroupTable:
         names = self.class_names
         return {"unit": self.unit, "min_count": self.min_count, "n": int(self.counts.sum()),
                 "n_unknown": self.n_unknown, "counts": self.counts.tolist(), "correct": self.correct.tolist(),
-                "to_background": self.to_background.tolist(), "errors": self.errors,
+                "to_background": self.to_background.tolist(),
+                "in_class_errors": self.in_class_errors.tolist(), "errors": self.errors,
                 "error_to_background_share": self.error_to_background_share,
                 "error_to_background_chance": self.error_to_background_chance,
                 "worst": None if self.worst is None else self.worst.to_json(names),
@@ -137,9 +142,11 @@ class GroupTable:
     def from_json(cls, doc: dict[str, Any], class_names: list[str]) -> GroupTable:
         """Rebuild from :meth:`to_json`'s document (``class_names``: the evaluation's)."""
         worst = doc.get("worst")
-        return cls(list(class_names), np.asarray(doc["counts"], dtype=np.int64),
-                   np.asarray(doc["correct"], dtype=np.int64),
-                   np.asarray(doc["to_background"], dtype=np.int64),
+        counts = np.asarray(doc["counts"], dtype=np.int64)
+        correct = np.asarray(doc["correct"], dtype=np.int64)
+        in_class = doc.get("in_class_errors")
+        return cls(list(class_names), counts, correct, np.asarray(doc["to_background"], dtype=np.int64),
+                   counts - correct if in_class is None else np.asarray(in_class, dtype=np.int64),
                    int(doc["min_count"]), str(doc["unit"]), int(doc.get("n_unknown", 0)),
                    None if worst is None else GroupStat.from_json(worst, class_names),
                    [GroupStat.from_json(p, class_names) for p in doc.get("pull_by_background", [])])
@@ -216,9 +223,11 @@ def group_table(fg, bg, preds, num_classes: int, *, units=None, min_count: int =
     counts = np.bincount(cells, minlength=size).reshape(num_classes, num_classes)
     correct = np.bincount(cells[p == f], minlength=size).reshape(num_classes, num_classes)
     to_bg = np.bincount(cells[(p == b) & (b != f)], minlength=size).reshape(num_classes, num_classes)
+    in_class = np.bincount(cells[(p != f) & (p >= 0)], minlength=size).reshape(num_classes, num_classes)
     names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
-    return GroupTable(names, counts, correct, to_bg, min_count, "image" if units is None else "foreground",
-                      int((~known).sum()), _worst(f, b, p, u, counts, correct, min_count),
+    unit = "image" if units is None else "foreground"
+    return GroupTable(names, counts, correct, to_bg, in_class, min_count, unit, int((~known).sum()),
+                      _worst(f, b, p, u, counts, correct, min_count),
                       _pulls(f, b, p, u, num_classes))
 
 
