@@ -60,6 +60,28 @@ def test_demo_quick_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: 
     # the demo ends in its report: one page with both models' results and the training curves
     page = (out / "report.html").read_text()
     assert summary["report"] == str(out / "report.html") and "report" in summary["stages"]
-    for needle in ("trained_on_original", "trained_with_swap", 'id="challenge"', 'id="training"'):
+    for needle in ("trained_on_original", "trained_with_swap", 'id="challenge"', 'id="training"',
+                   'id="groups"'):
         assert needle in page
+    assert {"groups_trained_on_original.png", "groups_trained_with_swap.png"} <= {
+        p.name for p in (out / "report_files").iterdir()}
+
+
+@pytest.mark.slow
+def test_demo_trains_an_only_bg_t_model_without_a_challenge(tmp_path: Path) -> None:
+    from bgbench.demo import PLANS, run_demo
+
+    assert "trained_on_only_bg_t" in PLANS["default"].models
+    out = tmp_path / "demo"
+    summary = run_demo(out, plan="quick", device="cpu", quiet=True, log=lambda *_: None, per_class_train=8,
+                       per_class_val=4, size=64, epochs=2, draws=1, models=("trained_on_only_bg_t",),
+                       saliency_per_class=0)
+    row = summary.rows[0]
+    assert row["model"] == "trained_on_only_bg_t" and row["challenge_accuracy"] is None
+    assert not (out / "challenge").exists()
+    train = json.loads((out / "models" / "trained_on_only_bg_t" / "train.json").read_text())
+    assert train["variant"] == "only_bg_t"
+    results = json.loads((out / "results" / "trained_on_only_bg_t" / "results.json").read_text())
+    assert set(results["groups"]) == {"mixed_same", "mixed_rand", "mixed_next"}
+    assert (out / "report_files" / "groups_trained_on_only_bg_t.png").is_file()
 

@@ -64,6 +64,7 @@ def test_evaluate_with_draws_writes_the_block_and_reads_back(synth_built, tmp_pa
     assert block["variants"]["mixed_rand"]["n_composites"] == 3 * n
     assert "donor draws" in str(result)
     doc = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert set(doc["draws"].pop("groups")) == {"mixed_same", "mixed_rand", "mixed_next"}
     assert doc["draws"] == json.loads(json.dumps(block))
     assert bgbench.load_results(tmp_path / "ev").draws == doc["draws"]
     again = evaluate(synth_built, tiny_classifier(), variants="original", draws=3, cache=False, quiet=True)

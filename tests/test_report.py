@@ -35,6 +35,7 @@ def test_every_section_present_and_page_is_self_contained(made):
         "dataset",
         "accuracy",
         "bg-gap",
+        "groups",
         "progress",
         "challenge",
         "training",
@@ -115,7 +116,7 @@ def test_cli_report_of_one_folder(made, capsys):
     assert out.is_file() and out.with_suffix(".md").is_file() and (out.parent / "one_files").is_dir()
     page = PageParser()
     page.feed(out.read_text())
-    assert page.ids == ["summary", "dataset", "accuracy", "bg-gap", "provenance"]
+    assert page.ids == ["summary", "dataset", "accuracy", "bg-gap", "groups", "provenance"]
     assert "bgbench report" in out.read_text()  # the report's own command line, in its provenance
 
 

@@ -6,17 +6,20 @@
    the paper's method, whose IoU against the true masks is reported, or the true masks).
 3. ``train``: small CNNs (``bgbench.smallcnn.small_cnn``, 64 px, ``bgbench.training.train``): one on
    ``original`` (it learns the shortcut), one on ``original`` with the background-swap augmentation
-   (``SWAP_P`` of the images get a random image's background, on the fly), and one on ``mixed_rand``
-   (backgrounds carry no class signal there), as the paper's Section 5 does; each is evaluated on
-   every variant (accuracy with 95% intervals, BG-Gap, and with ``draws`` donor backgrounds per
-   foreground a BG-Gap interval over all composites) and runs the adversarial-backgrounds challenge.
+   (``SWAP_P`` of the images get a random image's background, on the fly), one on ``mixed_rand``
+   (backgrounds carry no class signal there), as the paper's Section 5 does, and one on ``only_bg_t``
+   (no foreground at all: the paper's first finding, backgrounds alone classify far above chance);
+   each is evaluated on every variant (accuracy with 95% intervals, BG-Gap, the foreground x
+   background group tables, and with ``draws`` donor backgrounds per foreground a BG-Gap interval over
+   all composites) and, all but the only_bg_t model, runs the adversarial-backgrounds challenge.
 4. ``saliency``: SmoothGrad attributions of the original- and the swap-trained model side by side,
    with their foreground focus.
 5. the default real pretrained ImageNet model (``efficientnet_lite0``; ``pretrained=None`` to skip)
    on every variant under the released 1000 -> 9 mapping, to show the real-model path. The synthetic
    objects are not ImageNet objects, so it scores far below the trained CNNs here; it is the path,
    not the figure, that the demo shows (``bgbench eval`` on real data gives the real figures).
-6. ``report``: ``OUT/report.html`` (``bgbench report`` of the whole folder).
+6. ``report``: ``OUT/report.html`` (``bgbench report`` of the whole folder), with a group heat map
+   per model (which background classes pull which objects away).
 
 :data:`PLANS` holds the default run and ``--quick`` (fewer and smaller scenes, two CNNs, no
 pretrained model). Everything lands under OUT (default ``bgbench-demo``): the source tree, the
@@ -82,7 +85,9 @@ class DemoResult(DocumentResult):
 
 #: the demo's small models: (row name, training variant, background-swap probability)
 DEMO_MODELS = (("trained_on_original", "original", 0.0), ("trained_with_swap", "original", SWAP_P),
-               ("trained_on_mixed_rand", "mixed_rand", 0.0))
+               ("trained_on_mixed_rand", "mixed_rand", 0.0), ("trained_on_only_bg_t", "only_bg_t", 0.0))
+#: training variants whose model skips the challenge (a model that never saw a foreground)
+NO_CHALLENGE = frozenset({"only_bg_t"})
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,8 @@ class DemoPlan:
     epochs: int = 20
     draws: int = 4
     val_segmenter: str = "grabcut"
-    models: tuple[str, ...] = ("trained_on_original", "trained_with_swap", "trained_on_mixed_rand")
+    models: tuple[str, ...] = ("trained_on_original", "trained_with_swap", "trained_on_mixed_rand",
+                               "trained_on_only_bg_t")
     pretrained: str | None = DEFAULT_MODEL
     pretrained_draws: bool = False
     pretrained_challenge: bool = False
@@ -214,7 +220,8 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
                     label_smoothing=0.0, warmup_epochs=0.3 * epochs)
     for name, variant, swap in (m for m in DEMO_MODELS if m[0] in plan.models):
         log(f"[3/6] train {name} ({variant}" + (f", background swap p={swap}" if swap else "") + ")")
-        evaluation = EvalPlan("val", plan.draws, challenge=True, results_dir=out / "results" / name,
+        evaluation = EvalPlan("val", plan.draws, challenge=variant not in NO_CHALLENGE,
+                              results_dir=out / "results" / name,
                               challenge_dir=out / "challenge" / name)
         result = train(data, DEMO_NETWORK, out=out / "models" / name, variant=variant, swap=swap or None,
                        seed=seed, recipe=recipe, evaluation=evaluation, device=str(dev), quiet=quiet)
@@ -223,7 +230,7 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
                           "epochs": len(result.history),
                           "train_accuracy": last["train_accuracy"], "seconds": result["train_s"],
                           "checkpoint": result.checkpoint}
-        rows.append(_row(name, result["eval"], result["challenge"]["accuracy"]))
+        rows.append(_row(name, result["eval"], (result["challenge"] or {}).get("accuracy")))
     return rows, training
 
 

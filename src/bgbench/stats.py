@@ -22,7 +22,8 @@ import numpy as np
 
 from bgbench.metrics import Interval, check_confidence
 
-__all__ = ["Estimate", "bootstrap_mean_over_items", "mean_interval", "rankdata", "spearman",
+__all__ = ["Estimate", "bootstrap_mean_over_items", "bootstrap_ratio_over_clusters", "mean_interval",
+           "rankdata", "spearman",
            "spearman_bootstrap", "t_quantile"]
 
 
@@ -202,3 +203,23 @@ def bootstrap_mean_over_items(scores, *, n_boot: int = 10000, confidence: float 
     means = per_item[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
     low, high = _percentile_interval(means, confidence)
     return Estimate(float(per_item.mean()), low, high, "percentile bootstrap over items", n, n_boot)
+
+
+def bootstrap_ratio_over_clusters(k, n, *, n_boot: int = 2000, confidence: float = 0.95,
+                                  seed: int = 0) -> Estimate:
+    """sum(k) / sum(n) with a percentile bootstrap over *clusters*: ``k`` and ``n`` are 1-d arrays
+    (C,) of successes and trials per cluster (e.g. the composites of one foreground in one group:
+    they share the foreground, so they are not independent trials). Each resample draws C clusters
+    with replacement. Every cluster needs n >= 1 and 0 <= k <= n."""
+    check_confidence(confidence)
+    ks, ns = _vector(k, "k"), _vector(n, "n")
+    if ks.shape != ns.shape or ks.size == 0:
+        raise ValueError(f"k {ks.shape} and n {ns.shape} must be non-empty and of the same length")
+    if (ns < 1).any() or (ks < 0).any() or (ks > ns).any():
+        raise ValueError("every cluster needs n >= 1 and 0 <= k <= n")
+    value = float(ks.sum() / ns.sum())
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, ks.size, size=(n_boot, ks.size))
+    ratios = ks[picks].sum(axis=1) / ns[picks].sum(axis=1)
+    low, high = _percentile_interval(ratios, confidence)
+    return Estimate(value, low, high, "percentile bootstrap over clusters", int(ks.size), n_boot)

@@ -29,9 +29,9 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
         """Synthesize scenes with a background shortcut, build the IN-9 variants, train small CNNs on
-        original, on original with background-swap augmentation and on mixed_rand, evaluate them (and a
-        real pretrained ImageNet model), run the challenge, compare their saliency, and write
-        OUT/report.html (minutes on a CPU)."""
+        original, on original with background-swap augmentation, on mixed_rand and on only_bg_t,
+        evaluate them (and a real pretrained ImageNet model) with per-group tables, run the challenge,
+        compare their saliency, and write OUT/report.html (minutes on a CPU)."""
         from rich.console import Console
 
         from bgbench.demo import run_demo

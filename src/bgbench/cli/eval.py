@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
                                        "backgrounds per foreground (accuracy over all composites, "
                                        "intervals by a bootstrap over foregrounds)."),
         draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the --draws donors."),
+        group_min: int = typer.Option(10, "--group-min",
+                                      help="Least images of a foreground x background group for it to count "
+                                           "as the worst group (group analysis of the mixed variants)."),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
@@ -47,15 +50,18 @@ def register(app: typer.Typer) -> None:
         target = out if out is not None else default_out("eval", model.spec)
         result = evaluate(data, model, variants=variants, split=split, batch_size=batch_size, out=target,
                           cache=cache.cache, cache_dir=cache.cache_dir, resume=not no_resume, draws=draws,
-                          draw_seed=draw_seed, quiet=quiet)
+                          draw_seed=draw_seed, group_min=group_min, quiet=quiet)
         doc = result.to_json()
         if as_json:
             typer.echo(json.dumps(doc, indent=2))
         else:
             print_eval(doc)
+            groups = result.group_lines()
+            if groups:
+                typer.echo("\n".join(line.strip() for line in groups))
             if result.draws is not None:
                 from bgbench.eval.result import draw_lines
 
                 typer.echo("\n".join(line.strip() if i == 0 else line for i, line in
-                                     enumerate(draw_lines(result.draws))))
+                                     enumerate(draw_lines(result.draws) + result.group_lines(draws=True))))
         print(f"wrote {target / 'results.json'} and {target / 'results.csv'}", file=sys.stderr)

@@ -14,6 +14,7 @@ composite can differ from the build's mixed file by the JPEG round trip of its i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,38 @@ def _load(root: Path, split: str, cache: bool, cache_dir, quiet: bool):
     return original, masks, bank
 
 
+@dataclass(frozen=True)
+class DrawOutcome:
+    """What ``--draws`` scored, per mixed variant, as int64 (F, K) arrays over the F foregrounds of
+    ``original`` and the K draws: ``preds`` (mapped prediction in [-1, C), -1 also where the draw has
+    no donor) and ``backgrounds`` (the donor's class in the predictor's class space, -1: no donor);
+    ``labels`` int64 (F,) the foregrounds' classes in that space; ``keys`` their ``<class>/<stem>``."""
+
+    preds: dict[str, np.ndarray]
+    backgrounds: dict[str, np.ndarray]
+    labels: np.ndarray
+    keys: list[str]
+
+    def correct(self) -> dict[str, np.ndarray]:
+        """Per mixed variant, float (F, K): 1.0 right, 0.0 wrong, NaN where the draw has no donor."""
+        return {v: np.where(self.backgrounds[v] >= 0,
+                            (self.preds[v] == self.labels[:, None]).astype(np.float64), np.nan)
+                for v in self.preds}
+
+
 def draw_correct(predictor, root: str | Path, split: str, draws: int, seed: int, batch_size: int, *,
                  cache: bool = True, cache_dir=None,
                  quiet: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
     """(per mixed variant, float (F, K) 1/0 correctness of each foreground's K composites (NaN where
     a draw has no donor); the F foreground keys). Labels are scored in the predictor's class space."""
+    outcome = draw_predictions(predictor, root, split, draws, seed, batch_size, cache=cache,
+                               cache_dir=cache_dir, quiet=quiet)
+    return outcome.correct(), outcome.keys
+
+
+def draw_predictions(predictor, root: str | Path, split: str, draws: int, seed: int, batch_size: int, *,
+                     cache: bool = True, cache_dir=None, quiet: bool = False) -> DrawOutcome:
+    """Composite and score every foreground of ``original`` on K seeded donors per mixed variant."""
     import torch
 
     from bgbench.composite import composite_torch
@@ -59,9 +87,9 @@ def draw_correct(predictor, root: str | Path, split: str, draws: int, seed: int,
     original, masks, bank = _load(Path(root), split, cache, cache_dir, quiet)
     keys, labels = foreground_keys(original.paths), np.asarray(original.labels)
     relabel = predictor.relabel()
-    targets = torch.as_tensor(relabel[labels])
     dev = predictor.device
-    out = {v: np.full((len(keys), draws), np.nan) for v in MIXED_VARIANTS}
+    preds = {v: np.full((len(keys), draws), -1, dtype=np.int64) for v in MIXED_VARIANTS}
+    backgrounds = {v: np.full((len(keys), draws), -1, dtype=np.int64) for v in MIXED_VARIANTS}
     total = len(MIXED_VARIANTS) * draws * len(keys)
     bar = progress(total=total, desc="eval --draws", unit="img", quiet=quiet)
     with torch.inference_mode():
@@ -69,6 +97,8 @@ def draw_correct(predictor, root: str | Path, split: str, draws: int, seed: int,
             donors = choose_donors(keys, labels.tolist(), len(original.class_names), seed, draw=k)
             for variant in MIXED_VARIANTS:
                 chosen = np.array([-1 if d is None else d for d in donors[variant]], dtype=np.int64)
+                has = chosen >= 0
+                backgrounds[variant][has, k] = relabel[labels[chosen[has]]]
                 for lo in range(0, len(keys), batch_size):
                     rows = np.arange(lo, min(len(keys), lo + batch_size))
                     rows = rows[chosen[rows] >= 0]
@@ -77,11 +107,24 @@ def draw_correct(predictor, root: str | Path, split: str, draws: int, seed: int,
                         bg = torch.from_numpy(np.array(bank.images[chosen[rows]])).to(dev).permute(0, 3, 1, 2)
                         m = torch.from_numpy(np.array(masks[rows])).to(dev)[:, None].float()
                         x = composite_torch(fg.float() / 255.0, bg.float() / 255.0, m)
-                        pred = predictor.predict(x).cpu()
-                        out[variant][rows, k] = (pred == targets[rows]).numpy().astype(np.float64)
+                        preds[variant][rows, k] = predictor.predict(x).cpu().numpy()
                     bar.update(min(batch_size, len(keys) - lo))
     bar.close()
-    return out, keys
+    return DrawOutcome(preds, backgrounds, relabel[labels], keys)
+
+
+def draw_groups(outcome: DrawOutcome, class_names: list[str], min_count: int) -> dict[str, Any]:
+    """Per mixed variant, the :class:`~bgbench.eval.groups.GroupTable` of all F x K composites
+    (intervals resample foregrounds: a foreground's composites are one unit)."""
+    from bgbench.eval.groups import group_table
+
+    tables = {}
+    for variant, preds in outcome.preds.items():
+        f, k = preds.shape  # row-major ravel: foreground i's K composites are entries i*K .. i*K+K-1
+        tables[variant] = group_table(np.repeat(outcome.labels, k), outcome.backgrounds[variant].ravel(),
+                                      preds.ravel(), len(class_names), units=np.repeat(np.arange(f), k),
+                                      min_count=min_count, class_names=class_names)
+    return tables
 
 
 def _interval(per_foreground: np.ndarray, seed: int) -> dict[str, Any]:

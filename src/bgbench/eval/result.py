@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bgbench.eval.groups import GroupTable
 from bgbench.jsonable import jsonable, versions
 from bgbench.metrics import Gap, Proportion, accuracy, confusion_matrix, per_class_accuracy
 from bgbench.provenance import command_line
@@ -22,7 +23,9 @@ RESULTS_SCHEMA = "bgbench.eval/1"
 class VariantResult:
     """Outcome on one variant. Arrays are aligned with ``paths`` (relative to the data root):
     ``labels`` int64 (N,), ``preds`` int64 (N,) mapped predictions in [-1, num_classes),
-    ``top1`` int64 (N,) raw argmax over the model's outputs."""
+    ``top1`` int64 (N,) raw argmax over the model's outputs. A mixed variant of a built tree also has
+    ``backgrounds`` int64 (N,), its background donor's class in [-1, num_classes) (-1: unknown),
+    and ``groups``, its foreground x background table (:class:`~bgbench.eval.groups.GroupTable`)."""
 
     variant: str
     paths: list[str]
@@ -38,6 +41,8 @@ class VariantResult:
     infer_s: float
     cached: bool
     resumed: bool = False
+    backgrounds: np.ndarray | None = None
+    groups: GroupTable | None = None
 
     def __repr__(self) -> str:
         a = self.accuracy
@@ -85,6 +90,8 @@ class EvalResult(Result):
     #: {variant: why it was not scored} for variants present in the tree but not scored (e.g. a
     #: mixed_next with no class folder because no class had a donor), in table order
     skipped_variants: dict[str, str] = field(default_factory=dict)
+    #: per mixed variant, the group table of the ``--draws`` composites (None without draws)
+    draw_groups: dict[str, GroupTable] | None = None
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     versions: dict[str, str] = field(default_factory=versions)
     #: the command line that produced it (:func:`bgbench.provenance.command_line`)
@@ -134,14 +141,17 @@ class EvalResult(Result):
             "created": self.created,
             "command": self.command,
         }
+        groups = {name: r.groups.to_json() for name, r in v.items() if r.groups is not None}
+        if groups:
+            doc["groups"] = groups
         if self.draws is not None:
-            doc["draws"] = self.draws
+            doc["draws"] = dict(self.draws)
+            if self.draw_groups is not None:
+                doc["draws"]["groups"] = {name: t.to_json() for name, t in self.draw_groups.items()}
         if self.skipped_variants:
             doc["skipped_variants"] = dict(self.skipped_variants)
         if predictions:
-            doc["predictions"] = {name: {"path": r.paths, "label": r.labels.tolist(),
-                                         "pred": r.preds.tolist(), "top1": r.top1.tolist()}
-                                  for name, r in v.items()}
+            doc["predictions"] = {name: _predictions(r) for name, r in v.items()}
         return doc
 
     @classmethod
@@ -162,12 +172,18 @@ class EvalResult(Result):
             gap = Gap(doc["bg_gap"], *doc["bg_gap_ci95"], method=doc.get("bg_gap_method") or "")
         variants = {name: _variant_from_json(doc, name) for name in doc["accuracy"]}
         timing = doc.get("timing", {})
+        draws = doc.get("draws")
+        tables = None
+        if draws is not None and "groups" in draws:
+            tables = {name: GroupTable.from_json(t, list(doc["class_names"]))
+                      for name, t in draws["groups"].items()}
+            draws = {k: val for k, val in draws.items() if k != "groups"}
         return cls(model=doc["model"], model_info=doc.get("model_info", {}), data_root=doc["data"]["root"],
                    split=doc["data"]["split"], class_names=list(doc["class_names"]),
                    label_map=doc.get("label_map", {}), map_rule=doc["map_rule"], variants=variants,
                    bg_gap=gap, device=doc.get("device", ""), precision=doc.get("precision", ""),
                    batch_size=int(doc.get("batch_size", 0)), total_s=float(timing.get("total_s", 0.0)),
-                   draws=doc.get("draws"), skipped_variants=dict(doc.get("skipped_variants") or {}),
+                   draws=draws, draw_groups=tables, skipped_variants=dict(doc.get("skipped_variants") or {}),
                    created=doc.get("created", ""), versions=doc.get("versions", {}),
                    command=doc.get("command"))
 
@@ -183,9 +199,22 @@ class EvalResult(Result):
                          f"{100 * gap.high:+.1f}] ({gap.method})")
         for name, why in self.skipped_variants.items():
             lines.append(f"  {name:<11} not scored: {why}")
+        lines.extend(self.group_lines(only="mixed_rand"))
         if self.draws is not None:
             lines.extend(draw_lines(self.draws))
+            lines.extend(self.group_lines(draws=True, only="mixed_rand"))
         return lines
+
+    def group_lines(self, draws: bool = False, only: str | None = None) -> list[str]:
+        """One line per group table (worst group, errors to the background's class): of the built
+        mixed variants, or (``draws``) of the composites; ``only``: just that variant's."""
+        if draws:
+            tables = dict(self.draw_groups or {})
+        else:
+            tables = {name: r.groups for name, r in self.variants.items() if r.groups is not None}
+        indent = "    " if draws else "  "
+        return [f"{indent}groups {name:<11} {table.summary()}" for name, table in tables.items()
+                if only is None or name == only]
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         rows = [[name, pct(r.accuracy.value), f"{pct(r.accuracy.low, 0)}-{pct(r.accuracy.high, 0)}",
@@ -236,13 +265,24 @@ def _timing(r: VariantResult) -> dict[str, Any]:
             "resumed": r.resumed}
 
 
+def _predictions(r: VariantResult) -> dict[str, Any]:
+    out = {"path": r.paths, "label": r.labels.tolist(), "pred": r.preds.tolist(), "top1": r.top1.tolist()}
+    if r.backgrounds is not None:
+        out["background"] = r.backgrounds.tolist()
+    return out
+
+
 def _variant_from_json(doc: dict[str, Any], name: str) -> VariantResult:
     pred = doc["predictions"][name]
     timing = doc.get("timing", {}).get("variants", {}).get(name, {})
+    groups = (doc.get("groups") or {}).get(name)
+    background = pred.get("background")
     return VariantResult.scored(
         name, list(pred["path"]), np.asarray(pred["label"], dtype=np.int64),
         np.asarray(pred["pred"], dtype=np.int64), np.asarray(pred["top1"], dtype=np.int64),
         len(doc["class_names"]), skipped=[tuple(s) for s in doc.get("skipped", {}).get(name, [])],
         fingerprint=doc["data"].get("variants", {}).get(name, ""), load_s=float(timing.get("load_s", 0.0)),
         infer_s=float(timing.get("infer_s", 0.0)), cached=bool(timing.get("cache_hit", False)),
-        resumed=bool(timing.get("resumed", False)))
+        resumed=bool(timing.get("resumed", False)),
+        backgrounds=None if background is None else np.asarray(background, dtype=np.int64),
+        groups=None if groups is None else GroupTable.from_json(groups, list(doc["class_names"])))

@@ -18,11 +18,13 @@ import numpy as np
 
 from bgbench.errors import BgbenchError
 from bgbench.eval.discover import find_variants, scored_class_folders
+from bgbench.eval.groups import DEFAULT_MIN_COUNT
 from bgbench.eval.result import EvalResult, VariantResult
 from bgbench.eval.resume import load_partial, resume_key, save_partial
 from bgbench.metrics import Gap, bg_gap
 from bgbench.options import DEFAULT_MODEL
 from bgbench.predict import Predictor, make_predictor, predict_images
+from bgbench.variants import MIXED_VARIANTS
 
 GAP_VARIANTS = ("mixed_same", "mixed_rand")
 
@@ -30,7 +32,8 @@ GAP_VARIANTS = ("mixed_same", "mixed_rand")
 def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str] | str | None = None,
              split: str = "val", batch_size: int = 64, out: str | Path | None = None, cache: bool = True,
              cache_dir: str | Path | None = None, resume: bool = True, draws: int | None = None,
-             draw_seed: int = 0, quiet: bool = False, **model_options: Any) -> EvalResult:
+             draw_seed: int = 0, group_min: int = DEFAULT_MIN_COUNT, quiet: bool = False,
+             **model_options: Any) -> EvalResult:
     """Evaluate ``model`` on the variants of ``data``; returns an :class:`EvalResult`.
 
     ``model``: a spec string, a :class:`~bgbench.options.ModelOptions`, or a ready
@@ -45,12 +48,12 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     unchanged (models whose ``describe()`` has no ``weights_sha256`` are always run afresh).
     ``draws`` K: also score mixed_same/rand/next composited on the fly with K seeded donors per
     foreground (:mod:`bgbench.eval.draws`; ``draw_seed`` seeds the donors), into ``result.draws``.
+    Group analysis (:mod:`bgbench.eval.groups`): each mixed variant of a tree with a build manifest
+    gets ``groups`` (foreground x background class table), and with ``draws`` so do the composites
+    (``result.draw_groups``); ``group_min`` is the least count of a group eligible as the worst.
     Raises ``BgbenchError`` for bad input before any model work where possible.
     """
-    if batch_size < 1:
-        raise BgbenchError(f"batch size must be at least 1, got {batch_size}")
-    if draws is not None and (isinstance(draws, bool) or not isinstance(draws, int) or draws < 1):
-        raise BgbenchError(f"draws must be a whole number of at least 1 (or None for none), got {draws!r}")
+    _check_settings(batch_size, draws, group_min)
     started = time.perf_counter()
     root = Path(data)
     names = find_variants(root, split, variants)
@@ -68,25 +71,45 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     if not results:
         raise BgbenchError("no variant could be scored: " + "; ".join(f"{n}: {why}" for n, why in
                                                                       skipped.items()), root)
+    _add_groups(results, predictor, root, split, folders, group_min)
     clf = predictor.classifier
-    draws_block = None
-    if draws:
-        from bgbench.eval.draws import draw_correct, summarize_draws
-
-        correct, keys = draw_correct(predictor, root, split, draws, draw_seed, batch_size, cache=cache,
-                                     cache_dir=cache_dir, quiet=quiet)
-        draws_block = summarize_draws(correct, draws, draw_seed, keys)
+    draws_block, draw_tables = _draws(predictor, root, split, draws, draw_seed, batch_size, cache, cache_dir,
+                                      group_min, quiet)
     result = EvalResult(
         model=model if isinstance(model, str) else predictor.spec, model_info=predictor.describe(),
         data_root=str(root.resolve()), split=split, class_names=predictor.class_names,
         label_map=predictor.label_map.describe(), map_rule=predictor.label_map.rule, variants=results,
         bg_gap=paired_bg_gap(results), device=str(clf.device),
         precision=str(getattr(clf, "precision", predictor.options.precision)), batch_size=batch_size,
-        total_s=time.perf_counter() - started, draws=draws_block,
+        total_s=time.perf_counter() - started, draws=draws_block, draw_groups=draw_tables,
         skipped_variants={name: skipped[name] for name in names if name in skipped})
     if out is not None:
         result.write(out)
     return result
+
+
+def _check_settings(batch_size: int, draws: int | None, group_min: int) -> None:
+    """BgbenchError for a setting out of range, before any work."""
+    if batch_size < 1:
+        raise BgbenchError(f"batch size must be at least 1, got {batch_size}")
+    if draws is not None and (isinstance(draws, bool) or not isinstance(draws, int) or draws < 1):
+        raise BgbenchError(f"draws must be a whole number of at least 1 (or None for none), got {draws!r}")
+    if group_min < 1:
+        raise BgbenchError(f"--group-min must be at least 1, got {group_min}")
+
+
+def _draws(predictor: Predictor, root: Path, split: str, draws: int | None, draw_seed: int, batch_size: int,
+           cache: bool, cache_dir: str | Path | None, group_min: int,
+           quiet: bool) -> tuple[dict | None, dict | None]:
+    """(draws block, group tables) of the ``--draws`` composites; (None, None) without draws."""
+    if not draws:
+        return None, None
+    from bgbench.eval.draws import draw_groups, draw_predictions, summarize_draws
+
+    outcome = draw_predictions(predictor, root, split, draws, draw_seed, batch_size, cache=cache,
+                               cache_dir=cache_dir, quiet=quiet)
+    return (summarize_draws(outcome.correct(), draws, draw_seed, outcome.keys),
+            draw_groups(outcome, predictor.class_names, group_min))
 
 
 def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, batch_size: int,
@@ -118,6 +141,24 @@ def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, b
     return VariantResult.scored(name, vdata.paths, labels, preds, top1, len(predictor.class_names),
                                 skipped=list(vdata.skipped), fingerprint=vdata.fingerprint, load_s=load_s,
                                 infer_s=infer_s, cached=vdata.cached, resumed=reused is not None)
+
+
+def _add_groups(results: dict[str, VariantResult], predictor: Predictor, root: Path, split: str,
+                folders: list[str], group_min: int) -> None:
+    """Set ``backgrounds`` and ``groups`` of each evaluated mixed variant whose donors the build's
+    manifest records (a tree without a manifest, e.g. the released IN-9, gets none)."""
+    from bgbench.eval.backgrounds import background_labels
+    from bgbench.eval.groups import group_table
+
+    relabel = predictor.relabel()
+    for name in MIXED_VARIANTS:
+        r = results.get(name)
+        bg = None if r is None else background_labels(root, split, name, r.paths, folders)
+        if r is None or bg is None:
+            continue
+        r.backgrounds = np.where(bg >= 0, relabel[np.maximum(bg, 0)], -1)
+        r.groups = group_table(r.labels, r.backgrounds, r.preds, len(predictor.class_names),
+                               min_count=group_min, class_names=predictor.class_names)
 
 
 class DataError(BgbenchError):

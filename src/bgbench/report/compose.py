@@ -16,6 +16,7 @@ from bgbench.report.sections import (
     progress_section,
     summary_section,
 )
+from bgbench.report.sections_groups import groups_section
 from bgbench.report.sections_runs import probe_section, saliency_section, training_section
 from bgbench.report.style import colour
 
@@ -39,7 +40,7 @@ def _builds(collection: Collection) -> list[dict[str, Any]]:
 
 
 def compose(collection: Collection, report_command: str | None, version: str) -> list[Section]:
-    """The sections for ``collection``: key figures, dataset, accuracy, BG-Gap, ImageNet progress,
+    """The sections for ``collection``: key figures, dataset, accuracy, BG-Gap, groups, ImageNet progress,
     challenge, training, saliency, probes (each only when the results hold it), then provenance."""
     rows = model_rows(collection)
     challenges = [
@@ -52,6 +53,7 @@ def compose(collection: Collection, report_command: str | None, version: str) ->
         dataset_section(_builds(collection)),
         accuracy_section(rows),
         bg_gap_section(rows),
+        groups_section([(collection.name(r), document(r)) for r in collection.of("eval")]),
         progress_section(rows, [document(s) for s in collection.of("sweep")]),
         challenge_section(challenges),
         training_section(trains),

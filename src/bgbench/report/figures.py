@@ -334,10 +334,48 @@ def probe(plt: Any, data: dict[str, Any]) -> Any:
     return fig
 
 
+def group_heatmap(plt: Any, data: dict[str, Any]) -> Any:
+    """Accuracy per foreground x background group (a group-table document plus ``class_names``):
+    cells annotated with accuracy and count, hatched below ``min_count``, the worst group outlined."""
+    from matplotlib.patches import Rectangle
+
+    counts = np.array(data["counts"], dtype=float)
+    correct = np.array(data["correct"], dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(counts > 0, 100 * correct / np.maximum(counts, 1), np.nan)
+    labels = [c.split("_", 1)[-1] for c in data["class_names"]]
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    image = ax.imshow(values, cmap=style.HEATMAP, vmin=0, vmax=100)
+    ax.grid(False)
+    for (r, c), value in np.ndenumerate(values):
+        if np.isnan(value):
+            continue
+        colour = "black" if value > 55 else "white"
+        ax.text(c, r - 0.12, f"{value:.0f}", ha="center", va="center", fontsize=8, color=colour)
+        ax.text(c, r + 0.28, f"n={int(counts[r, c])}", ha="center", va="center", fontsize=5.5, color=colour)
+        if counts[r, c] < data["min_count"]:
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="//", linewidth=0,
+                                   edgecolor="#bbbbbb"))
+    worst = data.get("worst")
+    if worst:
+        r, c = data["class_names"].index(worst["foreground"]), data["class_names"].index(worst["background"])
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, linewidth=2.2,
+                               edgecolor=style.colour(3)))
+    ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("background class (donor)")
+    ax.set_ylabel("foreground class (label)")
+    ax.set_title(f"{data['name']}: {data['label']}", fontsize=10)
+    fig.colorbar(image, ax=ax, label="accuracy (%)", fraction=0.046, pad=0.03)
+    fig.tight_layout()
+    return fig
+
+
 DRAWERS = {
     f.__name__: f
     for f in (
         accuracy_bars,
+        group_heatmap,
         accuracy_dots,
         accuracy_heatmap,
         bg_gap,
