@@ -9,7 +9,8 @@ A page's blocks run in order in one folder, so later blocks see what earlier one
 A command or a Python block that cannot run on a CI machine says why where the reader sees it: a
 ``# needs: <what>[, <what>]`` comment (on the command's line, or on the first line of a Python block), where
 ``<what>`` is ``network``, ``gpu``, ``imagenet``, ``coco``, ``voc``, ``realdata`` (the real photos and
-models of ``../shared/realdata``) or ``long`` (more than a few minutes on a CPU). The test skips those it
+models of ``../shared/realdata``), ``cluster`` (a SLURM cluster) or ``long`` (more than a few minutes on
+a CPU). The test skips those it
 cannot offer and says so.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 FENCE = re.compile(r"^```([A-Za-z]*)([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 NEEDS = re.compile(r"#\s*needs:\s*([a-z]+(?:\s*,\s*[a-z]+)*)")
 SHELL = {"bash", "sh", "shell"}
-KNOWN_NEEDS = {"network", "gpu", "imagenet", "coco", "voc", "realdata", "long"}
+KNOWN_NEEDS = {"network", "gpu", "imagenet", "coco", "voc", "realdata", "long", "cluster"}
 
 
 @dataclass

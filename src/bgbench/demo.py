@@ -210,7 +210,7 @@ def _make_data(source: Path, data: Path, plan: DemoPlan, seed: int, quiet: bool,
 
 def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: bool,
                   log) -> tuple[list[dict[str, Any]], dict]:
-    """Stages 3-5 for the small CNNs: train each (``bgbench.training.train``), evaluate it on every
+    """Stage 3 for the small CNNs: train each (``bgbench.training.train``), evaluate it on every
     val variant with ``draws`` donor backgrounds per foreground, run the challenge; (rows, records)."""
     from bgbench.training import EvalPlan, Recipe, train
 
@@ -218,8 +218,10 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
     epochs = plan.epochs
     recipe = Recipe(epochs=epochs, input_size=DEMO_INPUT, lr=3e-3, weight_decay=5e-4, crop_scale=(1.0, 1.0),
                     label_smoothing=0.0, warmup_epochs=0.3 * epochs)
-    for name, variant, swap in (m for m in DEMO_MODELS if m[0] in plan.models):
-        log(f"[3/6] train {name} ({variant}" + (f", background swap p={swap}" if swap else "") + ")")
+    chosen = [m for m in DEMO_MODELS if m[0] in plan.models]
+    for k, (name, variant, swap) in enumerate(chosen, 1):
+        how = variant + (f", background swap p={swap}" if swap else "")
+        log(f"[3/6] train {k}/{len(chosen)}: {name} ({how})")
         evaluation = EvalPlan("val", plan.draws, challenge=variant not in NO_CHALLENGE,
                               results_dir=out / "results" / name,
                               challenge_dir=out / "challenge" / name)
@@ -249,12 +251,12 @@ def _row(name: str, metrics: dict[str, Any], challenge: float | None) -> dict[st
 
 
 def _explain(data: Path, out: Path, training: dict[str, Any], plan: DemoPlan, dev, quiet: bool, log) -> None:
-    """Stage 5b: SmoothGrad saliency of the original-trained and the swap-trained CNN side by side on
+    """Stage 4: SmoothGrad saliency of the original-trained and the swap-trained CNN side by side on
     ``plan.saliency_per_class`` val images per class, with their foreground focus (out/saliency)."""
     from bgbench.explain import saliency
 
     names = ("trained_on_original", "trained_with_swap")
-    log(f"[5/6] saliency (SmoothGrad) of {' and '.join(names)}: where each model looks")
+    log(f"[4/6] saliency (SmoothGrad) of {' and '.join(names)}: where each model looks")
     saliency(data, [f"ckpt:{training[name]['checkpoint']}" for name in names], method="smoothgrad",
              per_class=plan.saliency_per_class, out=out / "saliency",
              device=str(dev), quiet=quiet)
@@ -262,12 +264,12 @@ def _explain(data: Path, out: Path, training: dict[str, Any], plan: DemoPlan, de
 
 def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan, quiet: bool,
                       log) -> dict[str, Any]:
-    """Stages 4-5 for the pretrained model: eval with draws and the challenge; the summary row."""
+    """Stage 5 for the pretrained model: eval with draws and the challenge; the summary row."""
     from bgbench.challenge import run_challenge
     from bgbench.eval import evaluate
 
     name = f"pretrained_{opts.spec}"
-    log(f"[4/6] eval {name} on every variant of val (released 1000 -> 9 mapping)")
+    log(f"[5/6] eval {name} on every variant of val (released 1000 -> 9 mapping)")
     draws = plan.draws if plan.pretrained_draws else None
     result = evaluate(data, opts, out=out / "results" / name, draws=draws, quiet=quiet)
     accuracy = None
