@@ -1,13 +1,5 @@
-"""``python -m bgbench``: the command line (a Ctrl-C even while it starts is one line, exit 130)."""
+"""``python -m bgbench``: the command line (see :mod:`bgbench.entry`)."""
 
-import sys
+from bgbench.entry import run
 
-try:
-    from bgbench.cli import main
-except KeyboardInterrupt:  # Ctrl-C while the command line is still importing
-    main = None
-
-if main is None:
-    print("interrupted; rerun to resume", file=sys.stderr)
-    sys.exit(130)
-sys.exit(main())
+run()
