@@ -8,7 +8,9 @@ here touches ``torch.distributed``. NCCL on CUDA, gloo on the CPU. Only rank 0 w
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +130,17 @@ def gather(part: Any, ctx: DistContext) -> list[Any]:
     parts: list[Any] = [None] * ctx.world
     dist.all_gather_object(parts, part)
     return parts
+
+
+@contextlib.contextmanager
+def main_first(ctx: DistContext) -> Iterator[None]:
+    """Run the block on rank 0 first, then on the other ranks: what rank 0 writes there (a cache entry)
+    the others find and only read. A no-op outside torchrun."""
+    if not ctx.is_main:
+        barrier(ctx)
+    yield
+    if ctx.is_main:
+        barrier(ctx)
 
 
 def barrier(ctx: DistContext) -> None:

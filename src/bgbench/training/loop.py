@@ -21,7 +21,7 @@ from bgbench.progress import progress
 from bgbench.rowfile import read_rows
 from bgbench.training.crops import random_resized_crop, working_size
 from bgbench.training.data import TrainData, batch_tensor, shrink_train_data
-from bgbench.training.distributed import SINGLE, DistContext, sum_across, wrap
+from bgbench.training.distributed import SINGLE, DistContext, main_first, sum_across, wrap
 from bgbench.training.draws import CROP_COLUMNS, epoch_order, sample_uniforms
 from bgbench.training.recipe import Recipe, lr_factor, make_optimizer
 from bgbench.training.state import load_state, save_state
@@ -138,7 +138,8 @@ def train_full(net, data: TrainData, recipe: Recipe, *, swap: dict[str, Any] | N
     total, warmup = per_epoch * recipe.epochs, round(recipe.warmup_epochs * per_epoch)
     step, start_epoch, history = load_state(out, key, module, optimizer) or (0, 0, [])
     size = int(net.classifier.preprocessing.input_size or data.images.shape[1])
-    data = shrink_train_data(data, working_size(size, recipe.crop_scale))
+    with main_first(ctx):  # rank 0 writes the working-size store; the others map what it wrote
+        data = shrink_train_data(data, working_size(size, recipe.crop_scale))
     batches = _Batches(data, net, recipe, make_swap(data, swap), seed)
     model, norm = wrap(module, ctx, device)
     bar = progress(total=total, initial=step, desc="train", unit="step", quiet=quiet or not ctx.is_main)

@@ -161,15 +161,11 @@ def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str 
 
 def _load(data, variant: str, split: str, swap: bool, cache: bool, cache_dir, quiet: bool, ctx) -> TrainData:
     """The training data; under torchrun rank 0 decodes (and fills the cache) before the others read."""
-    from bgbench.training.distributed import barrier
+    from bgbench.training.distributed import main_first
 
-    if not ctx.is_main:
-        barrier(ctx)
-    loaded = load_train_data(data, variant, split, swap=swap, cache=cache, cache_dir=cache_dir,
-                             quiet=quiet or not ctx.is_main)
-    if ctx.is_main:
-        barrier(ctx)
-    return loaded
+    with main_first(ctx):
+        return load_train_data(data, variant, split, swap=swap, cache=cache, cache_dir=cache_dir,
+                               quiet=quiet or not ctx.is_main)
 
 
 class _Run:
