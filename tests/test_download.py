@@ -274,7 +274,7 @@ def test_cli_download(server, tmp_path, capsys):
     server.files["/data.tar.gz"] = archive
     rc = main(["download", "in9", str(tmp_path / "in9"), "--url", server.url("/data.tar.gz"),
                "--sha256", sha(archive).upper(), "-q"])
-    assert rc == 0 and "in9: unpacked in" in capsys.readouterr().out
+    assert rc == 0 and f"download {tmp_path / 'in9'}: " in capsys.readouterr().out
     assert main(["download", "in9", str(tmp_path / "other"), "--url", server.url("/data.tar.gz"), "-q"]) == 2
     assert "no sha256 is known" in capsys.readouterr().err
     assert main(["download", "imagenet", str(tmp_path / "x")]) == 2

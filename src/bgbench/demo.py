@@ -39,11 +39,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bgbench.atomic import atomic_write_json, atomic_write_text
+from bgbench.atomic import atomic_write_text
 from bgbench.errors import BgbenchError
 from bgbench.options import DEFAULT_MODEL, ModelOptions
 from bgbench.provenance import command_line
 from bgbench.results.base import DocumentResult, pct
+from bgbench.results.text import Block, TextTable
 
 DEMO_SCHEMA = "bgbench.demo/1"
 #: the small CNN the demo trains (bgbench.smallcnn.small_cnn through the python: adapter), its input size
@@ -81,6 +82,43 @@ class DemoResult(DocumentResult):
         body.append(["BG-Gap", *[pct(row.get("bg_gap")) for row in self.rows]])
         body.append(["challenge", *[pct(row.get("challenge_accuracy")) for row in self.rows]])
         return header, body
+
+    def write_companions(self, out: Path) -> None:
+        """``demo.csv`` beside demo.json: the summary table, one row per model."""
+        atomic_write_text(out / "demo.csv", _csv(self.rows))
+
+    def terminal(self) -> list[Block]:
+        """The command line's view: accuracy per val variant and model, BG-Gap (also over the donor
+        draws), challenge accuracy; the GrabCut IoU; where the files are."""
+        draws = self.doc["plan"]["draws"]
+        rows = self.rows
+        body = [[v, *[pct(row.get(v)) for row in rows]] for v in SUMMARY_VARIANTS]
+        body.append(["BG-Gap", *[pct(row.get("bg_gap")) for row in rows]])
+        body.append([f"BG-Gap, {draws} draws", *[_draws_gap(row) for row in rows]])
+        body.append(["challenge accuracy", *[pct(row.get("challenge_accuracy")) for row in rows]])
+        header = ["variant", *[row["model"].replace("_", " ") for row in rows]]
+        blocks: list[Block] = [TextTable(header, body, title="bgbench demo: accuracy on the val variants "
+                                                             "(synthetic scenes)")]
+        if any(row["model"].startswith("pretrained_") for row in rows):
+            blocks.append("The pretrained column is a real ImageNet model under the released 1000 -> 9 "
+                          "mapping: synthetic objects are not ImageNet objects, so expect it far below the "
+                          "trained CNNs here; `bgbench eval` on real photos gives its real figures.")
+        iou = self.doc.get("grabcut_iou")
+        if isinstance(iou, dict) and iou.get("median") is not None:
+            blocks.append(f"GrabCut IoU against the true masks (val): median {iou['median']:.3f}")
+        where = Path(self.doc["out"])
+        blocks += [f"Done in {self.doc['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
+                   "per-model results.json under results/, challenge.json under challenge/.",
+                   f"Report: {where / 'report.html'}"]
+        return blocks
+
+
+def _draws_gap(row: dict[str, Any]) -> str:
+    """The BG-Gap over the donor draws with its interval, in points (``-`` without draws)."""
+    value, ci = row.get("bg_gap_draws"), row.get("bg_gap_draws_ci95")
+    if value is None:
+        return "-"
+    return f"{100 * value:+.1f} [{100 * ci[0]:+.0f},{100 * ci[1]:+.0f}]"
 
 
 #: the demo's small models: (row name, training variant, background-swap probability)
@@ -165,8 +203,7 @@ def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "defaul
                "build": {split: b["summary"] for split, b in builds.items()},
                "grabcut_iou": val.get("mask_iou") or val.get("grabcut_iou"), "models": rows,
                "report": str(out / "report.html")}
-    atomic_write_json(out / "demo.json", summary)
-    atomic_write_text(out / "demo.csv", _csv(rows))
+    DemoResult(summary).write(out)
     log(f"[6/6] report -> {out / 'report.html'}")
     with stages("report"):
         from bgbench.report import report
@@ -174,8 +211,9 @@ def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "defaul
         report([out], out / "report.html", title="bgbench demo: a planted background shortcut, measured "
                "and removed", quiet=quiet)
     summary["stages"], summary["seconds"] = stages.seconds, round(time.perf_counter() - started, 1)
-    atomic_write_json(out / "demo.json", summary)
-    return DemoResult(summary, out / "demo.json")
+    result = DemoResult(summary)
+    result.write(out)
+    return result
 
 
 class _Stages:

@@ -48,7 +48,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bgbench.atomic import atomic_write_json
 from bgbench.errors import BgbenchError
 from bgbench.hashing import sha256_file
 from bgbench.progress import progress_enabled
@@ -304,7 +303,7 @@ def safe_unpack(archive: str | Path, dest: str | Path, *, marker: dict[str, Any]
         if not any(root.iterdir()):
             raise BgbenchError("archive holds no files", archive)
         if marker is not None:
-            atomic_write_json(root / MARKER, marker)
+            DownloadResult(marker).write(root)
         if dest.exists():
             dest.rmdir()
         os.replace(root, dest)
@@ -364,6 +363,7 @@ class DownloadResult(DocumentResult):
 
     SCHEMA = DOWNLOAD_SCHEMA
     FILENAME = MARKER
+    RUN_KEYS = ("path", "reused")
 
     def __init__(self, doc: dict[str, Any], path: Path | None = None) -> None:
         if not isinstance(doc.get("url"), str):

@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 
 from bgbench.atomic import atomic_write_json, atomic_write_text
-from bgbench.build.result import SCHEMA
+from bgbench.build.result import SCHEMA, BuildResult
 from bgbench.build.writer import STATE_DIR, state_dir
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
 from bgbench.sources.reasons import reason_category
 
 MANIFEST = "manifest.jsonl"
-BUILD_JSON = "build.json"
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -167,7 +166,7 @@ def write_outputs(out: Path, split: str, records: list[dict[str, Any]], config: 
             entries[name] = json.loads(summary_file.read_text(encoding="utf-8"))
     atomic_write_text(out / MANIFEST, manifest_text)
     build = {"schema": SCHEMA, "format": "bgbench-build/1", "versions": versions(), "splits": entries}
-    atomic_write_json(out / BUILD_JSON, build)
+    BuildResult({**build, "split": split}).write(out)
     return build
 
 

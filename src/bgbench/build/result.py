@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
 from bgbench.results.base import DocumentResult, doc_value, parent_folder
+from bgbench.results.text import Block, TextTable
 
 SCHEMA = "bgbench.build/1"
 #: keys a BuildResult adds to build.json's content: this split's entry, where OUT is, what the run did
@@ -56,6 +57,7 @@ class BuildResult(DocumentResult):
 
     SCHEMA: ClassVar[str] = SCHEMA
     FILENAME: ClassVar[str] = "build.json"
+    RUN_KEYS: ClassVar[tuple[str, ...]] = SPLIT_KEYS
 
     def __init__(self, doc: dict[str, Any], path: Path | None = None) -> None:
         splits = _check_splits(doc, path)
@@ -156,6 +158,46 @@ class BuildResult(DocumentResult):
                 for name, row in self.per_class.items()]
         rows.append([f"total ({self.split})", str(self.kept), str(self.dropped)])
         return ["class", "kept", "dropped"], rows
+
+    def terminal(self) -> list[Block]:
+        """The command line's view: kept and dropped per class with the split's total, then the drop
+        reasons, a balanced build's shortfall, mixed images without a donor, variants missing a
+        class, refused entries, the IN-9L counts and the mask IoU against provided masks."""
+        header, rows = self.table()
+        table = TextTable(header, [*rows[:-1], None, rows[-1]])
+        return [table, *detail_lines(self._counts)]
+
+
+def detail_lines(summary: dict[str, Any]) -> list[str]:
+    """The lines under a build's per-class table (``summary``: a split's summary in build.json)."""
+    lines = []
+    if summary.get("drop_reasons"):
+        lines.append("drop reasons:")
+        lines += [f"  {count:>6}  {reason}" for reason, count in summary["drop_reasons"].items()]
+    target = summary.get("per_class_target")
+    short = summary.get("shortfall") or {}
+    if target is not None and short:
+        detail = ", ".join(f"{name} kept {target - n} ({n} missing)" for name, n in short.items())
+        lines.append(f"SHORTFALL: {len(short)} class(es) ran out of usable images before reaching {target} "
+                     f"kept: {detail}")
+    elif target is not None:
+        lines.append(f"balanced: {target} kept images in every class")
+    if summary.get("mixed_without_donor"):
+        lines.append("mixed images without a donor: " + ", ".join(
+            f"{v} {n}" for v, n in summary["mixed_without_donor"].items()))
+    if summary.get("mixed_same_own_background"):
+        lines.append(f"mixed_same on the image's own background (only kept image of its class): "
+                     f"{summary['mixed_same_own_background']}")
+    lines += gap_lines(summary)
+    if "original_only" in summary:
+        why = ", ".join(f"{reason} {n}" for reason, n in summary["original_only_reasons"].items())
+        lines.append(f"IN-9L: {summary['boxed']} kept with box variants, {summary['original_only']} in "
+                     f"original only" + (f" ({why})" if why else ""))
+    iou = summary.get("mask_iou")
+    if iou:
+        lines.append(f"mask IoU vs provided masks (n={iou['n']}): mean {iou['mean']:.3f}, "
+                     f"median {iou['median']:.3f}, p10 {iou['p10']:.3f}")
+    return lines
 
 
 def gap_lines(summary: dict[str, Any]) -> list[str]:

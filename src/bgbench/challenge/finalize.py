@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.atomic import atomic_write_json
 from bgbench.challenge.analysis import matrix_analysis, matrix_decisions
 from bgbench.challenge.data import ChallengeFiles
 from bgbench.challenge.full import not_done_value
@@ -21,7 +20,6 @@ from bgbench.challenge.outputs import (
     config_fingerprint,
     foreground_record,
     summarize,
-    write_outputs,
 )
 from bgbench.challenge.result import SCHEMA, ChallengeResult
 from bgbench.challenge.search import Outcome, oracle_minimum
@@ -67,12 +65,14 @@ def finalize(out, records: list[dict], files: ChallengeFiles, config: dict, desc
         if out is not None:
             _write_background_csv(Path(out) / BACKGROUNDS_CSV, files, analysis)
     summary["foregrounds"] = [{k: v for k, v in r.items() if k != "type"} for r in records]
+    result = ChallengeResult(summary)
     if out is not None:
-        write_outputs(out, summary)  # the results first: a failing gallery never loses them
+        result.write(out)  # the results first: a failing gallery never loses them
         if analysis is not None and gallery and image_of is not None:
             _draw_gallery(Path(out), summary, analysis["top_backgrounds"], image_of,
                           title=f"most fooling backgrounds ({describe.get('spec', '')})")
-    return ChallengeResult(summary, None if out is None else Path(out) / JSON_NAME)
+            result.write(out)  # with the gallery's name (or why it is missing)
+    return result
 
 
 def _summary(records: list[dict], files: ChallengeFiles, config: dict, describe: dict, passes: dict,
@@ -106,8 +106,9 @@ def _summary(records: list[dict], files: ChallengeFiles, config: dict, describe:
 
 def _draw_gallery(out: Path, summary: dict[str, Any], top_backgrounds: list[dict], image_of,
                   title: str) -> None:
-    """Draw ``OUT/gallery.png`` after the results are written; on any failure print a one-line
-    warning to stderr and record it as ``gallery_error`` (the results stay as written)."""
+    """Draw ``OUT/gallery.png`` after the results are written and record it in ``summary``
+    (``gallery``); on any failure print a one-line warning to stderr and record it as
+    ``gallery_error`` (the results stay as written)."""
     import sys
 
     try:
@@ -122,7 +123,6 @@ def _draw_gallery(out: Path, summary: dict[str, Any], top_backgrounds: list[dict
               file=sys.stderr)
     else:
         summary["gallery"] = GALLERY_NAME
-    atomic_write_json(out / JSON_NAME, summary)
 
 
 def _write_background_csv(path: Path, files: ChallengeFiles, analysis: dict) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.atomic import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from bgbench.atomic import append_jsonl, atomic_write_text, read_jsonl
 from bgbench.challenge.analysis import per_class
 from bgbench.errors import BgbenchError
 from bgbench.metrics import wilson_interval
@@ -131,56 +131,12 @@ def summarize(records: list[dict[str, Any]], *, n_backgrounds: int, class_names:
             "per_class": per_class(labels, fooled, class_names)}
 
 
-def write_outputs(out: str | Path, summary: dict[str, Any]) -> None:
-    """Atomically write ``OUT/challenge.json`` and ``OUT/challenge.csv`` (one row per foreground)."""
-    out = Path(out)
-    atomic_write_json(out / JSON_NAME, summary)
+def write_csv(out: str | Path, summary: dict[str, Any]) -> None:
+    """Atomically write ``OUT/challenge.csv`` (one row per foreground of ``summary``, a challenge.json
+    document)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for record in summary.get("foregrounds", []):
         writer.writerow({k: "" if record.get(k) is None else record.get(k) for k in CSV_FIELDS})
-    atomic_write_text(out / CSV_NAME, buffer.getvalue())
-
-
-def print_summary(summary: dict[str, Any], file=None) -> None:
-    """The "N/total vulnerable" line and a per-class table (rich) on ``file`` (default stdout)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(file=file, highlight=False)
-    console.print(summary["vulnerable"])
-    acc = summary["challenge_accuracy"]
-    lo, hi = summary["challenge_accuracy_ci95"]
-    if acc is not None:
-        console.print(f"challenge accuracy {acc:.1%} (95% CI {lo:.1%}-{hi:.1%}), released reading")
-    strict = summary["strict_reading"]
-    if strict["exact"]:
-        console.print(f"strict reading (fooled to the background's class): {strict['n_fooled']}/"
-                      f"{summary['n_foregrounds']} fooled")
-    else:
-        console.print(f"strict reading (fooled to the background's class): at least "
-                      f"{strict['n_fooled_lower_bound']}/{summary['n_foregrounds']} (use --strict for exact)")
-    table = Table(title="fooled per class")
-    for name in ("class", "n", "fooled", "rate", "95% CI"):
-        table.add_column(name, justify="left" if name == "class" else "right")
-    for row in summary["per_class"]:
-        if not row["n"]:
-            continue
-        table.add_row(row["class"], str(row["n"]), str(row["n_fooled"]), f"{row['fooled_rate']:.1%}",
-                      f"{row['fooled_rate_ci95'][0]:.1%}-{row['fooled_rate_ci95'][1]:.1%}")
-    console.print(table)
-    passes = summary.get("forward_passes")
-    if passes and passes.get("oracle_minimum"):
-        console.print(f"forward passes {passes['used']} vs oracle minimum {passes['oracle_minimum']} "
-                      f"({passes['ratio_to_oracle']:.2f}x)")
-    top = summary.get("top_backgrounds")
-    if top:
-        bt = Table(title="most fooling backgrounds (share of other-class foregrounds fooled)")
-        bt.add_column("class")
-        bt.add_column("background")
-        bt.add_column("fools", justify="right")
-        for group in top:
-            for item in group["backgrounds"][:3]:
-                bt.add_row(group["class"], item["background"], f"{item['fool_rate']:.1%}")
-        console.print(bt)
+    atomic_write_text(Path(out) / CSV_NAME, buffer.getvalue())

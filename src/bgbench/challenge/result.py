@@ -1,11 +1,13 @@
-"""The typed result of a challenge run: :class:`ChallengeResult` (``challenge.json``,
-schema bgbench.challenge/1; the fields are listed in docs/results.md)."""
+"""The typed result of a challenge run: :class:`ChallengeResult` (``challenge.json`` and
+``challenge.csv``, schema bgbench.challenge/1; the fields are listed in docs/results.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from bgbench.results.base import DocumentResult, doc_value, pct, pct_ci
+from bgbench.results.text import Block, TextTable
 
 SCHEMA = "bgbench.challenge/1"
 
@@ -62,3 +64,40 @@ class ChallengeResult(DocumentResult):
         rows.append(["all", str(self.n_foregrounds), str(self.n_fooled),
                      pct(None if self.accuracy is None else 1 - self.accuracy)])
         return ["class", "n", "fooled", "fooled rate"], rows
+
+    def write_companions(self, out: Path) -> None:
+        """``challenge.csv`` beside challenge.json: one row per foreground."""
+        from bgbench.challenge.outputs import write_csv
+
+        write_csv(out, self.doc)
+
+    def terminal(self) -> list[Block]:
+        """The command line's view: the released script's ``N/total vulnerable`` line, the challenge
+        accuracy with its interval, the strict reading, fooled per class, the forward passes against
+        the oracle minimum, and (``--full``) the most fooling backgrounds."""
+        d = self.doc
+        blocks: list[Block] = [d["vulnerable"]]
+        if self.accuracy is not None:
+            lo, hi = d["challenge_accuracy_ci95"]
+            blocks.append(f"challenge accuracy {self.accuracy:.1%} (95% CI {lo:.1%}-{hi:.1%}), "
+                          "released reading")
+        strict, n = d["strict_reading"], self.n_foregrounds
+        blocks.append(f"strict reading (fooled to the background's class): {strict['n_fooled']}/{n} fooled"
+                      if strict["exact"] else f"strict reading (fooled to the background's class): at least "
+                      f"{strict['n_fooled_lower_bound']}/{n} (use --strict for exact)")
+        rows: list[list[str] | None] = [
+            [row["class"], str(row["n"]), str(row["n_fooled"]), f"{row['fooled_rate']:.1%}",
+             f"{row['fooled_rate_ci95'][0]:.1%}-{row['fooled_rate_ci95'][1]:.1%}"]
+            for row in self.per_class if row["n"]]
+        blocks.append(TextTable(["class", "n", "fooled", "rate", "95% CI"], rows, title="fooled per class"))
+        passes = d.get("forward_passes")
+        if passes and passes.get("oracle_minimum"):
+            blocks.append(f"forward passes {passes['used']} vs oracle minimum {passes['oracle_minimum']} "
+                          f"({passes['ratio_to_oracle']:.2f}x)")
+        top = d.get("top_backgrounds")
+        if top:
+            rows = [[group["class"], item["background"], f"{item['fool_rate']:.1%}"]
+                    for group in top for item in group["backgrounds"][:3]]
+            title = "most fooling backgrounds (share of other-class foregrounds fooled)"
+            blocks.append(TextTable(["class", "background", "fools"], rows, justify="llr", title=title))
+        return blocks

@@ -1,13 +1,12 @@
-"""``bgbench build SOURCE OUT``: parse options, call :func:`bgbench.build.build_dataset`, print a summary."""
+"""``bgbench build SOURCE OUT``: parse options, call :func:`bgbench.build.build_dataset`, print the result."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from bgbench.cli.common import bounded
+from bgbench.cli.common import bounded, emit, json_option
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +47,7 @@ def register(app: typer.Typer) -> None:
         class_map: Path = typer.Option(None, "--class-map", help="JSON {dataset class: benchmark class}."),
         jpeg_quality: int = typer.Option(None, "--jpeg-quality", callback=bounded("--jpeg-quality", 1, 100),
                                          help="JPEG quality of the outputs (95)."),
+        as_json: bool = json_option("build.json"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Build original, only_bg_b/t, no_fg, only_fg, mixed_same/rand/next and fg_mask from SOURCE."""
@@ -59,44 +59,5 @@ def register(app: typer.Typer) -> None:
             grabcut_tries=grabcut_tries,
             max_box_fraction=max_box_fraction, min_box_inside=min_box_inside, size=size, resize=resize,
             single_box=single_box, preset=preset, masks=masks, class_map=class_map, jpeg_quality=jpeg_quality)
-        typer.echo(format_summary(result["summary"], result["config"]["split"]))
-        typer.echo(f"-> {result['out']} (build.json, manifest.jsonl)")
+        emit(result, as_json, wrote=[result.out / result.FILENAME, "manifest.jsonl"])
 
-
-def format_summary(summary: dict[str, Any], split: str) -> str:
-    """Plain-text table: kept/dropped per class, drop reasons, variants missing a class, refused
-    entries, mask IoU statistics."""
-    from bgbench.build.result import gap_lines
-
-    rows = summary["per_class"]
-    width = max([len("class"), *map(len, rows)])
-    lines = [f"{'class':<{width}}  {'kept':>6}  {'dropped':>7}"]
-    lines += [f"{name:<{width}}  {row['kept']:>6}  {row['dropped']:>7}" for name, row in rows.items()]
-    lines.append(f"{'total (' + split + ')':<{width}}  {summary['kept']:>6}  {summary['dropped']:>7}")
-    if summary["drop_reasons"]:
-        lines.append("drop reasons:")
-        lines += [f"  {count:>6}  {reason}" for reason, count in summary["drop_reasons"].items()]
-    target = summary.get("per_class_target")
-    short = summary.get("shortfall") or {}
-    if target is not None and short:
-        detail = ", ".join(f"{name} kept {target - n} ({n} missing)" for name, n in short.items())
-        lines.append(f"SHORTFALL: {len(short)} class(es) ran out of usable images before reaching {target} "
-                     f"kept: {detail}")
-    elif target is not None:
-        lines.append(f"balanced: {target} kept images in every class")
-    if summary.get("mixed_without_donor"):
-        lines.append("mixed images without a donor: " + ", ".join(
-            f"{v} {n}" for v, n in summary["mixed_without_donor"].items()))
-    if summary.get("mixed_same_own_background"):
-        lines.append(f"mixed_same on the image's own background (only kept image of its class): "
-                     f"{summary['mixed_same_own_background']}")
-    lines += gap_lines(summary)
-    if "original_only" in summary:
-        why = ", ".join(f"{reason} {n}" for reason, n in summary["original_only_reasons"].items())
-        lines.append(f"IN-9L: {summary['boxed']} kept with box variants, {summary['original_only']} in "
-                     f"original only" + (f" ({why})" if why else ""))
-    iou = summary.get("mask_iou")
-    if iou:
-        lines.append(f"mask IoU vs provided masks (n={iou['n']}): mean {iou['mean']:.3f}, "
-                     f"median {iou['median']:.3f}, p10 {iou['p10']:.3f}")
-    return "\n".join(lines)

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import (
+    CacheChoice,
+    bounded,
+    cache_options,
+    default_out,
+    emit,
+    json_option,
+    model_options,
+    quiet_option,
+)
 from bgbench.options import ModelOptions
 
 
@@ -57,17 +66,13 @@ def register(app: typer.Typer) -> None:
                                        "changes a decision, only which fooling background is found."),
         top_k: int = typer.Option(5, "--top-k", callback=bounded("--top-k", 1),
                                   help="Most fooling backgrounds listed per class (--full)."),
-        as_json: bool = typer.Option(False, "--json", help="Print challenge.json instead of tables."),
+        as_json: bool = json_option("challenge.json"),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
     ) -> None:
         """Adversarial backgrounds: is some background able to make the model misclassify each foreground?"""
-        import json
-        import sys
-
         from bgbench.challenge import merge_shards, run_challenge
-        from bgbench.challenge.outputs import print_summary
 
         if merge:
             target = out
@@ -80,8 +85,4 @@ def register(app: typer.Typer) -> None:
                                    executor=executor, workers=workers, split=split, batch_size=batch_size,
                                    order=order, top_k=top_k, cache=cache.cache, cache_dir=cache.cache_dir,
                                    quiet=quiet)
-        if as_json:
-            typer.echo(json.dumps(result.to_json(), indent=2))
-        else:
-            print_summary(result.to_json())
-        print(f"wrote {target / 'challenge.json'} and {target / 'challenge.csv'}", file=sys.stderr)
+        emit(result, as_json, wrote=[target / result.FILENAME, target / "challenge.csv"])

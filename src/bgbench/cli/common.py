@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,36 @@ def subset_options(fn: Callable) -> Callable:
 def quiet_option() -> Any:
     """The ``--quiet/-q`` option every long-running command has."""
     return typer.Option(False, "--quiet", "-q", help="No progress bars.")
+
+
+def json_option(document: str) -> Any:
+    """The ``--json`` option of every command that returns a result (``document``: its file name)."""
+    return typer.Option(False, "--json", help=f"Print the result document ({document}) as JSON on stdout "
+                                              "instead of the summary (nothing else goes to stdout).")
+
+
+def emit(result: Any, as_json: bool = False, wrote: Sequence[str | Path] = ()) -> None:
+    """Print a command's :class:`~bgbench.results.Result`, the one way every command does.
+
+    Without ``as_json``: its command-line view (``result.terminal()``: lines and tables, the text of
+    ``result.summary(tables=True)``) on stdout. With ``as_json``: its document (``result.to_json()``)
+    as indented JSON, and nothing else, on stdout. ``wrote``: the files written, named in one line on
+    stderr (``wrote A, B and C``)."""
+    import json
+    import sys
+
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        from rich.console import Console
+
+        from bgbench.results.text import print_blocks
+
+        print_blocks(result.terminal(), Console(highlight=False))
+    if wrote:
+        names = [str(w) for w in wrote]
+        listing = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        print(f"wrote {listing}", file=sys.stderr)
 
 
 DEFAULT_OUT_ROOT = Path("bgbench-results")

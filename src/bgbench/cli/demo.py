@@ -1,10 +1,12 @@
-"""``bgbench demo``: parse options, call :func:`bgbench.demo.run_demo`, print the summary table."""
+"""``bgbench demo``: parse options, call :func:`bgbench.demo.run_demo`, print the result."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from bgbench.cli.common import emit, json_option
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +28,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, "--model", "-m",
                                   help="Pretrained model evaluated beside the trained CNNs "
                                        "(default efficientnet_lite0; --quick: none; 'none' to skip)."),
+        as_json: bool = json_option("demo.json"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
         """Synthesize scenes with a background shortcut, build the IN-9 variants, train small CNNs on
@@ -36,47 +39,16 @@ def register(app: typer.Typer) -> None:
 
         from bgbench.demo import run_demo
 
-        console = Console()
+        console = Console(stderr=as_json)  # the stages' lines: stdout holds only the JSON with --json
         given = {"per_class_train": per_class_train, "per_class_val": per_class_val, "draws": draws,
                  "epochs": epochs, "pretrained": model}
         overrides = {k: v for k, v in given.items() if v is not None}
         if model is not None and model.lower() == "none":
             overrides["pretrained"] = None
-        summary = run_demo(out, plan="quick" if quick else "default", device=device, seed=seed,
-                           quiet=quiet, log=lambda line: console.print(line),
-                           **overrides)
-        _print_summary(console, summary)
+        result = run_demo(out, plan="quick" if quick else "default", device=device, seed=seed,
+                          quiet=quiet, log=lambda line: console.print(line), **overrides)
+        emit(result, as_json)
 
-
-def _print_summary(console, summary) -> None:
-    """The demo's table (accuracy per variant per model, BG-Gap, challenge) and where things are."""
-    from rich.table import Table
-
-    from bgbench.demo import SUMMARY_VARIANTS
-
-    draws = summary["plan"]["draws"]
-    rows = summary["models"]
-    table = Table(title="bgbench demo: accuracy on the val variants (synthetic scenes)")
-    table.add_column("variant")
-    for row in rows:
-        table.add_column(row["model"].replace("_", " "), justify="right")
-    for variant in SUMMARY_VARIANTS:
-        table.add_row(variant, *[_pct(row.get(variant)) for row in rows])
-    table.add_row("BG-Gap", *[_pct(row["bg_gap"]) for row in rows])
-    table.add_row(f"BG-Gap, {draws} draws", *[_gap(row) for row in rows])
-    table.add_row("challenge accuracy", *[_pct(row["challenge_accuracy"]) for row in rows])
-    console.print(table)
-    if any(row["model"].startswith("pretrained_") for row in rows):
-        console.print("The pretrained column is a real ImageNet model under the released 1000 -> 9 "
-                      "mapping: synthetic objects are not ImageNet objects, so expect it far below the "
-                      "trained CNNs here; `bgbench eval` on real photos gives its real figures.")
-    iou = summary.get("grabcut_iou")
-    if isinstance(iou, dict) and iou.get("median") is not None:
-        console.print(f"GrabCut IoU against the true masks (val): median {iou['median']:.3f}")
-    where = Path(summary["out"])
-    console.print(f"Done in {summary['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
-                  "per-model results.json under results/, challenge.json under challenge/.")
-    console.print(f"Report: {where / 'report.html'}", soft_wrap=True)
 
 
 def _defaults(field: str) -> str:
@@ -84,14 +56,3 @@ def _defaults(field: str) -> str:
     from bgbench.demo import PLANS
 
     return f"default {getattr(PLANS['default'], field)}; --quick {getattr(PLANS['quick'], field)}"
-
-
-def _gap(row: dict) -> str:
-    value, ci = row.get("bg_gap_draws"), row.get("bg_gap_draws_ci95")
-    if value is None:
-        return "-"
-    return f"{100 * value:+.1f} [{100 * ci[0]:+.0f},{100 * ci[1]:+.0f}]"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import bounded
+from bgbench.cli.common import bounded, emit, json_option
 
 DATASETS = ("in9",)
 
@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         keep_archive: bool = typer.Option(False, "--keep-archive", help="Keep the downloaded archive."),
         timeout: float = typer.Option(60.0, "--timeout", callback=bounded("--timeout", 0),
                                       help="Network timeout in seconds."),
+        as_json: bool = json_option(".bgbench-download.json"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Download a released dataset archive, verify its SHA-256, and unpack it safely into DEST."""
@@ -34,6 +35,4 @@ def register(app: typer.Typer) -> None:
             raise BgbenchError(f"unknown dataset {name!r} (available: {', '.join(DATASETS)})")
         record = download_in9(dest, url=url, sha256=sha256, verify=not no_verify, keep_archive=keep_archive,
                               timeout=timeout, quiet=quiet)
-        state = "verified" if record["verified"] else "UNVERIFIED (no known checksum)"
-        verb = "already present" if record["reused"] else "unpacked"
-        typer.echo(f"{name}: {verb} in {record['path']} (sha256 {record['sha256']}, {state})")
+        emit(record, as_json)

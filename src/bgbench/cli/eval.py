@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import (
+    CacheChoice,
+    bounded,
+    cache_options,
+    default_out,
+    emit,
+    json_option,
+    model_options,
+    quiet_option,
+)
 from bgbench.options import ModelOptions
 
 
@@ -24,7 +33,7 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option("val", "--split", help="Split folder to evaluate."),
         batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
                                        help="Images per forward pass."),
-        as_json: bool = typer.Option(False, "--json", help="Print results.json to stdout instead of tables."),
+        as_json: bool = json_option("results.json"),
         no_resume: bool = typer.Option(False, "--no-resume",
                                        help="Recompute every variant (default: reuse OUT/partial/ of an "
                                             "interrupted run with the same model, weights and data)."),
@@ -41,27 +50,10 @@ def register(app: typer.Typer) -> None:
         cache: CacheChoice = None,
     ) -> None:
         """Evaluate a classifier on every variant: accuracy with 95% intervals, BG-Gap, per-class."""
-        import json
-        import sys
-
         from bgbench.eval import evaluate
-        from bgbench.report_table import print_eval
 
         target = out if out is not None else default_out("eval", model.spec)
         result = evaluate(data, model, variants=variants, split=split, batch_size=batch_size, out=target,
                           cache=cache.cache, cache_dir=cache.cache_dir, resume=not no_resume, draws=draws,
                           draw_seed=draw_seed, group_min=group_min, quiet=quiet)
-        doc = result.to_json()
-        if as_json:
-            typer.echo(json.dumps(doc, indent=2))
-        else:
-            print_eval(doc)
-            groups = result.group_lines()
-            if groups:
-                typer.echo("\n".join(line.strip() for line in groups))
-            if result.draws is not None:
-                from bgbench.eval.result import draw_lines
-
-                typer.echo("\n".join(line.strip() if i == 0 else line for i, line in
-                                     enumerate(draw_lines(result.draws) + result.group_lines(draws=True))))
-        print(f"wrote {target / 'results.json'} and {target / 'results.csv'}", file=sys.stderr)
+        emit(result, as_json, wrote=[target / result.FILENAME, target / "results.csv"])

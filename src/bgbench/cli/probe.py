@@ -3,7 +3,6 @@ foreground or background only (parses options, calls bgbench.explain.probe)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -14,6 +13,8 @@ from bgbench.cli.common import (
     bounded,
     cache_options,
     default_out,
+    emit,
+    json_option,
     model_options,
     quiet_option,
     subset_options,
@@ -50,6 +51,7 @@ def register(app: typer.Typer) -> None:
                                    "(default 0.125,0.25,0.5,0.75)."),
         batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
                                        help="Composites per forward pass."),
+        as_json: bool = json_option("probe.json"),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
@@ -63,6 +65,5 @@ def register(app: typer.Typer) -> None:
                        images=subset.images, per_class=subset.per_class, seed=subset.seed, cache=cache.cache,
                        cache_dir=cache.cache_dir, quiet=quiet, **_floats(factors, "factors"),
                        **_floats(sigmas, "sigmas"))
-        typer.echo(result.summary())
-        print(f"wrote {target / 'probe.json'}, probe.csv and {len(result.figures)} figure files",
-              file=sys.stderr)
+        emit(result, as_json,
+             wrote=[target / result.FILENAME, "probe.csv", f"{len(result.figures)} figure files"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import quiet_option
+from bgbench.cli.common import emit, json_option, quiet_option
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
             help="The HTML file to write; report.md and report_files/ go beside it.",
         ),
         title: str = typer.Option(None, "--title", help="Title of the report (default: bgbench report)."),
+        as_json: bool = json_option("<name>_files/report.json"),
         quiet: bool = quiet_option(),
     ) -> None:
         """Write one self-contained HTML report (figures inline, no network, no script) of RESULTS, with a
@@ -31,4 +32,4 @@ def register(app: typer.Typer) -> None:
         from bgbench.report import report
 
         result = report(list(results), out, title=title, quiet=quiet)
-        typer.echo("\n".join(result.summary_lines()))
+        emit(result, as_json)

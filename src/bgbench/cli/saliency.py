@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -35,6 +34,7 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option("val", "--split", help="Split folder to read."),
         figure_images: int = typer.Option(6, "--figure-images", callback=bounded("--figure-images", 0),
                                           help="Rows of the overlay grid."),
+        as_json: bool = common.json_option("saliency.json"),
         quiet: bool = common.quiet_option(),
         models: list[ModelOptions] = None,
         cache: common.CacheChoice = None,
@@ -50,6 +50,5 @@ def register(app: typer.Typer) -> None:
         result = saliency(data, models, split=split, out=target, figure_images=figure_images,
                           images=subset.images, per_class=subset.per_class, seed=subset.seed,
                           cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet, **attribution)
-        typer.echo(result.summary())
-        print(f"wrote {target / 'saliency.json'}, saliency.csv and {len(result.figures)} figure files",
-              file=sys.stderr)
+        common.emit(result, as_json, wrote=[target / result.FILENAME, "saliency.csv",
+                                            f"{len(result.figures)} figure files"])

@@ -13,7 +13,9 @@ from bgbench.cli.common import (
     bounded,
     cache_options,
     default_out,
+    emit,
     inject_options,
+    json_option,
     model_option_specs,
     quiet_option,
 )
@@ -52,28 +54,18 @@ def register(app: typer.Typer) -> None:
                                        help="Images per forward pass."),
         n_boot: int = typer.Option(10000, "--n-boot", callback=bounded("--n-boot", 1),
                                    help="Bootstrap resamples of the trend's intervals."),
-        as_json: bool = typer.Option(False, "--json",
-                                     help="Print sweep.json to stdout instead of the table."),
+        as_json: bool = json_option("sweep.json"),
         quiet: bool = quiet_option(),
         model: Any = None,
         cache: CacheChoice = None,
     ) -> None:
         """Evaluate every model of MODELS on DATA (and challenge it): one combined table with the
         ImageNet top-1 trend; finished models are resumed, changed ones re-run."""
-        import json
-        import sys
-
         from bgbench.sweeps import sweep
-        from bgbench.sweeps.table import LEGEND
-        from bgbench.sweeps.trend import trend_lines
 
         target = out if out is not None else default_out("sweep", models.stem, owner=str(models.absolute()))
         result = sweep(models, data, out=target, challenge=challenge, challenge_shard=challenge_shard,
                        executor=executor, workers=workers, variants=variants, split=split,
                        batch_size=batch_size, cache=cache.cache, cache_dir=cache.cache_dir, n_boot=n_boot,
                        quiet=quiet, **model)
-        if as_json:
-            typer.echo(json.dumps(result.to_json(), indent=2))
-        else:
-            typer.echo("\n".join([result.text_table(), "", LEGEND, "", *trend_lines(result.trend)]))
-        print(f"wrote {target / 'sweep.json'}, sweep.csv and sweep.md", file=sys.stderr)
+        emit(result, as_json, wrote=[target / result.FILENAME, "sweep.csv", "sweep.md"])

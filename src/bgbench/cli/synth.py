@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import bounded
+from bgbench.cli.common import bounded, emit, json_option
 
 
 def register(app: typer.Typer) -> None:
@@ -24,22 +24,13 @@ def register(app: typer.Typer) -> None:
                                  help="Shorter image side in pixels."),
         workers: int = typer.Option(1, "--workers", callback=bounded("--workers", 1),
                                     help="Render in this many processes (same output)."),
+        as_json: bool = json_option("synth-<split>.json"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Render synthetic scenes with known foregrounds and a controlled background shortcut."""
         from bgbench.synth import synthesize
 
-        summary = synthesize(out, per_class=per_class, split=split, seed=seed,
-                             bg_correlation=bg_correlation, size=size, workers=workers, quiet=quiet)
-        typer.echo(
-            f"synth {split}: {summary['images']} images ({summary['rendered']} rendered, "
-            f"{summary['reused']} reused), {summary['objects']} objects, "
-            f"{summary['two_object_images']} two-object images, habitat match "
-            f"{summary['habitat_match_rate']:.3f} (requested {bg_correlation:.3f}), "
-            f"{summary['images_per_second']:.1f} images/s ({summary['images_per_cpu_second']:.1f} per "
-            f"CPU-second) -> {out}/{split}, "
-            f"{out}/masks/{split}, {out}/synth-{split}.jsonl")
-        if summary["stale_images"]:
-            typer.echo(f"warning: {summary['stale_images']} images in {out}/{split} are not part of this run "
-                       f"(left from an earlier run with more images or other options; not in "
-                       f"synth-{split}.jsonl)", err=True)
+        result = synthesize(out, per_class=per_class, split=split, seed=seed, bg_correlation=bg_correlation,
+                            size=size, workers=workers, quiet=quiet)
+        emit(result, as_json, wrote=[out / split, out / "masks" / split, out / f"synth-{split}.jsonl",
+                                     out / result.filename()])

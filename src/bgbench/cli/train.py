@@ -13,7 +13,9 @@ from bgbench.cli.common import (
     bounded,
     cache_options,
     default_out,
+    emit,
     inject_options,
+    json_option,
     model_options,
     quiet_option,
 )
@@ -124,14 +126,13 @@ def register(app: typer.Typer) -> None:
                                   help="Evaluate with K donor backgrounds per foreground."),
         challenge: bool = typer.Option(False, "--challenge", help="Also run the challenge (eval split)."),
         no_amp: bool = typer.Option(False, "--no-amp", help="fp32 on a GPU too (default: bf16 autocast)."),
+        as_json: bool = json_option("train.json"),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
         recipe=None,
         swap=None,
     ) -> None:
-        import sys
-
         from bgbench.training import EvalPlan, train
 
         scratch = model.arch is not None and not model.spec.startswith("ckpt:")
@@ -145,5 +146,4 @@ def register(app: typer.Typer) -> None:
                        **({"device": model.device} if scratch else {}))
         if result.source_path is None:  # not rank 0 of a torchrun job: rank 0 reports
             return
-        typer.echo(str(result))
-        print(f"wrote {target / 'model.safetensors'}, model.json and train.json", file=sys.stderr)
+        emit(result, as_json, wrote=[target / "model.safetensors", "model.json", result.FILENAME])

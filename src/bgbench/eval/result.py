@@ -1,4 +1,5 @@
-"""The typed result of an evaluation: :class:`EvalResult` (``results.json``, schema bgbench.eval/1)."""
+"""The typed result of an evaluation: :class:`EvalResult` (``results.json`` and ``results.csv``, schema
+bgbench.eval/1)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bgbench.jsonable import jsonable, versions
 from bgbench.metrics import Gap, Proportion, accuracy, confusion_matrix, per_class_accuracy
 from bgbench.provenance import command_line
 from bgbench.results.base import Result, pct, pct_ci
+from bgbench.results.text import Block
 
 RESULTS_SCHEMA = "bgbench.eval/1"
 
@@ -226,22 +228,30 @@ class EvalResult(Result):
         return ["variant", "accuracy", "95% CI", "n"], rows
 
     def csv_rows(self) -> list[dict[str, Any]]:
-        """One row per variant (see :func:`bgbench.report_table.eval_csv_rows`)."""
-        from bgbench.report_table import eval_csv_rows
+        """One row per variant (see :func:`bgbench.eval.table.eval_csv_rows`)."""
+        from bgbench.eval.table import eval_csv_rows
 
         return eval_csv_rows(self.to_json(predictions=False))
 
-    def write(self, out: str | Path) -> dict[str, Path]:
-        """Write ``out/results.json`` and ``out/results.csv`` atomically; returns their paths."""
-        from bgbench.atomic import atomic_write_json
-        from bgbench.report_table import write_eval_csv
+    def write_companions(self, out: Path) -> None:
+        """``results.csv`` beside results.json: one row per variant."""
+        from bgbench.eval.table import write_eval_csv
 
-        out = Path(out)
-        doc = self.to_json()
-        paths = {"json": out / "results.json", "csv": out / "results.csv"}
-        atomic_write_json(paths["json"], doc)
-        write_eval_csv(paths["csv"], doc)
-        return paths
+        write_eval_csv(out / "results.csv", self.to_json(predictions=False))
+
+    def terminal(self) -> list[Block]:
+        """The command line's view: accuracy per variant (95% interval, n, skipped, images/s) and the
+        BG-Gap; per-class accuracy; skipped files and variants; the group lines of the mixed
+        variants; with ``--draws`` the composites' accuracy, BG-Gap and groups."""
+        from bgbench.eval.table import accuracy_table, per_class_table, skipped_lines
+
+        doc = self.to_json(predictions=False)
+        blocks: list[Block] = [accuracy_table(doc), per_class_table(doc), *skipped_lines(doc)]
+        blocks += [line.strip() for line in self.group_lines()]
+        if self.draws is not None:
+            extra = draw_lines(self.draws) + self.group_lines(draws=True)
+            blocks += [line.strip() if i == 0 else line for i, line in enumerate(extra)]
+        return blocks
 
     def _document(self) -> dict[str, Any]:
         return self.to_json()

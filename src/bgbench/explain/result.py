@@ -26,20 +26,15 @@ def _interval(ci: list | None, digits: int = 2) -> str:
     return f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
-def _write(
-    out: str | Path, filename: str, doc: dict[str, Any], header: list[str], rows: list[list[Any]]
-) -> dict[str, Path]:
-    from bgbench.atomic import atomic_write_json, atomic_write_text
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    """Write a CSV (``header``, then ``rows``) atomically."""
+    from bgbench.atomic import atomic_write_text
 
-    out = Path(out)
-    paths = {"json": out / filename, "csv": out / filename.replace(".json", ".csv")}
-    atomic_write_json(paths["json"], doc)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    atomic_write_text(paths["csv"], text.getvalue())
-    return paths
+    atomic_write_text(path, text.getvalue())
 
 
 def finish(cls: type, doc: dict[str, Any], out: str | Path | None, draw: Callable[[Path], list[str]]) -> Any:
@@ -106,8 +101,8 @@ class SaliencyResult(DocumentResult):
         ]
         return ["model", "foreground focus [95% CI]", "foreground share", "mask area", "n"], rows
 
-    def write(self, out: str | Path) -> dict[str, Path]:
-        """Write ``out/saliency.json`` and ``out/saliency.csv`` (one row per model and image)."""
+    def write_companions(self, out: Path) -> None:
+        """``saliency.csv`` beside saliency.json: one row per model and image."""
         header = [
             "model",
             "image",
@@ -119,7 +114,7 @@ class SaliencyResult(DocumentResult):
             "foreground_focus",
         ]
         rows = [[m["model"], *[img[k] for k in header[1:]]] for m in self.models for img in m["images"]]
-        return _write(out, self.FILENAME, self.doc, header, rows)
+        _write_csv(out / "saliency.csv", header, rows)
 
 
 class ProbeResult(DocumentResult):
@@ -169,8 +164,8 @@ class ProbeResult(DocumentResult):
         ]
         return ["setting", "accuracy [95% CI]", "correct"], rows
 
-    def write(self, out: str | Path) -> dict[str, Path]:
-        """Write ``out/probe.json`` and ``out/probe.csv`` (one row per setting)."""
+    def write_companions(self, out: Path) -> None:
+        """``probe.csv`` beside probe.json: one row per setting."""
         rows = [
             [
                 self.doc["kind"],
@@ -184,10 +179,5 @@ class ProbeResult(DocumentResult):
             ]
             for c in self.cells
         ]
-        return _write(
-            out,
-            self.FILENAME,
-            self.doc,
-            ["kind", "model", "setting", "accuracy", "ci_low", "ci_high", "correct", "n"],
-            rows,
-        )
+        header = ["kind", "model", "setting", "accuracy", "ci_low", "ci_high", "correct", "n"]
+        _write_csv(out / "probe.csv", header, rows)

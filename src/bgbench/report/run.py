@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bgbench.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from bgbench.atomic import atomic_write_bytes, atomic_write_text
 from bgbench.errors import BgbenchError
 from bgbench.jsonable import versions
 from bgbench.progress import progress
@@ -118,9 +118,10 @@ def report(
         "created": created,
         "versions": versions(),
     }
-    atomic_write_json(files / ReportResult.FILENAME, doc)
+    result = ReportResult(doc)
+    result.write(files)
     atomic_write_text(out, page)
-    return ReportResult(doc, files / ReportResult.FILENAME)
+    return result
 
 
 def _stale_figures(folder: Path) -> list[str]:

@@ -1,12 +1,20 @@
-"""The base of every typed result: a versioned JSON document, a short summary, a notebook table.
+"""The base of every typed result: a versioned JSON document, its file, a short summary, its tables.
 
-Every entry point (build, eval, challenge, sweep, synth, download, and later commands) returns a
-subclass of :class:`Result`. ``to_json()`` is exactly the document the command writes
-(``FILENAME`` in its output folder), whose ``schema`` field is ``SCHEMA`` (``bgbench.<kind>/<major>``;
-docs/results.md documents each); ``from_json`` reads it back (:func:`bgbench.load_results` picks the
-class by the schema). ``str(result)`` is a few readable lines, ``result._repr_html_()`` a small table
-for notebooks, and ``result["key"]`` reads the JSON document, so scripts written against the
-documents keep working.
+Every entry point (build, eval, challenge, train, saliency, probe, sweep, synth, report, download,
+demo) returns a subclass of :class:`Result`, and every subclass keeps one contract:
+
+- ``to_json()``: the result's JSON document, whose ``schema`` field is ``SCHEMA``
+  (``bgbench.<kind>/<major>``; docs/results.md documents each). ``from_json`` reads it back
+  (:func:`bgbench.load_results` picks the class by the schema).
+- ``write(out) -> Path``: the document written atomically as ``out/<filename()>`` (``FILENAME``; a
+  result whose file name varies, synth's ``synth-<split>.json``, names it), with the files that go
+  beside it (a CSV, a Markdown table); returns the document's path. The file holds ``to_json()``
+  without the ``RUN_KEYS`` (what only the returned result knows: its output folder, what this run
+  did), so ``load_results(result.write(out))`` reads the same document back.
+- ``summary() -> str``: a few readable lines (``str(result)``); ``summary(tables=True)``: what the
+  command line prints, the result's tables and the lines around them (:meth:`terminal`).
+- ``result._repr_html_()`` a small table for notebooks, and ``result["key"]`` reads the JSON
+  document, so scripts written against the documents keep working.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bgbench.errors import BgbenchError
+from bgbench.results.text import Block, render_blocks
 
 #: what reading a document of the wrong shape raises (a missing key, a string where a number belongs, ...)
 SHAPE_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError, IndexError,
@@ -26,10 +35,13 @@ SHAPE_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, At
 
 class Result:
     """Base class; subclasses set ``SCHEMA`` and ``FILENAME`` and implement :meth:`to_json`,
-    :meth:`from_json` and :meth:`summary_lines` (and :meth:`table` for a richer notebook view)."""
+    :meth:`from_json` and :meth:`summary_lines` (and :meth:`table` for a richer notebook view,
+    :meth:`terminal` for the command line's, :meth:`write_companions` for files beside the document)."""
 
     SCHEMA: ClassVar[str] = ""
     FILENAME: ClassVar[str] = ""
+    #: keys of ``to_json()`` that the written file leaves out (what only the returned result knows)
+    RUN_KEYS: ClassVar[tuple[str, ...]] = ()
     #: where the document was read from (set by :func:`bgbench.load_results`), else None
     source_path: Path | None = None
 
@@ -57,7 +69,41 @@ class Result:
         """``eval``, ``challenge``, ``build``, ... (the schema without prefix and version)."""
         return schema_kind(self.SCHEMA)
 
-    def summary(self) -> str:
+    def filename(self) -> str:
+        """The document's file name in an output folder (``FILENAME``)."""
+        return self.FILENAME
+
+    def file_document(self) -> dict[str, Any]:
+        """The document as its file holds it: ``to_json()`` without the ``RUN_KEYS``."""
+        doc = self.to_json()
+        return {k: v for k, v in doc.items() if k not in self.RUN_KEYS} if self.RUN_KEYS else doc
+
+    def write(self, out: str | Path) -> Path:
+        """Write the document atomically to ``out/<filename()>`` (``out`` is created), then the files
+        that go beside it (:meth:`write_companions`); returns the document's path, which becomes
+        ``source_path``."""
+        from bgbench.atomic import atomic_write_json
+
+        out = Path(out)
+        path = out / self.filename()
+        atomic_write_json(path, self.file_document())
+        self.write_companions(out)
+        self.source_path = path
+        return path
+
+    def write_companions(self, out: Path) -> None:
+        """Write the files that go beside the document in ``out`` (atomically); default: none."""
+
+    def terminal(self) -> list[Block]:
+        """What the command line prints, in order: lines (``str``) and tables (:class:`TextTable`);
+        default: the summary lines."""
+        return list(self.summary_lines())
+
+    def summary(self, tables: bool = False, width: int | None = None) -> str:
+        """The summary lines (``str(result)``); with ``tables`` the command line's view
+        (:meth:`terminal`: tables fitted to ``width`` columns, default 80) as plain text."""
+        if tables:
+            return render_blocks(self.terminal(), width)
         return "\n".join(self.summary_lines())
 
     def __str__(self) -> str:

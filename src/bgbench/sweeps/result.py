@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bgbench.results.base import DocumentResult, doc_value, pct
+from bgbench.results.text import Block
 from bgbench.sweeps.table import LEGEND, cells, format_csv, format_markdown, format_text, sweep_columns
 from bgbench.sweeps.trend import trend_lines, trend_summary
 
@@ -84,14 +85,13 @@ class SweepResult(DocumentResult):
         columns = sweep_columns(self.models)
         return [c.header for c in columns if c.header], [cells(m, columns) for m in self.models]
 
-    def write(self, out: str | Path) -> dict[str, Path]:
-        """Write sweep.json, sweep.csv and sweep.md into ``out`` atomically; returns their paths."""
-        from bgbench.atomic import atomic_write_json, atomic_write_text
+    def write_companions(self, out: Path) -> None:
+        """sweep.csv and sweep.md beside sweep.json."""
+        from bgbench.atomic import atomic_write_text
 
-        out = Path(out)
-        paths = {kind: out / name for kind, name in FILES.items()}
-        atomic_write_json(paths["json"], self.doc)
-        atomic_write_text(paths["csv"], self.csv())
-        atomic_write_text(paths["md"], self.markdown())
-        self.source_path = paths["json"]
-        return paths
+        atomic_write_text(out / FILES["csv"], self.csv())
+        atomic_write_text(out / FILES["md"], self.markdown())
+
+    def terminal(self) -> list[Block]:
+        """The command line's view: the combined table, its legend and the ImageNet top-1 trend."""
+        return [self.text_table(), "", LEGEND, "", *trend_lines(self.trend)]

@@ -212,7 +212,7 @@ def _finish(out: Path, split: str, records: list[dict[str, Any]], config: dict[s
     """Write the split's jsonl and summary JSON, drop the checkpoints; returns the summary."""
     atomic_write_text(out / f"synth-{split}.jsonl", "".join(_dumps(r) + "\n" for r in records))
     summary = _summarise(records, config)
-    atomic_write_json(out / f"synth-{split}.json", summary)
+    SynthResult(summary).write(out)
     shutil.rmtree(partial)
     return summary
 

@@ -29,6 +29,8 @@ class SynthResult(DocumentResult):
 
     SCHEMA: ClassVar[str] = SCHEMA
     FILENAME: ClassVar[str] = "synth-*.json"
+    RUN_KEYS: ClassVar[tuple[str, ...]] = ("out", "stale_images", "rendered", "reused", "seconds",
+                                           "cpu_seconds", "images_per_second", "images_per_cpu_second")
 
     def __init__(self, doc: dict[str, Any], path: Path | None = None) -> None:
         config = doc.get("config")
@@ -37,6 +39,10 @@ class SynthResult(DocumentResult):
                                path)
         out = doc.get("out") or parent_folder(path)
         super().__init__({"schema": SCHEMA, **doc, "out": out}, path)
+
+    def filename(self) -> str:
+        """``synth-<split>.json``."""
+        return f"synth-{self.split}.json"
 
     # -- typed view -----------------------------------------------------------------------------
     out = doc_value("out", path=True, doc="The synthesized tree (the ``source`` of ``bgbench build``).")
@@ -79,7 +85,9 @@ class SynthResult(DocumentResult):
             lines.append(f"this run: {self.rendered} rendered, {self.reused} reused, "
                          f"{self.doc.get('images_per_second', 0.0):.1f} images/s")
         if self.stale_images:
-            lines.append(f"warning: {self.stale_images} images in {self.split}/ are not part of this run")
+            lines.append(f"warning: {self.stale_images} images in {self.split}/ are not part of this run "
+                         f"(left from an earlier run with more images or other options; not in "
+                         f"synth-{self.split}.jsonl)")
         return lines
 
     def table(self) -> tuple[list[str], list[list[str]]]:

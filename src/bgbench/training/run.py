@@ -265,8 +265,6 @@ def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: lis
            metrics: dict[str, Any] | None, chal: dict[str, Any] | None,
            options: ModelOptions | None) -> TrainResult:
     """Write the checkpoint with its sidecar, and train.json; the TrainResult."""
-    from bgbench.atomic import atomic_write_json
-
     common = {k: parts[k] for k in ("variant", "mode", "recipe", "seed", "swap")}
     record = {"arch": net.arch, "num_classes": len(train_data.class_names), "classes": train_data.class_names,
               "preprocessing": net.classifier.preprocessing.describe(), **common,
@@ -280,5 +278,6 @@ def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: lis
            "eval_data": metrics["data"]["root"] if metrics else None, "distributed": parts["distributed"],
            "data": {"root": str(Path(data).resolve()), "fingerprint": train_data.fingerprint},
            "bgbench_version": __version__, "command": command_line()}
-    atomic_write_json(out / "train.json", doc)
-    return TrainResult(doc, out / "train.json")
+    result = TrainResult(doc)
+    result.write(out)
+    return result
