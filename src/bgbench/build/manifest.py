@@ -10,7 +10,6 @@ counts; plus the library versions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from collections import Counter
@@ -24,18 +23,15 @@ from bgbench.build.result import SCHEMA, BuildResult
 from bgbench.build.writer import STATE_DIR, state_dir
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
+from bgbench.resume import check_settings, run_key
 from bgbench.sources.reasons import reason_category
 
 MANIFEST = "manifest.jsonl"
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the output-defining configuration."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
-
-
 def prepare_output(out: Path, split: str, config: dict[str, Any]) -> bool:
-    """Create OUT for this split's build, or check that a previous build used the same arguments.
+    """Create OUT for this split's build, or check that a previous build used the same arguments
+    (``.bgbench-build/<split>/config.json`` holds their run key, :func:`bgbench.resume.run_key`).
 
     Returns True when resuming (this split was started before with the same arguments).
 
@@ -46,21 +42,14 @@ def prepare_output(out: Path, split: str, config: dict[str, Any]) -> bool:
         raise BgbenchError("output path exists and is not a folder", out)
     if out.is_dir() and any(out.iterdir()) and not (out / STATE_DIR).is_dir():
         raise BgbenchError("output folder is not empty and holds no bgbench build; choose a new folder", out)
-    path = state_dir(out, split) / "config.json"
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise BgbenchError("unreadable build state; delete the folder and build again", path) from None
-        if previous.get("hash") != config_hash(config):
-            old = previous.get("config", {})
-            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-            details = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in changed)
-            raise BgbenchError(f"the {split} split was built with different arguments ({details}); "
-                               "use the same arguments to resume, or a new output folder", out)
-        return True
-    atomic_write_json(path, {"hash": config_hash(config), "config": config})
-    return False
+
+    def refuse(changes: dict[str, tuple[Any, Any]]) -> BgbenchError:
+        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items())
+        return BgbenchError(f"the {split} split was built with different arguments ({details}); "
+                            "use the same arguments to resume, or a new output folder", out)
+
+    return check_settings(state_dir(out, split) / "config.json", run_key(config), config, field="hash",
+                          what="build state", refuse=refuse)
 
 
 def iou_stats(values: list[float]) -> dict[str, float | int] | None:
@@ -153,7 +142,7 @@ def write_outputs(out: Path, split: str, records: list[dict[str, Any]], config: 
                   summary: dict[str, Any]) -> dict[str, Any]:
     """Write this split's manifest, then OUT/manifest.jsonl (all built splits) and OUT/build.json."""
     write_split_manifest(out, split, records)
-    split_entry = {"config": config, "config_hash": config_hash(config), "summary": summary}
+    split_entry = {"config": config, "config_hash": run_key(config), "summary": summary}
     state = state_dir(out, split) / "summary.json"
     atomic_write_json(state, split_entry)
     entries: dict[str, Any] = {}

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.build.writer import nonempty, variant_path, write_variant
+from bgbench.build.writer import variant_path, write_variant
 from bgbench.errors import BgbenchError
 from bgbench.layout import MASK_VARIANT
+from bgbench.resume import finished
 from bgbench.variants import MIXED_VARIANTS, Box, mixed, resize_crop, resized_only_bg_t
 
 
@@ -98,7 +99,7 @@ def donor_background(source: MixSource, resize: int = 256, size: int = 224,
 
 def missing_variants(task: MixTask) -> list[str]:
     """The mixed variants of this image that have a donor and are not written yet."""
-    return [v for v in MIXED_VARIANTS if task.donors.get(v) is not None and not nonempty(task.path(v))]
+    return [v for v in MIXED_VARIANTS if task.donors.get(v) is not None and not finished(task.path(v))]
 
 
 def mixed_arrays(task: MixTask, variants: Sequence[str] = MIXED_VARIANTS) -> dict[str, np.ndarray]:

@@ -32,9 +32,7 @@ from bgbench.build.manifest import prepare_output, summarize, write_outputs
 from bgbench.build.mixing import MixSource, MixTask, missing_variants, mix_image
 from bgbench.build.result import BuildResult
 from bgbench.build.writer import (
-    nonempty,
     read_record,
-    remove_stale_temp_files,
     variant_path,
     write_record,
     write_variant,
@@ -43,6 +41,7 @@ from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
 from bgbench.executors import Executor, check_executor, open_executor
 from bgbench.layout import MASK_VARIANT, SPLITS, folder_index
+from bgbench.resume import finished, remove_temp_files
 from bgbench.samples import Box, Sample
 from bgbench.segment import METHODS, derive_seed, mask_iou, segment
 from bgbench.sources.reasons import NO_ANNOTATION, SIZE_MISMATCH, UNREADABLE_IMAGE
@@ -367,7 +366,7 @@ def _finished(record: dict[str, Any] | None, out: str, split: str) -> bool:
     if record.get("status") != "kept":
         return not str(record.get("reason") or "").startswith(INTERNAL_ERROR)  # retry unexpected errors
     outputs = PHASE1_OUTPUTS if record.get("boxed", True) else ("original",)
-    return all(nonempty(variant_path(out, v, split, record["class"], record["stem"])) for v in outputs)
+    return all(finished(variant_path(out, v, split, record["class"], record["stem"])) for v in outputs)
 
 
 # ----------------------------------------------------------------------------- phase 2
@@ -537,7 +536,7 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     out_path = Path(out).resolve()
     config_dict = config.to_json()
     if prepare_output(out_path, config.split, config_dict):
-        remove_stale_temp_files(out_path)  # left by a killed run
+        remove_temp_files(out_path)  # left by a killed run
 
     root = getattr(source_set, "root", None)
     context = _Context(out=str(out_path), config=config, source_root=None if root is None else str(root),

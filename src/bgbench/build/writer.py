@@ -9,16 +9,13 @@ Layout under OUT (released IN-9 layout, so the authors' evaluation code reads it
     .bgbench-build/<split>/records/<kk>/<key>.json   one record per source image (its done-marker)
 
 Every file is written atomically; a record is written after all the image's files, so its presence
-means the image is finished.
+means the image is finished (a done marker, :mod:`bgbench.resume`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ from bgbench.atomic import atomic_save_npy, atomic_write_bytes, atomic_write_jso
 from bgbench.errors import BgbenchError
 from bgbench.jpeg import encode_jpeg
 from bgbench.layout import MASK_VARIANT, image_path
+from bgbench.resume import read_state
 
 STATE_DIR = ".bgbench-build"
 
@@ -57,29 +55,6 @@ def write_variant(out: str | Path, variant: str, split: str, class_folder: str, 
     return path
 
 
-def nonempty(path: Path) -> bool:
-    """Whether ``path`` is a file of at least one byte (a finished output)."""
-    try:
-        return path.stat().st_size > 0
-    except OSError:
-        return False
-
-
-TEMP_NAME = re.compile(r"^\..+\.tmp-\d+-")
-
-
-def remove_stale_temp_files(out: str | Path) -> int:
-    """Delete temporary files a killed build left behind (``.<name>.tmp-<pid>-...``); returns the count."""
-    removed = 0
-    for folder, _dirs, files in os.walk(out):
-        for name in files:
-            if TEMP_NAME.match(name):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(folder, name))
-                    removed += 1
-    return removed
-
-
 def state_dir(out: str | Path, split: str) -> Path:
     return Path(out) / STATE_DIR / split
 
@@ -99,8 +74,4 @@ def write_record(out: str | Path, split: str, record: dict[str, Any]) -> None:
 
 def read_record(out: str | Path, split: str, source_id: str) -> dict[str, Any] | None:
     """The finished record of an image, or None (absent or unreadable: redo the image)."""
-    path = record_path(out, split, source_id)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return read_state(record_path(out, split, source_id))

@@ -17,12 +17,12 @@ from bgbench.challenge.data import ChallengeFiles
 from bgbench.challenge.full import not_done_value
 from bgbench.challenge.outputs import (
     JSON_NAME,
-    config_fingerprint,
     foreground_record,
     summarize,
 )
 from bgbench.challenge.result import SCHEMA, ChallengeResult
 from bgbench.challenge.search import Outcome, oracle_minimum
+from bgbench.resume import run_key
 
 MATRIX_NAME = "challenge_matrix.npy"
 MATRIX_META = "challenge_matrix.json"
@@ -99,7 +99,7 @@ def _summary(records: list[dict], files: ChallengeFiles, config: dict, describe:
                        "class_names": files.class_names,
                        "skipped_backgrounds": [list(s) for s in (getattr(files, "skipped", None) or [])]}
     summary["config"] = config
-    summary["config_fingerprint"] = config_fingerprint(config)
+    summary["config_fingerprint"] = run_key(config)
     summary["run"] = run_info
     return summary
 

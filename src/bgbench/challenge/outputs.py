@@ -1,4 +1,4 @@
-"""Challenge outputs: the resumable per-foreground log, challenge.json, challenge.csv, the table.
+"""Challenge outputs: the resumable per-foreground log, the challenge.json summary, challenge.csv.
 
 ``OUT/challenge.log.jsonl``: first line a header ``{"type": "header", "fingerprint": ...,
 "config": {...}}``; then one ``{"type": "foreground", ...}`` line per decided foreground, appended
@@ -9,10 +9,8 @@ foregrounds; a different configuration is refused. A torn last line (a kill mid-
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from bgbench.atomic import append_jsonl, atomic_write_text, read_jsonl
 from bgbench.challenge.analysis import per_class
 from bgbench.errors import BgbenchError
 from bgbench.metrics import wilson_interval
+from bgbench.resume import changed_keys, cut_torn_tail, run_key
 
 LOG_NAME = "challenge.log.jsonl"
 JSON_NAME = "challenge.json"
@@ -35,31 +34,17 @@ CSV_FIELDS = ("index", "image", "class", "label", "fooled", "fooling_background"
               "backgrounds_tried", "strict_fooled", "strict_background", "strict_predicted")
 
 
-def config_fingerprint(config: dict[str, Any]) -> str:
-    """Stable hex SHA-256 of a JSON-able configuration."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _cut_torn_tail(path: Path) -> None:
-    """Drop a partial last line left by a kill during an append, so later appends stay parseable."""
-    with open(path, "rb+") as handle:
-        data = handle.read()
-        if data and not data.endswith(b"\n"):
-            handle.truncate(data.rfind(b"\n") + 1)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
 def open_log(out: str | Path, config: dict[str, Any]) -> tuple[Path, list[dict[str, Any]]]:
-    """Start or resume ``OUT/challenge.log.jsonl`` for ``config``; returns (path, decided records).
+    """Start or resume ``OUT/challenge.log.jsonl`` for ``config`` (its header holds the run key,
+    :func:`bgbench.resume.run_key`); returns (path, decided records).
 
     Raises BgbenchError when the log was written with a different configuration."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOG_NAME
-    fingerprint = config_fingerprint(config)
+    fingerprint = run_key(config)
     if path.exists() and path.stat().st_size > 0:
-        _cut_torn_tail(path)
+        cut_torn_tail(path)
         try:
             records = read_jsonl(path)
         except json.JSONDecodeError as exc:
@@ -69,11 +54,7 @@ def open_log(out: str | Path, config: dict[str, Any]) -> tuple[Path, list[dict[s
             if header.get("type") != "header":
                 raise BgbenchError("log has no header line; delete it to start over", path)
             if header.get("fingerprint") != fingerprint:
-                old = header.get("config", {})
-                keys = sorted(k for k in set(old) | set(config)
-                              if json.dumps(old.get(k), sort_keys=True, default=str)
-                              != json.dumps(config.get(k), sort_keys=True, default=str))
-                differs = ", ".join(keys) or "fingerprint"
+                differs = ", ".join(changed_keys(header.get("config", {}), config)) or "fingerprint"
                 raise BgbenchError(f"was written by a run with a different configuration (differs in: "
                                    f"{differs}); use another --out or delete it", path)
             return path, [r for r in records[1:] if r.get("type") == "foreground"]

@@ -11,7 +11,6 @@ map, predictions as folder indices), then either the batched early-exit search
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bgbench import __version__
-from bgbench.atomic import append_jsonl, atomic_save_npy, atomic_write_json
+from bgbench.atomic import append_jsonl, atomic_save_npy
 from bgbench.challenge.data import (
     ChallengeData,
     list_challenge_files,
@@ -31,7 +30,7 @@ from bgbench.challenge.data import (
 )
 from bgbench.challenge.finalize import MATRIX_META, MATRIX_NAME, finalize, matrix_records
 from bgbench.challenge.full import fill_matrix, new_matrix, not_done_value
-from bgbench.challenge.outputs import config_fingerprint, foreground_record, open_log
+from bgbench.challenge.outputs import foreground_record, open_log
 from bgbench.challenge.result import SCHEMA, ChallengeResult
 from bgbench.challenge.search import ORDERS, Outcome, oracle_minimum, search_backgrounds
 from bgbench.challenge.shard import parse_shard, shard_indices
@@ -40,6 +39,7 @@ from bgbench.options import DEFAULT_MODEL
 from bgbench.predict import make_predictor
 from bgbench.progress import progress
 from bgbench.provenance import command_line
+from bgbench.resume import check_settings, run_key
 
 
 @dataclass(frozen=True)
@@ -173,21 +173,19 @@ def _open_matrix(out, config: dict, matrix: np.ndarray):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     meta_path, matrix_path = out / MATRIX_META, out / MATRIX_NAME
-    fingerprint = config_fingerprint(config)
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") != fingerprint:
-            raise BgbenchError("was written by a run with a different configuration; use another --out "
-                               "or delete it", meta_path)
-        if matrix_path.exists():
-            saved = np.load(matrix_path, allow_pickle=False)
-            if saved.shape != matrix.shape or saved.dtype != matrix.dtype:
-                raise BgbenchError(f"matrix has shape {saved.shape} {saved.dtype}, expected "
-                                   f"{matrix.shape} {matrix.dtype}; delete it to start over", matrix_path)
-            matrix = np.array(saved)
-    else:
-        atomic_write_json(meta_path, {"fingerprint": fingerprint, "config": config,
-                                      "not_done_value": not_done_value(matrix.dtype)})
+
+    def refuse(_changes: dict) -> BgbenchError:
+        return BgbenchError("was written by a run with a different configuration; use another --out or "
+                            "delete it", meta_path)
+
+    resumed = check_settings(meta_path, run_key(config), config, field="fingerprint", what="matrix record",
+                             extra={"not_done_value": not_done_value(matrix.dtype)}, refuse=refuse)
+    if resumed and matrix_path.exists():
+        saved = np.load(matrix_path, allow_pickle=False)
+        if saved.shape != matrix.shape or saved.dtype != matrix.dtype:
+            raise BgbenchError(f"matrix has shape {saved.shape} {saved.dtype}, expected "
+                               f"{matrix.shape} {matrix.dtype}; delete it to start over", matrix_path)
+        matrix = np.array(saved)
 
     def checkpoint(m: np.ndarray) -> None:
         atomic_save_npy(matrix_path, m)

@@ -2,7 +2,8 @@
 
 Public API: :func:`evaluate` -> :class:`EvalResult` (``results.json``, schema bgbench.eval/1).
 Modules: :mod:`~bgbench.eval.discover` (which variants), :mod:`~bgbench.eval.run` (the loop),
-:mod:`~bgbench.eval.resume` (per-variant resume files), :mod:`~bgbench.eval.result` (the result).
+:mod:`~bgbench.eval.result` (the result) and :mod:`~bgbench.eval.table` (its tables); resume files go
+through :mod:`bgbench.resume`.
 The label-space policy and inference live in :mod:`bgbench.predict`, shared with the challenge.
 """
 

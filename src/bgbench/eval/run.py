@@ -3,8 +3,9 @@
 Flow: :func:`~bgbench.eval.discover.find_variants` picks the variants, the prediction layer
 (:mod:`bgbench.predict`) loads the model and fits the label map to the class folders, and per variant
 :func:`bgbench.dataset.load_variant` gives the decoded uint8 images (cached memmap) that
-:func:`~bgbench.predict.predict_images` scores; resume files (:mod:`bgbench.eval.resume`) make an
-interrupted run cheap to finish. Metrics come from :mod:`bgbench.metrics`.
+:func:`~bgbench.predict.predict_images` scores; each variant's predictions are saved as a partial
+file (:mod:`bgbench.resume`, under :func:`resume_key`) so an interrupted run is cheap to finish.
+Metrics come from :mod:`bgbench.metrics`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from bgbench.errors import BgbenchError
 from bgbench.eval.discover import find_variants, scored_class_folders
 from bgbench.eval.groups import DEFAULT_MIN_COUNT
 from bgbench.eval.result import EvalResult, VariantResult
-from bgbench.eval.resume import load_partial, resume_key, save_partial
+from bgbench.jsonable import jsonable
 from bgbench.metrics import Gap, bg_gap
 from bgbench.options import DEFAULT_MODEL
 from bgbench.predict import Predictor, make_predictor, predict_images
+from bgbench.resume import load_partial, run_key, save_partial
 from bgbench.variants import MIXED_VARIANTS
 
 GAP_VARIANTS = ("mixed_same", "mixed_rand")
@@ -128,19 +130,43 @@ def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, b
     if out is not None and resume:
         key = resume_key(predictor.describe(), predictor.label_map.describe(), vdata.fingerprint, split,
                          batch_size, str(predictor.device))
-    reused = load_partial(out, name, key, vdata.paths) if key is not None and out is not None else None
+    reused = _resumed(out, name, key, vdata.paths)
     if reused is not None:
         preds, top1, infer_s = reused
     else:
         preds, top1, infer_s = predict_images(predictor, vdata.images, batch_size, f"eval {name}", quiet)
         if key is not None and out is not None:
-            save_partial(out, name, key, vdata.paths, preds, top1, infer_s)
+            save_partial(out, name, key, {"paths": vdata.paths, "pred": preds.tolist(), "top1": top1.tolist(),
+                                          "infer_s": infer_s})
     # the variant's own class folders (maybe fewer than the tree's) -> the scored folders' indices
     own = np.array([predictor.folders.index(f) for f in vdata.class_names], dtype=np.int64)
     labels = predictor.relabel()[own[vdata.labels]]
     return VariantResult.scored(name, vdata.paths, labels, preds, top1, len(predictor.class_names),
                                 skipped=list(vdata.skipped), fingerprint=vdata.fingerprint, load_s=load_s,
                                 infer_s=infer_s, cached=vdata.cached, resumed=reused is not None)
+
+
+def resume_key(model_info: dict[str, Any], label_map: dict[str, Any], fingerprint: str, split: str,
+               batch_size: int, device: str) -> str | None:
+    """Run key (:func:`bgbench.resume.run_key`) of one variant's predictions: model identity with its
+    weights hash, label map, data fingerprint, split, batch size, device. None when the model cannot
+    be identified by its weights' hash (then nothing is reused: two random-weight models would
+    describe themselves alike)."""
+    if not model_info.get("weights_sha256"):
+        return None
+    return run_key({"model": jsonable(model_info), "label_map": label_map, "data": fingerprint,
+                    "split": split, "batch_size": batch_size, "device": str(device)})
+
+
+def _resumed(out: str | Path | None, variant: str, key: str | None,
+             paths: list[str]) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(preds int64 (N,), top1 int64 (N,), infer_s) an earlier run saved in ``out/partial/`` under the
+    same key for the same image list, or None."""
+    saved = load_partial(out, variant, key) if key is not None and out is not None else None
+    if saved is None or saved.get("paths") != paths:
+        return None
+    return (np.asarray(saved["pred"], dtype=np.int64), np.asarray(saved["top1"], dtype=np.int64),
+            float(saved["infer_s"]))
 
 
 def _add_groups(results: dict[str, VariantResult], predictor: Predictor, root: Path, split: str,

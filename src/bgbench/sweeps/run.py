@@ -5,18 +5,17 @@ or Ray workers): load it once, :func:`bgbench.evaluate` into ``OUT/<name>/`` (re
 when asked, :func:`bgbench.run_challenge` into ``OUT/<name>/challenge/`` (or one shard of it).
 
 Resuming is the library's own: evaluate saves each variant's predictions under its resume key
-(:func:`bgbench.eval.resume.resume_key`: model identity with the weights' sha256, label map, data
+(:func:`bgbench.eval.run.resume_key`: model identity with the weights' sha256, label map, data
 fingerprint, split, batch size, device) and reuses them only when the key matches, so a finished
 model runs no inference again while a changed model file or dataset is evaluated afresh. The
-challenge folder records the same key (``sweep-key.json``); a folder written under another key is
-cleared and run again, one with the same key resumes from the challenge's own log. At the end the
-rows are gathered from the files (:mod:`bgbench.sweeps.gather`), whatever ran them.
+challenge folder records the same key (``sweep-key.json``, :func:`bgbench.resume.keep_or_clear`); a
+folder written under another key is cleared and run again, one with the same key resumes from the
+challenge's own log. At the end the rows are gathered from the files (:mod:`bgbench.sweeps.gather`),
+whatever ran them.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,13 +83,14 @@ def _challenge(task: ModelTask, clf: Any, labels: dict[str, Any], result: Any) -
     ``challenge_shard``; all shards of n complete -> merged into the folder). Returns True when a
     complete earlier run was reused."""
     from bgbench.challenge import merge_shards, run_challenge
-    from bgbench.eval.resume import resume_key
+    from bgbench.eval.run import resume_key
+    from bgbench.resume import keep_or_clear
 
     s = task.settings
     folder = Path(task.folder) / CHALLENGE_DIR
     key = resume_key(result.model_info, result.label_map, result.data_fingerprint, s.split, s.batch_size,
                      result.device)
-    valid = _keep_or_clear(folder, key)
+    valid = keep_or_clear(folder, key, KEY_FILE)  # another model's, label map's or dataset's: cleared
     target = folder if s.challenge_shard is None else shard_folder(folder, s.challenge_shard)
     done = valid and (_done(target) or _done(folder))
     if not done:
@@ -106,24 +106,6 @@ def _challenge(task: ModelTask, clf: Any, labels: dict[str, Any], result: Any) -
 
 def _done(folder: Path) -> bool:
     return complete_challenge(folder) is not None
-
-
-def _keep_or_clear(folder: Path, key: str | None) -> bool:
-    """True when ``folder`` holds challenge outputs made under ``key``; otherwise the folder is
-    cleared (outputs of another model, label map or dataset) and marked with ``key``."""
-    from bgbench.atomic import atomic_write_json
-
-    try:
-        stored = json.loads((folder / KEY_FILE).read_text()).get("key")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        stored = None
-    if key is not None and stored == key:
-        return True
-    if folder.exists():
-        shutil.rmtree(folder)
-    if key is not None:
-        atomic_write_json(folder / KEY_FILE, {"key": key})
-    return False
 
 
 def _check_inputs(data: Path, models: list[SweepModel], settings: SweepSettings, challenge_any: bool) -> None:

@@ -8,9 +8,10 @@ Layout under ``out`` (``stem = <wnid>_<NNNNNN>``, NNNNNN = 0-based index within 
     synth-<split>.jsonl              one record per image (class, habitat, boxes, paths)
     synth-<split>.json               the options and summary counts of the split (bgbench.synth/1)
 
-The job is resumable: finished records are checkpointed in chunks under ``.synth-<split>.partial/``; a
-re-run with the same options skips images whose three files exist and whose record is known, and the
-final jsonl is written atomically at the end (the partial folder is then removed).
+The job is resumable: finished records are checkpointed in chunks under ``.synth-<split>.partial/``
+(a partial folder, :mod:`bgbench.resume`); a re-run with the same options skips images whose three
+files exist and whose record is known, and the final jsonl is written atomically at the end (the
+partial folder is then removed).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bgbench.atomic import atomic_write_json, atomic_write_text, read_jsonl
+from bgbench.atomic import atomic_write_text, read_jsonl
 from bgbench.classes import IN9_CLASSES, IN9_WNIDS
 from bgbench.errors import BgbenchError
 from bgbench.progress import progress
+from bgbench.resume import read_state, start_partial_folder
 from bgbench.synth.habitats import HABITATS
 from bgbench.synth.objects import OBJECT_FAMILIES
 from bgbench.synth.result import SCHEMA, SynthResult
@@ -81,17 +83,11 @@ def _known_records(out: Path, split: str, config: dict[str, Any]) -> dict[str, d
     known: dict[str, dict[str, Any]] = {}
     summary = out / f"synth-{split}.json"
     if summary.exists():
-        try:
-            old = json.loads(summary.read_text(encoding="utf-8")).get("config", {})
-        except (OSError, ValueError):
-            old = {}
+        old = (read_state(summary) or {}).get("config", {})
         if {k: v for k, v in old.items() if k != "per_class"} == same:
             known.update({r["stem"]: r for r in read_jsonl(out / f"synth-{split}.jsonl") if "stem" in r})
     partial = _partial_dir(out, split)
-    try:
-        old = json.loads((partial / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = None
+    old = read_state(partial / "config.json")
     if old is not None and {k: v for k, v in old.items() if k != "per_class"} == same:
         for chunk in sorted(partial.glob("chunk-*.jsonl")):
             known.update({r["stem"]: r for r in read_jsonl(chunk) if "stem" in r})
@@ -198,15 +194,6 @@ def _check_workers(workers: int) -> None:
         raise BgbenchError(f"workers must be a positive integer, got {workers!r}")
 
 
-def _start_partial(out: Path, split: str, config: dict[str, Any]) -> Path:
-    """A fresh checkpoint folder for this run (an older one was read by :func:`_known_records`)."""
-    partial = _partial_dir(out, split)
-    if partial.exists():
-        shutil.rmtree(partial)
-    atomic_write_json(partial / "config.json", config)
-    return partial
-
-
 def _finish(out: Path, split: str, records: list[dict[str, Any]], config: dict[str, Any],
             partial: Path) -> dict[str, Any]:
     """Write the split's jsonl and summary JSON, drop the checkpoints; returns the summary."""
@@ -247,7 +234,7 @@ def synthesize(out: str | Path, *, per_class: int = 20, split: str = "train", se
     config = _config(per_class, split, seed, bg_correlation, size)
     out.mkdir(parents=True, exist_ok=True)
     known = _known_records(out, split, config)
-    partial = _start_partial(out, split, config)
+    partial = start_partial_folder(_partial_dir(out, split), config)  # the old one was read above
     start, cpu_start = time.perf_counter(), _cpu_time()
     render = functools.partial(render_and_write, out, split, seed, bg_correlation, size)
     tally = _render_all(out, split, render, per_class, known, workers, quiet, partial)

@@ -1,14 +1,13 @@
 """Frozen-backbone features, computed once and cached on disk for last-layer retraining.
 
-The cache key covers everything that decides the features: the model's identity (spec, weights
-hash, preprocessing), the data's content fingerprint, and how the images were made (variant,
-background-swap draws and seed). A rerun, another recipe, or another seed of the head reuses them.
+The cache key (:func:`bgbench.resume.run_key`) covers everything that decides the features: the
+model's identity (spec, weights hash, preprocessing), the data's content fingerprint, and how the
+images were made (variant, background-swap draws and seed). A rerun, another recipe, or another
+seed of the head reuses them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,6 @@ import numpy as np
 import torch
 
 from bgbench.progress import progress
-
-
-def feature_key(parts: dict[str, Any]) -> str:
-    """Hex SHA-256 of a JSON-able description of the features."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def compute_features(

@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from bgbench.progress import progress
+from bgbench.resume import run_key
 from bgbench.rowfile import read_rows
 from bgbench.training.data import TrainData, batch_tensor
 from bgbench.training.distributed import SINGLE, DistContext, gather
 from bgbench.training.draws import sample_uniforms
-from bgbench.training.features import cached, compute_features, feature_key
+from bgbench.training.features import cached, compute_features
 from bgbench.training.loop import make_swap
 from bgbench.training.network import head
 from bgbench.training.recipe import Recipe, lr_factor, make_optimizer
@@ -55,7 +56,7 @@ def train_features(
     passes = int(swap["draws"]) if swap else 1
     swapper = make_swap(data, swap)
     clf = net.classifier
-    key = feature_key(
+    key = run_key(
         {
             "model": net.source,
             "preprocessing": clf.preprocessing.describe(),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -13,6 +11,7 @@ from bgbench import __version__
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
 from bgbench.provenance import command_line
+from bgbench.resume import run_key
 from bgbench.training.checkpoint import save_checkpoint
 from bgbench.training.data import TrainData, check_train_split, load_train_data
 from bgbench.training.recipe import Recipe
@@ -98,11 +97,6 @@ class EvalPlan:
         if classes != list(class_names):
             raise BgbenchError(f"class folders of {names[0]}/{self.split} ({', '.join(classes)}) differ from "
                                f"the training classes ({', '.join(class_names)})", root)
-
-
-def run_key(parts: dict[str, Any]) -> str:
-    """Hex SHA-256 of what decides a run's weights (resume only into the same run)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str = "original",

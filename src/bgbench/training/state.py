@@ -3,15 +3,15 @@
 ``DIR/state/model-eN.safetensors`` holds the weights after epoch N (safetensors),
 ``DIR/state/state-eN.pt`` the optimiser state, the step and the
 history (tensors and plain numbers only, so it loads with ``torch.load(weights_only=True)``);
-``DIR/state/key.json``, written last, names the newest complete epoch and the run key (data, model,
-recipe, seed; the data order and augmentation draws follow from the seed and the epoch), so a kill
-at any moment leaves a consistent pair and another run never resumes from it.
+``DIR/state/key.json``, written last, names the newest complete epoch and the run key
+(:func:`bgbench.resume.run_key` of data, model, recipe, seed; the data order and augmentation draws
+follow from the seed and the epoch), so a kill at any moment leaves a consistent pair and another
+run never resumes from it.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,8 @@ def save_state(
     """Write the state of a finished epoch (each file atomically, the key last), then drop older epochs."""
     from safetensors.torch import save as save_tensors
 
-    from bgbench.atomic import atomic_write_bytes, atomic_write_json
+    from bgbench.atomic import atomic_write_bytes
+    from bgbench.resume import write_state
 
     folder = Path(out) / STATE_DIR
     weights = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
@@ -48,7 +49,7 @@ def save_state(
         buffer,
     )
     atomic_write_bytes(folder / f"state-e{epoch}.pt", buffer.getvalue())
-    atomic_write_json(folder / "key.json", {"key": key, "epoch": epoch, "step": step})
+    write_state(folder / "key.json", {"key": key, "epoch": epoch, "step": step})
     for old in list(folder.glob("model-e*.safetensors")) + list(folder.glob("state-e*.pt")):
         if old.stem.rsplit("-e", 1)[-1] != str(epoch):
             old.unlink(missing_ok=True)
@@ -61,15 +62,17 @@ def load_state(
     (step, epoch, history) or None (nothing saved, another run's state, or damaged files)."""
     from safetensors.torch import load_file
 
+    from bgbench.resume import read_state
+
     folder = Path(out) / STATE_DIR
+    saved = read_state(folder / "key.json")
+    if saved is None or saved.get("key") != key:
+        return None
     try:
-        saved = json.loads((folder / "key.json").read_text())
-        if saved.get("key") != key:
-            return None
         epoch = int(saved["epoch"])
         weights = load_file(str(folder / f"model-e{epoch}.safetensors"))
         state = torch.load(folder / f"state-e{epoch}.pt", map_location="cpu", weights_only=True)
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, RuntimeError):
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
         return None
     if int(state["epoch"]) != epoch:
         return None
