@@ -360,7 +360,7 @@ def test_build_survives_the_whole_bad_input_corpus(tmp_path):
     each bad file is one dropped manifest line with its reason and no output file; the odd but usable
     encodings (CMYK, greyscale, RGBA, 16-bit grey/RGB/RGBA PNGs) are kept as 224x224 RGB JPEGs."""
     from badcorpus import FISH_LEAF, annotation_xml, make_bad_corpus, rgb_image, write_jpeg, write_xml
-    from bgbench.build.writer import TEMP_NAME
+    from bgbench.resume import TEMP_NAME
     from bgbench.sources.reasons import reason_category
 
     root = tmp_path / "src"
