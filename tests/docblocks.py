@@ -6,6 +6,13 @@ A page's blocks run in order in one folder, so later blocks see what earlier one
 (```` ```toml file=zoo.toml ````) is written to that file instead. Blocks without a language, or
 ``text``, are output or layouts and are not run.
 
+Quoted output. A ```` ```text output ```` block right after a runnable block is what the last command
+(or Python block) before it prints: the test runs that command and requires every quoted line, in
+order, among the lines it printed (stdout and stderr), compared in *shape*: numbers become ``#`` and
+runs of spaces one space (:func:`shape`), so a figure measured on other data still matches while a
+renamed label, a dropped column or a missing line does not. A quoted line ``...`` stands for lines
+left out.
+
 A command or a Python block that cannot run on a CI machine says why where the reader sees it: a
 ``# needs: <what>[, <what>]`` comment (on the command's line, or on the first line of a Python block), where
 ``<what>`` is ``network``, ``gpu``, ``imagenet``, ``coco``, ``voc``, ``realdata`` (the real photos and
@@ -36,6 +43,7 @@ class Step:
     text: str
     target: str | None = None  # the file name of a "file" step
     needs: list[str] = field(default_factory=list)
+    expected: str | None = None  # the ```text output``` block quoted after this step, if any
 
     @property
     def where(self) -> str:
@@ -74,7 +82,12 @@ def page_steps(path: Path, root: Path) -> list[Step]:
         lang, info, body = match.group(1).lower(), match.group(2), match.group(3)
         first = text.count("\n", 0, match.start(3)) + 1
         target = re.search(r"file=(\S+)", info)
-        if target:
+        if lang == "text" and info.split() == ["output"]:
+            where = f"{name}:{first}"
+            assert steps and steps[-1].kind != "file", f"{where}: an output block must follow a command"
+            assert steps[-1].expected is None, f"{where}: two output blocks for one command"
+            steps[-1].expected = body
+        elif target:
             steps.append(Step(name, first, "file", body, target=target.group(1)))
         elif lang in SHELL:
             for line, command in _shell_commands(body, first):
@@ -86,3 +99,28 @@ def page_steps(path: Path, root: Path) -> list[Step]:
         unknown = set(step.needs) - KNOWN_NEEDS
         assert not unknown, f"{step.where}: unknown '# needs:' marker {sorted(unknown)}"
     return steps
+
+
+NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,:]\d+)*(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?")
+
+
+def shape(line: str) -> str:
+    """``line`` with every number (signed, decimal, 1,234, 12:05, 1e-3) as ``#`` and whitespace runs as one
+    space, stripped: ``"  original   95.0% [91, 97]"`` -> ``"original #% [#, #]"``."""
+    return " ".join(NUMBER.sub("#", line).split())
+
+
+def output_problem(expected: str, printed: str) -> str | None:
+    """None when every quoted line of ``expected`` (except ``...``) appears in shape, in order, among the
+    lines of ``printed``; else which quoted line was not found."""
+    lines = [shape(line) for line in printed.splitlines()]
+    position = 0
+    for quoted in expected.splitlines():
+        wanted = shape(quoted)
+        if not wanted or wanted == "...":
+            continue
+        try:
+            position = lines.index(wanted, position) + 1
+        except ValueError:
+            return f"quoted line not printed (in this shape, after the lines before it): {quoted.strip()!r}"
+    return None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from docblocks import Step, page_steps
+from docblocks import Step, output_problem, page_steps, shape
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))]
@@ -84,6 +84,9 @@ def run_step(step: Step, work: Path, env: dict[str, str]) -> None:
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900)
     report = f"--- stderr ---\n{done.stderr[-3000:]}\n--- stdout ---\n{done.stdout[-1500:]}"
     assert done.returncode == 0, f"{step.where} failed (exit {done.returncode}):\n{step.text}\n{report}"
+    if step.expected is not None:
+        problem = output_problem(step.expected, done.stdout + "\n" + done.stderr)
+        assert problem is None, f"{step.where}: the page quotes other output: {problem}\n{report}"
 
 
 @pytest.mark.slow
@@ -116,3 +119,20 @@ def test_blocks_are_collected_and_markers_known() -> None:
     readme = [s.text for s in steps if s.page == "README.md"]
     assert any("bgbench demo" in t for t in readme) and any("pytest" in t for t in readme)
     assert all(s.kind in {"shell", "python", "file"} for s in steps)
+
+
+def test_quoted_output_is_compared_in_shape(tmp_path: Path) -> None:
+    """An output block attaches to the command before it; numbers may differ, words and order may not."""
+    page = tmp_path / "page.md"
+    page.write_text("```bash\necho skip\nprintf 'acc 95.0%% [91, 97]\\nBG-Gap +12.5\\n'\n```\n\n"
+                    "```text output\nacc 88.1% [80, 93]\n...\nBG-Gap -3.0\n```\n", encoding="utf-8")
+    steps = page_steps(page, tmp_path)
+    assert [s.expected is not None for s in steps] == [False, True]
+    run_step(steps[1], tmp_path, dict(os.environ))  # same shape, other figures: passes
+    assert shape("  original   95.0% [91, 97]") == "original #% [#, #]"
+    assert output_problem("acc 1% [2, 3]", "acc 95.0% [91, 97]") is None
+    assert "acc" in output_problem("BG-Gap +1\nacc 1%", "acc 95.0%\nBG-Gap +12.5")  # order matters
+    assert output_problem("accuracy 1%", "acc 95.0%") is not None  # a renamed label fails
+    steps[1].expected = "acc #% [#]"
+    with pytest.raises(AssertionError, match="quotes other output"):
+        run_step(steps[1], tmp_path, dict(os.environ))

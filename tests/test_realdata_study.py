@@ -1,33 +1,23 @@
-"""benchmarks/realdata_study.py on a small subset of the real photos: one photo per class, a real
-TFLite model and the built-in efficientnet_lite0, no challenge. Checks the table files, the checks'
-logic on real outputs, and that a second run resumes without re-evaluating."""
+"""bgbench.study (what benchmarks/realdata_study.py runs) on a small subset of the real photos: one
+photo per class, a real TFLite model and the built-in efficientnet_lite0, no challenge. Checks the
+table files, the checks' logic on real outputs, and that a second run resumes without re-evaluating."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+import bgbench.study as study
+
 MODELS = ["mobilenet_v1_0.25_128_quant", "efficientnet_lite0"]
-
-
-def _load_study():
-    spec = importlib.util.spec_from_file_location("realdata_study", REPO / "benchmarks" / "realdata_study.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("realdata_study", module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_study_core_on_one_photo_per_class(realdata, tmp_path):
-    study = _load_study()
     out = tmp_path / "study"
     # box segmenter keeps the test fast; the GrabCut build itself is tested in test_build.py
     res = study.run_study(out, realdata=realdata, models=MODELS, per_class=1, skip_challenge=True,
@@ -86,7 +76,6 @@ def test_study_core_on_one_photo_per_class(realdata, tmp_path):
 def test_unknown_model_name_is_one_line_error(tmp_path):
     from bgbench.errors import BgbenchError
 
-    study = _load_study()
     models = [study.StudyModel("a", "tflite:/x/a.tflite", "tflite", 50.0)]
     with pytest.raises(BgbenchError, match="unknown model.*nope.*known: a"):
         study.select_models(models, ["nope"])

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from bgbench.errors import BgbenchError
 from bgbench.models import create_classifier
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.registry import (
-    SHIPPED_MODULES,
     data_table,
     is_model,
     list_models,
@@ -232,49 +230,28 @@ def test_unregister_model(user_models: None) -> None:
     register_spec_form("testwidth", placeholder="WIDTH")(width_factory)  # for the fixture's clean-up
 
 
-def test_declarations_are_read_without_running_the_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    from bgbench.models.registry import _read_declarations
-
-    (tmp_path / "regdemo_ok.py").write_text(textwrap.dedent('''
-        raise RuntimeError("importing this module is not allowed")
-        @register_model("regdemo_model", input_size=64,
-                        notes="declared, not run")
-        def make(name, **options):
-            pass
-    '''))
-    (tmp_path / "regdemo_bad.py").write_text('SIZE = 3\n@register_model("regdemo_bad", input_size=SIZE)\n'
-                                             'def make(name, **options):\n    pass\n')
-    monkeypatch.syspath_prepend(str(tmp_path))
-    _read_declarations("regdemo_ok")
-    entry = model_entry("regdemo_model")
-    assert (entry.factory, entry.input_size, entry.notes) == ("regdemo_ok:make", 64, "declared, not run")
-    assert "regdemo_ok" not in sys.modules
-    unregister_model("regdemo_model")
-    with pytest.raises(BgbenchError, match="regdemo_bad.py: @register_model above make.. needs literal"):
-        _read_declarations("regdemo_bad")
-
-
 HEAVY = ("torch", "timm", "onnxruntime", "torchvision", "transformers", "ai_edge_litert")
 
 
-def test_listing_imports_no_torch_and_matches_the_decorators_when_run(tmp_path: Path) -> None:
+def test_listing_imports_no_torch_and_every_shipped_factory_resolves(tmp_path: Path) -> None:
     code = f"""
 import json, sys
-from importlib import import_module
 import bgbench.cli
 from bgbench.models.registry import list_models, model_entries, model_spec_help
 model_spec_help()
 names, listed = list_models(), model_entries()
 heavy = [m for m in {HEAVY!r} if m in sys.modules]
-for module in {SHIPPED_MODULES!r}:
-    import_module(module)  # their decorators run now and register the same entries
-print(json.dumps({{"heavy": heavy, "same": listed == model_entries(), "names": names}}))
+shipped = [e for e in listed if e.kind in ("builtin", "spec-form")]
+loaded = [e.load() for e in shipped]  # imports each adapter module now
+print(json.dumps({{"heavy": heavy, "same": listed == model_entries(), "names": names,
+                   "factories": [f"{{f.__module__}}:{{f.__qualname__}}" for f in loaded],
+                   "declared": [e.factory for e in shipped]}}))
 """
     found = json.loads(run_python("-c", code, config=tmp_path).stdout)
     assert found["heavy"] == []
-    assert found["same"] is True
+    assert found["same"] is True  # importing the adapters registers nothing more
     assert set(BUILTINS + FORMS) <= set(found["names"])
+    assert found["factories"] == found["declared"] and all(f.endswith(":create") for f in found["declared"])
 
 
 def test_models_command_lists_the_registry_without_torch(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ def write_gallery(path: str | Path, top_backgrounds: list[dict[str, Any]],
     :func:`bgbench.challenge.analysis.matrix_analysis`), one column per background, each captioned
     with the share of other-class foregrounds it fools; ``image_of(background index)`` returns uint8
     (H, W, 3). Written atomically to ``path`` (PNG)."""
-    import matplotlib
+    from bgbench.plotting import figure_bytes, pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = [g for g in top_backgrounds if g["backgrounds"]]
     n_rows = max(1, len(rows))
@@ -40,8 +38,7 @@ def write_gallery(path: str | Path, top_backgrounds: list[dict[str, Any]],
     fig.text(0.5, 1 - 0.32 / height, "fools: share of other-class foregrounds misclassified", ha="center",
              va="top", fontsize=7)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / height))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
+    png = figure_bytes(fig, "png", dpi=80)
     plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, png)
     return Path(path)

@@ -1,7 +1,8 @@
 """Figures of saliency and the probes (matplotlib, Agg): each written as PNG and SVG.
 
-Colours are colour-blind safe: maps use ``inferno`` (perceptually uniform, readable in grey), the
-mask outline and the curves use the Okabe-Ito palette, and curves also differ by marker and line style.
+Colours are colour-blind safe (:mod:`bgbench.plotting`, bgbench's one style): maps use ``inferno``
+(perceptually uniform, readable in grey), the mask outline and the curves the Okabe-Ito palette, and
+curves also differ by marker and line style.
 """
 
 from __future__ import annotations
@@ -14,38 +15,10 @@ import numpy as np
 
 from bgbench.atomic import atomic_write_bytes
 from bgbench.options import short_name
+from bgbench.plotting import LINE_STYLES, MAP_CMAP, MARKERS, colour, pyplot, save_figure
 
-#: Okabe & Ito (2008): blue, vermillion, bluish green, orange, reddish purple, sky blue
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9")
-MARKERS = ("o", "s", "^", "D", "v", "P")
-STYLES = ("-", "--", "-.", ":", "-", "--")
+#: the foreground mask's outline (sky blue of the Okabe-Ito palette)
 MASK_COLOUR = "#56B4E9"
-MAP_CMAP = "inferno"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig: Any, stem: str | Path, dpi: int = 100) -> list[Path]:
-    """Write ``fig`` to ``<stem>.png`` and ``<stem>.svg`` atomically, close it; returns both paths."""
-    plt = _pyplot()
-    paths = []
-    for fmt in ("png", "svg"):
-        buffer = io.BytesIO()
-        # no dates or versions in the files (as the report's figures): a rerun writes the same bytes
-        metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.05, metadata=metadata)
-        path = Path(f"{stem}.{fmt}")
-        atomic_write_bytes(path, buffer.getvalue())
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def _normalised(attribution: np.ndarray) -> np.ndarray:
@@ -72,7 +45,7 @@ def saliency_grid(
     ``images`` uint8 (H, W, 3) and ``masks`` (H, W) per row; ``panels`` one per model, each with
     ``label`` (column title), ``images`` / ``masks`` / ``maps`` (per row, on the model's grid) and
     ``captions`` (per row)."""
-    plt = _pyplot()
+    plt = pyplot()
     rows, cols = len(images), 1 + len(panels)
     fig, axes = plt.subplots(
         rows, cols, figsize=(2.1 * cols, 2.2 * rows + 0.6), squeeze=False, layout="constrained"
@@ -99,15 +72,16 @@ def saliency_grid(
 def focus_plot(stem: str | Path, models: list[dict[str, Any]], title: str) -> list[Path]:
     """Per model, each image's foreground focus (dots) and the mean with its 95% interval (bar);
     ``models``: dicts with ``label``, ``values`` (float (N,), NaN skipped), ``mean``, ``ci``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(models), 3.4))
     rng = np.random.default_rng(0)
     for i, m in enumerate(models):
         values = np.asarray(m["values"], dtype=float)
         values = values[~np.isnan(values)]
-        colour = PALETTE[i % len(PALETTE)]
+        series_colour = colour(i)
         ax.scatter(
-            i + rng.uniform(-0.18, 0.18, values.size), values, s=8, alpha=0.45, color=colour, linewidths=0
+            i + rng.uniform(-0.18, 0.18, values.size), values, s=8, alpha=0.45, color=series_colour,
+            linewidths=0,
         )
         lo, hi = m["ci"]
         if m["mean"] is not None and lo is not None:
@@ -115,7 +89,7 @@ def focus_plot(stem: str | Path, models: list[dict[str, Any]], title: str) -> li
                 [i + 0.3],
                 [m["mean"]],
                 yerr=[[m["mean"] - lo], [hi - m["mean"]]],
-                fmt=MARKERS[i % 6],
+                fmt=MARKERS[i % len(MARKERS)],
                 color="black",
                 capsize=4,
                 markersize=6,
@@ -136,7 +110,7 @@ def position_heatmap(
 ) -> list[Path]:
     """A grid x grid heatmap of accuracy per cell (``accuracy`` (g, g), ``ci`` (g, g, 2); fractions),
     each cell labelled with its percentage and interval."""
-    plt = _pyplot()
+    plt = pyplot()
     g = accuracy.shape[0]
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
     image = ax.imshow(accuracy, cmap="cividis", vmin=0.0, vmax=1.0)
@@ -171,13 +145,14 @@ def curves(
 ) -> list[Path]:
     """Accuracy against ``x`` per series (dicts with ``label``, ``accuracy``, ``low``, ``high``:
     fractions per x), with interval bands; ``reference``: a horizontal dashed line."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     for i, s in enumerate(series):
-        colour = PALETTE[i % len(PALETTE)]
-        ax.fill_between(x, s["low"], s["high"], color=colour, alpha=0.18, linewidth=0)
+        series_colour = colour(i)
+        ax.fill_between(x, s["low"], s["high"], color=series_colour, alpha=0.18, linewidth=0)
         ax.plot(
-            x, s["accuracy"], marker=MARKERS[i % 6], linestyle=STYLES[i % 6], color=colour, label=s["label"]
+            x, s["accuracy"], marker=MARKERS[i % len(MARKERS)], linestyle=LINE_STYLES[i % len(LINE_STYLES)],
+            color=series_colour, label=s["label"]
         )
     if reference is not None:
         ax.axhline(reference, color="0.3", linestyle="--", linewidth=1, label=reference_label)

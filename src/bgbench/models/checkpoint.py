@@ -37,7 +37,6 @@ from bgbench.models.common import (
     sha256_file,
     torch_load,
 )
-from bgbench.models.registry import register_spec_form
 
 
 def stored_normaliser(raw: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -92,9 +91,6 @@ def _python_architecture(arch: str, num_classes: int) -> torch.nn.Module:
     return made
 
 
-@register_spec_form("ckpt", placeholder="FILE", input_size="as given",
-                    preprocessing="stored normalizer, else IN-9 (9 classes) or arch config",
-                    notes="--arch NAME --num-classes N; weights_only unless --trust-pickle")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``ckpt:FILE`` (needs ``arch`` and ``num_classes``)."""
     opts: ModelOptions = parse_options(options)

@@ -26,7 +26,6 @@ from bgbench.models.common import (
     sha256_file,
     sha256_state_dict,
 )
-from bgbench.models.registry import register_spec_form
 
 
 class LogitsOnly(torch.nn.Module):
@@ -66,9 +65,6 @@ def _side(size: Any) -> int | None:
     return None
 
 
-@register_spec_form("hf", placeholder="REPO_OR_DIR", input_size="processor size",
-                    preprocessing="image processor config (mean/std, size, resample)",
-                    notes="transformers AutoModelForImageClassification")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``hf:REPO_OR_DIR``."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification

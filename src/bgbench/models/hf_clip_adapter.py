@@ -23,7 +23,6 @@ from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.common import first_line, parse_options, reject, sha256_file, sha256_state_dict
 from bgbench.models.hf_adapter import processor_preprocessing
-from bgbench.models.registry import register_spec_form
 from bgbench.models.zeroshot import ZeroShotParts, build_zero_shot
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -113,10 +112,6 @@ def text_encoder(model: Any, tokenizer: Any, device: torch.device) -> tuple[Any,
     return encode, {"padding": padding, "max_length": max_length}
 
 
-@register_spec_form("hf_clip", placeholder="REPO_OR_DIR", input_size="processor size",
-                    preprocessing="image processor config (mean/std, size, resample); no crop",
-                    output_space="imagenet-1k or in9 (--prompts)",
-                    notes="transformers CLIP/SigLIP, zero-shot by text prompts; --prompts, --templates")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``hf_clip:REPO_OR_DIR`` (see :func:`bgbench.models.create_classifier`)."""
     opts = parse_options(options)

@@ -33,7 +33,6 @@ from bgbench.models.onnx_quant import (
     session_options,
     to_reference,
 )
-from bgbench.models.registry import register_spec_form
 
 
 def _dim(value: Any) -> int | None:
@@ -129,9 +128,6 @@ class OnnxClassifier(ExternalClassifier):
         return np.asarray(out[0], dtype=np.float32)
 
 
-@register_spec_form("onnx", placeholder="FILE", input_size="graph input",
-                    preprocessing="ImageNet mean/std, bilinear to the graph size",
-                    notes="onnxruntime; fixed batch-1 and quantized (QOperator/QDQ) graphs")
 def create(target: str, **options: Any) -> OnnxClassifier:
     """Factory for ``onnx:FILE``."""
     import onnxruntime as ort

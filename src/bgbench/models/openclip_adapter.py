@@ -37,7 +37,6 @@ from bgbench.models.common import (
     sha256_state_dict,
     weights_info,
 )
-from bgbench.models.registry import register_spec_form
 from bgbench.models.zeroshot import ZeroShotParts, build_zero_shot, require_open_clip
 
 SCHEMAS = ("hf-hub:", "local-dir:")
@@ -120,10 +119,6 @@ def _weights_record(name: str, pretrained: str | None, label: str, model: torch.
     return {"weights": label, "weights_sha256": None, "params_sha256": sha256_state_dict(model)}
 
 
-@register_spec_form("open_clip", placeholder="ARCH/PRETRAINED", input_size="model preprocess_cfg",
-                    preprocessing="open_clip preprocess_cfg (mean/std, size, interpolation); no crop",
-                    output_space="imagenet-1k or in9 (--prompts)",
-                    notes="zero-shot by text prompts; hf-hub:REPO, local-dir:PATH; --prompts, --templates")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``open_clip:ARCH/PRETRAINED`` (see :func:`bgbench.models.create_classifier`)."""
     opts = parse_options(options)

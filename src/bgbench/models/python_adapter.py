@@ -20,7 +20,6 @@ from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Classifier, TorchClassifier
 from bgbench.models.common import parse_options, reject, sha256_file, sha256_state_dict
-from bgbench.models.registry import register_spec_form
 from bgbench.models.torchscript_adapter import wrap_plain_module
 
 
@@ -66,9 +65,6 @@ def call_target(target: str) -> tuple[Any, ModuleType]:
     return factory(), module
 
 
-@register_spec_form("python", placeholder="MODULE:CALLABLE", input_size="as given",
-                    preprocessing="ImageNet mean/std, size kept (or the Classifier's own)",
-                    notes="callable returns an nn.Module or a Classifier")
 def create(target: str, **options: Any) -> Classifier:
     """Factory for ``python:MODULE:CALLABLE``."""
     opts = parse_options(options)

@@ -1,28 +1,23 @@
 """The model registry: every model name and spec form bgbench can create, with its metadata.
 
-Two kinds of entries, each registered by a decorator on its factory, where the factory is defined:
+Two kinds of entries, bgbench's own declared in :mod:`bgbench.models.shipped`, yours registered by a
+decorator on the factory:
 
-- a **model** (``efficientnet_lite0``, or your own): ``@register_model`` / the built-in table of
-  :func:`register_builtin_models`; ``create_classifier(name)`` calls ``factory(name, **options)``.
-- a **spec form** (``timm:NAME``, ``onnx:FILE``, ...): ``@register_spec_form(prefix, ...)``;
+- a **model** (``efficientnet_lite0``, or your own with ``@register_model``):
+  ``create_classifier(name)`` calls ``factory(name, **options)``.
+- a **spec form** (``timm:NAME``, ``onnx:FILE``, ...; yours with ``@register_spec_form(prefix, ...)``):
   ``create_classifier("timm:resnet50")`` calls ``factory("resnet50", **options)``.
 
 :func:`list_models`, :func:`is_model`, :func:`model_entry`, ``bgbench models`` and the CLI help read
-it. The adapter modules import torch (and timm, onnxruntime, ...) when they load, and listing must
-stay cheap, so bgbench's own decorators are read, not run: the registry parses the source of the
-modules in :data:`SHIPPED_MODULES` (``ast``; their decorator arguments are literals) and records
-each factory as ``"module:function"``. A module is imported only when a model of its form is
-created; its decorators then run and register the very same entries. Your own decorators simply run
-when your module is imported.
-
-This module imports neither torch nor any adapter.
+it. Listing must stay cheap, so it imports neither torch nor any adapter: bgbench's own entries are
+the data of :mod:`bgbench.models.shipped`, each naming its factory as ``"module:function"``; a module
+is imported only when a model of its form is created. Your own decorators simply run when your
+module is imported.
 """
 
 from __future__ import annotations
 
-import ast
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -34,12 +29,6 @@ from typing import Any
 from bgbench.errors import BgbenchError
 
 KINDS: tuple[str, ...] = ("builtin", "spec-form", "user")
-
-#: the modules whose decorators declare bgbench's own entries, in listing order
-SHIPPED_MODULES: tuple[str, ...] = tuple(f"bgbench.models.{name}" for name in (
-    "builtin", "timm_adapter", "torchvision_adapter", "hf_adapter", "onnx_adapter", "tflite_adapter",
-    "torchscript_adapter", "checkpoint", "python_adapter", "openclip_adapter", "hf_clip_adapter"))
-
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -116,7 +105,7 @@ def _builtin_table(factory: str, table: str, *, preprocessing: str, notes: str) 
 
 
 _MAKERS: dict[str, Callable[..., list[ModelEntry]]] = {
-    "register_model": _model, "register_spec_form": _spec_form, "register_builtin_models": _builtin_table}
+    "register_model": _model, "register_spec_form": _spec_form}
 
 
 def _add(entry: ModelEntry) -> None:
@@ -168,12 +157,6 @@ def register_spec_form(prefix: str, **meta: Any) -> Callable[[Callable[..., Any]
     return _decorator("register_spec_form", prefix, **meta)
 
 
-def register_builtin_models(table: str, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register one built-in per record of the package data file ``table`` (``preprocessing`` and
-    ``notes``: templates over each record), all created by the decorated ``factory(name, **options)``."""
-    return _decorator("register_builtin_models", table, **meta)
-
-
 def unregister_model(name: str) -> None:
     """Remove the entry ``name`` (a model name or a spec form such as ``myprefix:FILE``), e.g. a
     model registered for a test or in a notebook; unknown names are a BgbenchError."""
@@ -191,45 +174,24 @@ def data_table(name: str) -> dict[str, Any]:
     return json.loads(resources.files("bgbench.data").joinpath(name).read_text(encoding="utf-8"))
 
 
-# --- reading bgbench's own declarations without importing the adapters --------------------------------
+# --- bgbench's own entries ------------------------------------------------------------------------------
 
 def _read_shipped() -> None:
+    """Register the entries of :mod:`bgbench.models.shipped` (once; nothing is imported)."""
     global _SHIPPED_READ
     if _SHIPPED_READ:
         return
     _SHIPPED_READ = True
-    for module in SHIPPED_MODULES:
-        _read_declarations(module)
+    from bgbench.models import shipped
 
-
-#: a run of module-level decorators that starts with one of ours, up to the ``def NAME`` they decorate
-_DECLARATION = re.compile(r"^@register_\w+.*?^def \w+", re.MULTILINE | re.DOTALL)
-
-
-def _read_declarations(module: str) -> None:
-    """Register the entries that ``module``'s decorators declare, from its source (nothing runs)."""
-    spec = find_spec(module)
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        import_module(module)  # no source to read (e.g. a .pyc-only install): its decorators run
-        return
-    with open(spec.origin, encoding="utf-8") as handle:
-        source = handle.read()
-    for found in _DECLARATION.finditer(source):
-        node = ast.parse(found.group(0) + "(): pass", filename=spec.origin).body[0]
-        assert isinstance(node, ast.FunctionDef)
-        for deco in node.decorator_list:
-            call = deco if isinstance(deco, ast.Call) else None
-            head = call.func if call is not None else deco
-            if not isinstance(head, ast.Name) or head.id not in _MAKERS:
-                continue
-            try:
-                args = [ast.literal_eval(a) for a in call.args] if call else []
-                meta = {k.arg: ast.literal_eval(k.value) for k in call.keywords} if call else {}
-            except ValueError as exc:
-                raise BgbenchError(f"@{head.id} above {node.name}() needs literal arguments",
-                                   spec.origin) from exc
-            for entry in _MAKERS[head.id](f"{module}:{node.name}", *args, **meta):
-                _add(entry)
+    for entry in _builtin_table(shipped.BUILTIN_FACTORY, shipped.BUILTIN_TABLE,
+                                preprocessing=shipped.BUILTIN_PREPROCESSING, notes=shipped.BUILTIN_NOTES):
+        _add(entry)
+    for form in shipped.SPEC_FORMS:
+        for entry in _spec_form(form.factory, form.prefix, placeholder=form.placeholder,
+                                input_size=form.input_size, preprocessing=form.preprocessing,
+                                notes=form.notes, output_space=form.output_space):
+            _add(entry)
 
 
 # --- looking entries up ---------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from bgbench.models.common import (
     output_space,
 )
 from bgbench.models.external import ExternalClassifier, file_model_options
-from bgbench.models.registry import register_spec_form
 
 SOFTMAX_SCALE = 1.0 / 256.0
 DEFAULT_BATCH = 32
@@ -174,9 +173,6 @@ class TFLiteClassifier(ExternalClassifier):
         return self._dequantize(self._interpreter.get_tensor(self._output["index"]).copy())
 
 
-@register_spec_form("tflite", placeholder="FILE", input_size="graph input",
-                    preprocessing="mean = std = 0.5, bilinear to the graph size",
-                    notes="LiteRT; float/uint8/int8; 1001-class outputs drop background")
 def create(target: str, **options: Any) -> TFLiteClassifier:
     """Factory for ``tflite:FILE``."""
     opts, path, info = file_model_options(options, "tflite", target, "TFLite model")

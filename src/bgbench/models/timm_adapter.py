@@ -26,7 +26,6 @@ from bgbench.models.common import (
     reject,
     wants_pretrained,
 )
-from bgbench.models.registry import register_spec_form
 
 
 def timm_preprocessing(model: torch.nn.Module) -> tuple[Preprocessing, dict[str, Any]]:
@@ -63,9 +62,6 @@ def create_timm_module(name: str, opts: ModelOptions) -> tuple[torch.nn.Module, 
     return module, load_weights(module, opts, tag)
 
 
-@register_spec_form("timm", input_size="from timm config",
-                    preprocessing="timm data config (mean/std, size, interpolation); no crop",
-                    notes="pretrained via timm when online; --weights FILE (.pth/.safetensors)")
 def create(name: str, **options: Any) -> TorchClassifier:
     """Factory for ``timm:NAME`` (see :func:`bgbench.models.create_classifier` for options)."""
     opts = parse_options(options)

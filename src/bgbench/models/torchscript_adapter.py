@@ -26,7 +26,6 @@ from bgbench.models.common import (
     reject,
     weights_info,
 )
-from bgbench.models.registry import register_spec_form
 
 
 def wrap_plain_module(module: torch.nn.Module, spec: str, opts: ModelOptions, device: torch.device,
@@ -42,8 +41,6 @@ def wrap_plain_module(module: torch.nn.Module, spec: str, opts: ModelOptions, de
                            precision=opts.precision, info=info)
 
 
-@register_spec_form("torchscript", placeholder="FILE", input_size="as given",
-                    preprocessing="ImageNet mean/std, size kept", notes="torch.jit.load")
 def create(target: str, **options: Any) -> TorchClassifier:
     """Factory for ``torchscript:FILE``."""
     opts = parse_options(options)

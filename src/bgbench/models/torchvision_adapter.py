@@ -24,7 +24,6 @@ from bgbench.models.common import (
     reject,
     wants_pretrained,
 )
-from bgbench.models.registry import register_spec_form
 
 
 def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[str, Any]]:
@@ -41,9 +40,6 @@ def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[st
     return prep, {"torchvision_resize_size_not_applied": resize}
 
 
-@register_spec_form("torchvision", input_size="weights crop size",
-                    preprocessing="weights enum transforms (mean/std, crop size)",
-                    notes="pretrained via torchvision when online; --weights FILE")
 def create(name: str, **options: Any) -> TorchClassifier:
     """Factory for ``torchvision:NAME`` (options as in :func:`bgbench.models.create_classifier`)."""
     import torchvision

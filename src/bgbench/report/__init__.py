@@ -3,7 +3,7 @@
 Modules: :mod:`~bgbench.report.collect` (read and organize the results), :mod:`~bgbench.report.rows`
 (one row per model), :mod:`~bgbench.report.sections` / :mod:`~bgbench.report.sections_runs` /
 :mod:`~bgbench.report.provenance` (section data, pure), :mod:`~bgbench.report.compose` (which
-sections), :mod:`~bgbench.report.figures` and :mod:`~bgbench.report.style` (matplotlib),
+sections), :mod:`~bgbench.report.figures` (matplotlib, in :mod:`bgbench.plotting`'s style),
 :mod:`~bgbench.report.render` (Jinja2), :mod:`~bgbench.report.run` (:func:`report`).
 
 ``bgbench.report`` is both this package and the function: the package is callable, so

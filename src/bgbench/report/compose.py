@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bgbench.plotting import colour
 from bgbench.report.collect import Collection, document
 from bgbench.report.provenance import provenance_section
 from bgbench.report.rows import model_rows
@@ -18,7 +19,6 @@ from bgbench.report.sections import (
 )
 from bgbench.report.sections_groups import groups_section
 from bgbench.report.sections_runs import probe_section, saliency_section, training_section
-from bgbench.report.style import colour
 
 
 def _docs(collection: Collection, kind: str) -> list[tuple[dict[str, Any], Any]]:

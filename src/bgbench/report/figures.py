@@ -1,5 +1,5 @@
 """The report's figures (matplotlib, Agg backend): each drawer takes a :class:`FigureSpec`'s data
-and returns a Figure drawn in :func:`bgbench.report.style.figure_style`; :func:`render` saves it as
+and returns a Figure drawn in :func:`bgbench.plotting.figure_style`; :func:`render` saves it as
 PNG (modest dpi) and SVG. ``"image"`` specs embed an existing PNG (a challenge gallery, a saliency
 figure), downscaled when large. Accuracies in the data are fractions; axes show percent."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.report import style
+from bgbench import plotting as style
 from bgbench.report.mosaic import backgrounds, variant_grid
 
 
@@ -422,13 +422,10 @@ def _draw(draw: str, data: dict[str, Any]) -> Rendered:
         return embed_png(data["path"])
     with style.figure_style() as plt:
         fig = DRAWERS[draw](plt, data)
-        png, svg = io.BytesIO(), io.BytesIO()
-        common = {"bbox_inches": "tight", "pad_inches": 0.08}
-        fig.savefig(png, format="png", dpi=style.PNG_DPI, metadata={"Software": None}, **common)
-        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None}, **common)
+        png, svg = style.figure_bytes(fig, "png", pad=0.08), style.figure_bytes(fig, "svg", pad=0.08)
         plt.close(fig)
-    width, height = _png_size(png.getvalue())
-    return Rendered(png.getvalue(), svg.getvalue(), width, height)
+    width, height = _png_size(png)
+    return Rendered(png, svg, width, height)
 
 
 def render(draw: str, data: dict[str, Any]) -> Rendered:

@@ -1,15 +1,23 @@
-"""The report's one look: a colour-blind-safe palette (Okabe and Ito), font sizes, figure sizes, dpi.
+"""bgbench's one plotting style: matplotlib set-up, a colour-blind-safe palette, sizes, saving.
 
-Every figure of :mod:`bgbench.report.figures` is drawn inside :func:`figure_style`, takes its colours
-from :func:`colour` / :data:`VARIANT_COLOURS`, and is saved at :data:`PNG_DPI` (modest, so the
-self-contained HTML stays small) and as SVG.
+Every figure bgbench draws (the report's, saliency and the probes', the challenge's gallery, the
+real-data study's) is drawn inside :func:`figure_style` (the Agg backend and :data:`RC`), takes its
+colours from :func:`colour` / :data:`VARIANT_COLOURS` (Okabe and Ito's palette; series also differ by
+:func:`line_style` and :data:`MARKERS`), heat maps :data:`HEATMAP`, attribution maps
+:data:`MAP_CMAP`, and is saved by :func:`figure_bytes` / :func:`save_figure` without dates or
+versions in the files, so a rerun writes the same bytes. PNGs default to :data:`PNG_DPI` (modest, so
+the self-contained HTML stays small).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from bgbench.atomic import atomic_write_bytes
 
 #: Okabe & Ito's eight colours, ordered so that the first ones contrast best on white
 OKABE_ITO: tuple[str, ...] = (
@@ -35,8 +43,12 @@ VARIANT_COLOURS: dict[str, str] = {
     "mixed_rand": "#E69F00",
     "mixed_next": "#56B4E9",
 }
+#: marker shapes that tell series apart in print
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P")
 #: sequential colour map for heat maps (readable in grey and by colour-blind readers)
 HEATMAP = "cividis"
+#: colour map of attribution (saliency) maps: perceptually uniform, readable in grey
+MAP_CMAP = "inferno"
 PNG_DPI = 100
 #: width of a full-width figure (inches) and the height of one row of a per-model figure
 FULL_WIDTH = 9.0
@@ -80,15 +92,41 @@ def variant_colour(variant: str, i: int = 0) -> str:
     return VARIANT_COLOURS.get(variant, colour(i))
 
 
-@contextmanager
-def figure_style() -> Iterator[Any]:
-    """matplotlib (Agg backend) with the report's rc settings; yields ``pyplot``."""
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+@contextmanager
+def figure_style() -> Iterator[Any]:
+    """matplotlib (Agg backend) with bgbench's rc settings; yields ``pyplot``."""
+    plt = pyplot()
     from cycler import cycler
 
     rc = {**RC, "axes.prop_cycle": cycler(color=list(OKABE_ITO))}
     with plt.rc_context(rc):
         yield plt
+
+
+def figure_bytes(fig: Any, fmt: str = "png", dpi: int = PNG_DPI, pad: float = 0.05) -> bytes:
+    """``fig`` saved as ``fmt`` (png or svg), tight, with no date or software version in the file."""
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=pad, metadata=metadata)
+    return buffer.getvalue()
+
+
+def save_figure(fig: Any, stem: str | Path, dpi: int = PNG_DPI) -> list[Path]:
+    """Write ``fig`` to ``<stem>.png`` and ``<stem>.svg`` atomically and close it; both paths."""
+    paths = []
+    for fmt in ("png", "svg"):
+        path = Path(f"{stem}.{fmt}")
+        atomic_write_bytes(path, figure_bytes(fig, fmt, dpi))
+        paths.append(path)
+    pyplot().close(fig)
+    return paths
