@@ -7,16 +7,8 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import (
-    CacheChoice,
-    bounded,
-    cache_options,
-    default_out,
-    emit,
-    json_option,
-    model_options,
-    quiet_option,
-)
+from bgbench.cli import common
+from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
 from bgbench.options import ModelOptions
 
 
@@ -66,7 +58,7 @@ def register(app: typer.Typer) -> None:
                                        "changes a decision, only which fooling background is found."),
         top_k: int = typer.Option(5, "--top-k", callback=bounded("--top-k", 1),
                                   help="Most fooling backgrounds listed per class (--full)."),
-        as_json: bool = json_option("challenge.json"),
+        as_json: bool = common.json_option("challenge.json"),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
@@ -85,4 +77,4 @@ def register(app: typer.Typer) -> None:
                                    executor=executor, workers=workers, split=split, batch_size=batch_size,
                                    order=order, top_k=top_k, cache=cache.cache, cache_dir=cache.cache_dir,
                                    quiet=quiet)
-        emit(result, as_json, wrote=[target / result.FILENAME, target / "challenge.csv"])
+        common.emit(result, as_json, wrote=[target / result.FILENAME, target / "challenge.csv"])

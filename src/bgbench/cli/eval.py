@@ -6,16 +6,8 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import (
-    CacheChoice,
-    bounded,
-    cache_options,
-    default_out,
-    emit,
-    json_option,
-    model_options,
-    quiet_option,
-)
+from bgbench.cli import common
+from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
 from bgbench.options import ModelOptions
 
 
@@ -33,7 +25,7 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option("val", "--split", help="Split folder to evaluate."),
         batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
                                        help="Images per forward pass."),
-        as_json: bool = json_option("results.json"),
+        as_json: bool = common.json_option("results.json"),
         no_resume: bool = typer.Option(False, "--no-resume",
                                        help="Recompute every variant (default: reuse OUT/partial/ of an "
                                             "interrupted run with the same model, weights and data)."),
@@ -56,4 +48,4 @@ def register(app: typer.Typer) -> None:
         result = evaluate(data, model, variants=variants, split=split, batch_size=batch_size, out=target,
                           cache=cache.cache, cache_dir=cache.cache_dir, resume=not no_resume, draws=draws,
                           draw_seed=draw_seed, group_min=group_min, quiet=quiet)
-        emit(result, as_json, wrote=[target / result.FILENAME, target / "results.csv"])
+        common.emit(result, as_json, wrote=[target / result.FILENAME, target / "results.csv"])

@@ -8,14 +8,13 @@ from typing import Any
 
 import typer
 
+from bgbench.cli import common
 from bgbench.cli.common import (
     CacheChoice,
     bounded,
     cache_options,
     default_out,
-    emit,
     inject_options,
-    json_option,
     model_option_specs,
     quiet_option,
 )
@@ -54,7 +53,7 @@ def register(app: typer.Typer) -> None:
                                        help="Images per forward pass."),
         n_boot: int = typer.Option(10000, "--n-boot", callback=bounded("--n-boot", 1),
                                    help="Bootstrap resamples of the trend's intervals."),
-        as_json: bool = json_option("sweep.json"),
+        as_json: bool = common.json_option("sweep.json"),
         quiet: bool = quiet_option(),
         model: Any = None,
         cache: CacheChoice = None,
@@ -68,4 +67,4 @@ def register(app: typer.Typer) -> None:
                        executor=executor, workers=workers, variants=variants, split=split,
                        batch_size=batch_size, cache=cache.cache, cache_dir=cache.cache_dir, n_boot=n_boot,
                        quiet=quiet, **model)
-        emit(result, as_json, wrote=[target / result.FILENAME, "sweep.csv", "sweep.md"])
+        common.emit(result, as_json, wrote=[target / result.FILENAME, "sweep.csv", "sweep.md"])

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import typer
 
+from bgbench.cli import common
 from bgbench.cli.common import (
     CacheChoice,
     OptionSpec,
     bounded,
     cache_options,
     default_out,
-    emit,
     inject_options,
-    json_option,
     model_options,
     quiet_option,
 )
@@ -126,7 +125,7 @@ def register(app: typer.Typer) -> None:
                                   help="Evaluate with K donor backgrounds per foreground."),
         challenge: bool = typer.Option(False, "--challenge", help="Also run the challenge (eval split)."),
         no_amp: bool = typer.Option(False, "--no-amp", help="fp32 on a GPU too (default: bf16 autocast)."),
-        as_json: bool = json_option("train.json"),
+        as_json: bool = common.json_option("train.json"),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
         cache: CacheChoice = None,
@@ -146,4 +145,4 @@ def register(app: typer.Typer) -> None:
                        **({"device": model.device} if scratch else {}))
         if result.source_path is None:  # not rank 0 of a torchrun job: rank 0 reports
             return
-        emit(result, as_json, wrote=[target / "model.safetensors", "model.json", result.FILENAME])
+        common.emit(result, as_json, wrote=[target / "model.safetensors", "model.json", result.FILENAME])
