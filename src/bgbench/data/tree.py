@@ -14,7 +14,7 @@ with :func:`bgbench.rowfile.read_rows` or :func:`batches`, and split work across
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +108,7 @@ class In9Tree:
     """
 
     root: Path
+    _: KW_ONLY
     cache: bool = True
     cache_dir: str | Path | None = None
     quiet: bool = False
