@@ -105,10 +105,10 @@ def time_data_paths(root: Path, cache_dir: Path, batch_size: int, workers: int) 
     batches) and the released style (ImageFolder + DataLoader + ToTensor)."""
     from torchvision import datasets, transforms
 
-    from bgbench.dataset import load_variant
+    from bgbench.data import In9Tree
 
     start = time.perf_counter()
-    data = load_variant(root, "original", "val", cache_dir=cache_dir)
+    data = In9Tree(root, cache_dir=cache_dir).images("original", "val")
     staging = torch.empty((batch_size, *data.images.shape[1:]), dtype=torch.uint8)
     for lo in range(0, len(data), batch_size):
         hi = min(len(data), lo + batch_size)

@@ -53,13 +53,14 @@ def make_data(work: Path, per_class: int, size: int) -> Path:
 
 
 def _tensors(data: Path) -> dict[str, torch.Tensor]:
-    from bgbench.dataset import load_masks, load_variant
+    from bgbench.data import In9Tree
 
-    original = load_variant(data, "original", "train", quiet=True)
-    bank = load_variant(data, "only_bg_t", "train", quiet=True)
+    tree = In9Tree(data, quiet=True)
+    original = tree.images("original", "train")
+    bank = tree.backgrounds("train")
     return {"images": torch.from_numpy(np.array(original.images)).permute(0, 3, 1, 2).contiguous(),
             "labels": torch.from_numpy(np.array(original.labels)),
-            "masks": torch.from_numpy(np.array(load_masks(data, "train", quiet=True).masks))[:, None],
+            "masks": torch.from_numpy(np.array(tree.masks("train", original.paths)))[:, None],
             "bank": torch.from_numpy(np.array(bank.images)).permute(0, 3, 1, 2).contiguous()}
 
 

@@ -2,7 +2,7 @@
 
 Decoding 45k real JPEGs is not what is measured, so the split's decoded caches are made directly: the
 tree holds one empty file per image (``original``, ``only_bg_t``, ``fg_mask`` of train; what the cache
-lookup lists and stats), and the cache entries that `bgbench.dataset` would write for them are
+lookup lists and stats), and the cache entries that `bgbench.data` would write for them are
 written here (random pixels, a random-sized square mask per image; ``only_bg_t`` shares the images'
 file through a hard link, to stay within the disk). A real val split (synth, built) is beside it for
 the evaluation at the end. Then, each in its own process, timed with ``os.wait4`` (its peak RSS, kB):
@@ -83,13 +83,14 @@ def _write_masks(path: Path, n: int, seed: int) -> None:
 
 def make_caches(data: Path, cache: Path, names: list[str]) -> None:
     """The decode-cache entries of original/train and only_bg_t/train and the masks cache entry, as
-    bgbench.dataset writes them, keyed on the (empty) files' stat key."""
-    from bgbench.dataset import CACHE_FORMAT, variant_fingerprint
-    from bgbench.layout import MASK_SUFFIX, list_image_folder, variant_dir
+    bgbench.data writes them, keyed on the (empty) files' stat key."""
+    from bgbench.data import In9Tree
+    from bgbench.data.images import CACHE_FORMAT, variant_fingerprint
 
+    tree = In9Tree(data)
     images_file: Path | None = None
     for variant in ("original", "only_bg_t"):
-        files = list_image_folder(variant_dir(data, variant, "train"))
+        files = tree.files(variant, "train")
         entry = cache / "datasets" / variant_fingerprint(files, data)
         if (entry / "meta.json").exists():
             images_file = entry / "images.npy"
@@ -105,7 +106,7 @@ def make_caches(data: Path, cache: Path, names: list[str]) -> None:
                 "shape": [len(files), SIDE, SIDE, 3], "paths_all": rels, "keep": [True] * len(files),
                 "skipped": [], "fingerprint": f"synthetic-{variant}-{len(files)}", "class_names": names}
         (entry / "meta.json").write_text(json.dumps(meta))
-    files = list_image_folder(variant_dir(data, "fg_mask", "train"), frozenset({MASK_SUFFIX}))
+    files = tree.files("fg_mask", "train")
     entry = cache / "masks" / variant_fingerprint(files, data)
     if not (entry / "meta.json").exists():
         entry.mkdir(parents=True, exist_ok=True)

@@ -111,9 +111,9 @@ def decisions(summary: dict) -> list[tuple[str, bool]]:
 
 
 def banks(root: Path):
-    """Tensors straight from the files (independent of bgbench.dataset), like the released loop."""
+    """Tensors straight from the files (not decoded by the data layer), like the released loop."""
     from bgbench.challenge.reference import _to_tensor
-    from bgbench.layout import list_image_folder
+    from bgbench.data.discover import list_image_folder
 
     masks = list_image_folder(root / "fg_mask" / "val", frozenset({".npy"}))
     fg = torch.stack([(_to_tensor(root / "original" / "val" / p.parent.name / f"{p.stem}.JPEG") * 255).round()

@@ -7,6 +7,11 @@
 - No function or method longer than 60 lines (``end_lineno - lineno + 1``, decorators excluded),
   unless the line directly above its ``def`` (or above its first decorator) is a ``# long: <reason>``
   comment.
+- No stage module (``bgbench.eval``, ``bgbench.challenge``, ``bgbench.explain``) imports training code
+  (``bgbench.augment``, ``bgbench.training``).
+- Trees are read through the data layer: no module outside ``bgbench.data`` (and the build, which
+  writes trees) names the tree readers ``load_variant``, ``load_masks`` or ``list_image_folder``
+  (imported, called or passed on).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bgbench"
 MAX_LINES = 60
 LONG_MARK = "# long:"
+STAGES = ("bgbench.eval", "bgbench.challenge", "bgbench.explain")
+TRAINING = ("bgbench.augment", "bgbench.training")
+TREE_READERS = frozenset({"load_variant", "load_masks", "list_image_folder"})
+READER_HOMES = ("bgbench.data", "bgbench.build")
 
 
 def module_files(package: Path = PACKAGE) -> dict[str, tuple[Path, bool]]:
@@ -133,6 +142,35 @@ def long_functions(package: Path = PACKAGE, limit: int = MAX_LINES) -> list[str]
     return found
 
 
+def _within(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def training_imports(graph: dict[str, set[str]]) -> list[str]:
+    """``stage -> training module`` for every import of training code by a stage module."""
+    return sorted(f"{module} -> {target}" for module, targets in graph.items() if _within(module, STAGES)
+                  for target in targets if _within(target, TRAINING))
+
+
+def tree_reader_uses(package: Path = PACKAGE) -> list[str]:
+    """``module:line name`` of every tree reader named (imported, called, looked up as an attribute)
+    outside the data layer and the build."""
+    found = []
+    for module, (path, _) in module_files(package).items():
+        if _within(module, READER_HOMES):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.Name):
+                names = [node.id]
+            elif isinstance(node, ast.Attribute):
+                names = [node.attr]
+            found += [f"{module}:{node.lineno} {name}" for name in names if name in TREE_READERS]
+    return sorted(found)
+
+
 def test_no_import_cycle_among_bgbench_modules():
     found = cycles(import_graph())
     assert not found, "import cycles (members of each):\n" + "\n".join(" <-> ".join(c) for c in found)
@@ -162,3 +200,31 @@ def test_the_rules_see_what_they_check(tmp_path):
     assert graph["bgbench.sub.b"] == {"bgbench.sub"}
     assert cycles(graph) == [["bgbench.sub", "bgbench.sub.a", "bgbench.sub.b", "bgbench.sub.helper"]]
     assert long_functions(pkg) == ["bgbench/long.py:1 too_long 61"]
+
+
+def test_no_stage_module_imports_training_code():
+    found = training_imports(import_graph())
+    assert not found, "stage modules importing training code:\n" + "\n".join(found)
+
+
+def test_trees_are_read_only_through_the_data_layer():
+    found = tree_reader_uses()
+    assert not found, "tree readers used outside bgbench.data (use In9Tree):\n" + "\n".join(found)
+
+
+def test_the_layer_rules_see_what_they_check(tmp_path):
+    pkg = tmp_path / "bgbench"
+    for sub in ("eval", "challenge", "data", "training", "report"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "augment.py").write_text("")
+    (pkg / "eval" / "draws.py").write_text("def f():\n    from bgbench.augment import aligned_masks\n")
+    (pkg / "challenge" / "data.py").write_text("import bgbench.training.data\n")
+    (pkg / "training" / "run.py").write_text("from bgbench.augment import x\n")
+    (pkg / "training" / "data.py").write_text("")
+    (pkg / "data" / "tree.py").write_text("from bgbench.data.images import load_variant\nload_variant(1)\n")
+    (pkg / "report" / "mosaic.py").write_text("import bgbench.data.images as im\n\n\nim.load_masks(1)\n")
+    assert training_imports(import_graph(pkg)) == ["bgbench.challenge.data -> bgbench.training.data",
+                                                   "bgbench.eval.draws -> bgbench.augment"]
+    assert tree_reader_uses(pkg) == ["bgbench.report.mosaic:4 load_masks"]

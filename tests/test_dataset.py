@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from bgbench.classes import IN9_FOLDERS
-from bgbench.dataset import decode_image, load_masks, load_variant
+from bgbench.data.images import decode_image, load_variant
+from bgbench.data.masks import load_masks
 from bgbench.errors import BgbenchError
 
 

@@ -18,9 +18,9 @@ from bgbench.atomic import append_jsonl, atomic_write_json, read_jsonl
 from bgbench.classes import IN9_FOLDERS, imagenet_class_names, imagenet_to_in9_array, wnid_to_in9
 from bgbench.cli import main
 from bgbench.composite import composite, composite_torch
+from bgbench.data.discover import list_image_folder
 from bgbench.errors import BgbenchError
 from bgbench.labelmap import create_label_map
-from bgbench.layout import list_image_folder
 
 
 def test_imagenet_to_in9_counts_match_the_published_facts() -> None:

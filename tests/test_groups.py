@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import bgbench
+from bgbench.data import In9Tree
+from bgbench.data.donors import background_labels
 from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
 from bgbench.eval import evaluate
-from bgbench.eval.backgrounds import background_labels
 from bgbench.eval.draws import draw_groups, draw_predictions
 from bgbench.eval.groups import GroupTable, group_table
 from bgbench.predict import make_predictor
@@ -139,7 +140,7 @@ def test_draw_groups_recomputed_by_hand_from_the_donor_rules(synth_built):
     result = evaluate(synth_built, clf, variants="original", draws=2, draw_seed=5, cache=False, group_min=2,
                       quiet=True)
     predictor = make_predictor(clf, result.class_names)
-    outcome = draw_predictions(predictor, synth_built, "val", 2, 5, 64, cache=False, quiet=True)
+    outcome = draw_predictions(predictor, In9Tree(synth_built, cache=False, quiet=True), "val", 2, 5, 64)
     labels = outcome.labels
     assert outcome.correct()["mixed_rand"].shape == (len(labels), 2)
     for variant in MIXED:

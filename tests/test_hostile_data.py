@@ -31,7 +31,7 @@ from badcorpus import annotation_xml, make_coco_tree, make_folder_tree, make_voc
 from bgbench.build import build_dataset, read_manifest
 from bgbench.build.pipeline import class_folder_names
 from bgbench.build.writer import variant_path
-from bgbench.dataset import OUTSIDE_TREE, load_variant
+from bgbench.data.images import OUTSIDE_TREE, load_variant
 from bgbench.download import safe_unpack
 from bgbench.errors import BgbenchError
 from bgbench.eval import evaluate

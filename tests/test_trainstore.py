@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bgbench.augment import BackgroundSwap
-from bgbench.dataset import load_masks
+from bgbench.data.masks import load_masks
 from bgbench.rowfile import RowWriter, backing_file, open_rows, read_rows
 from bgbench.training.data import TrainData, load_train_data, shrink_train_data
 

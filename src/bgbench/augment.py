@@ -167,43 +167,17 @@ class SwapData:
 
 
 def load_swap_data(root: str | Path, split: str = "train", *, cache: bool = True,
-                   quiet: bool = False) -> SwapData:
-    """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split`` (with ``cache``: read-only memmaps
-    of the cache files; read batches with :func:`bgbench.rowfile.read_rows`); BgbenchError (naming
-    the folder) when the masks are missing or do not line up with the images."""
-    from bgbench.dataset import load_variant
+                   cache_dir: str | Path | None = None, quiet: bool = False) -> SwapData:
+    """Read ``original``, ``fg_mask`` and ``only_bg_t`` of ``split`` through
+    :class:`bgbench.data.In9Tree` (with ``cache``: read-only memmaps of the cache files under
+    ``cache_dir``, default ``$BGBENCH_CACHE``; read batches with :func:`bgbench.rowfile.read_rows`);
+    BgbenchError (naming the folder) when the masks are missing or do not line up with the images."""
+    from bgbench.data import In9Tree
 
-    root = Path(root)
-    mask_folder(root, split)  # fail before decoding anything
-    original = load_variant(root, "original", split, cache=cache, quiet=quiet)
-    masks = aligned_masks(root, split, original.paths, quiet=quiet, cache=cache)
-    bank = load_variant(root, "only_bg_t", split, cache=cache, quiet=quiet)
+    tree = In9Tree(root, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    tree.mask_folder(split)  # fail before decoding anything
+    original = tree.images("original", split)
+    masks = tree.masks(split, original.paths)
+    bank = tree.backgrounds(split)
     return SwapData(images=original.images, masks=masks, labels=original.labels, bank=bank.images,
                     bank_labels=bank.labels, class_names=list(original.class_names))
-
-
-def mask_folder(root: str | Path, split: str, needed_by: str = "background swap") -> Path:
-    """``root/fg_mask/<split>``; BgbenchError naming it (and ``needed_by``, what needs the masks)
-    when it does not exist."""
-    from bgbench.layout import MASK_VARIANT, variant_dir
-
-    folder = variant_dir(Path(root), MASK_VARIANT, split)
-    if not folder.is_dir():
-        raise BgbenchError(f"no foreground masks: {needed_by} needs fg_mask/{split} beside the images "
-                           "(a tree built by bgbench build has both)", folder)
-    return folder
-
-
-def aligned_masks(root: str | Path, split: str, paths: list[str], *, quiet: bool = False, cache: bool = False,
-                  cache_dir: str | Path | None = None) -> np.ndarray:
-    """uint8 (N, H, W) 0/1 masks of ``fg_mask/<split>`` aligned with the image ``paths`` (one per
-    ``<class>/<stem>``); BgbenchError naming the folder when they are missing or do not line up.
-    ``cache``: a read-only memmap of a cache file (see :func:`bgbench.dataset.load_masks`)."""
-    from bgbench.dataset import load_masks
-
-    folder = mask_folder(root, split)
-    masks = load_masks(root, split, quiet=quiet, cache=cache, cache_dir=cache_dir)
-    if [Path(p).with_suffix("").parts[-2:] for p in masks.paths] != [
-            Path(p).with_suffix("").parts[-2:] for p in paths]:
-        raise BgbenchError("does not hold one mask per training image (same class and stem)", folder)
-    return masks.masks

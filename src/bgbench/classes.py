@@ -46,7 +46,7 @@ class ImageNetClass:
 @lru_cache(maxsize=1)
 def imagenet_in9_classes() -> tuple[ImageNetClass, ...]:
     """The 370 ImageNet-1k classes that fall under one of the nine super-classes."""
-    text = resources.files("bgbench.data").joinpath("imagenet_to_in9.json").read_text()
+    text = resources.files("bgbench.resources").joinpath("imagenet_to_in9.json").read_text()
     return tuple(ImageNetClass(**row) for row in json.loads(text)["classes"])
 
 
@@ -67,7 +67,7 @@ def imagenet_to_in9_array() -> np.ndarray:
 @lru_cache(maxsize=1)
 def imagenet_class_names() -> tuple[str, ...]:
     """Short human-readable names of the 1000 ImageNet-1k classes, in index order."""
-    text = resources.files("bgbench.data").joinpath("imagenet_class_names.txt").read_text()
+    text = resources.files("bgbench.resources").joinpath("imagenet_class_names.txt").read_text()
     names = tuple(text.splitlines())
     assert len(names) == NUM_IMAGENET_CLASSES
     return names

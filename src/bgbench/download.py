@@ -1,6 +1,6 @@
 """Download, verify and safely unpack a dataset archive (the released IN-9 test data by default).
 
-``download_in9(dest)`` fetches the URL recorded in ``bgbench/data/in9_release.json`` (or ``url``)
+``download_in9(dest)`` fetches the URL recorded in ``bgbench/resources/in9_release.json`` (or ``url``)
 over HTTP(S) with urllib, resumes a partial download with a Range request, checks the archive's
 SHA-256, and unpacks it into ``dest`` atomically.
 
@@ -61,8 +61,8 @@ __all__ = ["download_archive", "download_in9", "fetch", "release_info", "safe_un
 
 
 def release_info(name: str = "in9") -> dict[str, Any]:
-    """The release record (url, sha256 or null, ...) from ``bgbench/data/<name>_release.json``."""
-    text = resources.files("bgbench.data").joinpath(f"{name}_release.json").read_text(encoding="utf-8")
+    """The release record (url, sha256 or null, ...) from ``bgbench/resources/<name>_release.json``."""
+    text = resources.files("bgbench.resources").joinpath(f"{name}_release.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

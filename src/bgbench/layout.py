@@ -3,14 +3,15 @@
 ``<root>/<variant>/<split>/<NN_class>/<stem>.JPEG`` for image variants and
 ``<root>/fg_mask/<split>/<NN_class>/<stem>.npy`` for foreground masks. Folders are read like
 torchvision's ImageFolder: class folders sorted, files sorted, no shuffling.
+
+Names and path arithmetic only: the one reader of a tree is :mod:`bgbench.data` (listing, decoding,
+masks, donors), the one writer the build (:mod:`bgbench.build.writer`).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from bgbench.errors import BgbenchError
 
 IMAGE_VARIANTS: tuple[str, ...] = (
     "original", "only_bg_b", "only_bg_t", "no_fg", "only_fg", "mixed_same", "mixed_rand", "mixed_next",
@@ -43,29 +44,3 @@ def variant_dir(root: str | Path, variant: str, split: str) -> Path:
 def image_path(root: str | Path, variant: str, split: str, class_folder: str, stem: str) -> Path:
     suffix = MASK_SUFFIX if variant == MASK_VARIANT else IMAGE_SUFFIX
     return variant_dir(root, variant, split) / class_folder / f"{stem}{suffix}"
-
-
-def list_image_folder(folder: str | Path, extensions: frozenset[str] | None = None) -> list[tuple[Path, int]]:
-    """(path, class index) pairs of an ImageFolder-style tree, in ImageFolder order.
-
-    Class folders are sorted by name and numbered from 0; files inside each are sorted by name.
-    ``extensions`` (lower-case, with dot) defaults to image files; pass ``{".npy"}`` for masks.
-    Raises ``BgbenchError`` when the folder is missing or holds no class folder.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BgbenchError("folder not found", folder)
-    exts = IMAGE_EXTENSIONS if extensions is None else extensions
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise BgbenchError("holds no class folders (expected <class>/<image> files)", folder)
-    items: list[tuple[Path, int]] = []
-    for index, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).iterdir() if p.is_file() and p.suffix.lower() in exts)
-        items.extend((p, index) for p in files)
-    return items
-
-
-def class_folders(folder: str | Path) -> list[str]:
-    """Sorted class folder names directly under ``folder``."""
-    return sorted(p.name for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))

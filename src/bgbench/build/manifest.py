@@ -21,12 +21,11 @@ import numpy as np
 from bgbench.atomic import atomic_write_json, atomic_write_text
 from bgbench.build.result import SCHEMA, BuildResult
 from bgbench.build.writer import STATE_DIR, state_dir
+from bgbench.data.donors import MANIFEST
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
 from bgbench.resume import check_settings, run_key
 from bgbench.sources.reasons import reason_category
-
-MANIFEST = "manifest.jsonl"
 
 
 def prepare_output(out: Path, split: str, config: dict[str, Any]) -> bool:

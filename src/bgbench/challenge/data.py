@@ -3,8 +3,8 @@
 Foregrounds: every ``fg_mask/<split>/<class>/<stem>.npy`` in sorted order (class order, then file
 order), each paired with ``original/<split>/<class>/<stem>.JPEG``; label = class index.
 Backgrounds: every image of ``only_bg_t/<split>`` in ImageFolder order (all classes, including
-each foreground's own image). Images are decoded once through :func:`bgbench.dataset.load_variant`
-(cached); :func:`to_device` moves the banks onto the device as uint8 tensors.
+each foreground's own image). Everything is read through :class:`bgbench.data.In9Tree` (decoded
+once, cached); :func:`to_device` moves the banks onto the device as uint8 tensors.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bgbench.data import BACKGROUND_VARIANT, FOREGROUND_VARIANT, In9Tree
+from bgbench.data.masks import update_digest
 from bgbench.errors import BgbenchError
-from bgbench.layout import IMAGE_SUFFIX, MASK_SUFFIX, MASK_VARIANT, list_image_folder, variant_dir
-
-FOREGROUND_VARIANT = "original"
-BACKGROUND_VARIANT = "only_bg_t"
+from bgbench.layout import IMAGE_SUFFIX, MASK_VARIANT
 
 
 @dataclass
@@ -57,38 +56,36 @@ class ChallengeData(ChallengeFiles):
 def list_challenge_files(root: str | Path, split: str = "val") -> ChallengeFiles:
     """List foregrounds and backgrounds without decoding; raises BgbenchError for a missing folder,
     a mask without its image, or class folders that differ between fg_mask and only_bg_t."""
-    root = Path(root)
-    if not root.is_dir():
-        raise BgbenchError("data folder not found", root)
-    mask_dir = variant_dir(root, MASK_VARIANT, split)
+    tree = In9Tree(root)
+    tree.require()
+    mask_dir = tree.folder(MASK_VARIANT, split)
     if not mask_dir.is_dir():
         raise BgbenchError(f"no {MASK_VARIANT}/{split} folder: the challenge needs the foreground masks "
-                           f"(build the dataset with bgbench build, or use the released data)", root)
-    masks = list_image_folder(mask_dir, frozenset({MASK_SUFFIX}))
+                           f"(build the dataset with bgbench build, or use the released data)", tree.root)
+    masks = tree.files(MASK_VARIANT, split)
     if not masks:
         raise BgbenchError("holds no .npy masks", mask_dir)
-    bg_dir = variant_dir(root, BACKGROUND_VARIANT, split)
-    if not bg_dir.is_dir():
-        raise BgbenchError(f"no {BACKGROUND_VARIANT}/{split} folder (the challenge's backgrounds)", root)
-    bgs = list_image_folder(bg_dir)
-    fg_classes = sorted(p.name for p in mask_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    bg_classes = sorted(p.name for p in bg_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not tree.has(BACKGROUND_VARIANT, split):
+        raise BgbenchError(f"no {BACKGROUND_VARIANT}/{split} folder (the challenge's backgrounds)", tree.root)
+    bgs = tree.files(BACKGROUND_VARIANT, split)
+    fg_classes = tree.class_folders(MASK_VARIANT, split)
+    bg_classes = tree.class_folders(BACKGROUND_VARIANT, split)
     if fg_classes != bg_classes:
         raise BgbenchError(f"class folders differ from {BACKGROUND_VARIANT}/{split}'s "
                            f"({', '.join(fg_classes)} vs {', '.join(bg_classes)})", mask_dir)
     images = []
+    image_dir = tree.folder(FOREGROUND_VARIANT, split)
     for mask_path, _ in masks:
-        image = variant_dir(root, FOREGROUND_VARIANT, split) / mask_path.parent.name
-        image = image / (mask_path.stem + IMAGE_SUFFIX)
+        image = image_dir / mask_path.parent.name / (mask_path.stem + IMAGE_SUFFIX)
         if not image.is_file():
-            raise BgbenchError(f"mask has no image {image.relative_to(root).as_posix()} "
+            raise BgbenchError(f"mask has no image {image.relative_to(tree.root).as_posix()} "
                                f"(mask and image stems must match)", mask_path)
-        images.append(image.relative_to(root).as_posix())
+        images.append(image.relative_to(tree.root).as_posix())
     return ChallengeFiles(
         root=str(root), split=split, fg_images=images,
-        fg_masks=[p.relative_to(root).as_posix() for p, _ in masks],
+        fg_masks=[p.relative_to(tree.root).as_posix() for p, _ in masks],
         fg_labels=np.array([label for _, label in masks], dtype=np.int64),
-        bg_paths=[p.relative_to(root).as_posix() for p, _ in bgs],
+        bg_paths=[p.relative_to(tree.root).as_posix() for p, _ in bgs],
         bg_labels=np.array([label for _, label in bgs], dtype=np.int64), class_names=bg_classes)
 
 
@@ -96,44 +93,25 @@ def load_challenge_data(root: str | Path, split: str = "val", *, cache: bool = T
                         cache_dir: str | Path | None = None, quiet: bool = False) -> ChallengeData:
     """Decode (once, cached) the foreground images, masks and background bank of ``root``
     (``quiet``: no progress bars)."""
-    from bgbench.dataset import load_masks, load_variant
-
     files = list_challenge_files(root, split)
-    root = Path(root)
-    mask_data = load_masks(root, split, quiet=quiet)
-    if list(mask_data.paths) != files.fg_masks:
-        raise BgbenchError("mask list changed while reading", variant_dir(root, MASK_VARIANT, split))
-    originals = load_variant(root, FOREGROUND_VARIANT, split, cache=cache, cache_dir=cache_dir,
-                             quiet=quiet)
-    where = {path: i for i, path in enumerate(originals.paths)}
-    bad = {path: reason for path, reason in originals.skipped}
-    rows = []
-    for image in files.fg_images:
-        if image in bad:
-            raise BgbenchError(f"foreground image is unreadable ({bad[image]})", root / image)
-        if image not in where:
-            raise BgbenchError("foreground image was not loaded with the original variant", root / image)
-        rows.append(where[image])
-    fg_pixels = np.ascontiguousarray(originals.images[np.asarray(rows, dtype=np.int64)])
-    if mask_data.masks.shape[1:] != fg_pixels.shape[1:3]:
-        first = files.fg_masks[0]
-        raise BgbenchError(f"mask has shape {tuple(mask_data.masks.shape[1:])}, but the images are "
-                           f"{tuple(fg_pixels.shape[1:3])}", root / first)
-    backgrounds = load_variant(root, BACKGROUND_VARIANT, split, cache=cache, cache_dir=cache_dir,
-                               quiet=quiet)
-    if backgrounds.images.shape[1:] != fg_pixels.shape[1:]:
+    tree = In9Tree(root, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    fg = tree.foregrounds(split, needed_by="the challenge")
+    if fg.mask_paths != files.fg_masks or fg.paths != files.fg_images:
+        raise BgbenchError("mask list changed while reading", tree.folder(MASK_VARIANT, split))
+    backgrounds = tree.backgrounds(split)
+    if backgrounds.images.shape[1:] != fg.images.shape[1:]:
         raise BgbenchError(f"backgrounds are {tuple(backgrounds.images.shape[1:3])} images, foregrounds "
-                           f"{tuple(fg_pixels.shape[1:3])}", variant_dir(root, BACKGROUND_VARIANT, split))
+                           f"{tuple(fg.images.shape[1:3])}", tree.folder(BACKGROUND_VARIANT, split))
     digest = hashlib.sha256(b"bgbench-challenge-data-v1\n")
-    digest.update(f"{originals.fingerprint}\n{backgrounds.fingerprint}\n".encode())
+    digest.update(f"{fg.fingerprint}\n{backgrounds.fingerprint}\n".encode())
     for path in files.fg_masks:
         digest.update(path.encode() + b"\0")
-    digest.update(np.ascontiguousarray(mask_data.masks).tobytes())
+    update_digest(digest, fg.masks)
     bg_labels = np.asarray(backgrounds.labels, dtype=np.int64)
     return ChallengeData(
         root=files.root, split=split, fg_images=files.fg_images, fg_masks=files.fg_masks,
         fg_labels=files.fg_labels, bg_paths=list(backgrounds.paths), bg_labels=bg_labels,
-        class_names=files.class_names, fg_pixels=fg_pixels, masks=np.asarray(mask_data.masks, dtype=np.uint8),
+        class_names=files.class_names, fg_pixels=fg.images, masks=fg.masks,
         bg_pixels=backgrounds.images, fingerprint=digest.hexdigest(), skipped=list(backgrounds.skipped))
 
 

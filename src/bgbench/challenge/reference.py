@@ -21,8 +21,9 @@ import torch
 from PIL import Image
 
 from bgbench.composite import composite_torch
+from bgbench.data import In9Tree
 from bgbench.errors import BgbenchError
-from bgbench.layout import IMAGE_SUFFIX, MASK_SUFFIX, list_image_folder, variant_dir
+from bgbench.layout import IMAGE_SUFFIX, variant_dir
 from bgbench.progress import progress
 
 RELEASED_BATCH = 32
@@ -85,9 +86,10 @@ def reference_loop_files(predict, root: str | Path, split: str = "val", batch_si
     """The released loop straight from the files: masks ``fg_mask/<split>``, images ``original/<split>``,
     backgrounds ``only_bg_t/<split>`` re-read and decoded (PIL, ToTensor) for every foreground.
     ``indices`` picks foregrounds (default all). Returns dicts as :func:`reference_loop`, plus image."""
-    root = Path(root)
-    masks = list_image_folder(variant_dir(root, "fg_mask", split), frozenset({MASK_SUFFIX}))
-    backgrounds = [p for p, _ in list_image_folder(variant_dir(root, "only_bg_t", split))]
+    tree = In9Tree(root)
+    root = tree.root
+    masks = tree.files("fg_mask", split)  # listed in ImageFolder order; decoded here, as the script did
+    backgrounds = [p for p, _ in tree.files("only_bg_t", split)]
     out = []
     chosen = masks if indices is None else [masks[i] for i in indices]
     for mask_path, label in progress(chosen, desc="reference loop", unit="fg"):

@@ -20,6 +20,8 @@ from bgbench.challenge.finalize import MATRIX_NAME, finalize
 from bgbench.challenge.full import new_matrix
 from bgbench.challenge.outputs import JSON_NAME
 from bgbench.challenge.result import ChallengeResult
+from bgbench.data import In9Tree
+from bgbench.data import shard as data_shard
 from bgbench.errors import BgbenchError
 from bgbench.results.base import reading
 from bgbench.textio import read_json, require
@@ -46,7 +48,7 @@ def shard_indices(n_foregrounds: int, shard: tuple[int, int] | None) -> list[int
     if shard is None:
         return list(range(n_foregrounds))
     i, n = shard
-    return list(range(i, n_foregrounds, n))
+    return data_shard(n_foregrounds, i, n, strided=True).tolist()
 
 
 def _read_shard(folder: Path) -> dict[str, Any]:
@@ -167,12 +169,10 @@ def merge_shards(data: str | Path, shard_dirs: list[str | Path], out: str | Path
     run_info = {"executor": "merge", "shards": [str(f) for f, _ in parts],
                 "shard_runs": [part["run"] for _, part in parts]}
 
-    def image_of(b: int) -> np.ndarray:
-        from bgbench.dataset import load_variant
+    tree = In9Tree(data)
 
-        if not hasattr(image_of, "bank"):
-            image_of.bank = load_variant(data, "only_bg_t", base["split"]).images  # type: ignore[attr-defined]
-        return np.asarray(image_of.bank[b])  # type: ignore[attr-defined]
+    def image_of(b: int) -> np.ndarray:
+        return np.asarray(tree.backgrounds(base["split"]).images[b])  # decoded once, on first use
 
     Path(out).mkdir(parents=True, exist_ok=True)
     with reading("set of challenge shards", parts[0][0].parent):

@@ -15,34 +15,22 @@ composite can differ from the build's mixed file by the JPEG round trip of its i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bgbench.data import Foregrounds, In9Tree
 from bgbench.errors import BgbenchError
 from bgbench.progress import progress
+from bgbench.rowfile import read_rows
 from bgbench.variants import MIXED_VARIANTS
 
+if TYPE_CHECKING:
+    import torch
+
+    from bgbench.predict import Predictor
+
 N_BOOT = 10000
-
-
-def foreground_keys(paths: list[str]) -> list[str]:
-    """``<class>/<stem>`` of each image path."""
-    return [f"{Path(p).parent.name}/{Path(p).stem}" for p in paths]
-
-
-def _load(root: Path, split: str, cache: bool, cache_dir, quiet: bool):
-    from bgbench.augment import aligned_masks
-    from bgbench.dataset import load_variant
-
-    original = load_variant(root, "original", split, cache=cache, cache_dir=cache_dir, quiet=quiet)
-    masks = aligned_masks(root, split, original.paths, quiet=quiet)
-    bank = load_variant(root, "only_bg_t", split, cache=cache, cache_dir=cache_dir, quiet=quiet)
-    if foreground_keys(bank.paths) != foreground_keys(original.paths):
-        raise BgbenchError(f"only_bg_t/{split} does not hold one background per original image "
-                           "(--draws needs both)", root)
-    return original, masks, bank
 
 
 @dataclass(frozen=True)
@@ -64,37 +52,28 @@ class DrawOutcome:
                 for v in self.preds}
 
 
-def draw_correct(predictor, root: str | Path, split: str, draws: int, seed: int, batch_size: int, *,
-                 cache: bool = True, cache_dir=None,
-                 quiet: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
-    """(per mixed variant, float (F, K) 1/0 correctness of each foreground's K composites (NaN where
-    a draw has no donor); the F foreground keys). Labels are scored in the predictor's class space."""
-    outcome = draw_predictions(predictor, root, split, draws, seed, batch_size, cache=cache,
-                               cache_dir=cache_dir, quiet=quiet)
-    return outcome.correct(), outcome.keys
-
-
-def draw_predictions(predictor, root: str | Path, split: str, draws: int, seed: int, batch_size: int, *,
-                     cache: bool = True, cache_dir=None, quiet: bool = False) -> DrawOutcome:
-    """Composite and score every foreground of ``original`` on K seeded donors per mixed variant."""
+def draw_predictions(predictor: Predictor, tree: In9Tree, split: str, draws: int, seed: int,
+                     batch_size: int) -> DrawOutcome:
+    """Composite and score every foreground of ``original/<split>`` of ``tree`` (each mask with its
+    image, :meth:`~bgbench.data.In9Tree.foregrounds`) on K seeded donors per mixed variant; the donors'
+    backgrounds are the foregrounds' own ``only_bg_t`` images, one per foreground."""
     import torch
 
-    from bgbench.composite import composite_torch
     from bgbench.donors import choose_donors
 
     if draws < 1:
         raise BgbenchError(f"--draws must be at least 1, got {draws}")
-    original, masks, bank = _load(Path(root), split, cache, cache_dir, quiet)
-    keys, labels = foreground_keys(original.paths), np.asarray(original.labels)
+    fg = tree.foregrounds(split, backgrounds=True, needed_by="--draws")
+    keys, labels, bank = fg.keys, np.asarray(fg.labels), fg.backgrounds
     relabel = predictor.relabel()
     dev = predictor.device
     preds = {v: np.full((len(keys), draws), -1, dtype=np.int64) for v in MIXED_VARIANTS}
     backgrounds = {v: np.full((len(keys), draws), -1, dtype=np.int64) for v in MIXED_VARIANTS}
     total = len(MIXED_VARIANTS) * draws * len(keys)
-    bar = progress(total=total, desc="eval --draws", unit="img", quiet=quiet)
+    bar = progress(total=total, desc="eval --draws", unit="img", quiet=tree.quiet)
     with torch.inference_mode():
         for k in range(draws):
-            donors = choose_donors(keys, labels.tolist(), len(original.class_names), seed, draw=k)
+            donors = choose_donors(keys, labels.tolist(), len(fg.class_names), seed, draw=k)
             for variant in MIXED_VARIANTS:
                 chosen = np.array([-1 if d is None else d for d in donors[variant]], dtype=np.int64)
                 has = chosen >= 0
@@ -103,14 +82,26 @@ def draw_predictions(predictor, root: str | Path, split: str, draws: int, seed: 
                     rows = np.arange(lo, min(len(keys), lo + batch_size))
                     rows = rows[chosen[rows] >= 0]
                     if len(rows):
-                        fg = torch.from_numpy(np.array(original.images[rows])).to(dev).permute(0, 3, 1, 2)
-                        bg = torch.from_numpy(np.array(bank.images[chosen[rows]])).to(dev).permute(0, 3, 1, 2)
-                        m = torch.from_numpy(np.array(masks[rows])).to(dev)[:, None].float()
-                        x = composite_torch(fg.float() / 255.0, bg.float() / 255.0, m)
+                        x = _composites(fg, bank, rows, chosen[rows], dev)
                         preds[variant][rows, k] = predictor.predict(x).cpu().numpy()
                     bar.update(min(batch_size, len(keys) - lo))
     bar.close()
     return DrawOutcome(preds, backgrounds, relabel[labels], keys)
+
+
+def _composites(fg: Foregrounds, bank: np.ndarray, rows: np.ndarray, donors: np.ndarray,
+                device: torch.device) -> torch.Tensor:
+    """float [0, 1] (B, 3, H, W) on ``device``: foregrounds ``rows`` pasted with their masks onto the
+    bank images ``donors`` (int64 (B,) each) by :func:`bgbench.composite.composite_torch`; only these
+    rows are read from the (memory-mapped) arrays."""
+    import torch
+
+    from bgbench.composite import composite_torch
+
+    image = torch.from_numpy(read_rows(fg.images, rows)).to(device).permute(0, 3, 1, 2)
+    background = torch.from_numpy(read_rows(bank, donors)).to(device).permute(0, 3, 1, 2)
+    mask = torch.from_numpy(read_rows(fg.masks, rows)).to(device)[:, None].float()
+    return composite_torch(image.float() / 255.0, background.float() / 255.0, mask)
 
 
 def draw_groups(outcome: DrawOutcome, class_names: list[str], min_count: int) -> dict[str, Any]:

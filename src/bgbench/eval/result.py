@@ -101,7 +101,7 @@ class EvalResult(Result):
 
     @property
     def data_fingerprint(self) -> str:
-        """SHA-256 over the evaluated variants' content fingerprints (see :mod:`bgbench.dataset`)."""
+        """SHA-256 over the evaluated variants' content fingerprints (see :mod:`bgbench.data.images`)."""
         digest = hashlib.sha256(f"bgbench-data\0{self.split}\n".encode())
         for name in sorted(self.variants):
             digest.update(f"{name}\0{self.variants[name].fingerprint}\n".encode())

@@ -1,9 +1,9 @@
 """``evaluate``: a model on every variant of an IN-9 style tree -> :class:`EvalResult`.
 
-Flow: :func:`~bgbench.eval.discover.find_variants` picks the variants, the prediction layer
+Flow: an :class:`~bgbench.data.In9Tree` finds the variants, the prediction layer
 (:mod:`bgbench.predict`) loads the model and fits the label map to the class folders, and per variant
-:func:`bgbench.dataset.load_variant` gives the decoded uint8 images (cached memmap) that
-:func:`~bgbench.predict.predict_images` scores; each variant's predictions are saved as a partial
+:meth:`In9Tree.images <bgbench.data.In9Tree.images>` gives the decoded uint8 images (cached memmap)
+that :func:`~bgbench.predict.predict_images` scores; each variant's predictions are saved as a partial
 file (:mod:`bgbench.resume`, under :func:`resume_key`) so an interrupted run is cheap to finish.
 Metrics come from :mod:`bgbench.metrics`.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.data import In9Tree, foreground_keys
 from bgbench.errors import BgbenchError
-from bgbench.eval.discover import find_variants, scored_class_folders
 from bgbench.eval.groups import DEFAULT_MIN_COUNT
 from bgbench.eval.result import EvalResult, VariantResult
 from bgbench.jsonable import jsonable
@@ -57,26 +57,25 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     """
     _check_settings(batch_size, draws, group_min)
     started = time.perf_counter()
-    root = Path(data)
-    names = find_variants(root, split, variants)
-    folders, skipped = scored_class_folders(root, names, split)
+    tree = In9Tree(data, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    root = tree.root
+    names = tree.variants(split, variants)
+    folders, skipped = tree.scored_class_folders(names, split)
     predictor = make_predictor(model, folders, data=root, **model_options)
     results = {}
     for name in names:
         if name in skipped:
             continue
         try:
-            results[name] = _evaluate_variant(predictor, root, name, split, batch_size, out, resume, cache,
-                                              cache_dir, quiet)
+            results[name] = _evaluate_variant(predictor, tree, name, split, batch_size, out, resume)
         except DataError as exc:  # this variant's files: score the others, report why
             skipped[name] = str(exc)
     if not results:
         raise BgbenchError("no variant could be scored: " + "; ".join(f"{n}: {why}" for n, why in
                                                                       skipped.items()), root)
-    _add_groups(results, predictor, root, split, folders, group_min)
+    _add_groups(results, predictor, tree, split, folders, group_min)
     clf = predictor.classifier
-    draws_block, draw_tables = _draws(predictor, root, split, draws, draw_seed, batch_size, cache, cache_dir,
-                                      group_min, quiet)
+    draws_block, draw_tables = _draws(predictor, tree, split, draws, draw_seed, batch_size, group_min)
     result = EvalResult(
         model=model if isinstance(model, str) else predictor.spec, model_info=predictor.describe(),
         data_root=str(root.resolve()), split=split, class_names=predictor.class_names,
@@ -100,31 +99,26 @@ def _check_settings(batch_size: int, draws: int | None, group_min: int) -> None:
         raise BgbenchError(f"--group-min must be at least 1, got {group_min}")
 
 
-def _draws(predictor: Predictor, root: Path, split: str, draws: int | None, draw_seed: int, batch_size: int,
-           cache: bool, cache_dir: str | Path | None, group_min: int,
-           quiet: bool) -> tuple[dict | None, dict | None]:
+def _draws(predictor: Predictor, tree: In9Tree, split: str, draws: int | None, draw_seed: int,
+           batch_size: int, group_min: int) -> tuple[dict | None, dict | None]:
     """(draws block, group tables) of the ``--draws`` composites; (None, None) without draws."""
     if not draws:
         return None, None
     from bgbench.eval.draws import draw_groups, draw_predictions, summarize_draws
 
-    outcome = draw_predictions(predictor, root, split, draws, draw_seed, batch_size, cache=cache,
-                               cache_dir=cache_dir, quiet=quiet)
+    outcome = draw_predictions(predictor, tree, split, draws, draw_seed, batch_size)
     return (summarize_draws(outcome.correct(), draws, draw_seed, outcome.keys),
             draw_groups(outcome, predictor.class_names, group_min))
 
 
-def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, batch_size: int,
-                      out: str | Path | None, resume: bool, cache: bool, cache_dir: str | Path | None,
-                      quiet: bool) -> VariantResult:
+def _evaluate_variant(predictor: Predictor, tree: In9Tree, name: str, split: str, batch_size: int,
+                      out: str | Path | None, resume: bool) -> VariantResult:
     """Load (or resume) and score one variant."""
-    from bgbench.dataset import load_variant
-
     t0 = time.perf_counter()
     try:
-        vdata = load_variant(root, name, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+        vdata = tree.images(name, split)
     except BgbenchError as exc:  # paths relative to the tree, so the reason reads the same anywhere
-        raise DataError(str(exc).replace(f"{root}{os.sep}", "")) from None
+        raise DataError(str(exc).replace(f"{tree.root}{os.sep}", "")) from None
     load_s = time.perf_counter() - t0
     key = None
     if out is not None and resume:
@@ -134,7 +128,7 @@ def _evaluate_variant(predictor: Predictor, root: Path, name: str, split: str, b
     if reused is not None:
         preds, top1, infer_s = reused
     else:
-        preds, top1, infer_s = predict_images(predictor, vdata.images, batch_size, f"eval {name}", quiet)
+        preds, top1, infer_s = predict_images(predictor, vdata.images, batch_size, f"eval {name}", tree.quiet)
         if key is not None and out is not None:
             save_partial(out, name, key, {"paths": vdata.paths, "pred": preds.tolist(), "top1": top1.tolist(),
                                           "infer_s": infer_s})
@@ -169,17 +163,16 @@ def _resumed(out: str | Path | None, variant: str, key: str | None,
             float(saved["infer_s"]))
 
 
-def _add_groups(results: dict[str, VariantResult], predictor: Predictor, root: Path, split: str,
+def _add_groups(results: dict[str, VariantResult], predictor: Predictor, tree: In9Tree, split: str,
                 folders: list[str], group_min: int) -> None:
     """Set ``backgrounds`` and ``groups`` of each evaluated mixed variant whose donors the build's
     manifest records (a tree without a manifest, e.g. the released IN-9, gets none)."""
-    from bgbench.eval.backgrounds import background_labels
     from bgbench.eval.groups import group_table
 
     relabel = predictor.relabel()
     for name in MIXED_VARIANTS:
         r = results.get(name)
-        bg = None if r is None else background_labels(root, split, name, r.paths, folders)
+        bg = None if r is None else tree.background_labels(split, name, r.paths, folders)
         if r is None or bg is None:
             continue
         r.backgrounds = np.where(bg >= 0, relabel[np.maximum(bg, 0)], -1)
@@ -188,13 +181,7 @@ def _add_groups(results: dict[str, VariantResult], predictor: Predictor, root: P
 
 
 class DataError(BgbenchError):
-    """A variant's files cannot be scored (raised around :func:`bgbench.dataset.load_variant` only)."""
-
-
-def foreground_key(path: str) -> str:
-    """Foreground key of an image path ``<variant>/<split>/<class>/<file>``: ``<class>/<stem>``."""
-    parts = Path(path).parts
-    return f"{parts[-2]}/{Path(parts[-1]).stem}"
+    """A variant's files cannot be scored (raised around :meth:`bgbench.data.In9Tree.images` only)."""
 
 
 def paired_bg_gap(results: dict[str, VariantResult]) -> Gap | None:
@@ -202,5 +189,4 @@ def paired_bg_gap(results: dict[str, VariantResult]) -> Gap | None:
     if not all(v in results for v in GAP_VARIANTS):
         return None
     same, rand = results["mixed_same"], results["mixed_rand"]
-    return bg_gap([foreground_key(p) for p in same.paths], same.correct,
-                  [foreground_key(p) for p in rand.paths], rand.correct)
+    return bg_gap(foreground_keys(same.paths), same.correct, foreground_keys(rand.paths), rand.correct)

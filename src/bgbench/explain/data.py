@@ -1,8 +1,8 @@
 """The images saliency and the probes read: ``original`` with its ``fg_mask`` (and ``only_bg_t``).
 
 :func:`check_data` runs before any model is loaded or file written, so a tree without masks fails
-with one line naming the folder; :func:`load_data` decodes the images (the shared cached loader) and
-aligns the masks; :func:`select_images` picks a subset.
+with one line naming the folder; :func:`load_data` reads the foregrounds (images with their masks)
+through :class:`bgbench.data.In9Tree`; :func:`select_images` picks a subset.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.data import BACKGROUND_VARIANT, FOREGROUND_VARIANT, In9Tree
 from bgbench.errors import BgbenchError
-from bgbench.eval.discover import find_variants, shared_class_folders
-from bgbench.layout import MASK_VARIANT, variant_dir
-
-BACKGROUND_VARIANT = "only_bg_t"
+from bgbench.layout import MASK_VARIANT
 
 
 @dataclass
@@ -42,13 +40,11 @@ class ExplainData:
 def check_data(root: str | Path, split: str, command: str, backgrounds: bool = False) -> list[str]:
     """The class folders of ``original/<split>``; a one-line BgbenchError naming the folder when
     ``original``, ``fg_mask`` (or, with ``backgrounds``, ``only_bg_t``) is missing for ``split``."""
-    root = Path(root)
-    names = ["original", BACKGROUND_VARIANT] if backgrounds else ["original"]
-    from bgbench.augment import mask_folder
-
-    find_variants(root, split, names)
-    mask_folder(root, split, needed_by=command)
-    return shared_class_folders(root, names, split)
+    tree = In9Tree(root)
+    names = [FOREGROUND_VARIANT, BACKGROUND_VARIANT] if backgrounds else [FOREGROUND_VARIANT]
+    tree.variants(split, names)
+    tree.mask_folder(split, needed_by=command)
+    return tree.shared_class_folders(names, split)
 
 
 def load_data(
@@ -59,42 +55,21 @@ def load_data(
     cache: bool = True,
     cache_dir: str | Path | None = None,
     quiet: bool = False,
+    command: str = "this command",
 ) -> ExplainData:
-    """Decode ``original/<split>`` (and ``only_bg_t``) and align ``fg_mask/<split>`` with it; a
-    BgbenchError naming the folder when masks or backgrounds do not match the images one to one."""
-    from bgbench.augment import aligned_masks
-    from bgbench.dataset import load_variant
-    from bgbench.eval.draws import foreground_keys
-
-    root = Path(root)
-    original = load_variant(root, "original", split, cache=cache, cache_dir=cache_dir, quiet=quiet)
-    masks = aligned_masks(root, split, original.paths, quiet=quiet)
-    if masks.shape[1:] != original.images.shape[1:3]:
-        raise BgbenchError(
-            f"masks are {masks.shape[1:]} but the images {original.images.shape[1:3]}",
-            variant_dir(root, MASK_VARIANT, split),
-        )
-    bank = None
-    if backgrounds:
-        bg = load_variant(root, BACKGROUND_VARIANT, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
-        if (
-            foreground_keys(bg.paths) != foreground_keys(original.paths)
-            or bg.images.shape != original.images.shape
-        ):
-            raise BgbenchError(
-                f"{BACKGROUND_VARIANT}/{split} does not hold one background (same class, stem "
-                "and size) per original image",
-                variant_dir(root, BACKGROUND_VARIANT, split),
-            )
-        bank = bg.images
+    """The foregrounds of ``split`` (each ``fg_mask`` with its decoded ``original`` image, and with
+    ``backgrounds`` its own ``only_bg_t``: :meth:`bgbench.data.In9Tree.foregrounds`); a BgbenchError
+    naming the folder (and ``command``) when masks or backgrounds do not match the images one to one."""
+    tree = In9Tree(root, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    fg = tree.foregrounds(split, backgrounds=backgrounds, needed_by=command)
     return ExplainData(
-        images=original.images,
-        masks=masks,
-        labels=np.asarray(original.labels),
-        paths=list(original.paths),
-        folders=list(original.class_names),
-        fingerprint=original.fingerprint,
-        backgrounds=bank,
+        images=fg.images,
+        masks=fg.masks,
+        labels=np.asarray(fg.labels),
+        paths=list(fg.paths),
+        folders=list(fg.class_names),
+        fingerprint=fg.fingerprint,
+        backgrounds=fg.backgrounds,
     )
 
 

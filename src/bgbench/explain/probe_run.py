@@ -180,7 +180,7 @@ def probe(data: str | Path, model: Any = DEFAULT_MODEL, *, kind: str, split: str
     folders = check_data(root, split, "probe", backgrounds=kind != "noise")
     predictor = make_predictor(model, folders, **model_options)
     loaded = load_data(root, split, backgrounds=kind != "noise", cache=cache, cache_dir=cache_dir,
-                       quiet=quiet)
+                       quiet=quiet, command="probe")
     chosen = select_images(loaded.labels, images, per_class, seed)
     names, correct, used, skipped = probe_correct(
         predictor, loaded, chosen, kind, settings, batch_size, quiet

@@ -262,7 +262,7 @@ def saliency(data: str | Path, model: Any = DEFAULT_MODEL, *, method: str = "smo
     predictors = [make_predictor(m, folders, **model_options) for m in specs]
     for p in predictors:
         require_torch(p.classifier)
-    loaded = load_data(root, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    loaded = load_data(root, split, cache=cache, cache_dir=cache_dir, quiet=quiet, command="saliency")
     chosen = select_images(loaded.labels, images, per_class, seed)
     figure_at = figure_rows(loaded.labels[chosen], figure_images)
     results = [attribute_model(p, loaded, chosen, config, figure_at, quiet) for p in predictors]

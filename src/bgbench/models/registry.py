@@ -96,7 +96,7 @@ def _spec_form(factory: str, prefix: str, *, placeholder: str = "NAME", input_si
 
 
 def _builtin_table(factory: str, table: str, *, preprocessing: str, notes: str) -> list[ModelEntry]:
-    """One built-in per record of ``bgbench/data/<table>``; ``preprocessing`` and ``notes`` are
+    """One built-in per record of ``bgbench/resources/<table>``; ``preprocessing`` and ``notes`` are
     ``str.format`` templates over the record's fields."""
     return [ModelEntry(name, "builtin", factory, int(rec["input_size"]), preprocessing.format(**rec),
                        "imagenet-1k", rec.get("published_top1"), rec.get("measured_top1_realdata370"),
@@ -170,8 +170,8 @@ def unregister_model(name: str) -> None:
 
 @cache
 def data_table(name: str) -> dict[str, Any]:
-    """A JSON file of the package data (``bgbench/data/<name>``), parsed once."""
-    return json.loads(resources.files("bgbench.data").joinpath(name).read_text(encoding="utf-8"))
+    """A JSON file of the package data (``bgbench/resources/<name>``), parsed once."""
+    return json.loads(resources.files("bgbench.resources").joinpath(name).read_text(encoding="utf-8"))
 
 
 # --- bgbench's own entries ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The model zoo: the registry's models and spec forms, the real-data models, and user entries.
 
 The registered entries come from :mod:`bgbench.models.registry`, the real-data models from
-``bgbench/data/zoo_realdata.json``. ``load_zoo()`` returns :class:`ZooEntry` records that
+``bgbench/resources/zoo_realdata.json``. ``load_zoo()`` returns :class:`ZooEntry` records that
 ``bgbench models`` prints and that sweeps and reports read. Users add their own in code
 (``@register_model``, :mod:`bgbench.models.registry`) or in a TOML file (``~/.config/bgbench/zoo.toml``,
 or ``$XDG_CONFIG_HOME/bgbench/zoo.toml``, or an explicit path)::

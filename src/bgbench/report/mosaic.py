@@ -95,11 +95,12 @@ def _draw(
 
 def variant_grid(plt: Any, data: dict[str, Any]) -> Any:
     """One image per class (rows) in every variant (columns) of the build at ``data["root"]``."""
-    from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, VARIANTS, class_folders
+    from bgbench.data import In9Tree
+    from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, VARIANTS
 
-    root, split = Path(data["root"]), data.get("split") or "val"
-    original = root / "original" / split
-    classes = class_folders(original) if original.is_dir() else []
+    tree, split = In9Tree(data["root"]), data.get("split") or "val"
+    root, original = tree.root, tree.folder("original", split)
+    classes = tree.class_folders("original", split)
     tiles = []
     for cls in classes:
         first = sorted(p for p in (original / cls).iterdir() if p.is_file())[:1]

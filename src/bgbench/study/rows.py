@@ -22,7 +22,7 @@ def _entry(row: dict[str, Any], variant: str) -> dict[str, Any] | None:
 
 def _outcomes(path: Path) -> dict[str, dict[str, bool]]:
     """Variant -> foreground key (``<class>/<stem>``) -> correct, from a model's results.json."""
-    from bgbench.eval import foreground_key
+    from bgbench.data import foreground_key
     from bgbench.results import load_results
 
     result = load_results(path)
@@ -32,7 +32,7 @@ def _outcomes(path: Path) -> dict[str, dict[str, bool]]:
 
 def _challenge(row: dict[str, Any], folder: Path) -> tuple[dict[str, Any] | None, dict[str, bool]]:
     """The row's challenge entry (with shard and bank sizes) and its per-foreground outcomes."""
-    from bgbench.eval import foreground_key
+    from bgbench.data import foreground_key
     from bgbench.sweeps import challenge_outcome
 
     found = challenge_outcome(folder) if row.get("challenge_accuracy") is not None else None

@@ -111,13 +111,13 @@ def _done(folder: Path) -> bool:
 def _check_inputs(data: Path, models: list[SweepModel], settings: SweepSettings, challenge_any: bool) -> None:
     """BgbenchError for a missing model file or a bad data folder (or variant list) before any
     model work."""
-    from bgbench.eval import find_variants
+    from bgbench.data import In9Tree
 
     for m in models:
         missing = [f for f in m.files() if not f.is_file()]
         if missing:
             raise BgbenchError(f"model {m.name!r} ({m.spec}): file not found", missing[0])
-    find_variants(data, settings.split, list(settings.variants) if settings.variants else None)
+    In9Tree(data).variants(settings.split, list(settings.variants) if settings.variants else None)
     if challenge_any:
         from bgbench.challenge.data import list_challenge_files
 

@@ -35,25 +35,20 @@ class TrainData:
 
 def check_train_split(root: str | Path, variant: str, split: str) -> Path:
     """``root/<variant>/<split>``; a one-line BgbenchError naming what is missing otherwise."""
-    from bgbench.layout import class_folders, variant_dir
+    from bgbench.data import In9Tree
 
-    root = Path(root)
-    if not root.is_dir():
-        raise BgbenchError("data folder not found", root)
-    folder = variant_dir(root, variant, split)
+    tree = In9Tree(root)
+    tree.require()
+    folder = tree.folder(variant, split)
     if not folder.is_dir():
-        present = (
-            sorted(p.name for p in (root / variant).iterdir() if p.is_dir())
-            if (root / variant).is_dir()
-            else []
-        )
+        present = tree.splits(variant)
         hint = f" (splits of {variant}: {', '.join(present)})" if present else ""
         raise BgbenchError(
             f"no {split} split of {variant} to train on{hint}; build one with "
-            f"bgbench build SOURCE {root} --split {split}",
+            f"bgbench build SOURCE {tree.root} --split {split}",
             folder,
         )
-    folders = class_folders(folder)
+    folders = tree.class_folders(variant, split)
     if len(folders) < 2:
         raise BgbenchError(
             f"only {len(folders)} class folder(s): training a classifier needs at least two", folder
@@ -77,29 +72,30 @@ def load_train_data(
     memory) and ``cache`` names the folder for the working-size copy (:func:`shrink_train_data`)."""
     import hashlib
 
-    from bgbench.augment import aligned_masks, mask_folder
-    from bgbench.dataset import cache_root, load_variant
+    from bgbench.data import In9Tree
+    from bgbench.data.masks import update_digest
 
+    tree = In9Tree(root, cache=cache, cache_dir=cache_dir, quiet=quiet)
     check_train_split(root, variant, split)
     if swap:
-        mask_folder(root, split)
+        tree.mask_folder(split)
         check_train_split(root, "only_bg_t", split)
-    data = load_variant(root, variant, split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    data = tree.images(variant, split)
+    folder = tree.cache_folder
     out = TrainData(
         images=data.images,
         labels=data.labels,
         paths=list(data.paths),
         class_names=list(data.class_names),
         fingerprint=data.fingerprint,
-        cache=str(cache_root(cache_dir)) if cache else None,
+        cache=None if folder is None else str(folder),
     )
     if swap:
-        out.masks = aligned_masks(root, split, data.paths, quiet=quiet, cache=cache, cache_dir=cache_dir)
-        bank = load_variant(root, "only_bg_t", split, cache=cache, cache_dir=cache_dir, quiet=quiet)
+        out.masks = tree.masks(split, data.paths)
+        bank = tree.backgrounds(split)
         out.bank, out.bank_labels = bank.images, bank.labels
         digest = hashlib.sha256(f"{data.fingerprint}\0{bank.fingerprint}\0".encode())
-        for begin in range(0, len(out.masks), CHUNK):  # the bytes of the whole array, a chunk at a time
-            digest.update(read_rows(out.masks, slice(begin, begin + CHUNK)).tobytes())
+        update_digest(digest, out.masks, CHUNK)  # the bytes of the whole array, a chunk at a time
         out.fingerprint = digest.hexdigest()
     return out
 

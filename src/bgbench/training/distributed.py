@@ -41,8 +41,11 @@ class DistContext:
         return self.backend is not None
 
     def shard(self, batch: np.ndarray) -> np.ndarray:
-        """This rank's contiguous slice of a global batch (sizes differ by at most one; may be empty)."""
-        return np.array_split(batch, self.world)[self.rank] if self.world > 1 else batch
+        """This rank's contiguous slice of a global batch (sizes differ by at most one, the first ranks
+        one longer; may be empty): :func:`bgbench.data.shard`."""
+        from bgbench.data import shard
+
+        return batch[shard(len(batch), self.rank, self.world)] if self.world > 1 else batch
 
     def device_name(self, name: str) -> str:
         """``name`` with ``cuda``/``auto`` pinned to this process's GPU ``cuda:LOCAL_RANK``."""

@@ -83,17 +83,18 @@ class EvalPlan:
         folders differ from the training classes."""
         if not self.enabled:
             return
-        from bgbench.eval.discover import find_variants, shared_class_folders
+        from bgbench.data import In9Tree
 
         root = self.tree(train_data)
+        tree = In9Tree(root)
         try:
-            names = find_variants(root, self.split, self.variants)
+            names = tree.variants(self.split, self.variants)
         except BgbenchError as exc:
             if self.data is not None:
                 raise
             raise BgbenchError(f"{exc}; to evaluate on another tree give --eval-data TREE "
                                "(or --no-eval)") from None
-        classes = shared_class_folders(root, names, self.split)
+        classes = tree.shared_class_folders(names, self.split)
         if classes != list(class_names):
             raise BgbenchError(f"class folders of {names[0]}/{self.split} ({', '.join(classes)}) differ from "
                                f"the training classes ({', '.join(class_names)})", root)
@@ -214,7 +215,7 @@ def _network(options: ModelOptions | None, arch: str | None, device: str, data: 
 
 def _fit_head(net, data: TrainData, rec: Recipe, swap: dict[str, Any] | None, seed: int, cache_dir,
               quiet: bool, ctx) -> list[dict[str, Any]]:
-    from bgbench.dataset import cache_root
+    from bgbench.data import cache_root
     from bgbench.training.head import train_features, train_head
 
     feats, labels = train_features(net, data, swap=swap, seed=seed,

@@ -1,6 +1,7 @@
-"""Load one variant of an IN-9 style tree as a uint8 array, decoded once and cached.
+"""Decode one image variant of an IN-9 style tree into a uint8 array, once, and cache it.
 
-``load_variant(root, variant, split)`` reads ``<root>/<variant>/<split>/<class>/<image>`` in
+Stages read images through :meth:`bgbench.data.In9Tree.images`, which calls
+``load_variant(root, variant, split)``: it reads ``<root>/<variant>/<split>/<class>/<image>`` in
 torchvision ImageFolder order (class folders sorted, files sorted) and returns a
 :class:`VariantData` whose ``images`` is a uint8 array of shape (N, H, W, 3), RGB, values 0-255.
 All images of a variant must share one size (224 x 224 in the released data); a tree that mixes
@@ -44,9 +45,10 @@ from PIL import Image, UnidentifiedImageError
 
 from bgbench.atomic import atomic_write_json
 from bgbench.containment import Containment, is_inside
+from bgbench.data.discover import class_folders, list_image_folder
 from bgbench.errors import BgbenchError
 from bgbench.hashing import sha256_bytes
-from bgbench.layout import MASK_SUFFIX, MASK_VARIANT, class_folders, list_image_folder, variant_dir
+from bgbench.layout import MASK_VARIANT, variant_dir
 from bgbench.progress import progress
 from bgbench.rowfile import RowWriter, open_rows, read_rows
 
@@ -59,8 +61,7 @@ PARALLEL_MIN_IMAGES = 64
 COPY_CHUNK = 256
 """Rows copied at a time when a cache file is rewritten (bounded memory)."""
 
-__all__ = ["MaskData", "VariantData", "cache_root", "decode_image", "load_masks", "load_variant",
-           "variant_fingerprint"]
+__all__ = ["VariantData", "cache_root", "decode_image", "load_variant", "variant_fingerprint"]
 
 
 @dataclass
@@ -88,23 +89,6 @@ class VariantData:
         return int(self.labels.shape[0])
 
 
-@dataclass
-class MaskData:
-    """Foreground masks ``fg_mask/<split>/<class>/<stem>.npy`` in sorted order.
-
-    ``masks``: uint8 (N, H, W) with values 0/1; ``labels``: int64 (N,); ``paths``: POSIX paths
-    relative to the root; ``class_names``: the sorted class folders.
-    """
-
-    masks: np.ndarray
-    labels: np.ndarray
-    paths: list[str]
-    class_names: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-
 def cache_root(cache_dir: str | Path | None = None) -> Path:
     """The cache folder: ``cache_dir``, else ``$BGBENCH_CACHE``, else ``~/.cache/bgbench``."""
     if cache_dir is not None:
@@ -115,9 +99,11 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bgbench"
 
 
-def _list_variant(root: Path, variant: str, split: str,
-                  extensions: frozenset[str] | None = None) -> tuple[list[tuple[Path, int]], list[str]]:
-    """Files and class names of one variant; errors for a missing folder or an empty class."""
+def list_variant(root: Path, variant: str, split: str,
+                 extensions: frozenset[str] | None = None) -> tuple[list[tuple[Path, int]], list[str]]:
+    """(path, class index) of each file of ``<root>/<variant>/<split>`` in ImageFolder order, and the
+    class folder names; BgbenchError for a missing folder or a class folder without such files
+    (``extensions``: as :func:`~bgbench.data.discover.list_image_folder`)."""
     folder = variant_dir(root, variant, split)
     if not folder.is_dir():
         if not (root / variant).is_dir():
@@ -331,8 +317,8 @@ class _Listing:
 
 def _list_images(root: Path, variant: str, split: str) -> _Listing:
     if variant == MASK_VARIANT:
-        raise BgbenchError("fg_mask holds masks, not images (use load_masks)", root / variant)
-    files, names = _list_variant(root, variant, split)
+        raise BgbenchError("fg_mask holds masks, not images (use In9Tree.masks)", root / variant)
+    files, names = list_variant(root, variant, split)
     return _Listing(root=root, variant=variant, split=split, folder=variant_dir(root, variant, split),
                     files=files, names=names, rels=[path.relative_to(root).as_posix() for path, _ in files],
                     labels=np.array([label for _, label in files], dtype=np.int64))
@@ -411,100 +397,3 @@ def load_variant(root: str | Path, variant: str, split: str = "val", *, cache: b
     if cache:
         return _decode_to_cache(listing, shape, entry, workers, quiet)
     return _decode_in_memory(listing, shape, workers, quiet)
-
-
-def _as_binary_mask(arr: np.ndarray, path: Path) -> np.ndarray:
-    if arr.ndim == 3 and arr.shape[2] in (1, 3) and (arr == arr[:, :, :1]).all():
-        arr = arr[:, :, 0]
-    if arr.ndim != 2:
-        raise BgbenchError(f"mask has shape {arr.shape}, expected (H, W)", path)
-    if arr.dtype == bool:
-        return arr.astype(np.uint8)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise BgbenchError(f"mask has dtype {arr.dtype}, expected numbers 0/1", path)
-    if not np.isin(arr, (0, 1)).all():
-        raise BgbenchError("mask holds values other than 0 and 1", path)
-    return arr.astype(np.uint8)
-
-
-def load_masks(root: str | Path, split: str = "val", *, quiet: bool = False, cache: bool = False,
-               cache_dir: str | Path | None = None) -> MaskData:
-    """Read every ``<root>/fg_mask/<split>/<class>/<stem>.npy`` in sorted (ImageFolder) order.
-
-    Each file must hold a 0/1 (or bool) array of shape (H, W) (an (H, W, 1|3) array with equal
-    channels is accepted), all of one shape. Loaded with ``allow_pickle=False``. Returns uint8
-    masks (N, H, W). Any bad file raises ``BgbenchError`` naming it.
-    ``cache=True``: the masks are written once, one at a time, to a ``.npy`` under the cache folder
-    (keyed like the images' cache on the files' paths, sizes and mtimes) and returned as a read-only
-    memmap, so a large split (45k masks at 224 px are 2.3 GB) is never held in memory.
-    """
-    root = Path(root)
-    files, names = _list_variant(root, MASK_VARIANT, split, frozenset({MASK_SUFFIX}))
-    labels = np.array([label for _, label in files], dtype=np.int64)
-    paths = [p.relative_to(root).as_posix() for p, _ in files]
-    if cache:
-        entry = cache_root(cache_dir) / "masks" / variant_fingerprint(files, root)
-        masks = _cached_masks(entry, paths)
-        if masks is None:
-            masks = _masks_to_cache(files, entry, paths, split, quiet)
-    else:
-        masks = _masks_in_memory(files, split, quiet)
-    return MaskData(masks=masks, labels=labels, paths=paths, class_names=names)
-
-
-def _read_mask(path: Path) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BgbenchError(f"cannot read mask ({str(exc).splitlines()[0] if str(exc) else exc!r})",
-                           path) from exc
-    return _as_binary_mask(np.asarray(arr), path)
-
-
-def _masks_in_memory(files: list[tuple[Path, int]], split: str, quiet: bool) -> np.ndarray:
-    masks: np.ndarray | None = None
-    for i, (path, _) in enumerate(progress(files, desc=f"masks {split}", unit="mask", quiet=quiet)):
-        mask = _read_mask(path)
-        if masks is None:
-            masks = np.empty((len(files), *mask.shape), dtype=np.uint8)
-        elif mask.shape != masks.shape[1:]:
-            raise BgbenchError(f"mask has shape {mask.shape}, but the first mask has {masks.shape[1:]}", path)
-        masks[i] = mask
-    assert masks is not None  # _list_variant guarantees at least one file
-    return masks
-
-
-def _cached_masks(entry: Path, paths: list[str]) -> np.ndarray | None:
-    """The memmap of a complete masks cache entry for ``paths``, or None."""
-    try:
-        meta = json.loads((entry / "meta.json").read_text())
-        if meta.get("format") != CACHE_FORMAT or meta.get("paths") != paths:
-            return None
-        masks = open_rows(entry / "masks.npy")
-    except (OSError, ValueError):
-        return None
-    return masks if list(masks.shape) == meta["shape"] and masks.dtype == np.uint8 else None
-
-
-def _masks_to_cache(files: list[tuple[Path, int]], entry: Path, paths: list[str], split: str,
-                    quiet: bool) -> np.ndarray:
-    """Check and write every mask into ``entry/masks.npy`` (atomically, ``meta.json`` last)."""
-    entry.mkdir(parents=True, exist_ok=True)
-    first = _read_mask(files[0][0])
-    fd, tmp = tempfile.mkstemp(prefix=".masks.npy.tmp-", dir=entry)
-    os.close(fd)
-    try:
-        with RowWriter(tmp, (len(files), *first.shape)) as out:
-            for i, (path, _) in enumerate(progress(files, desc=f"masks {split}", unit="mask", quiet=quiet)):
-                mask = first if i == 0 else _read_mask(path)
-                if mask.shape != first.shape:
-                    raise BgbenchError(f"mask has shape {mask.shape}, but the first mask has {first.shape}",
-                                       path)
-                out[i] = mask
-        os.replace(tmp, entry / "masks.npy")
-    finally:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-    atomic_write_json(entry / "meta.json", {"format": CACHE_FORMAT, "shape": [len(files), *first.shape],
-                                            "paths": paths})
-    return open_rows(entry / "masks.npy")

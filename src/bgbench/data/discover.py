@@ -1,11 +1,62 @@
-"""Which variants of a tree to evaluate, and the class folders they share."""
+"""What an IN-9 style tree holds: its splits, its variants, their class folders and files, and the
+foreground key (``<class>/<stem>``) that pairs files across variants.
+
+Folders are listed like torchvision's ImageFolder: class folders sorted by name and numbered from 0
+(hidden ones skipped), files sorted by name inside each. Nothing here decodes a file.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bgbench.errors import BgbenchError
-from bgbench.layout import IMAGE_VARIANTS, MASK_VARIANT, class_folders, variant_dir
+from bgbench.layout import IMAGE_EXTENSIONS, IMAGE_VARIANTS, MASK_VARIANT, VARIANTS, variant_dir
+
+
+def list_image_folder(folder: str | Path, extensions: frozenset[str] | None = None) -> list[tuple[Path, int]]:
+    """(path, class index) pairs of an ImageFolder-style tree, in ImageFolder order.
+
+    Class folders are sorted by name and numbered from 0; files inside each are sorted by name.
+    ``extensions`` (lower-case, with dot) defaults to image files; pass ``{".npy"}`` for masks.
+    Raises ``BgbenchError`` when the folder is missing or holds no class folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BgbenchError("folder not found", folder)
+    exts = IMAGE_EXTENSIONS if extensions is None else extensions
+    classes = class_folders(folder)
+    if not classes:
+        raise BgbenchError("holds no class folders (expected <class>/<image> files)", folder)
+    items: list[tuple[Path, int]] = []
+    for index, name in enumerate(classes):
+        files = sorted(p for p in (folder / name).iterdir() if p.is_file() and p.suffix.lower() in exts)
+        items.extend((p, index) for p in files)
+    return items
+
+
+def class_folders(folder: str | Path) -> list[str]:
+    """Sorted class folder names directly under ``folder`` (hidden folders skipped)."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def foreground_key(path: str) -> str:
+    """``<class>/<stem>`` of an image or mask path ``.../<class>/<stem>.<ext>``: what pairs an image
+    with its mask, its only_bg_t background and its composites in the other variants."""
+    parts = Path(path).parts
+    return f"{parts[-2]}/{Path(parts[-1]).stem}"
+
+
+def foreground_keys(paths: list[str]) -> list[str]:
+    """:func:`foreground_key` of each path."""
+    return [foreground_key(p) for p in paths]
+
+
+def find_splits(root: str | Path, variants: tuple[str, ...] = VARIANTS) -> list[str]:
+    """Sorted names of the split folders under any of ``variants`` (default: every known variant,
+    image variants and ``fg_mask``)."""
+    root = Path(root)
+    return sorted({p.name for name in variants if (root / name).is_dir()
+                   for p in (root / name).iterdir() if p.is_dir() and not p.name.startswith(".")})
 
 
 def _no_variants_error(root: Path, split: str) -> BgbenchError:
@@ -18,7 +69,7 @@ def _no_variants_error(root: Path, split: str) -> BgbenchError:
 
 
 def find_variants(root: str | Path, split: str = "val", variants: list[str] | str | None = None) -> list[str]:
-    """Image variants to evaluate: those named (comma list or list; each must exist under ``root``),
+    """Image variants to read: those named (comma list or list; each must exist under ``root``),
     else every known image variant present, in table order. Raises ``BgbenchError`` otherwise."""
     root = Path(root)
     if not root.is_dir():

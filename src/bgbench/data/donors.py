@@ -1,8 +1,8 @@
 """The background class of every image of a built mixed variant, read from the build's manifest.
 
 A bgbench build records, for each kept image and each mixed variant, the donor whose only_bg_t
-became that image's background (``manifest.jsonl``, :mod:`bgbench.build.manifest`). The released
-IN-9 tree has no manifest (its mixed_rand and mixed_next even share file names), so there the
+became that image's background (``manifest.jsonl``, written by :mod:`bgbench.build.manifest`). The
+released IN-9 tree has no manifest (its mixed_rand and mixed_next even share file names), so there the
 backgrounds are unknown and only ``eval --draws`` composites have known donors.
 """
 
@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bgbench.build.manifest import MANIFEST
 from bgbench.errors import BgbenchError
 from bgbench.textio import parse_json, read_text
+
+MANIFEST = "manifest.jsonl"
+"""The build's record of every source image (:mod:`bgbench.build.manifest` writes it at the tree's root)."""
 
 
 def donor_classes(root: str | Path, split: str, variant: str) -> dict[tuple[str, str], str | None] | None:
