@@ -41,9 +41,9 @@ def phase2_cpu_ms(out: Path, source: Path, repeats: int = 3) -> tuple[float, flo
     """CPU ms per kept image of phase 2: (exact arrays, from decoded JPEGs, images timed)."""
     import numpy as np
 
-    from bgbench.build import read_manifest
-    from bgbench.build.mixing import MixSource, MixTask, mixed_arrays
-    from bgbench.build.writer import variant_path
+    from bgbench.builder import read_manifest
+    from bgbench.builder.mixing import MixSource, MixTask, mixed_arrays
+    from bgbench.builder.writer import variant_path
     from bgbench.composite import composite
     from bgbench.jpeg import decode_jpeg, encode_jpeg
     from bgbench.sources import read_source
@@ -85,7 +85,7 @@ def main() -> None:
 
     import cv2
 
-    from bgbench.build import build_dataset, read_manifest
+    from bgbench.builder import build_dataset, read_manifest
     from bgbench.segment import segment
     from bgbench.sources import load_image, read_source
     from bgbench.synth import synthesize

@@ -28,7 +28,7 @@ os.environ.setdefault("BGBENCH_PROGRESS", "0")
 
 
 def build_set(work: Path, per_class: int, size: int) -> Path:
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     built = work / "built"

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bgbench.eval import evaluate
-    from bgbench.report import report
+    from bgbench.reporting import report
 
     specs = model_specs([m.strip() for m in args.models.split(",") if m.strip()], args.realdata)
     doc = [f"# Groups of mixed_rand on {args.data} ({args.draws} draws, groups of at least "

@@ -42,7 +42,7 @@ SWAP_P = 0.5
 
 def make_data(work: Path, per_class: int, size: int) -> Path:
     """A synth train split (true masks), built at ``size`` px; resumes."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     if not (work / "in9" / "build.json").exists():

@@ -43,7 +43,7 @@ def _empty_files(folder: Path, names: list[str]) -> None:
 
 def make_tree(data: Path, per_class: int) -> list[str]:
     """Empty files of the 45k-image train split (9 classes) plus a real built val split."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.classes import IN9_FOLDERS
     from bgbench.synth import synthesize
 

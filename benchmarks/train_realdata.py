@@ -50,7 +50,7 @@ EVAL_VARIANTS = ("original", "only_bg_t", "mixed_same", "mixed_rand")
 
 def build(realdata: Path, out: Path) -> Path:
     """Build (or resume) the variants of the photos with boxes (GrabCut, default settings, split val)."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
 
     build_dataset(realdata / "imagenet-samples", out, split="val", executor="process", workers=2, quiet=True)
     return out
@@ -114,7 +114,7 @@ HALF_HEADS = ("only_bg_t", "original", "original+swap")
 def build_halves(realdata: Path, out: Path) -> tuple[Path, Path]:
     """Deal the boxed photos (those with an XML) class by class into two halves (links), build the
     first as a train split and the second as a val split; (train tree, val tree)."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
 
     samples = realdata / "imagenet-samples"
     by_class: dict[str, list[Path]] = {}

@@ -37,7 +37,7 @@ RUNS = (
 
 def make_data(out: Path, per_class_train: int, per_class_val: int, size: int, seed: int) -> Path:
     """Synthesize and build (true masks) both splits into ``out/in9``; both stages resume."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     for split, n in (("train", per_class_train), ("val", per_class_val)):

@@ -34,7 +34,7 @@ def realdata() -> Path:
 def synth_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny built tree (owned by the build engineer): ``bgbench synth`` val (3 per class, 128 px)
     built with ``--segmenter mask`` (serial). Returns OUT; treat it as read-only."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("synth_built")
@@ -48,7 +48,7 @@ def synth_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def realdata_built(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """IN-9 variants built from the real photos (``realdata/imagenet-samples``): at most 5 photos per
     class, ``--segmenter box`` (quick), serial. Built once per session; treat it as read-only."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
 
     out = tmp_path_factory.mktemp("realdata_built") / "built"
     build_dataset(realdata / "imagenet-samples", out, split="val", per_class=5, segmenter="box",
@@ -60,7 +60,7 @@ def realdata_built(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def synth_trainval(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny built tree with a train split (6 per class) and a val split (3 per class), 64 px,
     built from the true masks (serial). Returns OUT; treat it as read-only."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("synth_trainval")

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bgbench.build import build_dataset, read_manifest
-from bgbench.build.mixing import MixSource, MixTask, donor_background, mixed_arrays, resized_original
+from bgbench.builder import build_dataset, read_manifest
+from bgbench.builder.mixing import MixSource, MixTask, donor_background, mixed_arrays, resized_original
 from bgbench.classes import IN9_FOLDERS, IN9_WNIDS
 from bgbench.cli import main
 from bgbench.composite import composite
@@ -210,7 +210,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
 # enough to be killed in the middle of it (the pause changes no byte)
 SLOW_MIXING_CLI = """
 import sys, time
-import bgbench.build.mixing as mixing
+import bgbench.builder.mixing as mixing
 from bgbench.cli import main
 write = mixing.write_variant
 def slow_write(*args, **kwargs):
@@ -601,7 +601,7 @@ def test_balanced_build_tops_up_to_exactly_n_kept_per_class(topup_tree, tmp_path
             path.unlink()
     later = [r for r in read_manifest(out) if r["stem"] not in first_round]
     assert later, "the tree should need top-up rounds"
-    from bgbench.build.writer import record_path
+    from bgbench.builder.writer import record_path
 
     for rec in later:
         record_path(resumed, "val", rec["source_id"]).unlink()
@@ -657,7 +657,7 @@ def test_cli_bad_executor_is_one_line_and_writes_nothing(synth_small, tmp_path, 
 def test_crash_between_variant_writes_leaves_no_partial_outputs(synth_small, tmp_path, monkeypatch):
     """An unexpected error after some of an image's variants were written drops the image with an
     'internal error' reason and removes what was written; a rerun retries it and completes."""
-    import bgbench.build.pipeline as pipeline
+    import bgbench.builder.pipeline as pipeline
 
     real_write = pipeline.write_variant
     calls = {"n": 0}

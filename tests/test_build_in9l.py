@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgbench.build import build_dataset, read_manifest
+from bgbench.builder import build_dataset, read_manifest
 from bgbench.cli import main
 from bgbench.jpeg import decode_jpeg
 from bgbench.sources import load_image

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from badcorpus import BUILD_CLASSES, TreeTruth, make_coco_tree, make_folder_tree, make_voc_tree
-from bgbench.build import build_dataset, read_manifest
+from bgbench.builder import build_dataset, read_manifest
 from bgbench.classes import IN9_FOLDERS
 from bgbench.cli import main
 from bgbench.jpeg import decode_jpeg

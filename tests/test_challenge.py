@@ -499,7 +499,7 @@ def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, 
 def synth_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``bgbench synth`` (2 per class, seed 3, 128 px) + ``bgbench build`` (mask segmenter, serial):
     18 foregrounds and 18 backgrounds of 224 px, fewer than one released batch of 32."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("synth_small")

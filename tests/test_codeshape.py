@@ -25,7 +25,7 @@ LONG_MARK = "# long:"
 STAGES = ("bgbench.eval", "bgbench.challenge", "bgbench.explain")
 TRAINING = ("bgbench.augment", "bgbench.training")
 TREE_READERS = frozenset({"load_variant", "load_masks", "list_image_folder"})
-READER_HOMES = ("bgbench.data", "bgbench.build")
+READER_HOMES = ("bgbench.data", "bgbench.builder")
 
 
 def module_files(package: Path = PACKAGE) -> dict[str, tuple[Path, bool]]:

@@ -48,7 +48,7 @@ def available_needs(realdata: Path) -> set[str]:
 @pytest.fixture(scope="session")
 def docs_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small tree the docs call ``data``: 4 train and 3 val synthetic scenes per class, 128 px."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("docs-data")

@@ -192,8 +192,8 @@ def test_a_broken_manifest_line_is_one_error_naming_the_file(tmp_path):
 
 
 def test_report_shows_a_heat_map_per_model_and_the_worst_groups(synth_built, tmp_path):
-    from bgbench.report import report
-    from bgbench.report.sections_groups import chosen_table, groups_section
+    from bgbench.reporting import report
+    from bgbench.reporting.sections_groups import chosen_table, groups_section
 
     for name, draws in (("built_only", None), ("with_draws", 2)):
         evaluate(synth_built, tiny_classifier(), variants="mixed_rand", draws=draws, out=tmp_path / name,

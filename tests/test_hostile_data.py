@@ -28,9 +28,9 @@ import torch
 from PIL import Image
 
 from badcorpus import annotation_xml, make_coco_tree, make_folder_tree, make_voc_tree, rgb_image, write_jpeg
-from bgbench.build import build_dataset, read_manifest
-from bgbench.build.pipeline import class_folder_names
-from bgbench.build.writer import variant_path
+from bgbench.builder import build_dataset, read_manifest
+from bgbench.builder.pipeline import class_folder_names
+from bgbench.builder.writer import variant_path
 from bgbench.data.images import OUTSIDE_TREE, load_variant
 from bgbench.download import safe_unpack
 from bgbench.errors import BgbenchError

@@ -1,6 +1,6 @@
 """bgbench report: sections for what the results hold, a self-contained page (every image inline and
 decodable, no external link, no script), the Markdown twin with its figure files, one-line errors
-before any output, the CLI, and the callable ``bgbench.report``."""
+before any output, the CLI, and ``bgbench.report`` (the function; the package is ``bgbench.reporting``)."""
 
 from __future__ import annotations
 
@@ -120,18 +120,18 @@ def test_cli_report_of_one_folder(made, capsys):
     assert "bgbench report" in out.read_text()  # the report's own command line, in its provenance
 
 
-def test_bgbench_report_is_callable_before_and_after_importing_the_package(made, tmp_path):
-    import bgbench.report as package
+def test_bgbench_report_is_the_function_after_importing_the_package(made, tmp_path):
+    import bgbench.reporting as package  # the package has its own name: bgbench.report stays the function
 
-    assert callable(bgbench.report) and callable(package)
-    result = package(
+    assert bgbench.report is package.report
+    result = bgbench.report(
         [made["sweep"] / "tiny" / "results.json"], tmp_path / "x.html", quiet=True, command="bgbench demo"
     )
     assert isinstance(result, bgbench.ReportResult) and "bgbench demo" in (tmp_path / "x.html").read_text()
 
 
 def test_probe_cells_parse_positions_and_settings():
-    from bgbench.report.sections_runs import probe_cells
+    from bgbench.reporting.sections_runs import probe_cells
 
     grid = probe_cells(
         {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import bgbench
-from bgbench.build import BuildResult, build_dataset
+from bgbench.builder import BuildResult, build_dataset
 from bgbench.download import DownloadResult, download_in9
 from bgbench.errors import BgbenchError
 from bgbench.results import load_results, result_filenames

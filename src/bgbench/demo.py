@@ -206,7 +206,7 @@ def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "defaul
     DemoResult(summary).write(out)
     log(f"[6/6] report -> {out / 'report.html'}")
     with stages("report"):
-        from bgbench.report import report
+        from bgbench.reporting import report
 
         report([out], out / "report.html", title="bgbench demo: a planted background shortcut, measured "
                "and removed", quiet=quiet)
@@ -233,7 +233,7 @@ class _Stages:
 
 def _make_data(source: Path, data: Path, plan: DemoPlan, seed: int, quiet: bool, log) -> dict[str, Any]:
     """Stages 1-2: synthesize train and val scenes, build their variants; the two build results."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.synth import synthesize
 
     log(f"[1/6] synth: {plan.per_class_train}/class train + {plan.per_class_val}/class val scenes "

@@ -5,7 +5,7 @@
 torchvision's ImageFolder: class folders sorted, files sorted, no shuffling.
 
 Names and path arithmetic only: the one reader of a tree is :mod:`bgbench.data` (listing, decoding,
-masks, donors), the one writer the build (:mod:`bgbench.build.writer`).
+masks, donors), the one writer the build (:mod:`bgbench.builder.writer`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each shard writes a normal output folder (``challenge.json`` marked with its sha
 the matrix). :func:`merge_shards` checks that the shards share one configuration and cover every
 foreground exactly once, then writes one ``challenge.json`` (and, for ``--full``, the merged
 matrix, per-background rates and gallery) as if the run had been unsharded. Running shards on a
-cluster is the executors' job (:mod:`bgbench.challenge.executors`).
+cluster is the executors' job (:mod:`bgbench.challenge.run`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``bgbench build SOURCE OUT``: parse options, call :func:`bgbench.build.build_dataset`, print the result."""
+"""``bgbench build SOURCE OUT``: parse options, call :func:`bgbench.builder.build_dataset`, print it."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Build original, only_bg_b/t, no_fg, only_fg, mixed_same/rand/next and fg_mask from SOURCE."""
-        from bgbench.build import build_dataset
+        from bgbench.builder import build_dataset
 
         result = build_dataset(
             source, out, executor=executor, workers=workers, quiet=quiet, source_format=source_format,

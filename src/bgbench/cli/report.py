@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write one self-contained HTML report (figures inline, no network, no script) of RESULTS, with a
         Markdown twin for papers and issues; sections follow what the results hold."""
-        from bgbench.report import report
+        from bgbench.reporting import report
 
         result = report(list(results), out, title=title, quiet=quiet)
         emit(result, as_json)

@@ -6,7 +6,7 @@ foreground keys, the donors of the build's manifest and content fingerprints; :f
 :func:`batches` split and stream its arrays. Modules: :mod:`~bgbench.data.discover` (listing),
 :mod:`~bgbench.data.images` (decoding and the cache), :mod:`~bgbench.data.masks`,
 :mod:`~bgbench.data.donors`, :mod:`~bgbench.data.tree`. Stage code reads trees only through here
-(``tests/test_codeshape.py`` checks it); the build writes them (:mod:`bgbench.build`).
+(``tests/test_codeshape.py`` checks it); the build writes them (:mod:`bgbench.builder`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The background class of every image of a built mixed variant, read from the build's manifest.
 
 A bgbench build records, for each kept image and each mixed variant, the donor whose only_bg_t
-became that image's background (``manifest.jsonl``, written by :mod:`bgbench.build.manifest`). The
+became that image's background (``manifest.jsonl``, written by :mod:`bgbench.builder.manifest`). The
 released IN-9 tree has no manifest (its mixed_rand and mixed_next even share file names), so there the
 backgrounds are unknown and only ``eval --draws`` composites have known donors.
 """
@@ -16,7 +16,7 @@ from bgbench.errors import BgbenchError
 from bgbench.textio import parse_json, read_text
 
 MANIFEST = "manifest.jsonl"
-"""The build's record of every source image (:mod:`bgbench.build.manifest` writes it at the tree's root)."""
+"""The build's record of every source image (:mod:`bgbench.builder.manifest` writes it at the tree's root)."""
 
 
 def donor_classes(root: str | Path, split: str, variant: str) -> dict[tuple[str, str], str | None] | None:

@@ -195,7 +195,7 @@ def rank_per_class(samples: list[Sample], seed: int = 0) -> dict[int, list[Sampl
 
     The order is deterministic for a seed and stable when unrelated files are added. A balanced build
     takes candidates from the front of each list: first ``per_class`` of them, then the next ones to
-    replace those the build drops (see ``bgbench.build``). Keys: the labels that have usable samples.
+    replace those the build drops (see ``bgbench.builder``). Keys: the labels that have usable samples.
     """
     by_class: dict[int, list[tuple[str, int]]] = {}
     for index, s in enumerate(samples):
@@ -210,7 +210,7 @@ def select_per_class(samples: list[Sample], per_class: int | None, seed: int = 0
     """Balanced subset: the ``per_class`` best-ranked usable samples (``problem`` unset) of each class.
 
     Ranks as :func:`rank_per_class`; order is preserved. This picks source images, before any pixel
-    check: ``bgbench.build`` tops up each class from the next candidates instead, so that the build
+    check: ``bgbench.builder`` tops up each class from the next candidates instead, so that the build
     ends with ``per_class`` *kept* images per class. ``None`` keeps every sample (problems included,
     so their drop reasons are recorded).
     """

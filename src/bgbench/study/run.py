@@ -21,7 +21,7 @@ TREND_SEED = 3  # the bootstrap seed of check (c), the library sweep's trend
 def build_step(realdata: Path, data: Path, *, per_class: int | None, workers: int, segmenter: str,
                quiet: bool) -> dict[str, Any]:
     """Build (or resume) the variants of the photos with boxes into ``data``; returns the split summary."""
-    from bgbench.build import build_dataset
+    from bgbench.builder import build_dataset
     from bgbench.errors import BgbenchError
 
     source = realdata / "imagenet-samples"

@@ -27,7 +27,7 @@ RESULTS_NAME = "results.json"
 
 
 def shard_folder(challenge: Path, shard: tuple[int, int]) -> Path:
-    """``<challenge>/shard-<i>-of-<n>`` (the naming of :mod:`bgbench.challenge.executors`)."""
+    """``<challenge>/shard-<i>-of-<n>`` (the naming of :mod:`bgbench.challenge.run`)."""
     return challenge / f"shard-{shard[0]}-of-{shard[1]}"
 
 

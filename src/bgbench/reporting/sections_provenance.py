@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bgbench.report.sections import Section, Table, Text, short_hash
+from bgbench.reporting.sections import Section, Table, Text, short_hash
 
 NOT_RECORDED = "not recorded"
 HEADER = [

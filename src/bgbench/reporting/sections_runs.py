@@ -1,4 +1,4 @@
-"""Sections for training runs, saliency and probes (pure, like :mod:`bgbench.report.sections`).
+"""Sections for training runs, saliency and probes (pure, like :mod:`bgbench.reporting.sections`).
 
 Saliency and probe documents are read by their documented fields (``bgbench.saliency/1``:
 ``method``, ``models`` [{``model``, ``foreground_share``, ``mask_area``, ``foreground_focus``,
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bgbench.options import short_name
-from bgbench.report.rows import Estimate
-from bgbench.report.sections import FigureSpec, Section, Table, Text, _slug, pct_est
+from bgbench.reporting.rows import Estimate
+from bgbench.reporting.sections import FigureSpec, Section, Table, Text, _slug, pct_est
 from bgbench.results.base import pct
 
 POSITION = re.compile(r"r(\d+)c(\d+)$")

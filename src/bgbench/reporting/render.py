@@ -1,5 +1,5 @@
 """Sections -> one self-contained HTML page and a Markdown file (Jinja2 templates in
-``bgbench/report/templates``).
+``bgbench/reporting/templates``).
 
 In the HTML every figure is an inline ``data:image/png;base64`` URI, the style sheet is inline and
 there is no script, so the page reads the same offline, from a mail attachment or an archive. The
@@ -16,8 +16,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from bgbench.report.figures import Rendered
-from bgbench.report.sections import Section
+from bgbench.reporting.figures import Rendered
+from bgbench.reporting.sections import Section
 
 INLINE_CODE = re.compile(r"`([^`]+)`")
 
@@ -39,7 +39,7 @@ def _data_uri(figure: Rendered) -> str:
 def environment() -> Environment:
     """The Jinja2 environment (HTML templates autoescaped, Markdown ones not)."""
     env = Environment(
-        loader=PackageLoader("bgbench.report", "templates"),
+        loader=PackageLoader("bgbench.reporting", "templates"),
         autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
         undefined=StrictUndefined,
         trim_blocks=True,

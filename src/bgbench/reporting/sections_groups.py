@@ -1,6 +1,6 @@
 """The report's group-analysis section: per model a foreground x background heat map of one mixed
 variant's group accuracies, and a table of the worst groups and hardest-pulling backgrounds across
-models (pure: documents in, :class:`~bgbench.report.sections.Section` out).
+models (pure: documents in, :class:`~bgbench.reporting.sections.Section` out).
 
 Each model shows one table, the most informative it has: mixed_rand over its ``--draws`` composites
 (every foreground on K backgrounds), else the built mixed_rand (one background per foreground,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgbench.report.sections import FigureSpec, Section, Table, Text, _slug
+from bgbench.reporting.sections import FigureSpec, Section, Table, Text, _slug
 from bgbench.results.base import pct, pct_ci
 
 #: which group table a model shows, in order of preference: (where, variant)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bgbench import plotting as style
-from bgbench.report.mosaic import backgrounds, variant_grid
+from bgbench.reporting.mosaic import backgrounds, variant_grid
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from bgbench.errors import BgbenchError
 from bgbench.jsonable import versions
 from bgbench.progress import progress
 from bgbench.provenance import command_line
-from bgbench.report.collect import Collection, gather, organize
-from bgbench.report.compose import compose
-from bgbench.report.figures import Rendered, render
-from bgbench.report.render import render_html, render_markdown
-from bgbench.report.result import REPORT_SCHEMA, ReportResult, files_folder
-from bgbench.report.sections import Section, Text
+from bgbench.reporting.collect import Collection, gather, organize
+from bgbench.reporting.compose import compose
+from bgbench.reporting.figures import Rendered, render
+from bgbench.reporting.render import render_html, render_markdown
+from bgbench.reporting.result import REPORT_SCHEMA, ReportResult, files_folder
+from bgbench.reporting.sections import Section, Text
 from bgbench.results import Result
 from bgbench.results.base import SHAPE_ERRORS, shape_problem
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from bgbench.atomic import atomic_write_json, atomic_write_text
-from bgbench.build.result import SCHEMA, BuildResult
-from bgbench.build.writer import STATE_DIR, state_dir
+from bgbench.builder.result import SCHEMA, BuildResult
+from bgbench.builder.writer import STATE_DIR, state_dir
 from bgbench.data.donors import MANIFEST
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS

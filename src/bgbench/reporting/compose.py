@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bgbench.plotting import colour
-from bgbench.report.collect import Collection, document
-from bgbench.report.provenance import provenance_section
-from bgbench.report.rows import model_rows
-from bgbench.report.sections import (
+from bgbench.reporting.collect import Collection, document
+from bgbench.reporting.rows import model_rows
+from bgbench.reporting.sections import (
     Section,
     accuracy_section,
     bg_gap_section,
@@ -17,8 +16,9 @@ from bgbench.report.sections import (
     progress_section,
     summary_section,
 )
-from bgbench.report.sections_groups import groups_section
-from bgbench.report.sections_runs import probe_section, saliency_section, training_section
+from bgbench.reporting.sections_groups import groups_section
+from bgbench.reporting.sections_provenance import provenance_section
+from bgbench.reporting.sections_runs import probe_section, saliency_section, training_section
 
 
 def _docs(collection: Collection, kind: str) -> list[tuple[dict[str, Any], Any]]:

@@ -2,7 +2,7 @@
 
 Phase 1 (per image, any executor): validate, decode, filter, segment, compute original, only_bg_b,
 only_bg_t, no_fg, only_fg and fg_mask at 224 px, write them, then write the image's record (its
-done-marker). Phase 2 (per kept image, :mod:`bgbench.build.mixing`): choose donors from the kept
+done-marker). Phase 2 (per kept image, :mod:`bgbench.builder.mixing`): choose donors from the kept
 set with the seed (:mod:`bgbench.donors`) and composite the image's foreground, by its fg_mask, over
 each donor's only_bg_t, from exact arrays (sources decoded again, the lossless fg_mask .npy), so
 mixed files are JPEG-compressed once and keep the resized foreground's pixels exactly.
@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.build.manifest import prepare_output, summarize, write_outputs
-from bgbench.build.mixing import MixSource, MixTask, missing_variants, mix_image
-from bgbench.build.result import BuildResult
-from bgbench.build.writer import (
+from bgbench.builder.manifest import prepare_output, summarize, write_outputs
+from bgbench.builder.mixing import MixSource, MixTask, missing_variants, mix_image
+from bgbench.builder.result import BuildResult
+from bgbench.builder.writer import (
     read_record,
     variant_path,
     write_record,
@@ -518,7 +518,7 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     ``workers`` only change the speed.
     Raises BgbenchError before anything is written for a wrong source, bad options (executor and
     workers included), or an OUT built with other arguments.
-    Returns a :class:`~bgbench.build.result.BuildResult` (``result["summary"]``, ``["config"]``,
+    Returns a :class:`~bgbench.builder.result.BuildResult` (``result["summary"]``, ``["config"]``,
     ``["out"]`` (str), ``["written"]`` as before; ``print(result)`` is a short summary).
     """
     from bgbench.sources import read_source

@@ -1,4 +1,4 @@
-"""``BuildResult``: what :func:`bgbench.build.build_dataset` returns and ``OUT/build.json`` holds.
+"""``BuildResult``: what :func:`bgbench.builder.build_dataset` returns and ``OUT/build.json`` holds.
 
 ``build.json`` (schema ``bgbench.build/1``, docs/results.md) covers every split built into OUT; a
 :class:`BuildResult` is one split of it: the one just built, or, read back by
@@ -92,8 +92,8 @@ class BuildResult(DocumentResult):
         return list(self.doc["splits"])
 
     config = doc_value("config",
-                       doc="The output-defining options of this split (:class:`bgbench.build.BuildConfig` as "
-                       "a dict).")
+                       doc="The output-defining options of this split "
+                           "(:class:`bgbench.builder.BuildConfig` as a dict).")
 
     _counts = doc_value("summary")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgbench.layout import IMAGE_VARIANTS
-from bgbench.report.collect import document
+from bgbench.reporting.collect import document
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def challenge_estimate(doc: dict[str, Any]) -> Estimate | None:
 
 
 def model_rows(collection: Any) -> list[ModelRow]:
-    """One row per evaluation of ``collection`` (a :class:`bgbench.report.collect.Collection`), then
+    """One row per evaluation of ``collection`` (a :class:`bgbench.reporting.collect.Collection`), then
     per sweep row without a results folder; each with its ImageNet top-1 and challenge when known."""
     rows = []
     for result in collection.of("eval"):

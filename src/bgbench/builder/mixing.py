@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.build.writer import variant_path, write_variant
+from bgbench.builder.writer import variant_path, write_variant
 from bgbench.errors import BgbenchError
 from bgbench.layout import MASK_VARIANT
 from bgbench.resume import finished

@@ -4,8 +4,8 @@ Public API: :func:`build_dataset` (returns a :class:`BuildResult`), :class:`Buil
 :func:`read_manifest`.
 """
 
-from bgbench.build.manifest import read_manifest
-from bgbench.build.pipeline import PRESETS, BuildConfig, build_dataset
-from bgbench.build.result import BuildResult
+from bgbench.builder.manifest import read_manifest
+from bgbench.builder.pipeline import PRESETS, BuildConfig, build_dataset
+from bgbench.builder.result import BuildResult
 
 __all__ = ["PRESETS", "BuildConfig", "BuildResult", "build_dataset", "read_manifest"]

@@ -2,7 +2,7 @@
 :class:`Section` objects (text, :class:`Table`, :class:`FigureSpec`, in reading order).
 
 Nothing here draws or writes: a :class:`FigureSpec` names the drawing function of
-:mod:`bgbench.report.figures` and the data it needs; :mod:`bgbench.report.render` turns sections
+:mod:`bgbench.reporting.figures` and the data it needs; :mod:`bgbench.reporting.render` turns sections
 into HTML and Markdown. A section is left out when the results hold nothing for it.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bgbench.layout import IMAGE_VARIANTS
-from bgbench.report.rows import Estimate, ModelRow
+from bgbench.reporting.rows import Estimate, ModelRow
 from bgbench.results.base import pct
 
 #: a per-model bar chart turns into a heat map past this many models
@@ -33,7 +33,7 @@ class Table:
 
 @dataclass
 class FigureSpec:
-    """A figure to draw: ``draw`` names a function of :data:`bgbench.report.figures.DRAWERS`
+    """A figure to draw: ``draw`` names a function of :data:`bgbench.reporting.figures.DRAWERS`
     (``"image"`` embeds the PNG file ``data["path"]``); ``name`` is its file stem in report_files."""
 
     name: str
