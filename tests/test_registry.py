@@ -71,7 +71,7 @@ def test_entries_carry_their_metadata() -> None:
             "builtin", size, top1, "imagenet-1k")
         assert entry.preprocessing == "bicubic, mean = std = 0.5"
         assert entry.factory == "bgbench.models.builtin:create" and entry.prefix is None
-        assert entry.measured_top1_370 == data_table("builtin_models.json")[name]["measured_top1_realdata370"]
+        assert not hasattr(entry, "measured_top1_370")  # no local photo set's figures in the registry
     assert [e.name for e in model_entries("spec-form")] == FORMS  # registration order
     for form in FORMS:
         entry = model_entry(form)

@@ -37,7 +37,7 @@ class ModelEntry:
     ``name`` is what :func:`list_models` lists: a model name (``efficientnet_lite0``) or a spec
     form's pattern (``timm:NAME``). ``factory`` is ``"module:function"``. ``input_size`` and
     ``preprocessing`` describe the native preprocessing (a size in pixels, or words such as
-    ``"from timm config"`` for a spec form); ``published_top1`` / ``measured_top1_370`` are ImageNet
+    ``"from timm config"`` for a spec form); ``published_top1`` is the published ImageNet
     top-1 in percent (None when unknown).
     """
 
@@ -48,7 +48,6 @@ class ModelEntry:
     preprocessing: str = "native"
     output_space: str = "imagenet-1k"
     published_top1: float | None = None
-    measured_top1_370: float | None = None
     notes: str = ""
 
     @property
@@ -77,13 +76,13 @@ _SHIPPED_READ = False
 
 def _model(factory: str, name: str | None = None, *, input_size: int | str | None = None,
            preprocessing: str = "native", output_space: str = "imagenet-1k",
-           published_top1: float | None = None, measured_top1_370: float | None = None,
+           published_top1: float | None = None,
            notes: str = "") -> list[ModelEntry]:
     name = name or factory.rpartition(":")[2].rpartition(".")[2]
     if ":" in name or not name:
         raise BgbenchError(f"model name {name!r} must be non-empty and hold no ':' (that marks a spec form)")
     return [ModelEntry(name, "user", factory, input_size, preprocessing, output_space,
-                       None if published_top1 is None else float(published_top1), measured_top1_370, notes)]
+                       None if published_top1 is None else float(published_top1), notes)]
 
 
 def _spec_form(factory: str, prefix: str, *, placeholder: str = "NAME", input_size: int | str | None = None,
@@ -99,7 +98,7 @@ def _builtin_table(factory: str, table: str, *, preprocessing: str, notes: str) 
     """One built-in per record of ``bgbench/resources/<table>``; ``preprocessing`` and ``notes`` are
     ``str.format`` templates over the record's fields."""
     return [ModelEntry(name, "builtin", factory, int(rec["input_size"]), preprocessing.format(**rec),
-                       "imagenet-1k", rec.get("published_top1"), rec.get("measured_top1_realdata370"),
+                       "imagenet-1k", rec.get("published_top1"),
                        notes.format(**rec))
             for name, rec in sorted(data_table(table).items())]
 

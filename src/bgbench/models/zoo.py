@@ -42,7 +42,6 @@ class ZooEntry:
     preprocessing: str = "native"
     output_space: str = "imagenet-1k"
     published_top1: float | None = None
-    measured_top1_370: float | None = None
     available: bool = True
     notes: str = ""
     options: dict[str, Any] = field(default_factory=dict)
@@ -64,7 +63,7 @@ def registered_entry(entry: ModelEntry) -> ZooEntry:
     return ZooEntry(name=entry.prefix or entry.name, spec=entry.name, kind=entry.kind,
                     input_size=entry.input_size, preprocessing=entry.preprocessing,
                     output_space=entry.output_space, published_top1=entry.published_top1,
-                    measured_top1_370=entry.measured_top1_370, notes=entry.notes,
+                    notes=entry.notes,
                     available=runtime_available(entry.name))
 
 
@@ -101,7 +100,6 @@ def realdata_entries(root: str | Path | None = None) -> list[ZooEntry]:
         out.append(ZooEntry(
             name=rec["name"], spec=f"{kind}:{path}", kind="realdata", input_size=rec["input_size"],
             preprocessing=prep, output_space="imagenet-1k", published_top1=rec["published_top1"],
-            measured_top1_370=rec["measured_top1_370"],
             available=base is not None and path.is_file() and runtime_available(f"{kind}:"),
             notes=f"{rec['arch']}{approx}"))
     return out
@@ -141,7 +139,7 @@ def model_tables(data: dict[str, Any], path: Path) -> list[Any]:
 #: keys of a user zoo entry and the types their values may have
 _USER_KEYS: dict[str, tuple[type, ...]] = {
     "name": (str,), "spec": (str,), "published_top1": (int, float), "preprocessing": (str,),
-    "input_size": (int, str), "output_space": (str,), "notes": (str,), "measured_top1_370": (int, float),
+    "input_size": (int, str), "output_space": (str,), "notes": (str,),
     "arch": (str,), "num_classes": (int,), "weights": (str,),
 }
 
@@ -162,9 +160,8 @@ def _check_user_table(table: Any, where: str, p: Path) -> str:
         if isinstance(value, bool) or not isinstance(value, kinds):
             names = " or ".join({int: "integer", float: "number"}.get(k, "string") for k in kinds)
             raise BgbenchError(f"{where} ({spec}): {key} should be a {names}, not {value!r:.40}", p)
-    for key in ("published_top1", "measured_top1_370"):
-        if key in table and not 0 <= table[key] <= 100:
-            raise BgbenchError(f"{where} ({spec}): {key} must be a percentage in [0, 100]", p)
+    if "published_top1" in table and not 0 <= table["published_top1"] <= 100:
+        raise BgbenchError(f"{where} ({spec}): published_top1 must be a percentage in [0, 100]", p)
     if table.get("preprocessing", "native") not in PREPROCESS_MODES:
         modes = ", ".join(PREPROCESS_MODES)
         raise BgbenchError(f"{where} ({spec}): preprocessing must be one of {modes}", p)
@@ -185,12 +182,11 @@ def user_entries(path: str | Path) -> list[ZooEntry]:
         options = {k: table[k] for k in ("arch", "num_classes", "weights") if k in table}
         if prep != "native":
             options["preprocess"] = prep
-        top1, measured = table.get("published_top1"), table.get("measured_top1_370")
+        top1 = table.get("published_top1")
         out.append(ZooEntry(name=table.get("name", spec), spec=spec, kind="user",
                             input_size=table.get("input_size"), preprocessing=prep,
                             output_space=table.get("output_space", "imagenet-1k"),
                             published_top1=None if top1 is None else float(top1),
-                            measured_top1_370=None if measured is None else float(measured),
                             notes=table.get("notes", ""), options=options,
                             available=runtime_available(spec)))
     return out
