@@ -620,8 +620,8 @@ def test_folder_wrong_layout(tmp_path):
 
 
 def test_stem_collisions_never_clash_with_existing_names(tmp_path):
-    from bgbench.samples import Sample
     from bgbench.sources.base import finalize
+    from bgbench.sources.samples import Sample
 
     made = [
         Sample(Path(p), 0, stem, p)

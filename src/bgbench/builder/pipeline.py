@@ -42,9 +42,9 @@ from bgbench.errors import BgbenchError
 from bgbench.executors import Executor, check_executor, open_executor
 from bgbench.layout import MASK_VARIANT, SPLITS, folder_index
 from bgbench.resume import finished, remove_temp_files
-from bgbench.samples import Box, Sample
 from bgbench.segment import METHODS, derive_seed, mask_iou, segment
 from bgbench.sources.reasons import NO_ANNOTATION, SIZE_MISMATCH, UNREADABLE_IMAGE
+from bgbench.sources.samples import Box, Sample
 from bgbench.variants import (
     MIXED_VARIANTS,
     PHASE1_VARIANTS,

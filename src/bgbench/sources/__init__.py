@@ -1,4 +1,4 @@
-"""Sources: turn a dataset on disk into :class:`bgbench.samples.Sample` objects.
+"""Sources: turn a dataset on disk into :class:`bgbench.sources.samples.Sample` objects.
 
 ``read_source(source, fmt)`` reads ImageNet-style trees (also ``bgbench synth`` output and IN-9 class
 folders), Pascal VOC, COCO instances JSON, or a generic ``images/<class>/`` folder, and returns a
@@ -18,10 +18,10 @@ import numpy as np
 
 import bgbench.sources.reasons as reasons
 from bgbench.errors import BgbenchError
-from bgbench.samples import Sample
 from bgbench.sources.base import SourceSet, check_boxes, rank_per_class, select_per_class
 from bgbench.sources.images import image_size, load_image
 from bgbench.sources.masks import MaskError, decode_mask_ref
+from bgbench.sources.samples import Sample
 
 FORMATS: tuple[str, ...] = ("imagenet", "voc", "coco", "folder")
 

@@ -20,9 +20,9 @@ from bgbench.classes import IN9_CLASSES, IN9_FOLDERS
 from bgbench.containment import Containment
 from bgbench.errors import BgbenchError
 from bgbench.layout import IMAGE_EXTENSIONS
-from bgbench.samples import Box, Sample
 from bgbench.sources.masks import PngMask
 from bgbench.sources.paths import outside_problem, stem_problem
+from bgbench.sources.samples import Box, Sample
 from bgbench.textio import read_json
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from bgbench.errors import BgbenchError
-from bgbench.samples import Box, Sample
 from bgbench.sources.base import (
     SourceSet,
     check_boxes,
@@ -34,6 +33,7 @@ from bgbench.sources.base import (
 )
 from bgbench.sources.masks import CocoMask
 from bgbench.sources.paths import contained, name_problem
+from bgbench.sources.samples import Box, Sample
 from bgbench.textio import read_json
 
 SKIP_NO_ANNOTATIONS = "images without annotations"

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import bgbench.sources.reasons as reasons
 from bgbench.errors import BgbenchError
-from bgbench.samples import Sample
 from bgbench.sources.base import (
     DirIndex,
     SourceSet,
@@ -33,6 +32,7 @@ from bgbench.sources.base import (
 )
 from bgbench.sources.masks import MaskError, PngMask, mask_boxes, read_png_mask
 from bgbench.sources.paths import outside_problem
+from bgbench.sources.samples import Sample
 from bgbench.sources.xml import AnnotationError, parse_annotation
 
 SKIP_UNMAPPED = "images in class folders missing from the class map"

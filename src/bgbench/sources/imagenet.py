@@ -27,7 +27,6 @@ import bgbench.sources.reasons as reasons
 from bgbench.classes import IN9_CLASSES, IN9_FOLDERS, IN9_WNIDS, wnid_to_in9
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
-from bgbench.samples import Box, Sample
 from bgbench.sources.base import (
     DirIndex,
     SourceSet,
@@ -40,6 +39,7 @@ from bgbench.sources.base import (
 )
 from bgbench.sources.masks import PngMask
 from bgbench.sources.paths import outside_problem
+from bgbench.sources.samples import Box, Sample
 from bgbench.sources.xml import Annotation, AnnotationError, parse_annotation
 
 WNID_RE = re.compile(r"^n\d{8}$")

@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 import bgbench.sources.reasons as reasons
-from bgbench.samples import Box
 from bgbench.sources.images import MAX_PIXELS
+from bgbench.sources.samples import Box
 
 
 class MaskError(ValueError):

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import bgbench.sources.reasons as reasons
 from bgbench.errors import BgbenchError
-from bgbench.samples import Sample
 from bgbench.sources.base import (
     DirIndex,
     SourceSet,
@@ -32,6 +31,7 @@ from bgbench.sources.base import (
 )
 from bgbench.sources.masks import PngMask
 from bgbench.sources.paths import name_problem, outside_problem
+from bgbench.sources.samples import Sample
 from bgbench.sources.xml import Annotation, AnnotationError, parse_annotation
 from bgbench.textio import read_text
 
