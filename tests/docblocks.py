@@ -104,10 +104,15 @@ def page_steps(path: Path, root: Path) -> list[Step]:
 NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,:]\d+)*(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?")
 
 
+RULE = re.compile(r"([─━═┄┅])\1+")
+
+
 def shape(line: str) -> str:
-    """``line`` with every number (signed, decimal, 1,234, 12:05, 1e-3) as ``#`` and whitespace runs as one
-    space, stripped: ``"  original   95.0% [91, 97]"`` -> ``"original #% [#, #]"``."""
-    return " ".join(NUMBER.sub("#", line).split())
+    """``line`` with every number (signed, decimal, 1,234, 12:05, 1e-3) as ``#``, runs of one table-rule
+    character (``━━━``) as one and whitespace runs as one space, stripped:
+    ``"  original   95.0% [91, 97]"`` -> ``"original #% [#, #]"``, so a table's borders match whatever
+    its column widths."""
+    return " ".join(RULE.sub(r"\1", NUMBER.sub("#", line)).split())
 
 
 def output_problem(expected: str, printed: str) -> str | None:

@@ -130,6 +130,7 @@ def test_quoted_output_is_compared_in_shape(tmp_path: Path) -> None:
     assert [s.expected is not None for s in steps] == [False, True]
     run_step(steps[1], tmp_path, dict(os.environ))  # same shape, other figures: passes
     assert shape("  original   95.0% [91, 97]") == "original #% [#, #]"
+    assert shape("┏━━━━━┳━━┓") == shape("┏━━┳━━━━━━┓") == "┏━┳━┓"  # borders of any column width
     assert output_problem("acc 1% [2, 3]", "acc 95.0% [91, 97]") is None
     assert "acc" in output_problem("BG-Gap +1\nacc 1%", "acc 95.0%\nBG-Gap +12.5")  # order matters
     assert output_problem("accuracy 1%", "acc 95.0%") is not None  # a renamed label fails
