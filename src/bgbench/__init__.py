@@ -6,8 +6,7 @@ cheap (no torch import until a model is needed).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from bgbench.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -46,9 +45,4 @@ __all__ = ["__version__", *_LAZY]
 _SUBMODULES = ("variants", "composite", "metrics", "labelmap", "stats", "classes", "layout")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    if name in _SUBMODULES:
-        return import_module(f"bgbench.{name}")
-    raise AttributeError(f"module 'bgbench' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY, _SUBMODULES)

@@ -9,10 +9,10 @@ in their own modules and are imported only when used; importing this package imp
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from bgbench.errors import BgbenchError
+from bgbench.lazy import lazy_attributes
 from bgbench.models.registry import list_models, register_model, register_spec_form, resolve
 
 #: spec prefixes of the zero-shot (text-prompted) forms, the only ones that take prompts/templates
@@ -25,13 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["Classifier", "Preprocessing", "TorchClassifier", "create_classifier", "list_models",
            "register_model", "register_spec_form"]
 
-_FROM_BASE = ("Classifier", "Preprocessing", "TorchClassifier")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_BASE:  # torch is imported only when these are asked for
-        return getattr(import_module("bgbench.models.base"), name)
-    raise AttributeError(f"module 'bgbench.models' has no attribute {name!r}")
+# torch is imported only when these are asked for
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(("Classifier", "Preprocessing", "TorchClassifier"),
+                                                      "bgbench.models.base"))
 
 
 def create_classifier(spec: str | ModelOptions, /, **options: Any) -> Classifier:

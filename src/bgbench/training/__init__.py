@@ -8,8 +8,7 @@ Names load lazily, so reading the recipe (``bgbench train --help``) imports no t
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from bgbench.lazy import lazy_attributes
 
 _LAZY = {"Recipe": "bgbench.training.recipe", "TrainResult": "bgbench.training.result",
          "EvalPlan": "bgbench.training.run", "Swap": "bgbench.training.run", "train": "bgbench.training.run"}
@@ -17,7 +16,4 @@ _LAZY = {"Recipe": "bgbench.training.recipe", "TrainResult": "bgbench.training.r
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bgbench.training' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
