@@ -1,7 +1,7 @@
 """The model registry: every model name and spec form bgbench can create, with its metadata.
 
-Two kinds of entries, bgbench's own declared in :mod:`bgbench.models.shipped`, yours registered by a
-decorator on the factory:
+Two kinds of entries, bgbench's own declared in the package data ``shipped_models.json``, yours
+registered by a decorator on the factory:
 
 - a **model** (``efficientnet_lite0``, or your own with ``@register_model``):
   ``create_classifier(name)`` calls ``factory(name, **options)``.
@@ -10,7 +10,7 @@ decorator on the factory:
 
 :func:`list_models`, :func:`is_model`, :func:`model_entry`, ``bgbench models`` and the CLI help read
 it. Listing must stay cheap, so it imports neither torch nor any adapter: bgbench's own entries are
-the data of :mod:`bgbench.models.shipped`, each naming its factory as ``"module:function"``; a module
+the package data ``shipped_models.json``, each naming its factory as ``"module:function"``; a module
 is imported only when a model of its form is created. Your own decorators simply run when your
 module is imported.
 """
@@ -176,20 +176,21 @@ def data_table(name: str) -> dict[str, Any]:
 # --- bgbench's own entries ------------------------------------------------------------------------------
 
 def _read_shipped() -> None:
-    """Register the entries of :mod:`bgbench.models.shipped` (once; nothing is imported)."""
+    """Register bgbench's own entries, the package data ``shipped_models.json`` (once; no adapter is
+    imported)."""
     global _SHIPPED_READ
     if _SHIPPED_READ:
         return
     _SHIPPED_READ = True
-    from bgbench.models import shipped
-
-    for entry in _builtin_table(shipped.BUILTIN_FACTORY, shipped.BUILTIN_TABLE,
-                                preprocessing=shipped.BUILTIN_PREPROCESSING, notes=shipped.BUILTIN_NOTES):
+    shipped = data_table("shipped_models.json")
+    builtin = shipped["builtin"]
+    for entry in _builtin_table(builtin["factory"], builtin["table"], preprocessing=builtin["preprocessing"],
+                                notes=builtin["notes"]):
         _add(entry)
-    for form in shipped.SPEC_FORMS:
-        for entry in _spec_form(form.factory, form.prefix, placeholder=form.placeholder,
-                                input_size=form.input_size, preprocessing=form.preprocessing,
-                                notes=form.notes, output_space=form.output_space):
+    for form in shipped["spec_forms"]:
+        for entry in _spec_form(form["factory"], form["prefix"], placeholder=form["placeholder"],
+                                input_size=form["input_size"], preprocessing=form["preprocessing"],
+                                notes=form["notes"], output_space=form["output_space"]):
             _add(entry)
 
 

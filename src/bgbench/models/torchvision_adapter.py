@@ -12,18 +12,8 @@ from typing import Any
 
 from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
+from bgbench.models import common
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, TorchClassifier
-from bgbench.models.common import (
-    choose_preprocessing,
-    load_weights,
-    make_module,
-    normalise_interpolation,
-    output_space,
-    parse_options,
-    probe_num_outputs,
-    reject,
-    wants_pretrained,
-)
 
 
 def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[str, Any]]:
@@ -35,7 +25,7 @@ def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[st
     resize = getattr(t, "resize_size", None)
     size = int(crop[0] if isinstance(crop, (list, tuple)) else crop)
     prep = Preprocessing(mean=tuple(float(v) for v in t.mean), std=tuple(float(v) for v in t.std),
-                         input_size=size, interpolation=normalise_interpolation(t.interpolation),
+                         input_size=size, interpolation=common.normalise_interpolation(t.interpolation),
                          name="torchvision")
     return prep, {"torchvision_resize_size_not_applied": resize}
 
@@ -44,8 +34,8 @@ def create(name: str, **options: Any) -> TorchClassifier:
     """Factory for ``torchvision:NAME`` (options as in :func:`bgbench.models.create_classifier`)."""
     import torchvision
 
-    opts = parse_options(options)
-    reject(opts, "torchvision:", "arch")
+    opts = common.parse_options(options)
+    common.reject(opts, "torchvision:", "arch")
     device = resolve_device(opts.device)
     if name not in torchvision.models.list_models():
         raise BgbenchError(f"unknown torchvision model {name!r} "
@@ -54,18 +44,18 @@ def create(name: str, **options: Any) -> TorchClassifier:
         default = torchvision.models.get_model_weights(name).DEFAULT
     except (ValueError, KeyError, AttributeError):
         default = None
-    pretrained = wants_pretrained(opts)
+    pretrained = common.wants_pretrained(opts)
     if pretrained and default is None:
         raise BgbenchError(f"torchvision model {name!r} has no pretrained weights; pass pretrained=False "
                            "or weights=FILE")
-    module = make_module("torchvision", name, torchvision.models.get_model, opts,
+    module = common.make_module("torchvision", name, torchvision.models.get_model, opts,
                          weights=default if pretrained else None)
-    info = load_weights(module, opts, f"torchvision/{default}" if pretrained else None)
+    info = common.load_weights(module, opts, f"torchvision/{default}" if pretrained else None)
     native, extra = torchvision_preprocessing(default)
-    n = (probe_num_outputs(module, native.input_size or 224) if opts.num_classes is None
+    n = (common.probe_num_outputs(module, native.input_size or 224) if opts.num_classes is None
          else int(opts.num_classes))
-    prep = choose_preprocessing(opts, native, n)
+    prep = common.choose_preprocessing(opts, native, n)
     info = {"adapter": "torchvision", **info, "preprocess_mode": opts.preprocess,
-            "input_size": prep.input_size, "output_space": output_space(n), **extra}
+            "input_size": prep.input_size, "output_space": common.output_space(n), **extra}
     return TorchClassifier(module=module, spec=f"torchvision:{name}", num_outputs=n, preprocessing=prep,
                            device=device, precision=opts.precision, info=info)

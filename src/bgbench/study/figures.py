@@ -57,6 +57,21 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write_bytes(path, png)
 
 
+def _finish_model_rows(fig: Any, ax: Any, per: list[dict[str, Any]], xlabel: str,
+                       title: tuple[str, int, int], path: Path) -> None:
+    """One row per model (top down), the x label, the title (text, pad, legend columns), a legend above
+    the axes and the figure saved to ``path``."""
+    text, pad, columns = title
+    ax.set_yticks(range(len(per)), [m["model"] for m in per], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(text, fontsize=10, pad=pad)
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def plot_check_a(checks_a: dict[str, Any], path: Path) -> None:
     plt = pyplot()
     per = checks_a["per_model"]
@@ -70,14 +85,8 @@ def plot_check_a(checks_a: dict[str, Any], path: Path) -> None:
                 x, lo, hi = _errbar(m[rule])
                 ax.errorbar(x, i + dy, xerr=[[lo], [hi]], fmt="o", color=colour, capsize=2, ms=4,
                             label=rule if i == 0 else None)
-    ax.set_yticks(range(len(per)), [m["model"] for m in per], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("only_bg_t accuracy (%), 95% Wilson intervals")
-    ax.set_title("(a) background only: above chance?", fontsize=10, pad=24)
-    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    _save(fig, path)
+    _finish_model_rows(fig, ax, per, "only_bg_t accuracy (%), 95% Wilson intervals",
+                       ("(a) background only: above chance?", 24, 4), path)
 
 
 def plot_check_b(checks_b: dict[str, Any], path: Path) -> None:
@@ -93,14 +102,8 @@ def plot_check_b(checks_b: dict[str, Any], path: Path) -> None:
     for i, m in enumerate(per):
         x, lo, hi = _errbar(m)
         ax.errorbar(x, i, xerr=[[lo], [hi]], fmt="o", color="tab:blue", capsize=2, ms=4)
-    ax.set_yticks(range(len(per)), [m["model"] for m in per], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("BG-Gap = mixed_same - mixed_rand (points), paired 95% intervals")
-    ax.set_title("(b) BG-Gap > 0 for most models?", fontsize=10, pad=18)
-    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    _save(fig, path)
+    _finish_model_rows(fig, ax, per, "BG-Gap = mixed_same - mixed_rand (points), paired 95% intervals",
+                       ("(b) BG-Gap > 0 for most models?", 18, 1), path)
 
 
 def plot_check_d(checks_d: dict[str, Any], path: Path) -> None:
