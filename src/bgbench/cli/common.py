@@ -79,12 +79,14 @@ def model_option_specs(model_help: str | None = None, default_model: str | None 
     return [
         OptionSpec("spec", ("--model", "-m"), str, model_help or _model_help(), default_model or d["spec"]),
         OptionSpec("weights", ("--weights",), Path, "Local weights file (state dict or safetensors)."),
-        OptionSpec("arch", ("--arch",), str, "Architecture (timm name) for ckpt: specs."),
+        OptionSpec("arch", ("--arch",), str,
+                   "The architecture of a ckpt: file (timm name or torchvision:NAME); ckpt: specs only."),
         OptionSpec("num_classes", ("--num-classes",), int, "Output classes for ckpt: specs.", low=1),
         OptionSpec("trust_pickle", ("--trust-pickle",), bool,
                    "Allow checkpoints that need pickle (only files you trust).", False),
         OptionSpec("device", ("--device",), str, "auto, cpu, cuda or cuda:N.", d["device"]),
         OptionSpec("precision", ("--precision",), str,
+                   f"Autocast precision of every forward pass, on the CPU and a GPU alike: "
                    f"{', '.join(PRECISION_NAMES)} (fp32 exact, the others autocast).", d["precision"]),
         OptionSpec("preprocess", ("--preprocess",), str,
                    "native (the model's own), released (the released script's), or a normalisation "
