@@ -96,6 +96,18 @@ class Executor:
         """Release workers (nothing to do serially)."""
 
 
+def _chunk_result(future: Any) -> list[Any]:
+    """A finished chunk's results; a dead worker is one line saying what usually kills one."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise BgbenchError("a worker process died (killed, out of memory, or started from a Python script "
+                           "without the if __name__ == '__main__': guard that process pools need); "
+                           "rerun to resume, or use executor='serial'") from None
+
+
 def _pool_context(fn: Callable[[Any], Any]) -> Any:
     """The multiprocessing context of the pools: ``forkserver``. Workers fork from one clean,
     single-threaded server process (so, as with ``spawn``, none inherits this process's threads or
@@ -131,7 +143,7 @@ class ProcessExecutor(Executor):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     start, count = pending.pop(future)
-                    results[start:start + count] = future.result()
+                    results[start:start + count] = _chunk_result(future)
                     bar.update(count)
         return results
 
