@@ -114,7 +114,8 @@ def _pool_context(fn: Callable[[Any], Any]) -> Any:
     locks), which is started once per process with the first pool's task module (``fn``'s) imported;
     every later worker starts in milliseconds instead of importing numpy, OpenCV and bgbench again."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([fn.__module__])  # no effect once the server runs
+    # no effect once the server runs; a script's own module is never imported into it
+    context.set_forkserver_preload([fn.__module__] if fn.__module__ != "__main__" else [])
     return context
 
 
