@@ -107,8 +107,9 @@ def bgbench_loop(data: Path, out: Path, arch: str, batch: int, epochs: int, size
 
     recipe = Recipe(epochs=epochs, batch_size=batch, input_size=size, crop_scale=(1.0, 1.0), flip=False,
                     warmup_epochs=0.0)
-    result = train(data, arch=arch, out=out, recipe=recipe, swap=Swap(p=SWAP_P) if swap else None, seed=seed,
-                   amp=False, evaluation=EvalPlan(split="train", variants="original"), quiet=True)
+    result = train(data, f"timm:{arch}", pretrained=False, out=out, recipe=recipe,
+                   swap=Swap(p=SWAP_P) if swap else None, seed=seed, precision="fp32",
+                   evaluation=EvalPlan(split="train", variants="original"), quiet=True)
     return float(result["history"][-1]["images_per_s"])
 
 

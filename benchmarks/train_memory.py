@@ -9,8 +9,9 @@ the evaluation at the end. Then, each in its own process, timed with ``os.wait4`
 
 1. ``load``: ``load_train_data(swap=True)`` + ``shrink_train_data`` to the working size, the one-time
    shrink (224 -> 65 px in chunks into the cache);
-2. ``train``: ``bgbench train DATA --arch test_resnet --input-size 38 --epochs 1 --swap 0.5`` (the
-   shrunk copy already cached; the whole real path: data loading, the epoch, the evaluation).
+2. ``train``: ``bgbench train DATA --model timm:test_resnet --scratch --input-size 38 --epochs 1
+   --swap 0.5`` (the shrunk copy already cached; the whole real path: data loading, the epoch, the
+   evaluation).
 
     python benchmarks/train_memory.py --work /tmp/bgbench-mem [--per-class 5000] [--keep]
 
@@ -157,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         rss, secs, tail = measured([sys.executable, "-c", LOAD, str(data)], env)
         rows.append(("load + one-time shrink", rss, secs, tail))
-        command = [sys.executable, "-m", "bgbench", "train", str(data), "--arch", "test_resnet",
-                   "--input-size", "38", "--epochs", "1", "--swap", "0.5", "--batch-size", "128", "--out",
-                   str(args.work / "run"), "--quiet"]
+        command = [sys.executable, "-m", "bgbench", "train", str(data), "--model", "timm:test_resnet",
+                   "--scratch", "--input-size", "38", "--epochs", "1", "--swap", "0.5", "--batch-size", "128",
+                   "--out", str(args.work / "run"), "--quiet"]
         rss, secs, tail = measured(command, env)
         rows.append(("bgbench train --epochs 1 --swap 0.5", rss, secs, tail))
         print(f"\n{'step':<38} {'peak RSS':>10} {'time':>8}")

@@ -69,7 +69,8 @@ def run(out: Path, epochs: int, draws: int, seed: int, input_size: int) -> list[
         folder = out / "runs" / name.replace("+", "_")
         result = train(
             data,
-            arch="test_resnet",
+            "timm:test_resnet",
+            pretrained=False,
             out=folder,
             variant=variant,
             swap=swap,

@@ -227,4 +227,4 @@ def test_the_layer_rules_see_what_they_check(tmp_path):
     (pkg / "report" / "mosaic.py").write_text("import bgbench.data.images as im\n\n\nim.load_masks(1)\n")
     assert training_imports(import_graph(pkg)) == ["bgbench.challenge.data -> bgbench.training.data",
                                                    "bgbench.eval.draws -> bgbench.augment"]
-    assert tree_reader_uses(pkg) == ["bgbench.report.mosaic:4 load_masks"]
+    assert tree_reader_uses(pkg) == ["bgbench.reporting.mosaic:4 load_masks"]

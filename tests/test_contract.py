@@ -72,8 +72,9 @@ def printed(synth_trainval: Path, tmp_path_factory: pytest.TempPathFactory) -> d
                        ("saliency", ["--method", "saliency", "--per-class", "1", "--figure-images", "2"])):
         doc = run_json([kind, data, "--model", TINY, "--out", base / kind, "--no-cache", *args, *JSON])
         found[kind] = (doc, base / kind / result_filenames()[kind])
-    train = ["train", data, "--arch", "test_convnext", "--epochs", "1", "--input-size", "32", "--batch-size",
-             "16", "--device", "cpu", "--no-cache", "--no-eval", "--out", base / "train", *JSON]
+    train = ["train", data, "--model", "timm:test_convnext", "--scratch", "--epochs", "1", "--input-size",
+             "32", "--batch-size", "16", "--device", "cpu", "--no-cache", "--no-eval", "--out",
+             base / "train", *JSON]
     found["train"] = (run_json(train), base / "train" / "train.json")
     models = base / "models.toml"
     models.write_text(f'[[model]]\nname = "tiny"\nspec = "{TINY}"\nimagenet_top1 = 40.0\n')

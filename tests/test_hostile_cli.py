@@ -291,6 +291,10 @@ def test_models_zoo_file_is_one_line(tmp_path, capsys, case):
 
 
 # ----------------------------------------------------------------------------- options checked before work
+#: --workers is how many tasks run at once everywhere, so serial refuses more than one instead of ignoring it
+SERIAL_WORKERS = "--workers 2 runs 2 tasks at once and --executor serial runs one: choose another --executor"
+
+
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["eval", "{data}", "--model", "{spec}", "--draws", "0"], "--draws must be at least 1, got 0"),
     (["eval", "{data}", "--model", "{spec}", "--draws", "-1"], "--draws must be at least 1, got -1"),
@@ -300,6 +304,10 @@ def test_models_zoo_file_is_one_line(tmp_path, capsys, case):
     (["challenge", "{data}", "--model", "{spec}", "--batch-size", "-3"], "--batch-size must be at least 1"),
     (["challenge", "{data}", "--model", "{spec}", "--shard", "2/2"], "--shard 2/2: need 0 <= i < n"),
     (["build", "{data}", "{out}", "--workers", "0"], "--workers must be at least 1, got 0"),
+    (["build", "{data}", "{out}", "--executor", "serial", "--workers", "2"], SERIAL_WORKERS),
+    (["challenge", "{data}", "--model", "{spec}", "--workers", "2", "--out", "{out}"], SERIAL_WORKERS),
+    (["sweep", "{toml}", "{data}", "--workers", "3", "--out", "{out}"],
+     "--workers 3 runs 3 tasks at once and --executor serial runs one"),
     (["build", "{data}", "{out}", "--jpeg-quality", "101"], "--jpeg-quality must be at most 100"),
     (["synth", "{out}", "--bg-correlation", "1.5"], "bg_correlation must be in [0, 1], got 1.5"),
     (["synth", "{out}", "--per-class", "0"], "--per-class must be at least 1"),

@@ -15,12 +15,14 @@ import pytest
 
 from bgbench.cli import main
 from bgbench.errors import BgbenchError
+from bgbench.options import ModelOptions
 from bgbench.training import EvalPlan, Recipe, Swap, train
 from procutil import kill_when
 
 FULL_ARGS = [
-    "--arch",
-    "test_resnet",
+    "--model",
+    "timm:test_resnet",
+    "--scratch",
     "--epochs",
     "4",
     "--input-size",
@@ -78,7 +80,8 @@ def test_checkpoint_round_trips_through_eval_ckpt(synth_trainval, tmp_path):
     out = tmp_path / "run"
     result = train(
         synth_trainval,
-        arch="test_resnet",
+        "timm:test_resnet",
+        pretrained=False,
         out=out,
         recipe=Recipe(epochs=1, input_size=32),
         device="cpu",
@@ -122,7 +125,7 @@ def test_head_only_with_swap_draws_caches_features_and_is_deterministic(synth_tr
 
     data = load_train_data(synth_trainval, "original", "train", swap=True, cache=False, quiet=True)
     swap = {"p": 1.0, "classes": "other", "draws": 3, "scale": [1.0, 1.0], "translate": 0.0}
-    net = make_network(None, "test_resnet", 9, torch.device("cpu"))
+    net = make_network(ModelOptions("timm:test_resnet", pretrained=False), 9, torch.device("cpu"))
     cache = tmp_path / "features"
     feats, labels = train_features(net, data, swap=swap, seed=5, cache_dir=cache, quiet=True)
     assert feats.shape[0] == labels.shape[0] == 3 * len(data.labels) and feats.dtype == np.float32
@@ -133,7 +136,8 @@ def test_head_only_with_swap_draws_caches_features_and_is_deterministic(synth_tr
     assert not np.array_equal(feats, other) and len(list(cache.glob("features-*.npy"))) == 2
     result = train(
         synth_trainval,
-        arch="test_resnet",
+        "timm:test_resnet",
+        pretrained=False,
         out=tmp_path / "head",
         head_only=True,
         swap=Swap(p=1.0, draws=2),
@@ -169,13 +173,14 @@ def test_bad_data_is_one_line_error_before_any_output(synth_trainval, tmp_path, 
         args, expected = ["--swap", "0.5"], "fg_mask"
     out = tmp_path / "out"
     rc = main(
-        ["train", str(data), "--arch", "test_resnet", "--out", str(out), "--device", "cpu", "-q", *args]
+        ["train", str(data), "--model", "timm:test_resnet", "--scratch", "--out", str(out), "--device", "cpu",
+         "-q", *args]
     )
     err = capsys.readouterr().err
     assert rc == 2 and expected in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     with pytest.raises(BgbenchError, match="probability"):
-        train(data, arch="test_resnet", out=out, swap=2.0)
+        train(data, "timm:test_resnet", pretrained=False, out=out, swap=2.0)
 
 
 def test_shrink_train_data_resizes_images_masks_and_bank_once():

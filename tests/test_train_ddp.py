@@ -17,8 +17,8 @@ import pytest
 import torch
 
 #: a small run of a model without BatchNorm (timm's test_convnext uses LayerNorm)
-ARGS = ["--arch", "test_convnext", "--epochs", "3", "--input-size", "32", "--swap", "0.5", "--device", "cpu",
-        "--seed", "7", "--no-cache", "--no-eval", "-q"]
+ARGS = ["--model", "timm:test_convnext", "--scratch", "--epochs", "3", "--input-size", "32", "--swap", "0.5",
+        "--device", "cpu", "--seed", "7", "--no-cache", "--no-eval", "-q"]
 OUTPUTS = {"model.safetensors", "model.json", "train.json", "state"}
 
 

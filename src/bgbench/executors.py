@@ -96,8 +96,31 @@ class Executor:
         """Release workers (nothing to do serially)."""
 
 
+def _chunk_result(future: Any) -> list[Any]:
+    """A finished chunk's results; a dead worker is one line saying what usually kills one."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise BgbenchError("a worker process died (killed, out of memory, or started from a Python script "
+                           "without the if __name__ == '__main__': guard that process pools need); "
+                           "rerun to resume, or use executor='serial'") from None
+
+
+def _pool_context(fn: Callable[[Any], Any]) -> Any:
+    """The multiprocessing context of the pools: ``forkserver``. Workers fork from one clean,
+    single-threaded server process (so, as with ``spawn``, none inherits this process's threads or
+    locks), which is started once per process with the first pool's task module (``fn``'s) imported;
+    every later worker starts in milliseconds instead of importing numpy, OpenCV and bgbench again."""
+    context = multiprocessing.get_context("forkserver")
+    # no effect once the server runs; a script's own module is never imported into it
+    context.set_forkserver_preload([fn.__module__] if fn.__module__ != "__main__" else [])
+    return context
+
+
 class ProcessExecutor(Executor):
-    """A local pool of ``workers`` spawned processes (no inherited threads or locks)."""
+    """A local pool of ``workers`` processes (forked from a clean server: no inherited threads or locks)."""
 
     kind = "process"
 
@@ -114,14 +137,14 @@ class ProcessExecutor(Executor):
             with _children_ignore_sigint():  # the workers start inside submit(); they inherit SIG_IGN
                 if self._pool is None:
                     self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init,
-                                                     mp_context=multiprocessing.get_context("spawn"))
+                                                     mp_context=_pool_context(fn))
                 pending = {self._pool.submit(_run_chunk, fn, chunk): (start, len(chunk))
                            for start, chunk in _chunks(tasks, self.workers)}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     start, count = pending.pop(future)
-                    results[start:start + count] = future.result()
+                    results[start:start + count] = _chunk_result(future)
                     bar.update(count)
         return results
 
@@ -192,17 +215,24 @@ class RayExecutor(Executor):
 def check_executor(kind: str = "serial", workers: int | None = None) -> int:
     """Validate an executor choice without starting anything; returns the worker count to use.
 
-    Raises BgbenchError for an unknown ``kind``, ``workers < 1``, or ``kind == "ray"`` when Ray
-    cannot be imported, so a caller can refuse bad options before it writes anything.
+    ``workers`` means the same for every command: how many tasks run at once (``process``: that many
+    worker processes; ``ray``: that many Ray workers, the CPUs of a local Ray; ``serial``: one). None:
+    all cores (serial: 1). Raises BgbenchError for an unknown ``kind``, ``workers < 1``, ``workers >
+    1`` with ``serial`` (which would ignore it), or ``kind == "ray"`` when Ray cannot be imported, so a
+    caller can refuse bad options before it writes anything.
     """
     if kind not in EXECUTORS:
         raise BgbenchError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")
-    workers = default_workers() if workers is None else int(workers)
-    if workers < 1:
+    if workers is not None and int(workers) < 1:
         raise BgbenchError(f"--workers must be at least 1, got {workers}")
+    if kind == "serial":
+        if workers is not None and int(workers) > 1:
+            raise BgbenchError(f"--workers {workers} runs {workers} tasks at once and --executor serial runs "
+                               "one: choose another --executor (or leave --workers out)")
+        return 1
     if kind == "ray":
         _import_ray()
-    return workers
+    return default_workers() if workers is None else int(workers)
 
 
 def _import_ray() -> Any:
@@ -216,7 +246,8 @@ def _import_ray() -> Any:
 @contextmanager
 def open_executor(kind: str = "serial", workers: int | None = None, *, quiet: bool = False,
                   gpu_tasks: bool = False) -> Iterator[Executor]:
-    """An executor of ``kind`` (serial | process | ray) with ``workers`` (default: all cores).
+    """An executor of ``kind`` (serial | process | ray) running ``workers`` tasks at once (default: all
+    cores; serial: one).
 
     ``gpu_tasks`` (Ray only): each task asks for one GPU when the cluster has GPUs (one model per
     GPU), else for one CPU."""

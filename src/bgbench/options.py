@@ -40,11 +40,13 @@ class ModelOptions:
       ``python:MODULE:CALLABLE``, zero-shot ``open_clip:ARCH/PRETRAINED`` / ``hf_clip:REPO_OR_DIR``
       (``bgbench.list_models()`` lists them).
     - ``weights``: a local weights file (state dict or safetensors); ``pretrained``: ask the adapter
-      for (or against) its pretrained weights; ``arch`` / ``num_classes``: the architecture of a
-      ``ckpt:`` file; ``trust_pickle``: allow checkpoints that need pickle.
-    - ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``precision``: ``fp32``, ``bf16``,
-      ``fp16`` (autocast); ``preprocess``: one of :data:`PREPROCESS_MODES`; ``int8``: arithmetic of
-      quantized ONNX graphs (``reference`` or ``native``).
+      for (or against) its pretrained weights (``False``: random weights, what ``bgbench train
+      --scratch`` sets); ``arch`` / ``num_classes``: the architecture of a ``ckpt:`` file (nothing
+      else); ``trust_pickle``: allow checkpoints that need pickle.
+    - ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``precision``: ``fp32`` (exact), ``bf16``,
+      ``fp16`` (autocast of every forward pass on the device, training's included); ``preprocess``:
+      one of :data:`PREPROCESS_MODES`; ``int8``: arithmetic of quantized ONNX graphs (``reference``
+      or ``native``).
     - ``prompts`` (:data:`PROMPT_SETS`) and ``templates`` (:data:`TEMPLATE_SETS`): the class prompts
       of zero-shot models (``open_clip:``, ``hf_clip:``); other models refuse a non-default value.
     - ``map_rule`` (``released``, ``restricted``, ``sum``) and ``class_map`` (a JSON mapping file)

@@ -502,7 +502,7 @@ def in9l_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
             "original_only_reasons": dict(sorted(unboxed.items(), key=lambda kv: (-kv[1], kv[0])))}
 
 
-def build_dataset(source: str | Path, out: str | Path, *, executor: str = "serial",
+def build_dataset(source: str | Path, out: str | Path, *, executor: str = "process",
                   workers: int | None = None, quiet: bool = False, **options: Any) -> BuildResult:
     """Build the IN-9 variants of one split of SOURCE into OUT; returns the split's summary.
 
@@ -514,8 +514,9 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "seria
     box variants, fg_mask and mixed images are made for the images that pass the box checks (records
     say ``boxed`` true/false and, when false, ``box_reason``). ``per_class`` N makes a balanced build:
     N *kept* images per class, dropped candidates replaced by the class's next ranked ones (a class
-    that runs out is reported in the summary's ``shortfall``). ``executor`` (serial|process|ray) and
-    ``workers`` only change the speed.
+    that runs out is reported in the summary's ``shortfall``). ``executor`` (process, the default: local
+    worker processes; serial; ray) and ``workers`` (how many images run at once; default all cores)
+    only change the speed.
     Raises BgbenchError before anything is written for a wrong source, bad options (executor and
     workers included), or an OUT built with other arguments.
     Returns a :class:`~bgbench.builder.result.BuildResult` (``result["summary"]``, ``["config"]``,

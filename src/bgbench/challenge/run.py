@@ -36,8 +36,9 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
     ``model``/``model_options``: as for :func:`bgbench.evaluate` (a spec, ModelOptions or a
     Classifier; ModelOptions fields as keywords). ``full``: evaluate every (foreground, background)
     pair; ``strict``: search exactly for the stricter reading too; ``shard`` ("i/n"): only
-    foregrounds with index % n == i; ``executor`` "ray": ``workers`` shards (default: the cluster's
-    GPUs, else 2) as Ray tasks, merged into ``out``. ``batch_size`` defaults to 256 on a GPU, 64 on
+    foregrounds with index % n == i; ``workers``: how many shards run at once, so with
+    ``executor`` "ray" the number of shards (default: the cluster's GPUs, else 2), run as Ray tasks
+    and merged into ``out``. ``batch_size`` defaults to 256 on a GPU, 64 on
     the CPU. ``order``: "adaptive" (most fooling backgrounds first) or "folder".
     Raises BgbenchError for bad input before any model work.
     """
@@ -48,6 +49,7 @@ def run_challenge(data: str | Path, model: Any = DEFAULT_MODEL, *, out: str | Pa
                                  checkpoint_seconds=checkpoint_seconds, quiet=quiet)
     shard_t = parse_shard(shard)
     if executor == "serial":
+        check_executor("serial", workers)  # --workers N with serial would be ignored: refused
         return run_serial(data, model, settings, out=out, shard=shard_t, **model_options)
     if shard_t is not None:
         raise BgbenchError("--shard and --executor ray exclude each other (ray makes the shards)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import bounded, emit, json_option
+from bgbench.cli.common import bounded, emit, executor_option, json_option, per_class_option, workers_option
 
 
 def register(app: typer.Typer) -> None:
@@ -17,11 +17,10 @@ def register(app: typer.Typer) -> None:
         source_format: str = typer.Option("imagenet", "--source-format", help="imagenet|voc|coco|folder."),
         segmenter: str = typer.Option(None, "--segmenter", help="grabcut (default) | box | mask."),
         split: str = typer.Option(None, "--split", help="val (default) | train (the in9l preset's)."),
-        per_class: int = typer.Option(None, "--per-class", callback=bounded("--per-class", 1),
-                                      help="Balanced: N kept images per class."),
-        workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1),
-                                    help="Worker processes (default: all cores)."),
-        executor: str = typer.Option("process", "--executor", help="serial | process | ray."),
+        per_class: int = per_class_option("the first N of each class, in its ranked order (seeded), that "
+                                          "pass the filters: a balanced build"),
+        workers: int = workers_option("images", "all cores"),
+        executor: str = executor_option("process", ("serial", "process", "ray"), "images"),
         seed: int = typer.Option(0, "--seed", help="Seed of GrabCut and donor choice."),
         grabcut_iters: int = typer.Option(None, "--grabcut-iters", callback=bounded("--grabcut-iters", 1),
                                           help="GrabCut iterations (5)."),

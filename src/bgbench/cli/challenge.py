@@ -42,9 +42,10 @@ def register(app: typer.Typer) -> None:
                                     help="Also search exactly for the stricter reading (fooled to the "
                                          "background's own class); costs extra forward passes."),
         shard: str = typer.Option(None, "--shard", help="i/n: only foregrounds with index % n == i."),
-        executor: str = typer.Option("serial", "--executor", help="serial, or ray (n shards as Ray tasks)."),
-        workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1, None),
-                                    help="Shards for --executor ray (default: GPUs in the cluster, else 2)."),
+        executor: str = common.executor_option("serial", ("serial", "ray"),
+                                               "shards (the foregrounds split N ways)"),
+        workers: int = common.workers_option("shards", "the cluster's GPUs, else 2",
+                                             executors=("serial", "ray"), note=", which also makes N shards"),
         merge: list[Path] = typer.Option(None, "--merge",
                                          help="Merge finished shard folders into --out instead of running "
                                               "(repeat it, or give a quoted glob: --merge 'OUT/shard-*')."),

@@ -79,12 +79,14 @@ def model_option_specs(model_help: str | None = None, default_model: str | None 
     return [
         OptionSpec("spec", ("--model", "-m"), str, model_help or _model_help(), default_model or d["spec"]),
         OptionSpec("weights", ("--weights",), Path, "Local weights file (state dict or safetensors)."),
-        OptionSpec("arch", ("--arch",), str, "Architecture (timm name) for ckpt: specs."),
+        OptionSpec("arch", ("--arch",), str,
+                   "The architecture of a ckpt: file (timm name or torchvision:NAME); ckpt: specs only."),
         OptionSpec("num_classes", ("--num-classes",), int, "Output classes for ckpt: specs.", low=1),
         OptionSpec("trust_pickle", ("--trust-pickle",), bool,
                    "Allow checkpoints that need pickle (only files you trust).", False),
         OptionSpec("device", ("--device",), str, "auto, cpu, cuda or cuda:N.", d["device"]),
         OptionSpec("precision", ("--precision",), str,
+                   f"Autocast precision of every forward pass, on the CPU and a GPU alike: "
                    f"{', '.join(PRECISION_NAMES)} (fp32 exact, the others autocast).", d["precision"]),
         OptionSpec("preprocess", ("--preprocess",), str,
                    "native (the model's own), released (the released script's), or a normalisation "
@@ -196,9 +198,54 @@ def cache_options(fn: Callable) -> Callable:
                           lambda v: CacheChoice(cache=not v["no_cache"], cache_dir=v["cache_dir"]))(fn)
 
 
+def per_class_help(chosen: str, default_text: str = "all") -> str:
+    """The one ``--per-class`` help: at most N images per class, how the N are ``chosen``, the default."""
+    return f"At most N images per class: {chosen} (default: {default_text})."
+
+
+def per_class_option(chosen: str, default: int | None = None, default_text: str = "all") -> Any:
+    """The ``--per-class N`` option (at least 1) of a command whose N images per class are ``chosen``
+    as the help says."""
+    return typer.Option(default, "--per-class", callback=bounded("--per-class", 1), metavar="N",
+                        show_default=False, help=per_class_help(chosen, default_text))
+
+
+#: what a worker is under each executor (the ``--workers`` help)
+_WORKERS_AS = {"process": "worker processes with --executor process",
+               "ray": "Ray workers with --executor ray"}
+#: what each executor does (the ``--executor`` help)
+_EXECUTOR_AS = {"serial": "one at a time in this process",
+                "process": "--workers local worker processes",
+                "ray": "--workers Ray workers, on the cluster $RAY_ADDRESS names, else on a local Ray"}
+
+
+def workers_option(tasks: str, default_text: str, default: int | None = None,
+                   executors: Sequence[str] | None = ("serial", "process", "ray"), note: str = "") -> Any:
+    """The one ``--workers N`` option: how many ``tasks`` (images, shards, models) run at once, i.e. the
+    executor's worker count (worker processes with the process executor, Ray workers with ray; one
+    with serial). ``executors``: the command's ``--executor`` choices (None: it has none and always
+    uses processes); ``note``: what N also decides there; ``default_text``: the command's default."""
+    if executors is None:
+        means = "worker processes" + note
+    else:
+        means = ", ".join(_WORKERS_AS[k] for k in executors if k in _WORKERS_AS) + note
+        means += "; one with --executor serial" if "serial" in executors else ""
+    return typer.Option(default, "--workers", callback=bounded("--workers", 1), metavar="N",
+                        show_default=False,
+                        help=f"How many {tasks} run at once: {means} (default: {default_text}).")
+
+
+def executor_option(default: str, executors: Sequence[str], tasks: str) -> Any:
+    """The one ``--executor`` option: how the command's ``tasks`` run, among ``executors``."""
+    kinds = "; ".join(f"{k}: {_EXECUTOR_AS[k]}" for k in executors)
+    return typer.Option(default, "--executor", show_default=False,
+                        help=f"How the {tasks} run: {kinds} (default: {default}).")
+
+
 SUBSET_SPECS = [
     OptionSpec("images", ("--images",), int, "Use N images drawn at random (seeded by --seed).", low=1),
-    OptionSpec("per_class", ("--per-class",), int, "Use the first N images of each class.", low=1),
+    OptionSpec("per_class", ("--per-class",), int,
+               per_class_help("the first N of each class, in file order"), low=1, metavar="N"),
     OptionSpec("seed", ("--seed",), int, "Seed of --images (and of any random draw of the command).", 0),
 ]
 
@@ -206,7 +253,7 @@ SUBSET_SPECS = [
 @dataclass(frozen=True)
 class ImageSubset:
     """Which images a command reads: ``images`` (N drawn at random with ``seed``), ``per_class``
-    (the first N of each class), both None for all."""
+    (at most N per class: the first N of each class in file order), both None for all."""
 
     images: int | None = None
     per_class: int | None = None

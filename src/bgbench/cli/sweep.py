@@ -41,11 +41,9 @@ def register(app: typer.Typer) -> None:
         challenge_shard: str = typer.Option(None, "--challenge-shard", metavar="I/N",
                                             help="Challenge only foregrounds with index % N == I (a 1-in-N "
                                                  "subsample; complete shards are pooled)."),
-        executor: str = typer.Option("serial", "--executor",
-                                     help="serial, or ray: each model a Ray task on the cluster "
-                                          "$RAY_ADDRESS names, else a local one."),
-        workers: int = typer.Option(None, "--workers", callback=bounded("--workers", 1),
-                                    help="CPUs of a local Ray cluster (default: all)."),
+        executor: str = common.executor_option("serial", ("serial", "ray"),
+                                               "models (one task each, with a GPU when the cluster has any)"),
+        workers: int = common.workers_option("models", "all cores", executors=("serial", "ray")),
         variants: str = typer.Option(None, "--variants",
                                      help="Comma list of variants (default: all present)."),
         split: str = typer.Option("val", "--split", help="Split folder to evaluate."),

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import bounded, emit, json_option
+from bgbench.cli.common import bounded, emit, json_option, per_class_option, workers_option
 
 
 def register(app: typer.Typer) -> None:
     @app.command("synth")
     def synth(
         out: Path = typer.Argument(..., help="Output folder (created; a re-run resumes)."),
-        per_class: int = typer.Option(20, "--per-class", callback=bounded("--per-class", 1),
-                                      help="Images per class (nine classes)."),
+        per_class: int = per_class_option("N rendered for each of the nine classes", 20, "20"),
         split: str = typer.Option("train", "--split", help="train or val (different images)."),
         seed: int = typer.Option(0, "--seed", help="Seed; same options give byte-identical files."),
         bg_correlation: float = typer.Option(
@@ -22,8 +21,8 @@ def register(app: typer.Typer) -> None:
             help="Probability that an image's habitat is its class's own (else one of the other eight)."),
         size: int = typer.Option(256, "--size", callback=bounded("--size", 1),
                                  help="Shorter image side in pixels."),
-        workers: int = typer.Option(1, "--workers", callback=bounded("--workers", 1),
-                                    help="Render in this many processes (same output)."),
+        workers: int = workers_option("images", "1, rendering in this process; the output is the same", 1,
+                                      executors=None),
         as_json: bool = json_option("synth-<split>.json"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:

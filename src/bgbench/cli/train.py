@@ -70,6 +70,16 @@ def _swap(v: dict):
                 translate=v["swap_translate"])
 
 
+def _removed_no_amp(value: bool) -> bool:
+    """``--no-amp`` is gone (hidden, kept only to say so): ``--precision`` alone sets the autocast."""
+    if value:
+        from bgbench.errors import BgbenchError
+
+        raise BgbenchError("--no-amp is gone: training is fp32 unless --precision bf16 is given "
+                           "(--precision sets the autocast of every command)")
+    return value
+
+
 def _recipe_help(doc: str) -> str:
     """The recipe module's docstring (after its first paragraph) as help text: one paragraph per
     bullet, whitespace collapsed, double backquotes dropped."""
@@ -91,9 +101,12 @@ def _help() -> str:
             "Data-parallel under torchrun: torchrun --nproc_per_node N -m bgbench train ... (--batch-size "
             "is per process; only rank 0 writes).\n\n"
             "Modes: full training / fine-tuning of --model (its head replaced by one output per class "
-            "folder), --arch NAME (a timm architecture from scratch; with a ckpt: model --arch is the "
-            "checkpoint's architecture instead), or --head-only (last-layer retraining on cached features "
-            "of the frozen backbone). Writes OUT/model.safetensors + model.json (load it with --model "
+            "folder), --model timm:NAME --scratch (that architecture from random weights), or --head-only "
+            "(last-layer retraining on cached features of the frozen backbone). --precision is the autocast "
+            "of every forward pass, on the CPU and a GPU alike: fp32 (default, exact) or bf16 for training "
+            "(bf16 is the fast choice on a GPU), any for --head-only's features; --device and --preprocess "
+            "apply in every mode; --arch is only a ckpt: file's architecture. Writes OUT/model.safetensors + "
+            "model.json (load it with --model "
             "ckpt:OUT/model.safetensors), train.json, eval/ and (--challenge) challenge/; a killed full "
             "training resumes from its last finished epoch.\n\n" + _recipe_help(recipe_module.__doc__ or ""))
 
@@ -124,7 +137,10 @@ def register(app: typer.Typer) -> None:
         draws: int = typer.Option(None, "--draws", callback=bounded("--draws", 1),
                                   help="Evaluate with K donor backgrounds per foreground."),
         challenge: bool = typer.Option(False, "--challenge", help="Also run the challenge (eval split)."),
-        no_amp: bool = typer.Option(False, "--no-amp", help="fp32 on a GPU too (default: bf16 autocast)."),
+        scratch: bool = typer.Option(False, "--scratch",
+                                     help="Random initial weights: train --model timm:NAME (or "
+                                          "torchvision:NAME) from scratch instead of fine-tuning it."),
+        no_amp: bool = typer.Option(False, "--no-amp", hidden=True, callback=_removed_no_amp),
         as_json: bool = common.json_option("train.json"),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,
@@ -134,15 +150,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from bgbench.training import EvalPlan, train
 
-        scratch = model.arch is not None and not model.spec.startswith("ckpt:")
-        name = f"{variant}-" + ("head-" if head_only else "") + (model.arch if scratch else model.spec)
-        target = out if out is not None else default_out("train", name, f"swap{swap.p:g}" if swap else "")
-        result = train(data, None if scratch else model, arch=model.arch if scratch else None, out=target,
-                       variant=variant, head_only=head_only, recipe=recipe, swap=swap, seed=seed, split=split,
+        if scratch:
+            model = model.with_(pretrained=False)
+        name = f"{variant}-" + ("head-" if head_only else "") + model.spec
+        suffixes = ("scratch" if scratch else "", f"swap{swap.p:g}" if swap else "")
+        target = out if out is not None else default_out("train", name, *suffixes)
+        result = train(data, model, out=target, variant=variant, head_only=head_only, recipe=recipe,
+                       swap=swap, seed=seed, split=split,
                        evaluation=EvalPlan(eval_split, draws, challenge, eval_variants, data=eval_data,
                                            enabled=not no_eval),
-                       log=log, amp=not no_amp, cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet,
-                       **({"device": model.device} if scratch else {}))
+                       log=log, cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet)
         if result.source_path is None:  # not rank 0 of a torchrun job: rank 0 reports
             return
         common.emit(result, as_json, wrote=[target / "model.safetensors", "model.json", result.FILENAME])

@@ -101,7 +101,9 @@ class TorchClassifier(Classifier):
         x = (x - self._mean) / self._std
         return x.contiguous(memory_format=torch.channels_last)
 
-    def _autocast(self):
+    def autocast(self):
+        """The context every forward pass of this classifier runs in: ``torch.autocast`` to its
+        precision on its device, nothing for fp32."""
         dtype = PRECISIONS[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
@@ -110,7 +112,7 @@ class TorchClassifier(Classifier):
     @torch.inference_mode()
     def __call__(self, x01: torch.Tensor) -> torch.Tensor:
         x = self.preprocess(x01)
-        with self._autocast():
+        with self.autocast():
             out = self.module(x)
         if isinstance(out, (tuple, list)):
             out = out[0]

@@ -139,7 +139,8 @@ def sweep(models: Any, data: str | Path, *, out: str | Path, challenge: bool = F
     for every model (a model's ``challenge = true/false`` wins); ``challenge_shard`` ``"i/n"``: only
     the foregrounds with index % n == i (a 1-in-n subsample; the table pools the complete shards).
     ``executor``: ``serial`` or ``ray`` (each model a Ray task with one GPU when the cluster has
-    GPUs; ``workers``: the local cluster's CPUs). ``n_boot``/``seed``: the trend's bootstrap.
+    GPUs); ``workers``: how many models run at once (Ray workers: the CPUs of a local Ray; default
+    all cores). ``n_boot``/``seed``: the trend's bootstrap.
     Raises BgbenchError for bad input before any model work.
     """
     from bgbench.challenge.shard import parse_shard
@@ -147,6 +148,7 @@ def sweep(models: Any, data: str | Path, *, out: str | Path, challenge: bool = F
 
     if executor not in ("serial", "ray"):
         raise BgbenchError(f"unknown --executor {executor!r} (expected serial or ray)")
+    n_workers = check_executor(executor, workers)
     if batch_size < 1:
         raise BgbenchError(f"batch size must be at least 1, got {batch_size}")
     started = time.perf_counter()
@@ -162,7 +164,6 @@ def sweep(models: Any, data: str | Path, *, out: str | Path, challenge: bool = F
     _check_inputs(root, entries, settings, any(wanted))
     tasks = [ModelTask(str(root), m, m.options(base), str(out / m.name), want, settings)
              for m, want in zip(entries, wanted, strict=True)]
-    n_workers = 1 if executor == "serial" else check_executor(executor, workers)
     with open_executor(executor, n_workers, quiet=quiet, gpu_tasks=True) as pool:
         runs = pool.map(run_model, tasks, desc="models", unit="model")
     result = collect(entries, out, challenge=challenge, n_boot=n_boot, seed=seed, runs=runs)

@@ -1,9 +1,9 @@
 """Frozen-backbone features, computed once and cached on disk for last-layer retraining.
 
 The cache key (:func:`bgbench.resume.run_key`) covers everything that decides the features: the
-model's identity (spec, weights hash, preprocessing), the data's content fingerprint, and how the
-images were made (variant, background-swap draws and seed). A rerun, another recipe, or another
-seed of the head reuses them.
+model's identity (spec, weights hash, preprocessing; the autocast precision unless fp32), the data's
+content fingerprint, and how the images were made (variant, background-swap draws and seed). A rerun,
+another recipe, or another seed of the head reuses them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def compute_features(
     classifier: Any, module: torch.nn.Module, batches, total: int, desc: str, quiet: bool
 ) -> np.ndarray:
     """float32 (total, D) pre-logit features of the float [0, 1] (B, 3, H, W) batches ``batches``
-    yields (preprocessed by ``classifier``, the module in eval mode, no gradients)."""
+    yields (preprocessed by ``classifier``, the module in eval mode under the classifier's autocast
+    precision, no gradients)."""
     from bgbench.training.network import features
 
     out: list[np.ndarray] = []
@@ -30,7 +31,9 @@ def compute_features(
     try:
         with torch.inference_mode():
             for x01 in batches:
-                out.append(features(module, classifier.preprocess(x01)).float().cpu().numpy())
+                with classifier.autocast():
+                    feats = features(module, classifier.preprocess(x01))
+                out.append(feats.float().cpu().numpy())
                 bar.update(len(x01))
     finally:
         bar.close()

@@ -65,6 +65,8 @@ def train_features(
             "seed": seed if swap else None,
             "n": len(data.labels),
             "draws": "per-sample",
+            # autocast features are other features; fp32 ones keep the key they always had
+            **({"precision": clf.precision} if clf.precision != "fp32" else {}),
         }
     )
     n = len(data.labels)

@@ -1,5 +1,5 @@
-"""Full training / fine-tuning: the epoch loop with the background swap, crops, mixed precision on a
-GPU, a resumable state after every epoch, and data parallelism under torchrun
+"""Full training / fine-tuning: the epoch loop with the background swap, crops, the run's autocast
+precision (``--precision``), a resumable state after every epoch, and data parallelism under torchrun
 (:mod:`bgbench.training.distributed`). Each epoch's order and every augmentation draw depend only on
 the seed, the epoch and the sample index (:mod:`bgbench.training.draws`), so N processes of batch b
 take the same steps as one process of batch N x b. Images larger than the crops need are shrunk once
@@ -45,11 +45,12 @@ def make_swap(data: TrainData, swap: dict[str, Any] | None):
 
 
 def autocast_for(device: torch.device, precision: str):
-    """bf16/fp16 autocast on a GPU (bf16 for ``auto``), nothing on the CPU or for fp32."""
-    if device.type != "cuda" or precision == "fp32":
+    """The training steps' autocast: nothing for ``fp32`` (exact), else ``torch.autocast`` to bf16
+    (or fp16) on ``device``'s type, the CPU included (``--precision`` means the same everywhere)."""
+    if precision == "fp32":
         return contextlib.nullcontext()
     dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 class _Epoch:

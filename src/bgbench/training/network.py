@@ -1,4 +1,5 @@
-"""The network to train: a loaded torch model with a new head, or a timm architecture from scratch.
+"""The network to train: a loaded torch model with a new head, or a timm architecture from scratch
+(``--model timm:NAME --scratch``, i.e. ``pretrained=False``).
 
 :func:`make_network` returns a :class:`Network` whose ``module`` ends in a ``num_classes``-way
 linear layer and whose ``classifier`` (a :class:`~bgbench.models.base.TorchClassifier` around the
@@ -40,38 +41,75 @@ def _timm_arch(module: nn.Module) -> str | None:
     return cfg.get("architecture") if hasattr(module, "reset_classifier") else None
 
 
-def make_network(
-    options: ModelOptions | None, arch: str | None, num_classes: int, device: torch.device, seed: int = 0
-) -> Network:
-    """A trainable network: ``arch`` (timm name, random init) or the model ``options`` name with its
-    head replaced by a fresh ``num_classes``-way layer (seeded). Only torch models can be trained."""
+#: spec prefixes ``--scratch`` (``pretrained=False``) can train from random weights
+SCRATCH_PREFIXES = ("timm:", "torchvision:")
+#: autocast precisions of full training (fp16 would need loss scaling, which the loop does not do)
+TRAIN_PRECISIONS = ("fp32", "bf16")
+
+
+def training_options(model: Any = None, *, head_only: bool = False, **overrides: Any) -> ModelOptions:
+    """The :class:`ModelOptions` of a training run (``model``: a spec, ModelOptions or None, with field
+    ``overrides``), refusing in one line what training cannot honour: ``arch`` without a ``ckpt:``
+    spec (the old from-scratch form), ``amp`` (gone: ``precision`` decides), ``pretrained=False``
+    (from scratch) with a spec other than ``timm:``/``torchvision:`` or with ``weights``, and fp16
+    for full training."""
+    if "amp" in overrides:
+        raise BgbenchError("amp= is gone: training autocasts at precision= ('fp32', the default, or 'bf16'; "
+                           "--precision on the command line)")
+    opts = ModelOptions.of(model, **overrides)
+    if opts.arch is not None and not opts.spec.startswith("ckpt:"):
+        name = opts.arch.removeprefix("timm:")
+        raise BgbenchError(f"--arch names the architecture of a ckpt: file; to train {name} from scratch "
+                           f"give --model timm:{name} --scratch (Python: train(data, 'timm:{name}', "
+                           "pretrained=False))")
+    if opts.pretrained is False and not opts.spec.startswith(SCRATCH_PREFIXES):
+        raise BgbenchError("--scratch (pretrained=False) trains a timm:NAME or torchvision:NAME architecture "
+                           f"from random weights, not {opts.spec}")
+    if opts.pretrained is False and opts.weights is not None:
+        raise BgbenchError("--scratch starts from random weights and --weights names a file: give one")
+    if not head_only and opts.precision not in TRAIN_PRECISIONS:
+        raise BgbenchError(f"training runs at --precision {' or '.join(TRAIN_PRECISIONS)}, not "
+                           f"{opts.precision} ({opts.precision} training would need loss scaling; "
+                           "--head-only accepts it for the frozen backbone's features)")
+    return opts
+
+
+def _scratch_timm(opts: ModelOptions, num_classes: int, device: torch.device) -> Network:
+    """timm's ``opts.spec`` architecture with random weights and a ``num_classes``-way head, wrapped
+    with ``opts``' preprocessing and precision (the caller seeds torch)."""
+    import timm
+
+    from bgbench.models.timm_adapter import wrap_timm_module
+
+    name = opts.spec.removeprefix("timm:")
+    if not timm.is_model(name):
+        raise BgbenchError(f"unknown timm architecture {name!r} (--model timm:NAME --scratch)")
+    module = timm.create_model(name, pretrained=False, num_classes=num_classes)
+    clf = wrap_timm_module(module, opts.spec, opts, device, {"weights": "random init"}, adapter="train")
+    return Network(module, clf, name, {"arch": name, "pretrained": False})
+
+
+def make_network(options: ModelOptions, num_classes: int, device: torch.device, seed: int = 0) -> Network:
+    """A trainable network: the model ``options`` name with its head replaced by a fresh
+    ``num_classes``-way layer (seeded), or with ``options.pretrained`` False and a ``timm:NAME`` spec,
+    that architecture from random weights (seeded). Its classifier runs at ``options``' precision and
+    preprocessing. Only torch models can be trained."""
     from bgbench.models import create_classifier
     from bgbench.models.base import TorchClassifier
 
     torch.manual_seed(seed)
-    if arch is not None:
-        import timm
-
-        from bgbench.models.timm_adapter import wrap_timm_module
-
-        name = arch.removeprefix("timm:")
-        if not timm.is_model(name):
-            raise BgbenchError(f"unknown timm architecture {name!r} for --arch")
-        module = timm.create_model(name, pretrained=False, num_classes=num_classes)
-        opts = options or ModelOptions(spec=f"timm:{name}")
-        clf = wrap_timm_module(
-            module, f"timm:{name}", opts, device, {"weights": "random init"}, adapter="train"
-        )
-        return Network(module, clf, name, {"arch": name, "pretrained": False})
-    opts = options or ModelOptions()
+    if options.pretrained is False and options.spec.startswith("timm:"):
+        return _scratch_timm(options, num_classes, device)
+    opts = options
     clf = create_classifier(opts.with_(device=str(device)))
     if not isinstance(clf, TorchClassifier):
         raise BgbenchError(
             f"{opts.spec} is not a torch model (ONNX/TFLite graphs have no gradients); "
-            "training needs a timm, torchvision, built-in or checkpoint model, or --arch NAME"
+            "training needs a timm, torchvision, built-in or checkpoint model (or timm:NAME --scratch)"
         )
     module = clf.module
-    source = {"spec": opts.spec, "weights_sha256": clf.info.get("weights_sha256"), "pretrained": True}
+    source = {"spec": opts.spec, "weights_sha256": clf.info.get("weights_sha256"),
+              "pretrained": opts.pretrained is not False}
     # what rebuilds the architecture for ckpt: (model.json's arch): timm's name, else the spec itself
     # for specs that build a fresh module (python:MOD:FN, torchvision:NAME)
     arch_name = _timm_arch(module) or (opts.spec if opts.spec.startswith(REBUILDABLE) else None)

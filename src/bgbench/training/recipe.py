@@ -6,7 +6,7 @@ Default recipe (``Recipe()``; ``bgbench train --help`` prints it):
   (``--optimizer sgd``, lr 0.1, weight decay 5e-5); linear warm-up for ``warmup_epochs`` (1), then
   cosine decay to 0 over the remaining steps; cross-entropy with label smoothing 0.1; random-resized
   crop (scale 0.35-1, aspect 3/4-4/3) to the model's input size and horizontal flips; batch 64;
-  mixed precision (bf16 autocast) on a GPU, fp32 on the CPU.
+  fp32 (``--precision bf16``: bf16 autocast, the fast choice on a GPU).
 - ``--head-only`` (last-layer retraining): the same optimiser and schedule on cached features of the
   frozen backbone (lr 1e-2 for AdamW, weight decay 1e-4, batch 256, 30 epochs); no crop or flip
   (features are computed once), the background swap draws ``swap_draws`` fixed composites instead.

@@ -1,4 +1,4 @@
-"""``train``: data + a model (or an architecture) -> a checkpoint, its evaluation, a TrainResult."""
+"""``train``: data + a model (pretrained, or from scratch) -> a checkpoint, its evaluation, a TrainResult."""
 
 from __future__ import annotations
 
@@ -101,55 +101,55 @@ class EvalPlan:
 
 
 def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str = "original",
-          arch: str | None = None, head_only: bool = False, recipe: Recipe | None = None,
-          swap: Swap | float | None = None, seed: int = 0, split: str = "train",
-          evaluation: EvalPlan | None = None, log: str | None = None,
-          amp: bool = True, cache: bool = True, cache_dir: str | Path | None = None, quiet: bool = False,
+          head_only: bool = False, recipe: Recipe | None = None, swap: Swap | float | None = None,
+          seed: int = 0, split: str = "train", evaluation: EvalPlan | None = None, log: str | None = None,
+          cache: bool = True, cache_dir: str | Path | None = None, quiet: bool = False,
           **model_options: Any) -> TrainResult:
     """Train on the ``split`` of ``variant`` of ``data`` and evaluate (``evaluation``, default: every
     variant of val of ``data``) the result.
 
-    ``model``: a spec string or :class:`ModelOptions` (its head is replaced by a fresh one per class
-    folder; ModelOptions fields may be given as keywords), or None with ``arch`` (a timm architecture
-    from scratch). ``head_only``: last-layer retraining on cached features of the frozen backbone.
-    ``recipe``: see :mod:`bgbench.training.recipe` (None: the documented default; its batch size is
-    per process). ``swap``: a :class:`Swap` or a probability. ``log``: ``tensorboard``, ``mlflow`` or
-    ``wandb`` (:mod:`bgbench.training.tracking`). ``amp``: bf16 autocast on a GPU. Under ``torchrun``
-    the run is data-parallel (:mod:`bgbench.training.distributed`) and only rank 0 writes. Writes
-    ``out/model.safetensors``, ``out/model.json``, ``out/train.json``, ``out/eval/`` (and
-    ``out/challenge/``); a killed full training resumes from its last finished epoch. Bad data is a
-    one-line BgbenchError before any output.
+    ``model``: a spec string or :class:`ModelOptions` (ModelOptions fields may be given as keywords);
+    its head is replaced by a fresh one per class folder. With ``pretrained=False`` and a
+    ``timm:NAME`` (or ``torchvision:NAME``) spec the architecture starts from random weights
+    (``--scratch``). ``precision`` is the autocast of every forward pass of the run, on the CPU and
+    on a GPU alike: ``fp32`` (default, exact) or ``bf16`` for the training steps, any of
+    fp32/bf16/fp16 for ``head_only``'s frozen-backbone features, and the same for the evaluation at
+    the end; ``device`` and ``preprocess`` apply in every mode. ``head_only``: last-layer retraining
+    on cached features of the frozen backbone. ``recipe``: see :mod:`bgbench.training.recipe` (None:
+    the documented default; its batch size is per process). ``swap``: a :class:`Swap` or a
+    probability. ``log``: ``tensorboard``, ``mlflow`` or ``wandb`` (:mod:`bgbench.training.tracking`).
+    Under ``torchrun`` the run is data-parallel (:mod:`bgbench.training.distributed`) and only rank 0
+    writes. Writes ``out/model.safetensors``, ``out/model.json``, ``out/train.json``, ``out/eval/``
+    (and ``out/challenge/``); a killed full training resumes from its last finished epoch. Bad data
+    or options are a one-line BgbenchError before any output.
     """
     from bgbench.training.distributed import init_from_env, shutdown
+    from bgbench.training.network import training_options
     from bgbench.training.tracking import check_tracker
 
-    if model is not None and arch is not None:
-        raise BgbenchError("give a model to fine-tune or --arch NAME to train from scratch, not both")
+    options = training_options(model, head_only=head_only, **model_options)
     swap_cfg, plan = Swap.of(swap), evaluation or EvalPlan()
     rec = (recipe or Recipe()).resolved(head_only)
     check_train_split(data, variant, split)
     check_tracker(log)
-    options = ModelOptions.of(model, **model_options)
     ctx = init_from_env(options.device)
     try:
         options = options.with_(device=ctx.device_name(options.device))
         train_data = _load(data, variant, split, swap_cfg is not None, cache, cache_dir, quiet, ctx)
         plan.check(data, train_data.class_names)
         run = _Run(Path(out), ctx, rec, seed, quiet, log)
-        net = _network(None if arch is not None else options, arch, options.device, train_data, rec, seed)
+        net = _network(options, train_data, rec, seed)
         parts = {"source": net.source, "arch": net.arch, "data": train_data.fingerprint,
                  "recipe": rec.to_json(), "seed": seed, "swap": swap_cfg.to_json() if swap_cfg else None,
                  "mode": "head-only" if head_only else "full", "variant": variant,
-                 "global_batch": int(rec.batch_size) * ctx.world}
-        precision = options.precision if options.precision != "fp32" else ("bf16" if amp else "fp32")
-        history = run.fit(net, train_data, parts, precision, cache_dir)
+                 "global_batch": int(rec.batch_size) * ctx.world, "precision": options.precision}
+        history = run.fit(net, train_data, parts, cache_dir)
         if not ctx.is_main:
             return TrainResult({**parts, "history": history, "rank": ctx.rank}, None)
         metrics, chal = _evaluate(data, net, run.out, plan, seed, cache, cache_dir, quiet) if plan.enabled \
             else (None, None)
         run.finish(metrics, chal)
-        return _write(data, net, train_data, parts, history, run.out, metrics, chal,
-                      None if arch is not None else options)
+        return _write(data, net, train_data, parts, history, run.out, metrics, chal, options)
     finally:
         shutdown(ctx)
 
@@ -171,7 +171,7 @@ class _Run:
         self.out, self.ctx, self.recipe, self.seed, self.quiet, self.log = out, ctx, recipe, seed, quiet, log
         self.tracker, self.step = None, 0
 
-    def fit(self, net, train_data: TrainData, parts: dict[str, Any], precision: str, cache_dir):
+    def fit(self, net, train_data: TrainData, parts: dict[str, Any], cache_dir):
         from bgbench.training.loop import track_epoch, train_full
         from bgbench.training.tracking import open_tracker
 
@@ -188,7 +188,7 @@ class _Run:
                 track_epoch(self.tracker, entry)
         else:
             history, norm = train_full(net, train_data, self.recipe, swap=parts["swap"], seed=self.seed,
-                                       out=self.out, key=run_key(parts), precision=precision,
+                                       out=self.out, key=run_key(parts), precision=parts["precision"],
                                        quiet=self.quiet, ctx=self.ctx, tracker=self.tracker)
         parts["train_s"] = round(time.perf_counter() - started, 2)
         parts["distributed"] = self.ctx.to_json(int(self.recipe.batch_size), norm)
@@ -202,12 +202,11 @@ class _Run:
             self.tracker.finish(final_metrics(metrics, chal), self.step)
 
 
-def _network(options: ModelOptions | None, arch: str | None, device: str, data: TrainData, rec: Recipe,
-             seed: int):
+def _network(options: ModelOptions, data: TrainData, rec: Recipe, seed: int):
     from bgbench.devices import resolve_device
     from bgbench.training.network import make_network
 
-    net = make_network(options, arch, len(data.class_names), resolve_device(device), seed=seed)
+    net = make_network(options, len(data.class_names), resolve_device(options.device), seed=seed)
     if rec.input_size is not None:
         net.classifier.preprocessing = replace(net.classifier.preprocessing, input_size=int(rec.input_size))
     return net
@@ -257,8 +256,7 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
 
 
 def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: list[dict[str, Any]], out: Path,
-           metrics: dict[str, Any] | None, chal: dict[str, Any] | None,
-           options: ModelOptions | None) -> TrainResult:
+           metrics: dict[str, Any] | None, chal: dict[str, Any] | None, options: ModelOptions) -> TrainResult:
     """Write the checkpoint with its sidecar, and train.json; the TrainResult."""
     common = {k: parts[k] for k in ("variant", "mode", "recipe", "seed", "swap")}
     record = {"arch": net.arch, "num_classes": len(train_data.class_names), "classes": train_data.class_names,
@@ -267,7 +265,7 @@ def _write(data, net, train_data: TrainData, parts: dict[str, Any], history: lis
               "metrics": {"val": metrics, "challenge": chal}}
     weights = save_checkpoint(out, net.module, record)
     doc = {"schema": TRAIN_SCHEMA, "checkpoint": str(weights), **common, "arch": net.arch,
-           "model": options.to_json() if options is not None else None, "n_train": len(train_data.labels),
+           "model": options.to_json(), "precision": parts["precision"], "n_train": len(train_data.labels),
            "classes": train_data.class_names, "history": history, "train_s": parts["train_s"],
            "eval": metrics, "eval_dir": metrics["results_dir"] if metrics else None, "challenge": chal,
            "eval_data": metrics["data"]["root"] if metrics else None, "distributed": parts["distributed"],
