@@ -214,7 +214,7 @@ def test_trees_are_read_only_through_the_data_layer():
 
 def test_the_layer_rules_see_what_they_check(tmp_path):
     pkg = tmp_path / "bgbench"
-    for sub in ("eval", "challenge", "data", "training", "report"):
+    for sub in ("eval", "challenge", "data", "training", "reporting"):
         (pkg / sub).mkdir(parents=True)
         (pkg / sub / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
@@ -224,7 +224,7 @@ def test_the_layer_rules_see_what_they_check(tmp_path):
     (pkg / "training" / "run.py").write_text("from bgbench.augment import x\n")
     (pkg / "training" / "data.py").write_text("")
     (pkg / "data" / "tree.py").write_text("from bgbench.data.images import load_variant\nload_variant(1)\n")
-    (pkg / "report" / "mosaic.py").write_text("import bgbench.data.images as im\n\n\nim.load_masks(1)\n")
+    (pkg / "reporting" / "mosaic.py").write_text("import bgbench.data.images as im\n\n\nim.load_masks(1)\n")
     assert training_imports(import_graph(pkg)) == ["bgbench.challenge.data -> bgbench.training.data",
                                                    "bgbench.eval.draws -> bgbench.augment"]
     assert tree_reader_uses(pkg) == ["bgbench.reporting.mosaic:4 load_masks"]
