@@ -11,25 +11,37 @@ variants with ``--draws`` donor backgrounds per foreground. Every kept photo is 
 the folds' predictions are pooled: accuracy per variant with a Wilson interval over photos,
 mixed_same / mixed_rand / BG-Gap over all composites with a bootstrap over photos.
 
-Each fold's tree is made of symbolic links into the build (nothing is copied). The training
+Each fold's tree is made of hard links to the build's files (copies when it is on another
+filesystem; symbolic links leading out of a tree are skipped by its reader). The training
 variants' mixed_rand files were built with donors from all photos, so a training image may carry a
 held-out photo's background (never its foreground or its label).
 
     python benchmarks/train_realdata.py [--data DIR] [--out /tmp/bgbench-train-real] [--folds 5] [--draws 5]
+                                        [--heads NAME,...] [--separate] [--kfold JSON]
 
-``--halves`` checks ``bgbench train --eval-data`` instead: the boxed photos are dealt class by class
-into two disjoint halves, one built as a train split and one as a val split (two separate builds,
-so no image, background or donor is shared), and three of the heads (only_bg_t, original,
-original+swap) are retrained on the first and evaluated on the second with ``--eval-data``; the table
-gives each figure with its interval, and whether it falls inside the k-fold figure's interval
-(``--kfold`` a train_realdata.json of the k-fold run; default: the figures in docs/train.md).
+``--heads original,only_bg_t`` trains only those heads (a later run with more resumes: finished
+heads are kept).
+
+``--separate`` checks ``bgbench train --eval-data`` on the same folds: each fold becomes two
+separate ``bgbench build`` runs, the other folds' photos with ``--split train`` and the held-out
+fold with ``--split val``, and three of the heads (only_bg_t, original, original+swap) are trained
+on the first tree and evaluated on the second (``bgbench train TRAIN --head-only --eval-data VAL
+--draws 5``). The builds do not rerun GrabCut: they read (``--segmenter mask --masks``) the k-fold
+build's GrabCut masks at the photos' own size, redone once with the seed of the try that build kept
+and checked pixel for pixel against its fg_mask. The pooled figures are set beside the k-fold's
+(``--kfold`` its train_realdata.json; default OUT/train_realdata.json, else the figures in
+docs/train.md), "in" when inside the k-fold interval, and compared fold by fold with the k-fold's
+predictions.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -72,24 +84,45 @@ def photo_folds(data: Path, folds: int) -> list[list[str]]:
 
 
 def link_fold(data: Path, root: Path, test: set[str]) -> Path:
-    """``root/<variant>/{train,val}/<class>/<file>`` links into ``data``: held-out photos in val."""
-    for variant_dir in sorted(p for p in data.iterdir() if p.is_dir() and (p / "val").is_dir()):
-        for path in (variant_dir / "val").glob("*/*"):
+    """``root/<variant>/{train,val}/<class>/<file>``: hard links to ``data``'s files (copies when
+    ``data`` is on another filesystem; an IN-9 tree's reader skips symbolic links that lead out of
+    it), held-out photos in val."""
+    variant_dirs = (p for p in data.iterdir()
+                    if p.is_dir() and not p.name.startswith(".") and (p / "val").is_dir())
+    for variant_dir in sorted(variant_dirs):
+        for path in (p for p in (variant_dir / "val").glob("*/*") if p.is_file()):
             key = f"{path.parent.name}/{path.stem}"
             split = "val" if key in test else "train"
             target = root / variant_dir.name / split / path.parent.name / path.name
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.symlink_to(path.resolve())
+                try:
+                    os.link(path, target)
+                except OSError:  # another filesystem
+                    shutil.copyfile(path, target)
     return root
 
 
-def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: bool) -> dict[str, Path]:
-    """Retrain the six heads on one fold; returns head name -> its eval/results.json."""
+def _chosen_heads(names: str | None) -> tuple[tuple[str, str, str | None], ...]:
+    """The entries of HEADS named in the comma list ``names`` (all for None); SystemExit for an
+    unknown name."""
+    if names is None:
+        return HEADS
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = sorted(set(wanted) - {h[0] for h in HEADS})
+    if unknown or not wanted:
+        raise SystemExit(f"--heads: unknown head(s) {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(h[0] for h in HEADS)}")
+    return tuple(h for h in HEADS if h[0] in wanted)
+
+
+def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: bool,
+             heads: tuple[tuple[str, str, str | None], ...] = HEADS) -> dict[str, Path]:
+    """Retrain ``heads`` (default all six) on one fold; returns head name -> its eval/results.json."""
     from bgbench.training import EvalPlan, Swap, train
 
     done = {}
-    for name, variant, swap in HEADS:
+    for name, variant, swap in heads:
         folder = out / name.replace("+", "_")
         results = folder / "eval" / "results.json"
         if not (folder / "train.json").is_file():
@@ -101,65 +134,183 @@ def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: b
     return done
 
 
-#: the k-fold run's figures in docs/train.md (value, low, high), in %
+#: the k-fold run's figures in docs/train.md (value, low, high), in %: what ``--separate`` compares
+#: with when OUT/train_realdata.json (or ``--kfold``) is absent
 KFOLD = {"only_bg_t": {"original": (36.5, 30, 44), "only_bg_t": (44.9, 38, 52),
                        "mixed_same": (36.6, 30, 43), "mixed_rand": (24.9, 20, 30), "bg_gap": (11.7, 8, 16)},
          "original": {"original": (89.9, 85, 94), "only_bg_t": (34.8, 28, 42),
                       "mixed_same": (82.5, 78, 87), "mixed_rand": (71.5, 66, 77), "bg_gap": (11.0, 7, 15)},
-         "original+swap": {"original": (82.0, 76, 87), "only_bg_t": (21.3, 16, 28),
-                           "mixed_same": (77.1, 71, 82), "mixed_rand": (72.5, 67, 78), "bg_gap": (4.6, 1, 8)}}
-HALF_HEADS = ("only_bg_t", "original", "original+swap")
+         "original+swap": {"original": (82.6, 76, 87), "only_bg_t": (14.6, 10, 21),
+                           "mixed_same": (75.2, 70, 80), "mixed_rand": (69.9, 64, 76), "bg_gap": (5.3, 2, 9)}}
+SEPARATE_HEADS = ("only_bg_t", "original", "original+swap")
+#: what the build writes for each kept photo before the mixed files (compared byte for byte)
+PHASE1 = ("original", "only_bg_b", "only_bg_t", "no_fg", "only_fg", "fg_mask")
 
 
-def build_halves(realdata: Path, out: Path) -> tuple[Path, Path]:
-    """Deal the boxed photos (those with an XML) class by class into two halves (links), build the
-    first as a train split and the second as a val split; (train tree, val tree)."""
-    from bgbench.builder import build_dataset
+def kept_records(data: Path) -> list[dict[str, Any]]:
+    """The manifest lines of the kept photos of ``data``'s val split, in manifest order."""
+    from bgbench.builder.manifest import read_manifest
 
-    samples = realdata / "imagenet-samples"
-    by_class: dict[str, list[Path]] = {}
-    for xml in sorted(samples.glob("xml/*/*.xml")):
-        by_class.setdefault(xml.parent.name, []).append(xml)
-    for members in by_class.values():
-        for k, xml in enumerate(members):
-            half = out / ("srcA" if k % 2 == 0 else "srcB")
-            image = samples / xml.parent.name / f"{xml.stem}.JPEG"
-            for source, link in ((image, half / xml.parent.name / image.name),
-                                 (xml, half / "xml" / xml.parent.name / xml.name)):
-                if not link.exists():
-                    link.parent.mkdir(parents=True, exist_ok=True)
-                    link.symlink_to(source)
-    for half, split in (("A", "train"), ("B", "val")):
-        build_dataset(out / f"src{half}", out / f"data{half}", split=split, executor="process", workers=2,
-                      quiet=True)
-    return out / "dataA", out / "dataB"
+    return [r for r in read_manifest(data) if r["split"] == "val" and r["status"] == "kept"]
 
 
-def run_halves(args: argparse.Namespace) -> int:
-    """Train the three heads on half A, evaluate on half B with --eval-data; print the comparison."""
-    from bgbench.training import EvalPlan, Swap, train
+def source_masks(data: Path, samples: Path, out: Path) -> Path:
+    """``out/<class>/<stem>.png`` (uint8 (H, W), 255 = foreground, at the photo's own size): the
+    GrabCut mask of every kept photo of the build ``data``, redone from the photo under ``samples``
+    with the seed of the try the build kept (the manifest's last ``grabcut_seeds``) and checked,
+    after the build's Resize + CenterCrop, against the build's ``fg_mask`` (RuntimeError when one
+    pixel differs). A mask already written was checked when it was written."""
+    from PIL import Image
 
+    from bgbench.atomic import atomic_write_bytes
+    from bgbench.segment import grabcut_once
+    from bgbench.sources import load_image
+    from bgbench.variants import resize_crop
+
+    config = json.loads((data / "build.json").read_text())["splits"]["val"]["config"]
+    if config["segmenter"] != "grabcut":
+        raise RuntimeError(f"{data}: a GrabCut build is needed, this one used {config['segmenter']}")
+    for record in kept_records(data):
+        path = out / record["class"] / f"{record['stem']}.png"
+        if path.is_file():
+            continue
+        image = load_image(samples / record["source"])
+        mask = grabcut_once(image, [tuple(b) for b in record["boxes"]], seed=record["grabcut_seeds"][-1],
+                            iterations=config["grabcut_iters"]).astype(np.uint8)
+        built = np.load(data / "fg_mask" / "val" / record["class"] / f"{record['stem']}.npy")
+        if not np.array_equal(resize_crop(mask, config["resize"], config["size"]), built):
+            raise RuntimeError(f"{record['source']}: the GrabCut mask redone differs from the build's "
+                               "fg_mask")
+        buffer = io.BytesIO()
+        Image.fromarray(mask * 255).save(buffer, format="PNG")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buffer.getvalue(), fsync=False)
+    return out
+
+
+def fold_sources(samples: Path, records: list[dict[str, Any]], test: set[str],
+                 root: Path) -> tuple[Path, Path]:
+    """Copies of the kept photos and their box XMLs in the layout of ``samples`` (copies: a source
+    must hold its own files, links out of it are refused): ``root/src-train`` the photos whose
+    ``<class>/<stem>`` is not in ``test``, ``root/src-val`` those that are; (train, val) source."""
+    for record in records:
+        image = Path(record["source"])
+        src = root / ("src-val" if f"{record['class']}/{record['stem']}" in test else "src-train")
+        xml = Path("xml") / image.parent.name / f"{image.stem}.xml"
+        for relative in (image, xml):
+            if not (src / relative).is_file():
+                (src / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(samples / relative, src / relative)
+    return root / "src-train", root / "src-val"
+
+
+def bgbench(*args: str | Path) -> None:
+    """``python -m bgbench ARGS`` with this interpreter (its output passed through); raises
+    CalledProcessError when it fails."""
+    subprocess.run([sys.executable, "-m", "bgbench", *map(str, args)], check=True)
+
+
+def build_fold(source: Path, out: Path, split: str, masks: Path) -> Path:
+    """``bgbench build SOURCE OUT --split SPLIT --segmenter mask --masks MASKS`` (a finished build
+    resumes at no cost); returns OUT."""
+    bgbench("build", source, out, "--split", split, "--segmenter", "mask", "--masks", masks,
+            "--executor", "process", "--workers", "2", "-q")
+    return out
+
+
+def same_files(data: Path, tree: Path, split: str) -> tuple[int, int]:
+    """(identical, different) counts of ``tree``'s phase-1 files of ``split`` compared byte for byte
+    with ``data``'s val files of the same photos (a file missing there counts as different)."""
+    same = other = 0
+    for variant in PHASE1:
+        for path in sorted((tree / variant / split).glob("*/*")):
+            twin = data / variant / "val" / path.parent.name / path.name
+            if twin.is_file() and twin.read_bytes() == path.read_bytes():
+                same += 1
+            else:
+                other += 1
+    return same, other
+
+
+def train_args(trees: tuple[Path, Path], head: tuple[str, str, str | None], out: Path,
+               args: argparse.Namespace) -> list[str | Path]:
+    """The ``bgbench train`` arguments of one head: trained on ``trees[0]``, evaluated on ``trees[1]``."""
+    _, variant, swap = head
+    extra = ["--swap", "1", "--swap-classes", swap, "--swap-draws", "4"] if swap else []
+    return ["train", trees[0], "--model", "efficientnet_lite0", "--variant", variant, "--head-only", *extra,
+            "--eval-data", trees[1], "--draws", str(args.draws), "--eval-variants", ",".join(EVAL_VARIANTS),
+            "--seed", str(args.seed), "--device", "cpu", "--cache-dir", args.out / "separate" / "cache",
+            "--out", out, "-q"]
+
+
+def _run_fold(data: Path, samples: Path, masks: Path, test: list[str], fold: Path,
+              args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """One fold of ``--separate``: its two source copies, its two builds, its three heads; (head name
+    -> its eval/results.json document, what the builds took and how their files compare)."""
     started = time.perf_counter()
-    out = args.out / "halves"
-    train_tree, test_tree = build_halves(args.realdata, out)
-    pooled = {}
-    for name, variant, swap in (h for h in HEADS if h[0] in HALF_HEADS):
-        folder = out / "heads" / name.replace("+", "_")
+    sources = fold_sources(samples, kept_records(data), set(test), fold)
+    trees = (build_fold(sources[0], fold / "train", "train", masks),
+             build_fold(sources[1], fold / "val", "val", masks))
+    check = {"build_seconds": round(time.perf_counter() - started, 1),
+             "phase1_files": {"train": same_files(data, trees[0], "train"),
+                              "val": same_files(data, trees[1], "val")}}
+    docs = {}
+    for head in (h for h in HEADS if h[0] in SEPARATE_HEADS):
+        folder = fold / "heads" / head[0].replace("+", "_")
         if not (folder / "train.json").is_file():
-            train(train_tree, "efficientnet_lite0", out=folder, variant=variant, head_only=True,
-                  swap=Swap(p=1.0, classes=swap, draws=4) if swap else None, seed=args.seed,
-                  evaluation=EvalPlan("val", args.draws, variants=",".join(EVAL_VARIANTS), data=test_tree),
-                  device="cpu", cache_dir=args.out / "cache", quiet=args.quiet)
-        pooled[name] = _pooled([json.loads((folder / "eval" / "results.json").read_text())])
-    kfold = KFOLD if args.kfold is None else _kfold_figures(json.loads(args.kfold.read_text()))
-    text = halves_table(pooled, kfold)
-    n_test = next(iter(pooled.values()))["accuracy"]["original"]["n"]
-    print(f"trained on {train_tree} (train split), tested on {test_tree} "
-          f"({n_test} photos, draws {args.draws})")
+            bgbench(*train_args(trees, head, folder, args))
+        docs[head[0]] = json.loads((folder / "eval" / "results.json").read_text())
+    check["seconds"] = round(time.perf_counter() - started, 1)
+    return docs, check
+
+
+def same_predictions(doc: dict[str, Any], twin: Path) -> bool | None:
+    """Whether one fold's results.json ``doc`` scored what the table reports exactly as the k-fold's
+    ``twin``: the same prediction for every image of original and only_bg_t, the same mean over the
+    draws for every foreground of mixed_same and mixed_rand; None when ``twin`` does not exist. (The
+    built mixed files are not compared: their donors come from another pool of photos.)"""
+    if not twin.is_file():
+        return None
+    other = json.loads(twin.read_text())
+    draws, other_draws = doc["draws"]["variants"], other["draws"]["variants"]
+    return (all(doc["predictions"][v][k] == other["predictions"][v][k]
+                for v in ("original", "only_bg_t") for k in ("path", "pred"))
+            and all(draws[v]["per_foreground"] == other_draws[v]["per_foreground"]
+                    for v in ("mixed_same", "mixed_rand")))
+
+
+def run_separate(args: argparse.Namespace) -> int:
+    """The k-fold's folds as separate builds (train split / val split), three heads trained on the
+    first and evaluated on the second with ``--eval-data``, pooled and set beside the k-fold."""
+    started = time.perf_counter()
+    data = args.data or build(args.realdata, args.out / "data")
+    samples, out = args.realdata / "imagenet-samples", args.out / "separate"
+    masks = source_masks(data, samples, out / "masks")
+    print(f"masks: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    per_head: dict[str, list[dict[str, Any]]] = {name: [] for name in SEPARATE_HEADS}
+    identical: dict[str, list[bool | None]] = {name: [] for name in SEPARATE_HEADS}
+    checks = []
+    for f, test in enumerate(photo_folds(data, args.folds)):
+        docs, check = _run_fold(data, samples, masks, test, out / f"fold{f}", args)
+        checks.append(check)
+        for name, doc in docs.items():
+            per_head[name].append(doc)
+            twin = args.out / "heads" / f"fold{f}" / name.replace("+", "_") / "eval" / "results.json"
+            identical[name].append(same_predictions(doc, twin))
+        print(f"fold {f + 1}/{args.folds}: {check}, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    pooled = {name: _pooled(docs) for name, docs in per_head.items()}
+    kfold_json = args.kfold or args.out / "train_realdata.json"
+    kfold = _kfold_figures(json.loads(kfold_json.read_text())) if kfold_json.is_file() else KFOLD
+    text = compare_table(pooled, kfold)
+    origin = kfold_json if kfold_json.is_file() else "docs/train.md"
+    print(f"separate builds per fold (train split / val split), {len(per_head['original'])} folds, "
+          f"draws {args.draws}; k-fold figures from {origin}")
     print(text)
-    result = {"heads": pooled, "kfold": kfold, "seconds": round(time.perf_counter() - started, 1)}
-    (out / "halves.json").write_text(json.dumps(result, indent=2))
-    (out / "halves.md").write_text(text + "\n")
+    print("identical to the k-fold's predictions, fold by fold: " + json.dumps(identical))
+    result = {"heads": pooled, "kfold": kfold, "identical": identical, "folds": checks,
+              "seconds": round(time.perf_counter() - started, 1)}
+    (out / "separate.json").write_text(json.dumps(result, indent=2))
+    (out / "separate.md").write_text(text + "\n")
     return 0
 
 
@@ -172,18 +323,18 @@ def _kfold_figures(doc: dict[str, Any]) -> dict[str, dict[str, tuple[float, floa
                    "only_bg_t": triple(p["accuracy"]["only_bg_t"]),
                    "mixed_same": triple(p["draws"]["mixed_same"]),
                    "mixed_rand": triple(p["draws"]["mixed_rand"]), "bg_gap": triple(p["bg_gap"])}
-            for name, p in doc["heads"].items() if name in HALF_HEADS}
+            for name, p in doc["heads"].items() if name in SEPARATE_HEADS}
 
 
-def halves_table(pooled: dict[str, dict[str, Any]], kfold: dict[str, Any]) -> str:
-    """Markdown: each head's figure on the held-out half [interval] and the k-fold figure [interval];
-    a cell is marked "in" when the half's value lies inside the k-fold interval."""
+def compare_table(pooled: dict[str, dict[str, Any]], kfold: dict[str, Any]) -> str:
+    """Markdown: each head's figure [interval] pooled over the separate builds' folds and the k-fold
+    figure [interval]; a cell is marked "in" when the value lies inside the k-fold interval."""
     columns = (("original", lambda p: p["accuracy"]["original"]),
                ("only_bg_t", lambda p: p["accuracy"]["only_bg_t"]),
                ("mixed_same", lambda p: p["draws"]["mixed_same"]),
                ("mixed_rand", lambda p: p["draws"]["mixed_rand"]),
                ("bg_gap", lambda p: p["bg_gap"]))
-    lines = ["| head | " + " | ".join(f"{c} (halves / k-fold)" for c, _ in columns) + " |",
+    lines = ["| head | " + " | ".join(f"{c} (separate / k-fold)" for c, _ in columns) + " |",
              "| --- |" + " ---: |" * len(columns)]
     for name, p in pooled.items():
         cells = []
@@ -191,7 +342,9 @@ def halves_table(pooled: dict[str, dict[str, Any]], kfold: dict[str, Any]) -> st
             value, (lo, hi) = 100 * pick(p)["value"], (100 * x for x in pick(p)["ci95"])
             k, k_lo, k_hi = kfold[name][column]
             inside = "in" if k_lo <= value <= k_hi else "OUT"
-            cells.append(f"{value:.1f} [{lo:.0f},{hi:.0f}] / {k:.1f} [{k_lo:.0f},{k_hi:.0f}] {inside}")
+            sign = "+" if column == "bg_gap" else ""
+            cells.append(f"{value:{sign}.1f} [{lo:{sign}.0f},{hi:{sign}.0f}] / "
+                         f"{k:{sign}.1f} [{k_lo:{sign}.0f},{k_hi:{sign}.0f}] {inside}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -248,20 +401,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--halves", action="store_true",
-                        help="check train --eval-data on two disjoint halves")
+    parser.add_argument("--heads", default=None,
+                        help=f"comma list of heads to train (default all: {', '.join(h[0] for h in HEADS)})")
+    parser.add_argument("--separate", action="store_true",
+                        help="check train --eval-data: every fold as two separate builds (train / val split)")
     parser.add_argument("--kfold", type=Path, default=None, help="the k-fold run's train_realdata.json")
     args = parser.parse_args(argv)
-    if args.halves:
-        return run_halves(args)
+    if args.separate:
+        return run_separate(args)
+    heads = _chosen_heads(args.heads)
     started = time.perf_counter()
     data = args.data or build(args.realdata, args.out / "data")
     folds = photo_folds(data, args.folds)
-    per_head: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in HEADS}
+    per_head: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in heads}
     for f, test in enumerate(folds):
         root = link_fold(data, args.out / "folds" / f"fold{f}", set(test))
         for name, path in run_fold(root, args.out / "heads" / f"fold{f}", args.draws, args.seed,
-                                   args.out / "cache", args.quiet).items():
+                                   args.out / "cache", args.quiet, heads).items():
             per_head[name].append(json.loads(path.read_text()))
         elapsed = time.perf_counter() - started
         print(f"fold {f + 1}/{args.folds}: {len(test)} photos held out, {elapsed:.0f} s", file=sys.stderr)
