@@ -1,31 +1,14 @@
-"""``bgbench demo`` end to end on a tiny configuration, and the small trainer behind it."""
+"""``bgbench demo`` end to end on a tiny configuration, and the small CNN it trains."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bgbench.cli import main
-from bgbench.smallcnn import small_cnn, to_float_images, train_classifier
-
-
-def test_trainer_learns_a_colour_rule_deterministically() -> None:
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(3), 20)
-    images = np.zeros((60, 32, 32, 3), dtype=np.uint8)
-    for i, y in enumerate(labels):  # class = which channel is bright, plus noise
-        images[i] = rng.integers(0, 60, (32, 32, 3))
-        images[i, :, :, y] += 150
-    clf_a, report = train_classifier(images, labels, num_classes=3, input_size=32, epochs=6, batch_size=16)
-    clf_b, _ = train_classifier(images, labels, num_classes=3, input_size=32, epochs=6, batch_size=16)
-    x = to_float_images(images, 32)
-    preds = clf_a(x).argmax(1).numpy()
-    assert (preds == labels).mean() >= 0.9
-    assert report.epochs == 6 and report.train_accuracy >= 0.8  # the last epoch's running accuracy
-    assert np.array_equal(clf_a(x).numpy(), clf_b(x).numpy())  # same seed, same weights
+from bgbench.smallcnn import small_cnn
 
 
 def test_small_cnn_output_shape() -> None:
@@ -34,12 +17,27 @@ def test_small_cnn_output_shape() -> None:
     assert small_cnn(9)(torch.zeros(2, 3, 48, 48)).shape == (2, 9)
 
 
+def test_demo_plan_refuses_unknown_models_and_variants() -> None:
+    from bgbench.demo import PLANS, DemoPlan
+    from bgbench.errors import BgbenchError
+
+    with pytest.raises(BgbenchError, match="unknown demo model"):
+        DemoPlan(models=("trained_on_everything",))
+    with pytest.raises(BgbenchError, match="mixed_purple"):
+        DemoPlan(pretrained_variants=("original", "mixed_purple"))
+    # the default scores its pretrained model on what its accuracy and BG-Gap need
+    assert {"original", "mixed_same", "mixed_rand"} <= set(PLANS["default"].pretrained_variants)
+
+
 @pytest.mark.slow
 def test_demo_quick_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     assert main(["demo", str(out), "--quick", "--device", "cpu", "--quiet"]) == 0
     summary = json.loads((out / "demo.json").read_text())
-    assert summary["plan"]["size"] == 128 and set(summary["stages"]) >= {"data", "train"}
+    assert summary["plan"]["size"] == 128 and summary["plan"]["input_size"] == 48
+    # --quick has no pretrained model, so five steps, each timed (wall and CPU seconds)
+    assert list(summary["stages"]) == ["synth", "build", "train", "saliency", "report"]
+    assert set(summary["stages_cpu"]) == set(summary["stages"])
     rows = {row["model"]: row for row in summary["models"]}
     assert set(rows) == {"trained_on_original", "trained_with_swap"}  # --quick: no pretrained model
     for name in rows:
@@ -72,10 +70,13 @@ def test_demo_trains_an_only_bg_t_model_without_a_challenge(tmp_path: Path) -> N
     from bgbench.demo import PLANS, run_demo
 
     assert "trained_on_only_bg_t" in PLANS["default"].models
-    out = tmp_path / "demo"
-    summary = run_demo(out, plan="quick", device="cpu", quiet=True, log=lambda *_: None, per_class_train=8,
+    out, lines = tmp_path / "demo", []
+    summary = run_demo(out, plan="quick", device="cpu", quiet=True, log=lines.append, per_class_train=8,
                        per_class_val=4, size=64, epochs=2, draws=1, models=("trained_on_only_bg_t",),
                        saliency_per_class=0)
+    # no saliency (it needs the original and swap models) and no pretrained model: four steps
+    assert [line[:5] for line in lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert list(summary["stages"]) == ["synth", "build", "train", "report"]
     row = summary.rows[0]
     assert row["model"] == "trained_on_only_bg_t" and row["challenge_accuracy"] is None
     assert not (out / "challenge").exists()

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from bgbench import __version__
-from bgbench.atomic import append_jsonl, atomic_write_json, read_jsonl
+from bgbench.atomic import append_jsonl, append_jsonl_many, atomic_write_json, read_jsonl
 from bgbench.classes import IN9_FOLDERS, imagenet_class_names, imagenet_to_in9_array, wnid_to_in9
 from bgbench.cli import main
 from bgbench.composite import composite, composite_torch
@@ -60,10 +60,11 @@ def test_atomic_json_leaves_no_temp_file_on_failure(tmp_path: Path) -> None:
 def test_read_jsonl_tolerates_only_a_torn_last_line(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     append_jsonl(log, {"i": 0})
-    append_jsonl(log, {"i": 1})
+    append_jsonl_many(log, [{"i": 1}, {"i": 2}])  # one write, one fsync
+    append_jsonl_many(log, [])
     with open(log, "a") as handle:
-        handle.write('{"i": 2')  # a write cut short by a crash
-    assert read_jsonl(log) == [{"i": 0}, {"i": 1}]
+        handle.write('{"i": 3')  # a write cut short by a crash
+    assert read_jsonl(log) == [{"i": 0}, {"i": 1}, {"i": 2}]
     log.write_text('{"i": 0}\n{broken\n{"i": 2}\n')
     with pytest.raises(json.JSONDecodeError):
         read_jsonl(log)

@@ -69,8 +69,16 @@ def atomic_write_with(path: str | Path, writer: Callable[[IO[bytes]], None]) -> 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
     """Append one JSON line and fsync. A crash can leave at most one truncated last line, which
     :func:`read_jsonl` ignores, so append-only logs stay resumable."""
+    append_jsonl_many(path, [record])
+
+
+def append_jsonl_many(path: str | Path, records: list[dict[str, Any]]) -> None:
+    """Append one JSON line per record with one write and one fsync (nothing for no records); a
+    crash leaves the lines before a truncated last one, as :func:`append_jsonl` does."""
+    if not records:
+        return
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
+        handle.write("".join(json.dumps(record) + "\n" for record in records))
         handle.flush()
         os.fsync(handle.fileno())
 

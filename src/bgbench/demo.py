@@ -4,7 +4,7 @@
    ("habitats") match the class 90% of the time: a known, learnable background shortcut.
 2. ``build``: builds the IN-9 variants (train from the ground-truth masks; val with GrabCut,
    the paper's method, whose IoU against the true masks is reported, or the true masks).
-3. ``train``: small CNNs (``bgbench.smallcnn.small_cnn``, 64 px, ``bgbench.training.train``): one on
+3. ``train``: small CNNs (``bgbench.smallcnn.small_cnn``, 48 px, ``bgbench.training.train``): one on
    ``original`` (it learns the shortcut), one on ``original`` with the background-swap augmentation
    (``SWAP_P`` of the images get a random image's background, on the fly), one on ``mixed_rand``
    (backgrounds carry no class signal there), as the paper's Section 5 does, and one on ``only_bg_t``
@@ -15,9 +15,10 @@
 4. ``saliency``: SmoothGrad attributions of the original- and the swap-trained model side by side,
    with their foreground focus.
 5. the default real pretrained ImageNet model (``efficientnet_lite0``; ``pretrained=None`` to skip)
-   on every variant under the released 1000 -> 9 mapping, to show the real-model path. The synthetic
-   objects are not ImageNet objects, so it scores far below the trained CNNs here; it is the path,
-   not the figure, that the demo shows (``bgbench eval`` on real data gives the real figures).
+   on original, mixed_same and mixed_rand (its accuracy and BG-Gap) under the released 1000 -> 9
+   mapping, to show the real-model path. The synthetic objects are not ImageNet objects, so it
+   scores far below the trained CNNs here; it is the path, not the figure, that the demo shows
+   (``bgbench eval`` on real data gives the real figures).
 6. ``report``: ``OUT/report.html`` (``bgbench report`` of the whole folder), with a group heat map
    per model (which background classes pull which objects away).
 
@@ -47,9 +48,8 @@ from bgbench.results.base import DocumentResult, pct
 from bgbench.results.text import Block, TextTable
 
 DEMO_SCHEMA = "bgbench.demo/1"
-#: the small CNN the demo trains (bgbench.smallcnn.small_cnn through the python: adapter), its input size
+#: the small CNN the demo trains (bgbench.smallcnn.small_cnn through the python: adapter)
 DEMO_NETWORK = "python:bgbench.smallcnn:small_cnn"
-DEMO_INPUT = 64
 SWAP_P = 1.0
 
 SUMMARY_VARIANTS = ("original", "only_bg_t", "no_fg", "only_fg", "mixed_same", "mixed_rand", "mixed_next")
@@ -124,6 +124,8 @@ def _draws_gap(row: dict[str, Any]) -> str:
 #: the demo's small models: (row name, training variant, background-swap probability)
 DEMO_MODELS = (("trained_on_original", "original", 0.0), ("trained_with_swap", "original", SWAP_P),
                ("trained_on_mixed_rand", "mixed_rand", 0.0), ("trained_on_only_bg_t", "only_bg_t", 0.0))
+#: the models whose saliency the demo draws side by side
+SALIENCY_MODELS = ("trained_on_original", "trained_with_swap")
 #: training variants whose model skips the challenge (a model that never saw a foreground)
 NO_CHALLENGE = frozenset({"only_bg_t"})
 
@@ -131,22 +133,26 @@ NO_CHALLENGE = frozenset({"only_bg_t"})
 @dataclass(frozen=True)
 class DemoPlan:
     """How much the demo makes: synthetic scenes per class (train, val), the scene side in pixels
-    (variants are built at 7/8 of it, as 224 of 256), epochs per small CNN, donor draws per
-    foreground for the BG-Gap interval, the val split's segmenter (``grabcut``, the paper's method,
-    or ``mask``, the true masks), which of :data:`DEMO_MODELS` to train, the pretrained ImageNet model
-    scored beside them (a spec; None: none) and whether it also gets the donor draws and the
-    challenge (both off by default: on synthetic objects it is near chance anyway), and how many val
-    images per class the saliency figure explains (0: none)."""
+    (variants are built at 7/8 of it, as 224 of 256), epochs, input side and batch size of each small
+    CNN, donor draws per foreground for the BG-Gap interval, the val split's segmenter (``grabcut``,
+    the paper's method, or ``mask``, the true masks), which of :data:`DEMO_MODELS` to train, the
+    pretrained ImageNet model scored beside them (a spec; None: none), the val variants it is scored
+    on (None: all; the default three give its accuracy and BG-Gap) and whether it also gets the donor
+    draws and the challenge (both off by default: on synthetic objects it is near chance anyway),
+    and how many val images per class the saliency figure explains (0: none)."""
 
     per_class_train: int = 100
-    per_class_val: int = 20
-    size: int = 160
+    per_class_val: int = 15
+    size: int = 128
     epochs: int = 20
+    input_size: int = 48
+    batch_size: int = 64
     draws: int = 4
     val_segmenter: str = "grabcut"
     models: tuple[str, ...] = ("trained_on_original", "trained_with_swap", "trained_on_mixed_rand",
                                "trained_on_only_bg_t")
     pretrained: str | None = DEFAULT_MODEL
+    pretrained_variants: tuple[str, ...] | None = ("original", "mixed_same", "mixed_rand")
     pretrained_draws: bool = False
     pretrained_challenge: bool = False
     saliency_per_class: int = 2
@@ -156,6 +162,11 @@ class DemoPlan:
         if unknown:
             raise BgbenchError(f"unknown demo model(s) {', '.join(unknown)} "
                                f"(expected some of {', '.join(name for name, _, _ in DEMO_MODELS)})")
+        from bgbench.variants import MIXED_VARIANTS, PHASE1_VARIANTS
+
+        odd = sorted(set(self.pretrained_variants or ()) - {*PHASE1_VARIANTS, *MIXED_VARIANTS})
+        if odd:
+            raise BgbenchError(f"unknown variant(s) {', '.join(odd)} for the demo's pretrained model")
         if self.val_segmenter not in ("grabcut", "mask"):
             raise BgbenchError(f"demo val segmenter must be grabcut or mask, got {self.val_segmenter!r}")
 
@@ -167,7 +178,7 @@ class DemoPlan:
 PLANS = {"default": DemoPlan(),
          "quick": DemoPlan(per_class_train=30, per_class_val=10, size=128, epochs=20, draws=2,
                            val_segmenter="mask", models=("trained_on_original", "trained_with_swap"),
-                           pretrained=None, pretrained_challenge=False, saliency_per_class=1)}
+                           pretrained=None, saliency_per_class=1)}
 
 
 def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "default", device: str = "auto",
@@ -184,63 +195,95 @@ def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "defaul
     out = Path(out)
     source, data = out / "source", out / "in9"
     dev = resolve_device(device)
-    started, stages = time.perf_counter(), _Stages()
-    with stages("data"):
-        builds = _make_data(source, data, plan, seed, quiet, log)
+    explain = bool(plan.saliency_per_class) and set(SALIENCY_MODELS) <= set(plan.models)
+    started = time.perf_counter()
+    stages = _Stages(["synth", "build", "train", *(["saliency"] if explain else []),
+                      *(["pretrained"] if plan.pretrained else []), "report"], log)
+    with stages("synth"):
+        _synthesize(source, plan, seed, quiet, stages.log)
+    with stages("build"):
+        builds = _build(source, data, plan, seed, quiet, stages.log)
     with stages("train"):
-        rows, training = _train_models(data, out, plan, seed, dev, quiet, log)
-    if plan.saliency_per_class and {"trained_on_original", "trained_with_swap"} <= set(training):
+        rows, training = _train_models(data, out, plan, seed, dev, quiet, stages.log)
+    if explain:
         with stages("saliency"):
-            _explain(data, out, training, plan, dev, quiet, log)
+            _explain(data, out, training, plan, dev, quiet, stages.log)
     if plan.pretrained:
         with stages("pretrained"):
             opts = ModelOptions.of(plan.pretrained, device=str(dev))
-            rows.append(_score_pretrained(opts, data, out, plan, quiet, log))
+            rows.append(_score_pretrained(opts, data, out, plan, quiet, stages.log))
     val = builds["val"]["summary"]
     summary = {"schema": DEMO_SCHEMA, "out": str(out), "device": str(dev), "plan": plan.to_json(),
                "command": command_line(), "seconds": round(time.perf_counter() - started, 1),
-               "stages": stages.seconds, "train": training,
+               "stages": stages.seconds, "stages_cpu": stages.cpu, "train": training,
                "build": {split: b["summary"] for split, b in builds.items()},
                "grabcut_iou": val.get("mask_iou") or val.get("grabcut_iou"), "models": rows,
                "report": str(out / "report.html")}
     DemoResult(summary).write(out)
-    log(f"[6/6] report -> {out / 'report.html'}")
     with stages("report"):
         from bgbench.reporting import report
 
+        stages.log(f"report -> {out / 'report.html'}")
         report([out], out / "report.html", title="bgbench demo: a planted background shortcut, measured "
                "and removed", quiet=quiet)
-    summary["stages"], summary["seconds"] = stages.seconds, round(time.perf_counter() - started, 1)
+    summary["stages"], summary["stages_cpu"] = stages.seconds, stages.cpu
+    summary["seconds"] = round(time.perf_counter() - started, 1)
     result = DemoResult(summary)
     result.write(out)
     return result
 
 
 class _Stages:
-    """Wall seconds per named stage (``with stages("train"): ...``), for demo.json."""
+    """The demo's steps in order (``names``): wall and CPU seconds per step (``with stages("train"):
+    ...``) for demo.json, and ``log``, which prefixes a line with the running step's ``[k/n]``. CPU
+    seconds are user + system time of this process and of its child processes that ended within
+    the step (the build's workers): on a shared machine they say more than the wall time."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: list[str], log=print) -> None:
+        self.names, self._log, self.current = list(names), log, ""
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     @contextlib.contextmanager
     def __call__(self, name: str):
-        start = time.perf_counter()
+        start, cpu, self.current = time.perf_counter(), _cpu_seconds(), name
         try:
             yield
         finally:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 1)
+            self.cpu[name] = round(self.cpu.get(name, 0.0) + _cpu_seconds() - cpu, 1)
+
+    def log(self, line: str) -> None:
+        """Log ``line`` as part of the running step: ``[k/n] line``."""
+        k = self.names.index(self.current) + 1 if self.current in self.names else 0
+        self._log(f"[{k}/{len(self.names)}] {line}")
 
 
-def _make_data(source: Path, data: Path, plan: DemoPlan, seed: int, quiet: bool, log) -> dict[str, Any]:
-    """Stages 1-2: synthesize train and val scenes, build their variants; the two build results."""
-    from bgbench.builder import build_dataset
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its ended children (0.0 where unavailable)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _synthesize(source: Path, plan: DemoPlan, seed: int, quiet: bool, log) -> None:
+    """Stage 1: synthesize the train and val scenes under ``source``."""
     from bgbench.synth import synthesize
 
-    log(f"[1/6] synth: {plan.per_class_train}/class train + {plan.per_class_val}/class val scenes "
+    log(f"synth: {plan.per_class_train}/class train + {plan.per_class_val}/class val scenes "
         f"({plan.size} px), background matches the class 90% of the time -> {source}")
     synthesize(source, per_class=plan.per_class_train, split="train", seed=seed, size=plan.size, quiet=quiet)
     synthesize(source, per_class=plan.per_class_val, split="val", seed=seed, size=plan.size, quiet=quiet)
-    log(f"[2/6] build: IN-9 variants -> {data} (train: true masks; val: {plan.val_segmenter})")
+
+
+def _build(source: Path, data: Path, plan: DemoPlan, seed: int, quiet: bool, log) -> dict[str, Any]:
+    """Stage 2: build the train and val variants; the two build results."""
+    from bgbench.builder import build_dataset
+
+    log(f"build: IN-9 variants -> {data} (train: true masks; val: {plan.val_segmenter})")
     return {split: build_dataset(source, data, split=split, segmenter=segmenter, seed=seed, quiet=quiet,
                                  size=plan.size - plan.size // 8, resize=plan.size, executor="process")
             for split, segmenter in (("train", "mask"), ("val", plan.val_segmenter))}
@@ -254,21 +297,24 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
 
     rows, training = [], {}
     epochs = plan.epochs
-    recipe = Recipe(epochs=epochs, input_size=DEMO_INPUT, lr=3e-3, weight_decay=5e-4, crop_scale=(1.0, 1.0),
-                    label_smoothing=0.0, warmup_epochs=0.3 * epochs)
+    recipe = Recipe(epochs=epochs, input_size=plan.input_size, batch_size=plan.batch_size, lr=3e-3,
+                    weight_decay=5e-4, crop_scale=(1.0, 1.0), label_smoothing=0.0, warmup_epochs=0.3 * epochs)
     chosen = [m for m in DEMO_MODELS if m[0] in plan.models]
     for k, (name, variant, swap) in enumerate(chosen, 1):
         how = variant + (f", background swap p={swap}" if swap else "")
-        log(f"[3/6] train {k}/{len(chosen)}: {name} ({how})")
+        log(f"train {k}/{len(chosen)}: {name} ({how})")
         evaluation = EvalPlan("val", plan.draws, challenge=variant not in NO_CHALLENGE,
                               results_dir=out / "results" / name,
                               challenge_dir=out / "challenge" / name)
-        result = train(data, DEMO_NETWORK, out=out / "models" / name, variant=variant, swap=swap or None,
-                       seed=seed, recipe=recipe, evaluation=evaluation, device=str(dev), quiet=quiet)
+        timer = _Stages([name])
+        with timer(name):
+            result = train(data, DEMO_NETWORK, out=out / "models" / name, variant=variant, swap=swap or None,
+                           seed=seed, recipe=recipe, evaluation=evaluation, device=str(dev), quiet=quiet)
         last = result.history[-1]
         training[name] = {"variant": variant, "swap": swap, "n": result["n_train"],
                           "epochs": len(result.history),
                           "train_accuracy": last["train_accuracy"], "seconds": result["train_s"],
+                          "total_seconds": timer.seconds[name], "total_cpu_seconds": timer.cpu[name],
                           "checkpoint": result.checkpoint}
         rows.append(_row(name, result["eval"], (result["challenge"] or {}).get("accuracy")))
     return rows, training
@@ -293,8 +339,8 @@ def _explain(data: Path, out: Path, training: dict[str, Any], plan: DemoPlan, de
     ``plan.saliency_per_class`` val images per class, with their foreground focus (out/saliency)."""
     from bgbench.explain import saliency
 
-    names = ("trained_on_original", "trained_with_swap")
-    log(f"[4/6] saliency (SmoothGrad) of {' and '.join(names)}: where each model looks")
+    names = SALIENCY_MODELS
+    log(f"saliency (SmoothGrad) of {' and '.join(names)}: where each model looks")
     saliency(data, [f"ckpt:{training[name]['checkpoint']}" for name in names], method="smoothgrad",
              per_class=plan.saliency_per_class, out=out / "saliency",
              device=str(dev), quiet=quiet)
@@ -307,12 +353,14 @@ def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan,
     from bgbench.eval import evaluate
 
     name = f"pretrained_{opts.spec}"
-    log(f"[5/6] eval {name} on every variant of val (released 1000 -> 9 mapping)")
+    which = ", ".join(plan.pretrained_variants) if plan.pretrained_variants else "every variant"
+    log(f"eval {name} on {which} of val (released 1000 -> 9 mapping)")
     draws = plan.draws if plan.pretrained_draws else None
-    result = evaluate(data, opts, out=out / "results" / name, draws=draws, quiet=quiet)
+    variants = list(plan.pretrained_variants) if plan.pretrained_variants else None
+    result = evaluate(data, opts, variants=variants, out=out / "results" / name, draws=draws, quiet=quiet)
     accuracy = None
     if plan.pretrained_challenge:
-        log(f"[5/6] challenge {name}")
+        log(f"challenge {name}")
         challenge = run_challenge(data, opts, out=out / "challenge" / name, quiet=quiet, gallery=False)
         accuracy = challenge.accuracy
     doc = result.to_json(predictions=False)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bgbench import __version__
-from bgbench.atomic import append_jsonl, atomic_save_npy
+from bgbench.atomic import append_jsonl_many, atomic_save_npy
 from bgbench.challenge.data import (
     ChallengeData,
     list_challenge_files,
@@ -143,11 +143,10 @@ def _run_search(predict, loaded: ChallengeData, banks: tuple, indices: list[int]
     bar = progress(total=len(indices), desc="challenge", unit="fg", quiet=s.quiet, initial=len(done))
 
     def on_decided(outcomes: list[Outcome]) -> None:
-        for outcome in outcomes:
-            record = foreground_record(outcome, loaded, loaded.class_names)
-            if log_path is not None:
-                append_jsonl(log_path, record)
-            new.append(record)
+        records = [foreground_record(outcome, loaded, loaded.class_names) for outcome in outcomes]
+        if log_path is not None:  # one fsync per batch's decisions
+            append_jsonl_many(log_path, records)
+        new.extend(records)
         bar.update(len(outcomes))
 
     try:

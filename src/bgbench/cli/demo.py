@@ -15,8 +15,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(Path("bgbench-demo"), help="Folder for everything the demo makes."),
         device: str = typer.Option("auto", help="auto, cpu or cuda."),
         quick: bool = typer.Option(False, "--quick",
-                                   help="The whole chain on fewer, smaller images (about 1 minute on a "
-                                        "2-core CPU; the default run about 6)."),
+                                   help="The whole chain on fewer, smaller images (about half a minute "
+                                        "of work on a 2-core CPU; the default run under 3 minutes)."),
         per_class_train: int = typer.Option(None, help="Synthetic training images per class "
                                                        f"({_defaults('per_class_train')})."),
         per_class_val: int = typer.Option(None, help="Synthetic validation images per class "
