@@ -312,5 +312,5 @@ def test_training_a_zero_shot_model_is_refused_in_one_line(oc_dir: Path) -> None
 
     opts = ModelOptions(spec=f"open_clip:local-dir:{oc_dir}", prompts="in9")
     with pytest.raises(BgbenchError, match="cannot train a zero-shot model yet") as info:
-        make_network(opts, None, 9, torch.device("cpu"))
+        make_network(opts, 9, torch.device("cpu"))
     assert "\n" not in str(info.value)
