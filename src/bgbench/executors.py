@@ -36,10 +36,14 @@ def default_workers() -> int:
 
 def _worker_init() -> None:
     """Each worker uses one OpenCV thread: parallelism comes from the workers. Workers ignore Ctrl-C
-    (the terminal sends it to the whole process group): the parent alone stops the run."""
+    (the terminal sends it to the whole process group): the parent alone stops the run. A worker
+    starts with SIGINT blocked (see :func:`_children_ignore_sigint`); ignoring it discards one held
+    meanwhile, and it is then unblocked."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     import cv2
 
     cv2.setNumThreads(1)
@@ -56,25 +60,36 @@ def _chunks(tasks: Sequence[Any], workers: int) -> list[tuple[int, list[Any]]]:
 
 @contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
-    """Start worker processes inside this block so that they ignore Ctrl-C from their first
-    instruction: SIGINT is ignored here while they are spawned (they inherit SIG_IGN across exec, and
-    Python keeps a SIGINT its parent ignored ignored), so a Ctrl-C while they start never prints a
-    traceback from a half-started worker. SIGINT is also blocked in this thread meanwhile, so a Ctrl-C
-    inside the block is held rather than lost (Linux queues a blocked signal even while it is ignored)
-    and reaches this process as KeyboardInterrupt when the block ends."""
+    """Start worker processes inside this block so that a Ctrl-C never reaches a half-started one,
+    and a Ctrl-C meanwhile still stops this process when the block ends.
+
+    SIGINT is blocked in this thread here. A signal mask survives fork and exec, so every process
+    started from this thread (the fork server, and through it each worker) starts with SIGINT
+    blocked, and :func:`_worker_init` then ignores it for good. The signal is *not* ignored in this
+    process: an ignored signal that another thread (the pool's manager, a progress bar's monitor)
+    takes is discarded, and the run would go on as if no Ctrl-C had come. A handler that only
+    records it runs instead, and the block raises KeyboardInterrupt on its way out."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from multiprocessing import resource_tracker
+
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
     try:
+        # the pool's first worker starts multiprocessing's resource tracker, which unblocks SIGINT
+        # in this thread once it runs; start it first, so the block below holds for the fork server
+        resource_tracker.ensure_running()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one still held is delivered now
+    if seen:
+        raise KeyboardInterrupt
 
 
 class Executor:
@@ -134,7 +149,7 @@ class ProcessExecutor(Executor):
             return []
         results: list[Any] = [None] * len(tasks)
         with progress(total=len(tasks), desc=desc, unit=unit, quiet=self.quiet) as bar:
-            with _children_ignore_sigint():  # the workers start inside submit(); they inherit SIG_IGN
+            with _children_ignore_sigint():  # the workers start inside submit(), SIGINT blocked
                 if self._pool is None:
                     self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init,
                                                      mp_context=_pool_context(fn))
