@@ -25,6 +25,7 @@ from typing import Any
 
 import typer
 
+from bgbench.config import CacheChoice, ImageSubset
 from bgbench.options import PRECISION_NAMES, PREPROCESS_MODES, PROMPT_SETS, TEMPLATE_SETS, ModelOptions
 
 
@@ -184,14 +185,6 @@ CACHE_SPECS = [
 ]
 
 
-@dataclass(frozen=True)
-class CacheChoice:
-    """``cache``: keep decoded images in a memmap cache; ``cache_dir``: where (None: the default)."""
-
-    cache: bool = True
-    cache_dir: Path | None = None
-
-
 def cache_options(fn: Callable) -> Callable:
     """Add ``--no-cache`` / ``--cache-dir``; the command receives ``cache: CacheChoice``."""
     return inject_options(CACHE_SPECS, "cache",
@@ -248,16 +241,6 @@ SUBSET_SPECS = [
                per_class_help("the first N of each class, in file order"), low=1, metavar="N"),
     OptionSpec("seed", ("--seed",), int, "Seed of --images (and of any random draw of the command).", 0),
 ]
-
-
-@dataclass(frozen=True)
-class ImageSubset:
-    """Which images a command reads: ``images`` (N drawn at random with ``seed``), ``per_class``
-    (at most N per class: the first N of each class in file order), both None for all."""
-
-    images: int | None = None
-    per_class: int | None = None
-    seed: int = 0
 
 
 def subset_options(fn: Callable) -> Callable:

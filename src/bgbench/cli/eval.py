@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from bgbench.cli import common
-from bgbench.cli.common import CacheChoice, bounded, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import bounded, cache_options, default_out, model_options, quiet_option
+from bgbench.config import CacheChoice
 from bgbench.options import ModelOptions
 
 

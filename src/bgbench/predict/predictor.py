@@ -19,22 +19,52 @@ from bgbench.options import ModelOptions
 from bgbench.predict.labels import select_label_map, target_classes
 
 
-def load_model(model: Any = None, **overrides: Any) -> tuple[Any, ModelOptions]:
-    """(classifier, options) for ``model``: a spec string or :class:`ModelOptions` (with keyword
-    field ``overrides``) is loaded with ``create_classifier``; a ready
-    :class:`~bgbench.models.base.Classifier` is kept as is (its own device and preprocessing win;
-    only the label fields of ``overrides`` apply)."""
+@dataclass(frozen=True)
+class ReadyModel:
+    """A ready :class:`~bgbench.models.base.Classifier` with the label options a spec would carry in
+    its :class:`ModelOptions`: ``map_rule`` (``released``, ``restricted``, ``sum``) and ``class_map``
+    (a JSON mapping file or dict). Pass it as an entry point's ``model`` to score a classifier you
+    built yourself under another label rule (a bare Classifier uses the defaults)."""
+
+    classifier: Any
+    map_rule: str = "released"
+    class_map: Any = None
+
+    def options(self) -> ModelOptions:
+        """The ModelOptions recorded for this model (its own spec, these label options)."""
+        return ModelOptions(spec=getattr(self.classifier, "spec", None) or "classifier",
+                            map_rule=self.map_rule, class_map=self.class_map)
+
+
+ModelArg = Any
+"""What an entry point's ``model`` may be: a spec string, a :class:`ModelOptions`, a ready
+:class:`~bgbench.models.base.Classifier` or a :class:`ReadyModel` (``Any`` at run time, so that this
+module needs no torch)."""
+
+
+def load_model(model: ModelArg = None, **overrides: Any) -> tuple[Any, ModelOptions]:
+    """(classifier, options) for ``model``: a spec string or :class:`ModelOptions` (None: the
+    default model) is loaded with ``create_classifier``; a ready
+    :class:`~bgbench.models.base.Classifier` is kept as is (its own device and preprocessing win)
+    under the default label options, a :class:`ReadyModel` under its own."""
     from bgbench.models.base import Classifier
 
+    if overrides:  # TRANSITIONAL (removed once every entry point takes a config)
+        if isinstance(model, Classifier):
+            model = ReadyModel(model, **{k: v for k, v in overrides.items() if k in ModelOptions.LABEL_FIELDS
+                                         and v is not None})
+        else:
+            model = ModelOptions.of(model, **overrides)
+    if isinstance(model, ReadyModel):
+        return model.classifier, model.options()
     if isinstance(model, Classifier):
-        opts = ModelOptions.of(getattr(model, "spec", None) or None, **overrides)
-        return model, opts
+        return model, ReadyModel(model).options()
     if model is not None and not isinstance(model, (str, ModelOptions)):
-        raise BgbenchError(f"model must be a spec string, ModelOptions or a Classifier, "
+        raise BgbenchError(f"model must be a spec string, ModelOptions, a Classifier or a ReadyModel, "
                            f"got {type(model).__name__}")
     from bgbench.models import create_classifier
 
-    opts = ModelOptions.of(model, **overrides)
+    opts = ModelOptions.of(model)
     return create_classifier(opts), opts
 
 
@@ -82,12 +112,12 @@ class Predictor:
         return self.classifier.describe()
 
 
-def make_predictor(model: Any, folders: list[str], *, data: str | Path | None = None,
+def make_predictor(model: ModelArg, folders: list[str], *, data: str | Path | None = None,
                    **overrides: Any) -> Predictor:
     """Load ``model`` (see :func:`load_model`) and fit the label map to the data's class
     ``folders`` under the options' ``map_rule`` / ``class_map`` (BgbenchError, naming the tree
     ``data`` when given, when no map fits)."""
-    clf, opts = load_model(model, **overrides)
+    clf, opts = load_model(model, **overrides)  # TRANSITIONAL overrides
     return predictor_for(clf, opts, folders, data=data)
 
 

@@ -1,0 +1,44 @@
+"""Settings shared by the entry points' typed configs (:class:`CacheChoice`, :class:`ImageSubset`).
+
+Every entry point is shaped ``run(data, model, config, *, out=None, quiet=False)``: ``model`` is a
+spec string, a :class:`~bgbench.options.ModelOptions`, a ready
+:class:`~bgbench.models.base.Classifier` or a :class:`~bgbench.predict.ReadyModel`, and ``config``
+the command's own frozen dataclass (``EvalConfig``, ``ChallengeConfig``, ``TrainConfig``,
+``SaliencyConfig``, ``ProbeConfig``, ``SweepConfig``), whose fields reuse the small types here.
+The command line builds both from option groups (:mod:`bgbench.cli.common`). This module imports
+nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bgbench.errors import BgbenchError
+
+
+@dataclass(frozen=True)
+class CacheChoice:
+    """Decoded-image cache: ``cache`` keeps decoded images in a memmap cache (False: decode in
+    memory, write no cache files); ``cache_dir`` is where (None: ``$BGBENCH_CACHE`` or
+    ``~/.cache/bgbench``)."""
+
+    cache: bool = True
+    cache_dir: str | Path | None = None
+
+
+@dataclass(frozen=True)
+class ImageSubset:
+    """Which images a command reads: ``images`` (N drawn at random with ``seed``), ``per_class``
+    (at most N per class: the first N of each class in file order), both None for all."""
+
+    images: int | None = None
+    per_class: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("images", "per_class"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise BgbenchError(f"--{name.replace('_', '-')} must be a whole number of at least 1, "
+                                   f"got {value!r}")
