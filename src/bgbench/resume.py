@@ -36,6 +36,7 @@ from typing import Any
 
 from bgbench.atomic import atomic_write_json
 from bgbench.errors import BgbenchError
+from bgbench.textio import read_json
 
 PARTIAL_DIR = "partial"
 #: the temporary files of :func:`bgbench.atomic.atomic_open` (``.<name>.tmp-<pid>-<random>``)
@@ -64,22 +65,23 @@ def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 # ----------------------------------------------------------------------------- state files
 def read_state(path: str | Path, what: str | None = None) -> dict[str, Any] | None:
-    """The JSON object at ``path``; None when it is absent. A damaged file (not JSON, not an object)
-    is None too, or with ``what`` (e.g. ``"build state"``) a one-line BgbenchError naming the file."""
+    """The JSON object at ``path`` (read with :func:`bgbench.textio.read_json`); None when it is
+    absent. A damaged file (not UTF-8, not JSON, not an object) is None too, or with ``what`` (e.g.
+    ``"build state"``) a one-line BgbenchError naming the file and saying to delete it."""
     path = Path(path)
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
-    except (OSError, ValueError) as exc:
+    try:
+        found = read_json(path, what or "state file")
+    except BgbenchError as exc:
         if what is None:
             return None
-        raise BgbenchError(f"unreadable {what} ({type(exc).__name__}); delete it to start over",
-                           path) from None
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise BgbenchError(f"{reason}; delete it to start over", path) from None
     if not isinstance(found, dict):
         if what is None:
             return None
-        raise BgbenchError(f"unreadable {what} (not a JSON object); delete it to start over", path)
+        raise BgbenchError(f"{what} is not a JSON object; delete it to start over", path)
     return found
 
 
