@@ -297,7 +297,8 @@ def test_the_device_is_resolved_once_before_the_factory(user_models: None,
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA machine, as far as auto knows
     assert concrete_device(timm_create, "auto") == "cuda" and concrete_device(tiny_factory, "auto") == "cuda"
     assert concrete_device(tflite_create, "auto") == "cpu"  # LiteRT: the CPU only (cuda_usable False)
-    assert concrete_device(timm_create, " CPU ") == "cpu" and concrete_device(timm_create, "cuda:1") == "cuda:1"
+    assert concrete_device(timm_create, " CPU ") == "cpu"
+    assert concrete_device(timm_create, "cuda:1") == "cuda:1"
     if importlib.util.find_spec("onnxruntime") is not None:
         import onnxruntime
 
