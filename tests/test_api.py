@@ -45,7 +45,6 @@ def test_model_options_validate_and_merge():
     assert (opts.spec, opts.device, opts.map_rule) == ("timm:resnet18", "cpu", "restricted")
     assert opts.weights is None
     assert ModelOptions.of(opts, precision="bf16").precision == "bf16"
-    assert set(opts.adapter_kwargs()) == set(ModelOptions.ADAPTER_FIELDS)
     with pytest.raises(BgbenchError, match="unknown precision"):
         ModelOptions(precision="fp8")
     with pytest.raises(BgbenchError, match="--map rule"):

@@ -302,7 +302,7 @@ def test_unknown_spec_and_bad_options() -> None:
         create_classifier("timm:resnet18", pretrained=False, precision="fp8")
     with pytest.raises(BgbenchError, match="unknown preprocessing"):
         create_classifier("timm:resnet18", pretrained=False, preprocess="magic")
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(TypeError, match="unknown model option"):
         create_classifier("timm:resnet18", pretrained=False, colour="blue")
 
 
@@ -337,7 +337,7 @@ def test_torchscript_bad_file(tmp_path: Path) -> None:
 
 USER_MODULE = '''
 import torch
-from bgbench.models.base import Preprocessing, TorchClassifier
+from bgbench.models.base import Classifier, Preprocessing, TorchClassifier
 
 
 class Net(torch.nn.Module):
@@ -361,6 +361,20 @@ def ready():
 
 def broken():
     return "not a model"
+
+
+class Unnamed(Classifier):
+    num_outputs = 5
+    device = torch.device("cpu")
+    preprocessing = Preprocessing(name="mine")
+    info = {}
+
+    def __call__(self, x01):
+        return torch.zeros(x01.shape[0], 5)
+
+
+def unnamed():
+    return Unnamed()
 '''
 
 
@@ -375,6 +389,8 @@ def test_python_adapter_file_and_dotted_module(tmp_path: Path, monkeypatch: pyte
     torch.testing.assert_close(by_name(x), by_file(x))
     ready = create_classifier("python:usermodels:ready")
     assert ready.preprocessing.name == "mine" and ready(x).shape == (2, 5)
+    assert ready.describe()["spec"] == "python:ready"  # a ready classifier's own spec is kept
+    assert create_classifier("python:usermodels:unnamed").describe()["spec"] == "python:usermodels:unnamed"
     with pytest.raises(BgbenchError, match="returned str, expected a torch.nn.Module"):
         create_classifier("python:usermodels:broken")
     with pytest.raises(BgbenchError, match="no callable 'nothing'"):

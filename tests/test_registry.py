@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,31 +147,32 @@ def test_create_classifier_from_model_options(torchscript_file: Path) -> None:
     assert clf.device == torch.device("cpu")
     # keyword options override the ModelOptions' own
     assert create_classifier(opts, preprocess="inception").preprocessing.name == "inception"
-    # a str spec takes the adapter options; map_rule / class_map / spec are accepted and ignored
-    clf = create_classifier(opts.spec, device="cpu", map_rule="sum", class_map=None, spec="x")
+    # overrides are ModelOptions fields (ModelOptions.of): the label fields and the spec itself too
+    clf = create_classifier(opts.spec, device="cpu", map_rule="sum", class_map=None)
     assert clf.preprocessing.name == "imagenet"
+    assert create_classifier("nosuch:x", spec=opts.spec, device="cpu").spec == opts.spec
     with pytest.raises(BgbenchError, match="--weights does not apply to torchscript"):
         create_classifier(opts, weights="w.pth")
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(TypeError, match="unknown model option.*colour"):
         create_classifier(opts, colour="blue")
 
 
-def tiny_factory(name: str, **options: object) -> TorchClassifier:
-    """A user model: ``factory(name, **options)``."""
+def tiny_factory(name: str, options: ModelOptions) -> TorchClassifier:
+    """A user model: ``factory(name, options)``; records the options it received."""
     torch.manual_seed(1)
     return TorchClassifier(module=TinyNet(), spec=name, num_outputs=5,
                            preprocessing=Preprocessing(input_size=32, name="tiny"),
-                           info={"device_asked": options.get("device")})
+                           info={"received": options.to_json()})
 
 
-def width_factory(target: str, **options: object) -> TorchClassifier:
+def width_factory(target: str, options: ModelOptions) -> TorchClassifier:
     """A user spec form ``testwidth:WIDTH``: WIDTH outputs."""
     module = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
                                  torch.nn.Linear(3, int(target)))
     return TorchClassifier(module=module, spec=f"testwidth:{target}", num_outputs=int(target))
 
 
-def registry_bare(name: str, **options: object) -> TorchClassifier:
+def registry_bare(name: str, options: ModelOptions) -> TorchClassifier:
     """Registered bare: its name is the function's."""
     raise AssertionError("never created")
 
@@ -201,7 +203,7 @@ def test_user_registered_model_and_spec_form(user_models: None) -> None:
         "user", 32, 12.5, "custom")
     assert entry.factory == f"{__name__}:tiny_factory" and entry.load() is tiny_factory
     clf = create_classifier("test_registry_tiny", device="cpu")
-    assert clf.spec == "test_registry_tiny" and clf.info["device_asked"] == "cpu"
+    assert clf.spec == "test_registry_tiny" and clf.info["received"]["device"] == "cpu"
     assert clf(torch.rand(2, 3, 40, 40)).shape == (2, 5)
     assert {"registry_bare", "test_registry_tiny"} <= set(list_models(kind="user"))
     assert create_classifier("testwidth:3")(torch.rand(1, 3, 4, 4)).shape == (1, 3)
@@ -274,3 +276,53 @@ sys.exit(code)
     assert len([r for r in records if r["kind"] == "realdata"]) == 12
     pattern = run_python("-m", "bgbench", "models", "efficientnet*", "--json", config=tmp_path)
     assert [r["name"] for r in json.loads(pattern.stdout)] == BUILTINS
+
+
+def test_a_factory_receives_the_whole_options_with_a_concrete_device(user_models: None) -> None:
+    from bgbench.devices import resolve_device
+
+    asked = ModelOptions(spec="test_registry_tiny", precision="bf16", preprocess="in9", map_rule="sum")
+    received = create_classifier(asked).info["received"]
+    # the same options, spec and label rule included; only "auto" became this machine's device
+    assert received == {**asked.to_json(), "device": str(resolve_device("auto"))}
+    assert received["device"] in ("cpu", "cuda")
+
+
+def test_the_device_is_resolved_once_before_the_factory(user_models: None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bgbench.models import concrete_device
+    from bgbench.models.tflite_adapter import create as tflite_create
+    from bgbench.models.timm_adapter import create as timm_create
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA machine, as far as auto knows
+    assert concrete_device(timm_create, "auto") == "cuda" and concrete_device(tiny_factory, "auto") == "cuda"
+    assert concrete_device(tflite_create, "auto") == "cpu"  # LiteRT: the CPU only (cuda_usable False)
+    assert concrete_device(timm_create, " CPU ") == "cpu"
+    assert concrete_device(timm_create, "cuda:1") == "cuda:1"
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        from bgbench.models.onnx_adapter import create as onnx_create
+
+        gpu = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        assert concrete_device(onnx_create, "auto") == ("cuda" if gpu else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert concrete_device(timm_create, "auto") == "cpu"
+    for device, message in (("cuda", "--device cuda asked for, but torch sees no CUDA device"),
+                            ("cuda:0", "--device cuda:0 asked for"), ("tpu", "unknown device 'tpu'")):
+        with pytest.raises(BgbenchError, match=message) as err:
+            create_classifier("test_registry_tiny", device=device)  # refused before the factory runs
+        assert "\n" not in str(err.value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(BgbenchError, match="unknown device 'cuda:x'") as err:
+        create_classifier("test_registry_tiny", device="cuda:x")
+    assert "\n" not in str(err.value)
+
+
+def test_no_adapter_resolves_the_device_itself() -> None:
+    """create_classifier resolves it once; a factory only reads ``torch.device(options.device)``."""
+    modules = {e.factory.partition(":")[0] for e in model_entries() if e.kind != "user"}
+    assert "bgbench.models.onnx_adapter" in modules and len(modules) == 11
+    for module in sorted(modules):
+        source = Path(importlib.util.find_spec(module).origin).read_text(encoding="utf-8")
+        assert "resolve_device" not in source and not re.search(r"device\s*[!=]=\s*.auto", source), module

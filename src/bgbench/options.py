@@ -2,8 +2,9 @@
 
 :class:`ModelOptions` is shared by eval, the challenge, the sweep and the demo (and by every later
 command); the CLI builds it from one option group (:mod:`bgbench.cli.common`), so a command gets all
-model options, with the same names and help, in one line. Adapters receive
-:meth:`ModelOptions.adapter_kwargs`; the label map reads ``map_rule`` and ``class_map``.
+model options, with the same names and help, in one line. Adapter factories receive the whole
+ModelOptions (``factory(target, options)``, see :func:`bgbench.models.create_classifier`); the label
+map reads ``map_rule`` and ``class_map``.
 
 This module imports neither torch nor any adapter: building options is cheap.
 """
@@ -43,7 +44,8 @@ class ModelOptions:
       for (or against) its pretrained weights (``False``: random weights, what ``bgbench train
       --scratch`` sets); ``arch`` / ``num_classes``: the architecture of a ``ckpt:`` file (nothing
       else); ``trust_pickle``: allow checkpoints that need pickle.
-    - ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``precision``: ``fp32`` (exact), ``bf16``,
+    - ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (``create_classifier`` resolves ``auto``
+      before the adapter sees it); ``precision``: ``fp32`` (exact), ``bf16``,
       ``fp16`` (autocast of every forward pass on the device, training's included); ``preprocess``:
       one of :data:`PREPROCESS_MODES`; ``int8``: arithmetic of quantized ONNX graphs (``reference``
       or ``native``).
@@ -68,10 +70,7 @@ class ModelOptions:
     map_rule: str = "released"
     class_map: str | Path | None = None
 
-    #: the fields an adapter factory receives (``factory(target, **adapter_kwargs())``)
-    ADAPTER_FIELDS: ClassVar[tuple[str, ...]] = ("weights", "pretrained", "arch", "num_classes",
-                                                 "trust_pickle", "device", "precision", "preprocess",
-                                                 "int8", "prompts", "templates")
+    #: the fields the label map reads (the others choose and load the model)
     LABEL_FIELDS: ClassVar[tuple[str, ...]] = ("map_rule", "class_map")
 
     def __post_init__(self) -> None:
@@ -116,10 +115,6 @@ class ModelOptions:
         else:
             raise BgbenchError(f"model must be a spec string or ModelOptions, got {type(model).__name__}")
         return replace(base, **changes) if changes else base
-
-    def adapter_kwargs(self) -> dict[str, Any]:
-        """The keyword options of the adapter factories (everything but spec and the label rule)."""
-        return {name: getattr(self, name) for name in self.ADAPTER_FIELDS}
 
     def with_(self, **changes: Any) -> ModelOptions:
         """A copy with some fields changed (``dataclasses.replace``, validated again)."""

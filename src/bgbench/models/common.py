@@ -1,7 +1,8 @@
 """Helpers shared by the model adapters: options, preprocessing presets, hashing, state-dict loading.
 
-Every adapter factory is called as ``factory(target, **options)``; :func:`parse_options` turns the
-keyword options into a :class:`ModelOptions` and rejects names no adapter knows.
+Every adapter factory is called as ``factory(target, options)``: ``options`` is the whole
+:class:`ModelOptions` (spec included), its ``device`` already concrete (``cpu``, ``cuda``,
+``cuda:N``; :func:`bgbench.models.create_classifier` resolved ``auto``).
 """
 
 from __future__ import annotations
@@ -30,18 +31,6 @@ PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]
     "in9": (IN9_MEAN, IN9_STD),
 }
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
-
-#: accepted by the factories for convenience; the label map is built elsewhere
-_IGNORED = {"class_map", "map_rule", "spec"}
-
-
-def parse_options(options: dict[str, Any]) -> ModelOptions:
-    """Adapter keyword options -> :class:`~bgbench.options.ModelOptions` (validated there); names
-    that are not adapter options are a programming error (TypeError)."""
-    unknown = set(options) - set(ModelOptions.ADAPTER_FIELDS) - _IGNORED
-    if unknown:
-        raise TypeError(f"create_classifier() got unknown option(s): {', '.join(sorted(unknown))}")
-    return ModelOptions(**{k: v for k, v in options.items() if k in ModelOptions.ADAPTER_FIELDS})
 
 
 def reject(opts: ModelOptions, adapter: str, *names: str) -> None:

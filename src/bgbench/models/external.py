@@ -18,27 +18,27 @@ import torch
 
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Classifier, Preprocessing
-from bgbench.models.common import ModelOptions, existing_file, normalise, parse_options, reject, weights_info
+from bgbench.models.common import existing_file, normalise, reject, weights_info
+from bgbench.options import ModelOptions
 
 PROBABILITY_FLOOR = 1e-7
 
 
-def file_model_options(options: dict[str, Any], prefix: str, target: str, what: str
-                       ) -> tuple[ModelOptions, Path, dict[str, Any]]:
+def file_model_options(opts: ModelOptions, prefix: str, target: str, what: str
+                       ) -> tuple[Path, dict[str, Any]]:
     """Options of a model that is one runtime file (``onnx:``, ``tflite:``): it takes no weights,
     arch, num_classes or pretrained, and runs at the precision stored in it (fp32 only).
 
-    Returns (options, the file's path, the start of ``describe()``'s info: adapter, weights + sha256,
+    Returns (the file's path, the start of ``describe()``'s info: adapter, weights + sha256,
     precision, preprocess mode).
     """
-    opts = parse_options(options)
     reject(opts, f"{prefix}:", "weights", "arch", "num_classes", "pretrained")
     if opts.precision != "fp32":
         raise BgbenchError(f"--precision {opts.precision} does not apply to {prefix}: models "
                            "(they run at the precision stored in the file)")
     path = existing_file(target, what)
     info = {"adapter": prefix, **weights_info(path), "precision": "fp32", "preprocess_mode": opts.preprocess}
-    return opts, path, info
+    return path, info
 
 
 class ExternalClassifier(Classifier):

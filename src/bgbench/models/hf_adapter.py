@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, TorchClassifier
 from bgbench.models.common import (
@@ -21,11 +20,11 @@ from bgbench.models.common import (
     first_line,
     normalise_interpolation,
     output_space,
-    parse_options,
     reject,
     sha256_file,
     sha256_state_dict,
 )
+from bgbench.options import ModelOptions
 
 
 class LogitsOnly(torch.nn.Module):
@@ -65,15 +64,14 @@ def _side(size: Any) -> int | None:
     return None
 
 
-def create(target: str, **options: Any) -> TorchClassifier:
+def create(target: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for ``hf:REPO_OR_DIR``."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-    opts = parse_options(options)
     reject(opts, "hf:", "weights", "arch", "num_classes")
     if not target:
         raise BgbenchError("hf: spec needs a Hub repo id or a local directory")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     local = Path(target).expanduser()
     if (target.startswith((".", "/", "~")) or local.exists()) and not (local / "config.json").is_file():
         raise BgbenchError("not a transformers model directory (no config.json)", local)

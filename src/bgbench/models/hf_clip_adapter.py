@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
-from bgbench.models.common import first_line, parse_options, reject, sha256_file, sha256_state_dict
+from bgbench.models.common import first_line, reject, sha256_file, sha256_state_dict
 from bgbench.models.hf_adapter import processor_preprocessing
 from bgbench.models.zeroshot import ZeroShotParts, build_zero_shot
+from bgbench.options import ModelOptions
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -112,11 +112,10 @@ def text_encoder(model: Any, tokenizer: Any, device: torch.device) -> tuple[Any,
     return encode, {"padding": padding, "max_length": max_length}
 
 
-def create(target: str, **options: Any) -> TorchClassifier:
+def create(target: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for ``hf_clip:REPO_OR_DIR`` (see :func:`bgbench.models.create_classifier`)."""
-    opts = parse_options(options)
     reject(opts, "hf_clip:", "weights", "arch", "num_classes")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     source = _source(target)
     model, tokenizer, processor = load_parts(source)
     model = model.eval().to(device)

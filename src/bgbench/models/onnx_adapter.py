@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from bgbench.models.common import choose_preprocessing, first_line, output_space
@@ -33,6 +32,7 @@ from bgbench.models.onnx_quant import (
     session_options,
     to_reference,
 )
+from bgbench.options import ModelOptions
 
 
 def _dim(value: Any) -> int | None:
@@ -128,14 +128,19 @@ class OnnxClassifier(ExternalClassifier):
         return np.asarray(out[0], dtype=np.float32)
 
 
-def create(target: str, **options: Any) -> OnnxClassifier:
-    """Factory for ``onnx:FILE``."""
+def cuda_usable() -> bool:
+    """Whether onnxruntime here can run on CUDA (its CUDAExecutionProvider is installed, i.e.
+    onnxruntime-gpu); when not, ``device="auto"`` means the CPU (read by
+    :func:`bgbench.models.concrete_device`)."""
     import onnxruntime as ort
 
-    opts, path, info = file_model_options(options, "onnx", target, "ONNX model")
-    device = resolve_device(opts.device)
-    if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
-        if opts.device != "auto":
-            raise BgbenchError("--device cuda for onnx: needs onnxruntime-gpu (CUDAExecutionProvider)")
-        device = torch.device("cpu")
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def create(target: str, opts: ModelOptions) -> OnnxClassifier:
+    """Factory for ``onnx:FILE``."""
+    path, info = file_model_options(opts, "onnx", target, "ONNX model")
+    device = torch.device(opts.device)
+    if device.type == "cuda" and not cuda_usable():
+        raise BgbenchError("--device cuda for onnx: needs onnxruntime-gpu (CUDAExecutionProvider)")
     return OnnxClassifier(path, f"onnx:{target}", device, opts, info)

@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.common import (
@@ -31,7 +30,6 @@ from bgbench.models.common import (
     existing_file,
     first_line,
     normalise_interpolation,
-    parse_options,
     reject,
     sha256_file,
     sha256_state_dict,
@@ -119,11 +117,10 @@ def _weights_record(name: str, pretrained: str | None, label: str, model: torch.
     return {"weights": label, "weights_sha256": None, "params_sha256": sha256_state_dict(model)}
 
 
-def create(target: str, **options: Any) -> TorchClassifier:
+def create(target: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for ``open_clip:ARCH/PRETRAINED`` (see :func:`bgbench.models.create_classifier`)."""
-    opts = parse_options(options)
     reject(opts, "open_clip:", "arch", "num_classes")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     name, pretrained, label = parse_target(target, opts)
     model = load_model(name, pretrained, label, device).eval()
     tokenizer = require_open_clip().get_tokenizer(name)

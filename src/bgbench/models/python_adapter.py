@@ -2,7 +2,8 @@
 
 ``MODULE`` is a dotted module name (importable from ``sys.path``) or a path to a ``.py`` file;
 ``CALLABLE`` is called with no arguments and returns an ``nn.Module`` (wrapped with ImageNet mean/std,
-images at their size; a timm module keeps timm's config) or a ready :class:`Classifier` (used as is).
+images at their size; a timm module keeps timm's config) or a ready :class:`Classifier` (used as is;
+one without a ``spec`` gets ``options.spec``, so that ``describe()`` names it).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Classifier, TorchClassifier
-from bgbench.models.common import parse_options, reject, sha256_file, sha256_state_dict
+from bgbench.models.common import reject, sha256_file, sha256_state_dict
 from bgbench.models.torchscript_adapter import wrap_plain_module
+from bgbench.options import ModelOptions
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -65,13 +66,14 @@ def call_target(target: str) -> tuple[Any, ModuleType]:
     return factory(), module
 
 
-def create(target: str, **options: Any) -> Classifier:
+def create(target: str, opts: ModelOptions) -> Classifier:
     """Factory for ``python:MODULE:CALLABLE``."""
-    opts = parse_options(options)
     reject(opts, "python:", "weights", "arch", "num_classes", "pretrained")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     made, module = call_target(target)
     if isinstance(made, Classifier):
+        if not getattr(made, "spec", None):
+            made.spec = opts.spec
         return made
     if not isinstance(made, torch.nn.Module):
         raise BgbenchError(f"{target}() returned {type(made).__name__}, "

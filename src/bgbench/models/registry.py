@@ -4,9 +4,14 @@ Two kinds of entries, bgbench's own declared in the package data ``shipped_model
 registered by a decorator on the factory:
 
 - a **model** (``efficientnet_lite0``, or your own with ``@register_model``):
-  ``create_classifier(name)`` calls ``factory(name, **options)``.
+  ``create_classifier(name)`` calls ``factory(name, options)``.
 - a **spec form** (``timm:NAME``, ``onnx:FILE``, ...; yours with ``@register_spec_form(prefix, ...)``):
-  ``create_classifier("timm:resnet50")`` calls ``factory("resnet50", **options)``.
+  ``create_classifier("timm:resnet50")`` calls ``factory("resnet50", options)``.
+
+``options`` is the whole :class:`~bgbench.options.ModelOptions` (``options.spec`` the full spec), its
+``device`` already concrete (``cpu``, ``cuda``, ``cuda:N``: ``auto`` is resolved before the call; a
+factory's module may define ``cuda_usable() -> bool`` to keep ``auto`` on the CPU when its runtime
+cannot use CUDA, see :func:`bgbench.models.concrete_device`).
 
 :func:`list_models`, :func:`is_model`, :func:`model_entry`, ``bgbench models`` and the CLI help read
 it. Listing must stay cheap, so it imports neither torch nor any adapter: bgbench's own entries are
@@ -136,7 +141,8 @@ def _decorator(maker: str, *args: Any, **meta: Any) -> Callable[[Callable[..., A
 
 
 def register_model(fn: Callable[..., Any] | str | None = None, /, **meta: Any) -> Any:
-    """Register a model factory, called as ``factory(name, **options) -> Classifier``.
+    """Register a model factory, called as ``factory(name, options) -> Classifier`` (``options``: the
+    :class:`~bgbench.options.ModelOptions`, its device concrete; see the module's docstring).
 
     Bare (``@register_model``: the name is the function's) or with a name (positional or
     ``name=``) and metadata (``@register_model("my_net", input_size=224, preprocessing="ImageNet mean/std",
@@ -148,7 +154,8 @@ def register_model(fn: Callable[..., Any] | str | None = None, /, **meta: Any) -
 
 
 def register_spec_form(prefix: str, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a spec form ``PREFIX:PLACEHOLDER``, called as ``factory(target, **options)``.
+    """Register a spec form ``PREFIX:PLACEHOLDER``, called as ``factory(target, options)`` (``target``
+    the text after ``PREFIX:``, ``options`` the :class:`~bgbench.options.ModelOptions`).
 
     Keywords: ``placeholder`` (``NAME``, ``FILE``, ...), ``input_size``, ``preprocessing``,
     ``notes`` and ``output_space`` (words for the listing).

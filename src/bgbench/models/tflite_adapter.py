@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing
 from bgbench.models.common import (
@@ -31,6 +30,7 @@ from bgbench.models.common import (
     output_space,
 )
 from bgbench.models.external import ExternalClassifier, file_model_options
+from bgbench.options import ModelOptions
 
 SOFTMAX_SCALE = 1.0 / 256.0
 DEFAULT_BATCH = 32
@@ -173,9 +173,15 @@ class TFLiteClassifier(ExternalClassifier):
         return self._dequantize(self._interpreter.get_tensor(self._output["index"]).copy())
 
 
-def create(target: str, **options: Any) -> TFLiteClassifier:
+def cuda_usable() -> bool:
+    """False: LiteRT runs on the CPU only, so ``device="auto"`` means the CPU (read by
+    :func:`bgbench.models.concrete_device`)."""
+    return False
+
+
+def create(target: str, opts: ModelOptions) -> TFLiteClassifier:
     """Factory for ``tflite:FILE``."""
-    opts, path, info = file_model_options(options, "tflite", target, "TFLite model")
-    if resolve_device(opts.device).type != "cpu" and opts.device != "auto":
+    path, info = file_model_options(opts, "tflite", target, "TFLite model")
+    if torch.device(opts.device).type != "cpu":
         raise BgbenchError("tflite: models run on the CPU only (use --device cpu or auto)")
     return TFLiteClassifier(path, f"tflite:{target}", torch.device("cpu"), opts, info)

@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.models.common import (
@@ -21,7 +20,6 @@ from bgbench.models.common import (
     make_module,
     normalise_interpolation,
     output_space,
-    parse_options,
     probe_num_outputs,
     reject,
     wants_pretrained,
@@ -62,11 +60,10 @@ def create_timm_module(name: str, opts: ModelOptions) -> tuple[torch.nn.Module, 
     return module, load_weights(module, opts, tag)
 
 
-def create(name: str, **options: Any) -> TorchClassifier:
+def create(name: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for ``timm:NAME`` (see :func:`bgbench.models.create_classifier` for options)."""
-    opts = parse_options(options)
     reject(opts, "timm:", "arch")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     module, info = create_timm_module(name, opts)
     return wrap_timm_module(module, f"timm:{name}", opts, device, info, adapter="timm")
 

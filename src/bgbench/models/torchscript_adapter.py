@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 
-from bgbench.devices import resolve_device
 from bgbench.errors import BgbenchError
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, TorchClassifier
 from bgbench.models.common import (
@@ -21,7 +20,6 @@ from bgbench.models.common import (
     existing_file,
     first_sentence,
     output_space,
-    parse_options,
     probe_num_outputs,
     reject,
     weights_info,
@@ -41,12 +39,11 @@ def wrap_plain_module(module: torch.nn.Module, spec: str, opts: ModelOptions, de
                            precision=opts.precision, info=info)
 
 
-def create(target: str, **options: Any) -> TorchClassifier:
+def create(target: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for ``torchscript:FILE``."""
-    opts = parse_options(options)
     reject(opts, "torchscript:", "weights", "arch", "num_classes", "pretrained")
     path = existing_file(target, "TorchScript file")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     try:
         with warnings.catch_warnings():  # torch's deprecation notice is not the user's problem
             warnings.simplefilter("ignore", FutureWarning)

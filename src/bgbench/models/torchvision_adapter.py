@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgbench.devices import resolve_device
+import torch
+
 from bgbench.errors import BgbenchError
 from bgbench.models import common
 from bgbench.models.base import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, TorchClassifier
+from bgbench.options import ModelOptions
 
 
 def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[str, Any]]:
@@ -30,13 +32,12 @@ def torchvision_preprocessing(weights_enum: Any) -> tuple[Preprocessing, dict[st
     return prep, {"torchvision_resize_size_not_applied": resize}
 
 
-def create(name: str, **options: Any) -> TorchClassifier:
+def create(name: str, opts: ModelOptions) -> TorchClassifier:
     """Factory for ``torchvision:NAME`` (options as in :func:`bgbench.models.create_classifier`)."""
     import torchvision
 
-    opts = common.parse_options(options)
     common.reject(opts, "torchvision:", "arch")
-    device = resolve_device(opts.device)
+    device = torch.device(opts.device)
     if name not in torchvision.models.list_models():
         raise BgbenchError(f"unknown torchvision model {name!r} "
                            "(see torchvision.models.list_models())")
