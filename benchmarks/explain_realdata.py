@@ -25,15 +25,16 @@ def run(data: Path, out: Path, model: str) -> dict:
     import bgbench
 
     summary: dict = {"model": model, "data": str(data), "saliency": {}, "probe": {}}
+    cpu = bgbench.ModelOptions.of(model, device="cpu")
     for method in ("smoothgrad", "gradcam"):
-        res = bgbench.saliency(data, model, method=method, out=out / f"saliency-{method}", device="cpu",
-                               figure_images=6, quiet=True)
+        res = bgbench.saliency(data, cpu, bgbench.SaliencyConfig(method=method, figure_images=6),
+                               out=out / f"saliency-{method}", quiet=True)
         m = res.models[0]
         keys = ("foreground_focus", "focus_ci", "foreground_share", "mask_area", "n", "n_undefined",
                 "accuracy", "seconds")
         summary["saliency"][method] = {k: m[k] for k in keys}
     for kind in ("position", "scale", "noise"):
-        res = bgbench.probe(data, model, kind=kind, out=out / f"probe-{kind}", device="cpu", quiet=True)
+        res = bgbench.probe(data, cpu, bgbench.ProbeConfig(kind), out=out / f"probe-{kind}", quiet=True)
         doc = res.to_json()
         entry = {"n": doc["n"], "cells": {c["setting"]: [c["accuracy"], *c["ci"]] for c in doc["cells"]}}
         if kind == "position":
@@ -88,7 +89,9 @@ def doc_figures(data: Path, out: Path, folder: Path, model: str) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     for method in ("smoothgrad", "gradcam"):
-        bgbench.saliency(data, model, method=method, per_class=1, figure_images=4, device="cpu",
+        config = bgbench.SaliencyConfig(method=method, subset=bgbench.ImageSubset(per_class=1),
+                                        figure_images=4)
+        bgbench.saliency(data, bgbench.ModelOptions.of(model, device="cpu"), config,
                          out=out / f"doc-grid-{method}", quiet=True)
         small_png(out / f"doc-grid-{method}" / "saliency_grid.png", folder / f"explain_lite0_{method}.png",
                   colours=128)

@@ -30,10 +30,11 @@ RUNS = ("original", "original_swap")
 def measure(root: Path, out: Path, method: str) -> dict:
     import bgbench
 
-    models = [f"ckpt:{root / 'runs' / run / 'model.safetensors'}" for run in RUNS]
+    models = [bgbench.ModelOptions.of(f"ckpt:{root / 'runs' / run / 'model.safetensors'}", device="cpu")
+              for run in RUNS]
     t0 = time.perf_counter()
-    result = bgbench.saliency(root / "in9", models, method=method, out=out / method, device="cpu",
-                              batch_size=64, quiet=True)
+    result = bgbench.saliency(root / "in9", models, bgbench.SaliencyConfig(method=method, batch_size=64),
+                              out=out / method, quiet=True)
     doc = result.to_json()
     rows = {run: {k: m[k] for k in ("foreground_focus", "focus_ci", "foreground_share", "mask_area", "n",
                                      "n_undefined", "accuracy")}
@@ -80,9 +81,11 @@ def doc_figures(root: Path, out: Path, folder: Path) -> None:
     import bgbench
     from bgbench.explain.figures import small_png
 
-    models = [f"ckpt:{root / 'runs' / run / 'model.safetensors'}" for run in RUNS]
-    bgbench.saliency(root / "in9", models, method="smoothgrad", per_class=1, figure_images=4, device="cpu",
-                     out=out / "doc-grid", quiet=True)
+    models = [bgbench.ModelOptions.of(f"ckpt:{root / 'runs' / run / 'model.safetensors'}", device="cpu")
+              for run in RUNS]
+    config = bgbench.SaliencyConfig(method="smoothgrad", subset=bgbench.ImageSubset(per_class=1),
+                                    figure_images=4)
+    bgbench.saliency(root / "in9", models, config, out=out / "doc-grid", quiet=True)
     small_png(out / "doc-grid" / "saliency_grid.png", folder / "explain_synth_saliency_grid.png", colours=128)
     small_png(out / "smoothgrad" / "saliency_focus.png", folder / "explain_synth_saliency_focus.png")
 

@@ -31,9 +31,10 @@ def main() -> None:
     import bgbench
 
     t0 = time.perf_counter()
-    result = bgbench.saliency(args.data, args.model, method="smoothgrad", samples=args.samples,
-                              images=args.images, batch_size=args.batch_size, device="cpu", out=args.out,
-                              quiet=True)
+    config = bgbench.SaliencyConfig(method="smoothgrad", samples=args.samples, batch_size=args.batch_size,
+                                    subset=bgbench.ImageSubset(images=args.images))
+    result = bgbench.saliency(args.data, bgbench.ModelOptions.of(args.model, device="cpu"), config,
+                              out=args.out, quiet=True)
     total = time.perf_counter() - t0
     m = result.models[0]
     print(f"{args.model}: smoothgrad ({args.samples} samples) on {m['n']} images of {args.data}")

@@ -13,9 +13,10 @@ import torch
 import bgbench
 from bgbench.classes import IN9_FOLDERS
 from bgbench.composite import composite
-from bgbench.explain import probes
+from bgbench.config import CacheChoice, ImageSubset
+from bgbench.errors import BgbenchError
+from bgbench.explain import ProbeConfig, SaliencyConfig, probes
 from bgbench.explain.attribution import (
-    AttributionConfig,
     attribute,
     class_scores,
     masks_to_model_grid,
@@ -32,6 +33,7 @@ from bgbench.options import ModelOptions
 from bgbench.predict import predictor_for
 
 SIZE = 32
+NO_CACHE = CacheChoice(cache=False)
 TOP, BOTTOM, LEFT, RIGHT = 6, 22, 8, 28  # the only pixels the model reads
 
 
@@ -79,7 +81,7 @@ def test_foreground_share_of_a_model_that_reads_one_rectangle(method):
     predictor, net = region_predictor()
     x = torch.rand(4, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
     target = torch.tensor([0, 3, 5, 8])
-    config = AttributionConfig(method=method, samples=4, stdev=0.2, steps=16, batch_size=8)
+    config = SaliencyConfig(method=method, samples=4, stdev=0.2, steps=16, batch_size=8)
     maps = attribute(class_scores(predictor), x, target, config)
     assert maps.shape == (4, SIZE, SIZE) and (maps >= 0).all()
 
@@ -231,7 +233,7 @@ def test_saliency_refuses_a_model_without_gradients_but_probe_takes_it(synth_bui
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "need a torch model" in err and "smoothgrad" in err
     assert not out.exists()
-    result = bgbench.probe(synth_built, spec, kind="position", quiet=True, cache=False)
+    result = bgbench.probe(synth_built, spec, ProbeConfig("position", cache=NO_CACHE), quiet=True)
     assert result.n == 27 and len(result.cells) == 10
 
 
@@ -257,11 +259,9 @@ def test_results_round_trip_through_load_results(synth_built, tmp_path):
     sal = bgbench.saliency(
         synth_built,
         [tiny_classifier(), "python:tests_helpers_api:tiny_classifier"],
-        method="saliency",
+        SaliencyConfig(method="saliency", cache=NO_CACHE, figure_images=3),
         out=tmp_path / "sal",
         quiet=True,
-        cache=False,
-        figure_images=3,
     )
     doc = sal.to_json()
     assert doc["schema"] == "bgbench.saliency/1" and len(doc["models"]) == 2 and doc["data"]["n_images"] == 27
@@ -279,12 +279,9 @@ def test_results_round_trip_through_load_results(synth_built, tmp_path):
     pr = bgbench.probe(
         synth_built,
         tiny_classifier(),
-        kind="noise",
-        sigmas=(0.25, 0.5),
-        per_class=2,
+        ProbeConfig("noise", sigmas=(0.25, 0.5), subset=ImageSubset(per_class=2), cache=NO_CACHE),
         out=tmp_path / "pr",
         quiet=True,
-        cache=False,
     )
     again = bgbench.load_results(tmp_path / "pr" / "probe.json")
     assert type(again).__name__ == "ProbeResult" and again.to_json() == pr.to_json()
@@ -361,6 +358,50 @@ def test_cli_smoke(synth_built, tmp_path, capsys):
     assert "unknown probe kind" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: SaliencyConfig(method="lime"), "unknown attribution method 'lime' (expected one of"),
+        (lambda: SaliencyConfig(samples=0), "--samples must be a whole number of at least 1, got 0"),
+        (lambda: SaliencyConfig(steps=2.5), "--steps must be a whole number of at least 1, got 2.5"),
+        (lambda: SaliencyConfig(batch_size=True), "--batch-size must be a whole number of at least 1, got T"),
+        (lambda: SaliencyConfig(stdev=-0.1), "--stdev must be a number of at least 0, got -0.1"),
+        (lambda: SaliencyConfig(figure_images=-1), "--figure-images must be a whole number of at least 0"),
+        (lambda: SaliencyConfig(layer=3), "--layer must be a dotted module name, got 3"),
+        (lambda: SaliencyConfig(split=""), "--split must be a folder name, got ''"),
+        (lambda: SaliencyConfig(subset={"images": 3}), "subset must be a bgbench.ImageSubset, got dict"),
+        (lambda: SaliencyConfig(cache=False), "cache must be a bgbench.CacheChoice, got bool"),
+        (lambda: SaliencyConfig(subset=ImageSubset(images=0)), "--images must be a whole number of at least"),
+        (lambda: ProbeConfig("size"), "unknown probe kind 'size' (expected one of position, scale, noise)"),
+        (lambda: ProbeConfig("position", grid=1), "--grid must be a whole number of at least 2, got 1"),
+        (lambda: ProbeConfig("scale", factors=(0.5, 0)), "scale factors must be positive, got [0.5, 0.0]"),
+        (lambda: ProbeConfig("scale", factors=()), "scale factors must be positive, got []"),
+        (lambda: ProbeConfig("noise", sigmas=(-0.25,)), "noise strengths must be positive, got [-0.25]"),
+        (lambda: ProbeConfig("noise", sigmas=("a",)), "--sigmas must be a list of numbers, got ('a',)"),
+        (lambda: ProbeConfig("noise", batch_size=0), "--batch-size must be a whole number of at least 1"),
+        (lambda: ProbeConfig("noise", cache=None), "cache must be a bgbench.CacheChoice, got NoneType"),
+    ],
+)
+def test_configs_refuse_bad_settings_in_one_line(make, message):
+    with pytest.raises(BgbenchError) as info:
+        make()
+    text = str(info.value)
+    assert message in text and len(text.splitlines()) == 1
+
+
+def test_configs_keep_what_the_results_record(synth_built, tmp_path):
+    config = ProbeConfig("scale", factors=[1, 2], grid=1)  # grid is a position setting: not checked here
+    assert config.factors == (1.0, 2.0) and config.settings()["factors"] == [1.0, 2.0]
+    assert ProbeConfig("noise", subset=ImageSubset(seed=7)).settings()["seed"] == 7
+    smooth = SaliencyConfig(subset=ImageSubset(per_class=2, seed=5))
+    assert smooth.seed == 5 and smooth.attribution_json()["seed"] == 5
+    assert "seed" not in SaliencyConfig(method="ig", steps=4).attribution_json()
+    assert bgbench.SaliencyConfig is SaliencyConfig and bgbench.ProbeConfig is ProbeConfig
+    with pytest.raises(BgbenchError, match="^probe needs a ProbeConfig .*got NoneType$"):
+        bgbench.probe(synth_built, "python:tests_helpers_api:tiny_classifier", out=tmp_path / "p")
+    assert not (tmp_path / "p").exists()
+
+
 def test_smoothgrad_is_reproducible_with_a_seed(synth_built):
     def focus(seed):
         torch.manual_seed(0)
@@ -368,8 +409,9 @@ def test_smoothgrad_is_reproducible_with_a_seed(synth_built):
                                   torch.nn.Flatten(), torch.nn.Linear(16, 9))  # not linear: noise matters
         prep = Preprocessing(input_size=32)
         clf = TorchClassifier(module=net, spec="relu:test", num_outputs=9, preprocessing=prep)
-        return bgbench.saliency(synth_built, clf, method="smoothgrad", samples=3, per_class=1, seed=seed,
-                                quiet=True, cache=False).models[0]["foreground_focus"]
+        config = SaliencyConfig(method="smoothgrad", samples=3, subset=ImageSubset(per_class=1, seed=seed),
+                                cache=NO_CACHE)
+        return bgbench.saliency(synth_built, clf, config, quiet=True).models[0]["foreground_focus"]
 
     assert focus(0) == focus(0) != focus(1)
 

@@ -212,6 +212,7 @@ def test_cli_eval_end_to_end_records_prompts_and_text_model(oc_dir, hf_dir, synt
 def test_saliency_gradients_flow_through_the_image_tower(oc_dir, synth_built) -> None:
     import bgbench
     from bgbench.explain.attribution import class_scores
+    from bgbench.options import ModelOptions
     from bgbench.predict import make_predictor
 
     predictor = make_predictor(f"open_clip:local-dir:{oc_dir}", [f.name for f in sorted(
@@ -222,8 +223,10 @@ def test_saliency_gradients_flow_through_the_image_tower(oc_dir, synth_built) ->
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
     conv = predictor.classifier.module.image_tower.conv1.weight
     assert conv.grad is not None and float(conv.grad.abs().sum()) > 0
-    result = bgbench.saliency(synth_built, f"open_clip:local-dir:{oc_dir}", method="saliency", images=4,
-                              prompts="in9", device="cpu", cache=False, quiet=True)
+    model = ModelOptions.of(f"open_clip:local-dir:{oc_dir}", prompts="in9", device="cpu")
+    config = bgbench.SaliencyConfig(method="saliency", subset=bgbench.ImageSubset(images=4),
+                                    cache=bgbench.CacheChoice(cache=False))
+    result = bgbench.saliency(synth_built, model, config, quiet=True)
     entry = result.models[0]
     assert entry["model_info"]["zero_shot"]["prompts"] == "in9" and entry["n"] == 4
     assert result.focus() is not None and entry["foreground_share"] > 0

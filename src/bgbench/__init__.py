@@ -39,6 +39,8 @@ _LAZY: dict[str, str] = {
     "probe": "bgbench.explain",
     "SaliencyResult": "bgbench.explain",
     "ProbeResult": "bgbench.explain",
+    "SaliencyConfig": "bgbench.explain",
+    "ProbeConfig": "bgbench.explain",
 }
 
 __all__ = ["__version__", *_LAZY]

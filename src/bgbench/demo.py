@@ -337,13 +337,14 @@ def _row(name: str, metrics: dict[str, Any], challenge: float | None) -> dict[st
 def _explain(data: Path, out: Path, training: dict[str, Any], plan: DemoPlan, dev, quiet: bool, log) -> None:
     """Stage 4: SmoothGrad saliency of the original-trained and the swap-trained CNN side by side on
     ``plan.saliency_per_class`` val images per class, with their foreground focus (out/saliency)."""
-    from bgbench.explain import saliency
+    from bgbench.config import ImageSubset
+    from bgbench.explain import SaliencyConfig, saliency
 
     names = SALIENCY_MODELS
     log(f"saliency (SmoothGrad) of {' and '.join(names)}: where each model looks")
-    saliency(data, [f"ckpt:{training[name]['checkpoint']}" for name in names], method="smoothgrad",
-             per_class=plan.saliency_per_class, out=out / "saliency",
-             device=str(dev), quiet=quiet)
+    models = [ModelOptions.of(f"ckpt:{training[name]['checkpoint']}", device=str(dev)) for name in names]
+    config = SaliencyConfig(method="smoothgrad", subset=ImageSubset(per_class=plan.saliency_per_class))
+    saliency(data, models, config, out=out / "saliency", quiet=quiet)
 
 
 def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan, quiet: bool,

@@ -1,5 +1,6 @@
 """``bgbench probe DATA``: accuracy with the foreground moved, rescaled or with noise on the
-foreground or background only (parses options, calls bgbench.explain.probe)."""
+foreground or background only (parses options into ModelOptions and a ProbeConfig, calls
+bgbench.explain.probe)."""
 
 from __future__ import annotations
 
@@ -58,12 +59,11 @@ def register(app: typer.Typer) -> None:
         subset: ImageSubset = None,
     ) -> None:
         """Accuracy per probe setting (Wilson intervals), center bias (position) or RFS (noise)."""
-        from bgbench.explain import probe
+        from bgbench.explain import ProbeConfig, probe
 
+        config = ProbeConfig(kind, split=split, batch_size=batch_size, grid=grid, subset=subset, cache=cache,
+                             **_floats(factors, "factors"), **_floats(sigmas, "sigmas"))
         target = out if out is not None else default_out("probe", model.spec, kind)
-        result = probe(data, model, kind=kind, split=split, out=target, batch_size=batch_size, grid=grid,
-                       images=subset.images, per_class=subset.per_class, seed=subset.seed, cache=cache.cache,
-                       cache_dir=cache.cache_dir, quiet=quiet, **_floats(factors, "factors"),
-                       **_floats(sigmas, "sigmas"))
+        result = probe(data, model, config, out=target, quiet=quiet)
         emit(result, as_json,
              wrote=[target / result.FILENAME, "probe.csv", f"{len(result.figures)} figure files"])

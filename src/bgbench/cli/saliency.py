@@ -1,5 +1,5 @@
 """``bgbench saliency DATA``: attribution maps and their foreground focus for one or more torch models
-(parses options, calls bgbench.explain.saliency)."""
+(parses options into ModelOptions and a SaliencyConfig, calls bgbench.explain.saliency)."""
 
 from __future__ import annotations
 
@@ -43,12 +43,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Attribution maps (Captum) on original images; share of attribution inside fg_mask and
         foreground focus (share / mask area) per model, with bootstrap intervals."""
-        from bgbench.explain import saliency
+        from bgbench.explain import SaliencyConfig, saliency
 
-        method = attribution["method"]
-        target = out if out is not None else common.default_out("saliency", models[0].spec, method)
-        result = saliency(data, models, split=split, out=target, figure_images=figure_images,
-                          images=subset.images, per_class=subset.per_class, seed=subset.seed,
-                          cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet, **attribution)
+        config = SaliencyConfig(**attribution, subset=subset, split=split, figure_images=figure_images,
+                                cache=cache)
+        target = out if out is not None else common.default_out("saliency", models[0].spec, config.method)
+        result = saliency(data, models, config, out=target, quiet=quiet)
         common.emit(result, as_json, wrote=[target / result.FILENAME, "saliency.csv",
                                             f"{len(result.figures)} figure files"])

@@ -33,54 +33,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from bgbench.errors import BgbenchError
+from bgbench.explain.config import METHODS, SaliencyConfig
 from bgbench.models.base import resize_square
 
-METHODS: tuple[str, ...] = ("saliency", "smoothgrad", "ig", "gradcam")
 #: a finite stand-in for log(0) in the member mask (an infinite one gives NaN gradients)
 _NOT_MEMBER = -1.0e4
-
-
-@dataclass(frozen=True)
-class AttributionConfig:
-    """``method`` (one of :data:`METHODS`); ``samples`` and ``stdev`` (SmoothGrad's noisy copies and
-    their noise on the [0, 1] scale); ``steps`` (IG's integration steps); ``layer`` (Grad-CAM's layer, a
-    dotted module name; None = the last Conv2d); ``batch_size``: images (or noisy copies, IG steps)
-    per forward pass; ``seed``: seeds torch's generator for SmoothGrad's noise (each model's run draws
-    the same noise sequence; the result depends on the batch size too)."""
-
-    method: str = "smoothgrad"
-    samples: int = 16
-    stdev: float = 0.15
-    steps: int = 32
-    layer: str | None = None
-    batch_size: int = 16
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise BgbenchError(
-                f"unknown attribution method {self.method!r} (expected one of {', '.join(METHODS)})"
-            )
-        if self.samples < 1 or self.steps < 1 or self.batch_size < 1 or self.stdev < 0:
-            raise BgbenchError("samples, steps and batch size must be at least 1 and stdev non-negative")
-
-    def to_json(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"method": self.method, "batch_size": self.batch_size}
-        if self.method == "smoothgrad":
-            params.update(samples=self.samples, stdev=self.stdev, noise="gaussian on the [0, 1] image",
-                          seed=self.seed)
-        if self.method == "ig":
-            params.update(steps=self.steps, baseline="black image (zeros)")
-        if self.method == "gradcam":
-            params.update(layer=self.layer, relu=True, upsample="bilinear")
-        return params
 
 
 @contextlib.contextmanager
@@ -219,7 +182,7 @@ def attribute(
     scorer: ClassScores,
     x: torch.Tensor,
     target: torch.Tensor,
-    config: AttributionConfig,
+    config: SaliencyConfig,
     layer: torch.nn.Module | None = None,
 ) -> np.ndarray:
     """float32 (N, S, S) non-negative map per image for class ``target`` (int64 (N,)) of ``x``

@@ -7,15 +7,15 @@ through :class:`bgbench.data.In9Tree`; :func:`select_images` picks a subset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bgbench.config import CacheChoice, ImageSubset
 from bgbench.data import BACKGROUND_VARIANT, FOREGROUND_VARIANT, In9Tree
-from bgbench.errors import BgbenchError
 from bgbench.layout import MASK_VARIANT
 
 
@@ -52,15 +52,15 @@ def load_data(
     split: str,
     *,
     backgrounds: bool = False,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
+    cache: CacheChoice = CacheChoice(),
     quiet: bool = False,
     command: str = "this command",
 ) -> ExplainData:
     """The foregrounds of ``split`` (each ``fg_mask`` with its decoded ``original`` image, and with
-    ``backgrounds`` its own ``only_bg_t``: :meth:`bgbench.data.In9Tree.foregrounds`); a BgbenchError
-    naming the folder (and ``command``) when masks or backgrounds do not match the images one to one."""
-    tree = In9Tree(root, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    ``backgrounds`` its own ``only_bg_t``: :meth:`bgbench.data.In9Tree.foregrounds`), decoded
+    through ``cache``; a BgbenchError naming the folder (and ``command``) when masks or backgrounds
+    do not match the images one to one."""
+    tree = In9Tree(root, cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet)
     fg = tree.foregrounds(split, backgrounds=backgrounds, needed_by=command)
     return ExplainData(
         images=fg.images,
@@ -73,32 +73,26 @@ def load_data(
     )
 
 
-def select_images(
-    labels: np.ndarray, images: int | None = None, per_class: int | None = None, seed: int = 0
-) -> np.ndarray:
-    """int64 indices (sorted) of the images to use: all; the first ``per_class`` of each class (in
-    dataset order); or ``images`` drawn without replacement with ``numpy.random.default_rng(seed)``.
-    ``images`` and ``per_class`` together: ``per_class`` first, then at most ``images`` of those."""
+def select_images(labels: np.ndarray, subset: ImageSubset = ImageSubset()) -> np.ndarray:
+    """int64 indices (sorted) of the images to use: all; the first ``subset.per_class`` of each class
+    (in dataset order); or ``subset.images`` drawn without replacement with
+    ``numpy.random.default_rng(subset.seed)``. ``images`` and ``per_class`` together: ``per_class``
+    first, then at most ``images`` of those (the subset's fields are checked when it is made)."""
     labels = np.asarray(labels)
     chosen = np.arange(labels.size)
-    if per_class is not None:
-        if per_class < 1:
-            raise BgbenchError(f"--per-class must be at least 1, got {per_class}")
-        chosen = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)])
+    if subset.per_class is not None:
+        chosen = np.concatenate([np.flatnonzero(labels == c)[: subset.per_class] for c in np.unique(labels)])
         chosen.sort()
-    if images is not None:
-        if images < 1:
-            raise BgbenchError(f"--images must be at least 1, got {images}")
-        if images < chosen.size:
-            chosen = np.sort(np.random.default_rng(seed).choice(chosen, size=images, replace=False))
+    if subset.images is not None and subset.images < chosen.size:
+        chosen = np.sort(np.random.default_rng(subset.seed).choice(chosen, size=subset.images, replace=False))
     return chosen.astype(np.int64)
 
 
 def provenance(
-    root: Path, split: str, data: ExplainData, chosen: np.ndarray, selection: dict[str, Any], device: str
+    root: Path, split: str, data: ExplainData, chosen: np.ndarray, subset: ImageSubset, device: str
 ) -> dict[str, Any]:
     """The fields saliency.json and probe.json share: what data (root, split, fingerprint, which
-    images), on which device, with which versions, when."""
+    images: ``chosen`` drawn by ``subset``), on which device, with which versions, when."""
     from bgbench.jsonable import versions
 
     return {
@@ -110,7 +104,7 @@ def provenance(
             "fingerprint": data.fingerprint,
             "n_images": int(chosen.size),
             "n_available": len(data),
-            "selection": selection,
+            "selection": asdict(subset),
         },
         "device": device,
         "versions": versions(),

@@ -18,14 +18,15 @@ import numpy as np
 
 from bgbench.errors import BgbenchError
 from bgbench.explain import probes
+from bgbench.explain.config import KINDS, ProbeConfig
 from bgbench.explain.data import ExplainData, check_data, load_data, provenance, select_images
 from bgbench.explain.result import ProbeResult, finish
 from bgbench.explain.scores import mean_ci, rfs_interval
 from bgbench.metrics import proportion
 from bgbench.options import DEFAULT_MODEL
+from bgbench.predict import ModelArg, make_predictor, predict_images
 from bgbench.progress import progress
 
-KINDS: tuple[str, ...] = ("position", "scale", "noise")
 RFS_METHOD = (
     "Hard ImageNet (Moayeri et al. 2022): RFS = (a_bg - a_fg) / (2 min(m, 1 - m)), m = (a_fg + a_bg) "
     "/ 2, a_fg / a_bg the class-balanced accuracies with noise on the foreground / background only; "
@@ -33,48 +34,43 @@ RFS_METHOD = (
 )
 
 
-def _composites(
-    kind: str, data: ExplainData, index: int, settings: dict[str, Any]
-) -> tuple[list[str], np.ndarray]:
+def _composites(config: ProbeConfig, data: ExplainData, index: int) -> tuple[list[str], np.ndarray]:
+    """(setting names, uint8 (S, H, W, 3) composites) of image ``index`` for ``config.kind``."""
     image, mask = data.images[index], data.masks[index]
-    if kind == "position":
-        return probes.position_composites(image, mask, data.backgrounds[index], settings["grid"])
-    if kind == "scale":
-        return probes.scale_composites(image, mask, data.backgrounds[index], tuple(settings["factors"]))
-    rng = np.random.default_rng([settings["seed"], index])
-    return probes.noise_composites(image, mask, tuple(settings["sigmas"]), rng)
+    if config.kind == "position":
+        return probes.position_composites(image, mask, data.backgrounds[index], config.grid)
+    if config.kind == "scale":
+        return probes.scale_composites(image, mask, data.backgrounds[index], config.factors)
+    rng = np.random.default_rng([config.subset.seed, index])
+    return probes.noise_composites(image, mask, config.sigmas, rng)
 
 
 def probe_correct(
     predictor: Any,
     data: ExplainData,
     chosen: np.ndarray,
-    kind: str,
-    settings: dict[str, Any],
-    batch_size: int,
+    config: ProbeConfig,
     quiet: bool = False,
 ) -> tuple[list[str], np.ndarray, list[int], list[list[str]]]:
     """(setting names, bool (F, S) correctness of each probed foreground in each setting, the F
     image indices probed, skipped [path, reason] pairs). Composites are made for a few foregrounds at
-    a time (memory bounded by the batch size)."""
-    from bgbench.predict import predict_images
-
+    a time (memory bounded by ``config.batch_size``)."""
     relabel = predictor.relabel()
     names: list[str] | None = None
     rows, used, skipped = [], [], []
-    step = max(1, batch_size // 4)
-    bar = progress(total=chosen.size, desc=f"probe {kind}", unit="fg", quiet=quiet)
+    step = max(1, config.batch_size // 4)
+    bar = progress(total=chosen.size, desc=f"probe {config.kind}", unit="fg", quiet=quiet)
     for lo in range(0, chosen.size, step):
         batch, kept = [], []
         for i in chosen[lo : lo + step].tolist():
             if not data.masks[i].any():
                 skipped.append([data.paths[i], "empty foreground mask"])
                 continue
-            names, stack = _composites(kind, data, i, settings)
+            names, stack = _composites(config, data, i)
             batch.append(stack)
             kept.append(i)
         if batch:
-            preds, _, _ = predict_images(predictor, np.concatenate(batch), batch_size, quiet=True)
+            preds, _, _ = predict_images(predictor, np.concatenate(batch), config.batch_size, quiet=True)
             rows.extend(preds.reshape(len(kept), -1) == relabel[data.labels[kept]][:, None])
             used.extend(kept)
         bar.update(min(step, chosen.size - lo))
@@ -135,75 +131,45 @@ def rfs_by_sigma(
     return out
 
 
-def _settings(kind: str, grid: int, factors: tuple[float, ...], sigmas: tuple[float, ...], seed: int) -> dict:
-    if kind not in KINDS:
-        raise BgbenchError(f"unknown probe kind {kind!r} (expected one of {', '.join(KINDS)})")
-    if kind == "position":
-        if grid < 2:
-            raise BgbenchError(f"--grid must be at least 2, got {grid}")
-        return {"grid": grid, "background": "the image's own only_bg_t"}
-    if kind == "scale":
-        if not factors or min(factors) <= 0:
-            raise BgbenchError("scale factors must be positive")
-        return {
-            "factors": [float(f) for f in factors],
-            "background": "the image's own only_bg_t",
-            "about": "the foreground box's centre; parts leaving the frame are cut",
-        }
-    if not sigmas or min(sigmas) <= 0:
-        raise BgbenchError("noise strengths must be positive")
-    return {
-        "sigmas": [float(s) for s in sigmas],
-        "seed": seed,
-        "noise": "Gaussian, std sigma on the [0, 1] scale, clipped, one field per image",
-    }
+def probe(data: str | Path, model: ModelArg = DEFAULT_MODEL, config: ProbeConfig | None = None, *,
+          out: str | Path | None = None, quiet: bool = False) -> ProbeResult:
+    """Probe ``model`` with composites of ``config.kind`` (position, scale or noise) of
+    ``original/<split>`` with its ``fg_mask`` (and ``only_bg_t`` for position and scale); writes
+    ``probe.json``, ``probe.csv`` and figures into ``out`` when given.
 
-
-def probe(data: str | Path, model: Any = DEFAULT_MODEL, *, kind: str, split: str = "val",
-          out: str | Path | None = None, batch_size: int = 64, grid: int = 3,
-          factors: tuple[float, ...] = probes.DEFAULT_FACTORS,
-          sigmas: tuple[float, ...] = probes.DEFAULT_SIGMAS,
-          seed: int = 0, images: int | None = None, per_class: int | None = None, cache: bool = True,
-          cache_dir: str | Path | None = None, quiet: bool = False, **model_options: Any) -> ProbeResult:
-    """Probe ``model`` with composites of ``kind`` (position, scale or noise) of ``original/<split>``
-    with its ``fg_mask`` (and ``only_bg_t`` for position and scale); writes ``probe.json``,
-    ``probe.csv`` and figures into ``out`` when given. ``grid``: cells per side (position);
-    ``factors``: scale factors; ``sigmas``: noise strengths; ``images`` / ``per_class``: a subset
-    as in :func:`bgbench.saliency`; ``model`` / ``model_options`` as in :func:`bgbench.evaluate`."""
+    ``model``: a spec string, :class:`~bgbench.options.ModelOptions`, Classifier or
+    :class:`~bgbench.predict.ReadyModel` (any model bgbench loads: ONNX and TFLite too).
+    ``config``: a :class:`ProbeConfig`; required, as its ``kind`` has no default (``None`` is
+    refused in one line): the kind's settings, the image subset, the split, the batch size and the
+    cache."""
     from bgbench.explain.figures import probe_figures
     from bgbench.jsonable import jsonable
-    from bgbench.predict import make_predictor
 
+    if not isinstance(config, ProbeConfig):
+        raise BgbenchError(f"probe needs a ProbeConfig (its kind: one of {', '.join(KINDS)}), "
+                           f"got {type(config).__name__}")
     started = time.perf_counter()
-    settings = _settings(kind, grid, tuple(factors), tuple(sigmas), seed)
+    settings = config.settings()
     root = Path(data)
-    folders = check_data(root, split, "probe", backgrounds=kind != "noise")
-    predictor = make_predictor(model, folders, **model_options)
-    loaded = load_data(root, split, backgrounds=kind != "noise", cache=cache, cache_dir=cache_dir,
-                       quiet=quiet, command="probe")
-    chosen = select_images(loaded.labels, images, per_class, seed)
-    names, correct, used, skipped = probe_correct(
-        predictor, loaded, chosen, kind, settings, batch_size, quiet
-    )
+    backgrounds = config.kind != "noise"
+    folders = check_data(root, config.split, "probe", backgrounds=backgrounds)
+    predictor = make_predictor(model, folders)
+    loaded = load_data(root, config.split, backgrounds=backgrounds, cache=config.cache, quiet=quiet,
+                       command="probe")
+    chosen = select_images(loaded.labels, config.subset)
+    names, correct, used, skipped = probe_correct(predictor, loaded, chosen, config, quiet)
     doc = {
         "schema": ProbeResult.SCHEMA,
-        "kind": kind,
+        "kind": config.kind,
         "model": model if isinstance(model, str) else predictor.spec,
-        **_outcome(kind, names, correct, loaded, used, settings),
+        **_outcome(config.kind, names, correct, loaded, used, settings),
         "settings": settings,
         "map_rule": predictor.label_map.rule,
         "label_map": predictor.label_map.describe(),
         "model_info": jsonable(predictor.describe()),
         "skipped": skipped,
         "interval_method": "Wilson score interval per setting",
-        **provenance(
-            root,
-            split,
-            loaded,
-            np.array(used),
-            {"images": images, "per_class": per_class, "seed": seed},
-            str(predictor.device),
-        ),
+        **provenance(root, config.split, loaded, np.array(used), config.subset, str(predictor.device)),
         "total_s": time.perf_counter() - started,
         "figures": [],
     }

@@ -21,9 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from bgbench.composite import composite
+from bgbench.explain.config import DEFAULT_FACTORS, DEFAULT_SIGMAS
 
-DEFAULT_FACTORS: tuple[float, ...] = (0.5, 0.625, 0.75, 0.875, 1.0, 1.125, 1.25, 1.375, 1.5)
-DEFAULT_SIGMAS: tuple[float, ...] = (0.125, 0.25, 0.5, 0.75)
 CENTRE = "r1c1"
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from bgbench.explain.attribution import (
-    AttributionConfig,
     ClassScores,
     attribute,
     class_scores,
@@ -31,10 +30,12 @@ from bgbench.explain.attribution import (
     seeded,
     to_model_grid,
 )
+from bgbench.explain.config import SaliencyConfig
 from bgbench.explain.data import ExplainData, check_data, load_data, provenance, select_images
 from bgbench.explain.result import SaliencyResult, finish
 from bgbench.explain.scores import foreground_focus, foreground_share, mask_area, mean_ci, paired_difference
 from bgbench.options import DEFAULT_MODEL, short_name
+from bgbench.predict import ModelArg, make_predictor
 from bgbench.progress import progress
 
 
@@ -70,7 +71,7 @@ def _batch_maps(
     scorer: ClassScores,
     images: np.ndarray,
     labels: np.ndarray,
-    config: AttributionConfig,
+    config: SaliencyConfig,
     layer: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(maps float32 (B, S, S), predicted folder indices int64 (B,), model-grid images uint8) of one batch."""
@@ -86,7 +87,7 @@ def _batch_maps(
     return maps, predicted, shown
 
 
-def attribute_model(predictor: Any, data: ExplainData, chosen: np.ndarray, config: AttributionConfig,
+def attribute_model(predictor: Any, data: ExplainData, chosen: np.ndarray, config: SaliencyConfig,
                     figure_at: np.ndarray, quiet: bool = False) -> ModelMaps:
     """Attribute every chosen image for one model (batches of ``config.batch_size``, torch's generator
     seeded with ``config.seed``); ``figure_at``: positions in ``chosen`` whose maps are kept."""
@@ -238,56 +239,44 @@ def _pct(value: float) -> str:
     return "-" if not np.isfinite(value) else f"{100 * value:.0f}%"
 
 
-def saliency(data: str | Path, model: Any = DEFAULT_MODEL, *, method: str = "smoothgrad",
-             images: int | None = None, per_class: int | None = None, split: str = "val",
-             out: str | Path | None = None, batch_size: int = 16, samples: int = 16, stdev: float = 0.15,
-             steps: int = 32, layer: str | None = None, seed: int = 0, figure_images: int = 6,
-             cache: bool = True, cache_dir: str | Path | None = None, quiet: bool = False,
-             **model_options: Any) -> SaliencyResult:
-    """Attribution maps of ``model`` (one, or a list: compared side by side) on ``original/<split>``
-    and their foreground share / focus; writes ``saliency.json``, ``saliency.csv`` and the figures
-    into ``out`` when given. ``model`` entries: spec strings, ModelOptions or torch Classifiers
-    (``model_options`` override fields of each); ``method``: saliency, smoothgrad, ig or gradcam
-    (``samples``/``stdev``: SmoothGrad, ``steps``: IG, ``layer``: Grad-CAM); ``images`` (a seeded
-    random subset) / ``per_class`` (the first N per class): which images (default all);
-    ``figure_images``: rows of the overlay grid. Raises ``BgbenchError`` for a tree without
-    ``fg_mask``, a model without gradients or a bad option before anything is written."""
-    from bgbench.predict import make_predictor
+def saliency(data: str | Path, model: ModelArg | list[ModelArg] = DEFAULT_MODEL,
+             config: SaliencyConfig | None = None, *, out: str | Path | None = None,
+             quiet: bool = False) -> SaliencyResult:
+    """Attribution maps of ``model`` on ``original/<split>`` and their foreground share / focus;
+    writes ``saliency.json``, ``saliency.csv`` and the figures into ``out`` when given.
 
-    config = AttributionConfig(method=method, samples=samples, stdev=stdev, steps=steps, layer=layer,
-                               batch_size=batch_size, seed=seed)
+    ``model``: one model or a list of them (compared side by side, each against the first), each a
+    spec string, :class:`~bgbench.options.ModelOptions`, torch Classifier or
+    :class:`~bgbench.predict.ReadyModel`. ``config``: a :class:`SaliencyConfig` (None: its
+    defaults, SmoothGrad on every image of ``val``): the method and its parameters, the image
+    subset, the split, the figure rows and the cache. Raises ``BgbenchError`` for a tree without
+    ``fg_mask`` or a model without gradients before anything is written."""
+    config = SaliencyConfig() if config is None else config
     root = Path(data)
-    folders = check_data(root, split, "saliency")
+    folders = check_data(root, config.split, "saliency")
     specs = list(model) if isinstance(model, (list, tuple)) else [model]
-    predictors = [make_predictor(m, folders, **model_options) for m in specs]
+    predictors = [make_predictor(m, folders) for m in specs]
     for p in predictors:
         require_torch(p.classifier)
-    loaded = load_data(root, split, cache=cache, cache_dir=cache_dir, quiet=quiet, command="saliency")
-    chosen = select_images(loaded.labels, images, per_class, seed)
-    figure_at = figure_rows(loaded.labels[chosen], figure_images)
+    loaded = load_data(root, config.split, cache=config.cache, quiet=quiet, command="saliency")
+    chosen = select_images(loaded.labels, config.subset)
+    figure_at = figure_rows(loaded.labels[chosen], config.figure_images)
     results = [attribute_model(p, loaded, chosen, config, figure_at, quiet) for p in predictors]
     entries = [_model_entry(p, r, loaded, chosen) for p, r in zip(predictors, results, strict=True)]
     doc: dict[str, Any] = {
         "schema": SaliencyResult.SCHEMA,
-        "method": method,
-        "attribution": config.to_json(),
+        "method": config.method,
+        "attribution": config.attribution_json(),
         "models": entries,
         "comparison": _comparison(entries, results),
         "interval_method": "percentile bootstrap over images (10000 resamples)",
         "precision": "fp32",
-        **provenance(
-            root,
-            split,
-            loaded,
-            chosen,
-            {"images": images, "per_class": per_class, "seed": seed},
-            str(predictors[0].device),
-        ),
+        **provenance(root, config.split, loaded, chosen, config.subset, str(predictors[0].device)),
         "figures": [],
     }
     return finish(
         SaliencyResult,
         doc,
         out,
-        lambda folder: _figures(folder, entries, results, loaded, chosen, figure_at, method),
+        lambda folder: _figures(folder, entries, results, loaded, chosen, figure_at, config.method),
     )
