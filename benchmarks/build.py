@@ -85,7 +85,7 @@ def main() -> None:
 
     import cv2
 
-    from bgbench.builder import build_dataset, read_manifest
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset, read_manifest
     from bgbench.segment import segment
     from bgbench.sources import load_image, read_source
     from bgbench.synth import synthesize
@@ -99,7 +99,8 @@ def main() -> None:
 
         # serial, in this process: the reference for the overhead share
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        serial = build_dataset(source, work / "serial", split="val", executor="serial", quiet=True)
+        serial = build_dataset(source, work / "serial", BuildConfig(split="val",
+                                                                    run=BuildRun("serial")), quiet=True)
         serial_wall, serial_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
 
         records = {r["source_id"]: r for r in read_manifest(work / "serial")}
@@ -115,8 +116,8 @@ def main() -> None:
         pooled: dict[int, tuple[float, float]] = {}
         for workers in (1, 2):
             wall0, cpu0 = time.perf_counter(), time.process_time() + _children_cpu()
-            build_dataset(source, work / f"process-{workers}", split="val", executor="process",
-                          workers=workers, quiet=True)
+            config = BuildConfig(split="val", run=BuildRun("process", workers))
+            build_dataset(source, work / f"process-{workers}", config, quiet=True)
             pooled[workers] = (time.perf_counter() - wall0, time.process_time() + _children_cpu() - cpu0)
         reference = _tree(work / "serial")
         identical = all(_tree(work / f"process-{w}") == reference for w in (1, 2))

@@ -28,14 +28,15 @@ os.environ.setdefault("BGBENCH_PROGRESS", "0")
 
 
 def build_set(work: Path, per_class: int, size: int) -> Path:
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
     from bgbench.synth import synthesize
 
     built = work / "built"
     if (built / "fg_mask").is_dir():
         return built
     synthesize(work / "synth", per_class=per_class, split="val", seed=0, size=size, quiet=True)
-    build_dataset(work / "synth", built, split="val", segmenter="mask", executor="serial", quiet=True)
+    build_dataset(work / "synth", built, BuildConfig(split="val", segmenter="mask",
+                                                     run=BuildRun("serial")), quiet=True)
     return built
 
 

@@ -42,13 +42,13 @@ SWAP_P = 0.5
 
 def make_data(work: Path, per_class: int, size: int) -> Path:
     """A synth train split (true masks), built at ``size`` px; resumes."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, build_dataset
     from bgbench.synth import synthesize
 
     if not (work / "in9" / "build.json").exists():
         synthesize(work / "synth", per_class=per_class, split="train", seed=0, size=size, quiet=True)
-        build_dataset(work / "synth", work / "in9", split="train", segmenter="mask", size=size,
-                      resize=size + size // 8, quiet=True)
+        build_dataset(work / "synth", work / "in9", BuildConfig(split="train", segmenter="mask", size=size,
+                                                                resize=size + size // 8), quiet=True)
     return work / "in9"
 
 
@@ -101,15 +101,15 @@ def plain_loop(data: dict[str, torch.Tensor], arch: str, batch: int, epochs: int
 def bgbench_loop(data: Path, out: Path, arch: str, batch: int, epochs: int, size: int, swap: bool,
                  seed: int = 0) -> float:
     """:func:`bgbench.train` (full training, evaluation on original only); img/s of its last epoch."""
-    from bgbench import train
-    from bgbench.training import Recipe
-    from bgbench.training.run import EvalPlan, Swap
+    from bgbench import ModelOptions, train
+    from bgbench.training import EvalPlan, Recipe, Swap, TrainConfig
 
     recipe = Recipe(epochs=epochs, batch_size=batch, input_size=size, crop_scale=(1.0, 1.0), flip=False,
                     warmup_epochs=0.0)
-    result = train(data, f"timm:{arch}", pretrained=False, out=out, recipe=recipe,
-                   swap=Swap(p=SWAP_P) if swap else None, seed=seed, precision="fp32",
-                   evaluation=EvalPlan(split="train", variants="original"), quiet=True)
+    config = TrainConfig(recipe=recipe, swap=Swap(p=SWAP_P) if swap else None, seed=seed,
+                         evaluation=EvalPlan(split="train", variants="original"))
+    result = train(data, ModelOptions(f"timm:{arch}", pretrained=False, precision="fp32"), config, out=out,
+                   quiet=True)
     return float(result["history"][-1]["images_per_s"])
 
 

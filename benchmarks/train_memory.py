@@ -44,13 +44,13 @@ def _empty_files(folder: Path, names: list[str]) -> None:
 
 def make_tree(data: Path, per_class: int) -> list[str]:
     """Empty files of the 45k-image train split (9 classes) plus a real built val split."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, build_dataset
     from bgbench.classes import IN9_FOLDERS
     from bgbench.synth import synthesize
 
     if not (data / "build.json").exists():
         synthesize(data.parent / "synth", per_class=2, split="val", seed=0, size=64, quiet=True)
-        build_dataset(data.parent / "synth", data, split="val", segmenter="mask", quiet=True)
+        build_dataset(data.parent / "synth", data, BuildConfig(split="val", segmenter="mask"), quiet=True)
     stems = [f"img_{i:06d}" for i in range(per_class)]
     for folder in IN9_FOLDERS:
         _empty_files(data / "original" / "train" / folder, [f"{s}.JPEG" for s in stems])

@@ -62,9 +62,10 @@ EVAL_VARIANTS = ("original", "only_bg_t", "mixed_same", "mixed_rand")
 
 def build(realdata: Path, out: Path) -> Path:
     """Build (or resume) the variants of the photos with boxes (GrabCut, default settings, split val)."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
 
-    build_dataset(realdata / "imagenet-samples", out, split="val", executor="process", workers=2, quiet=True)
+    build_dataset(realdata / "imagenet-samples", out, BuildConfig(split="val",
+                                                                  run=BuildRun("process", 2)), quiet=True)
     return out
 
 
@@ -119,17 +120,20 @@ def _chosen_heads(names: str | None) -> tuple[tuple[str, str, str | None], ...]:
 def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: bool,
              heads: tuple[tuple[str, str, str | None], ...] = HEADS) -> dict[str, Path]:
     """Retrain ``heads`` (default all six) on one fold; returns head name -> its eval/results.json."""
-    from bgbench.training import EvalPlan, Swap, train
+    from bgbench.config import CacheChoice
+    from bgbench.options import ModelOptions
+    from bgbench.training import EvalPlan, Swap, TrainConfig, train
 
     done = {}
     for name, variant, swap in heads:
         folder = out / name.replace("+", "_")
         results = folder / "eval" / "results.json"
         if not (folder / "train.json").is_file():
-            train(root, "efficientnet_lite0", out=folder, variant=variant, head_only=True,
-                  swap=Swap(p=1.0, classes=swap, draws=4) if swap else None, seed=seed,
-                  evaluation=EvalPlan("val", draws, variants=",".join(EVAL_VARIANTS)),
-                  device="cpu", cache_dir=cache, quiet=quiet)
+            config = TrainConfig(variant=variant, head_only=True,
+                                 swap=Swap(p=1.0, classes=swap, draws=4) if swap else None, seed=seed,
+                                 evaluation=EvalPlan("val", draws, variants=",".join(EVAL_VARIANTS)),
+                                 cache=CacheChoice(cache_dir=cache))
+            train(root, ModelOptions("efficientnet_lite0", device="cpu"), config, out=folder, quiet=quiet)
         done[name] = results
     return done
 

@@ -37,48 +37,32 @@ RUNS = (
 
 def make_data(out: Path, per_class_train: int, per_class_val: int, size: int, seed: int) -> Path:
     """Synthesize and build (true masks) both splits into ``out/in9``; both stages resume."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
     from bgbench.synth import synthesize
 
     for split, n in (("train", per_class_train), ("val", per_class_val)):
         synthesize(out / "scenes", per_class=n, split=split, seed=seed, size=size, quiet=True)
-        build_dataset(
-            out / "scenes",
-            out / "in9",
-            split=split,
-            segmenter="mask",
-            seed=seed,
-            size=size - size // 8,
-            resize=size,
-            executor="process",
-            workers=2,
-            quiet=True,
-        )
+        build_dataset(out / "scenes", out / "in9", BuildConfig(split=split, segmenter="mask", seed=seed,
+                                                               size=size - size // 8, resize=size,
+                                                               run=BuildRun("process", 2)), quiet=True)
     return out / "in9"
 
 
 def run(out: Path, epochs: int, draws: int, seed: int, input_size: int) -> list[dict[str, Any]]:
     """Train and evaluate the four models; one row per run."""
     from bgbench.eval import evaluate
-    from bgbench.training import Recipe, train
+    from bgbench.options import ModelOptions
+    from bgbench.training import Recipe, Swap, TrainConfig, train
 
     data = out / "in9"
     rows = []
     for name, variant, swap in RUNS:
         t0 = time.perf_counter()
         folder = out / "runs" / name.replace("+", "_")
-        result = train(
-            data,
-            "timm:test_resnet",
-            pretrained=False,
-            out=folder,
-            variant=variant,
-            swap=swap,
-            seed=seed,
-            recipe=Recipe(epochs=epochs, input_size=input_size, lr=3e-3),
-            device="cpu",
-            quiet=True,
-        )
+        config = TrainConfig(variant=variant, swap=Swap.of(swap), seed=seed,
+                             recipe=Recipe(epochs=epochs, input_size=input_size, lr=3e-3))
+        result = train(data, ModelOptions("timm:test_resnet", pretrained=False, device="cpu"), config,
+                       out=folder, quiet=True)
         ev = evaluate(
             data,
             f"ckpt:{result.checkpoint}",

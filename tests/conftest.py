@@ -34,13 +34,14 @@ def realdata() -> Path:
 def synth_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny built tree (owned by the build engineer): ``bgbench synth`` val (3 per class, 128 px)
     built with ``--segmenter mask`` (serial). Returns OUT; treat it as read-only."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("synth_built")
     synthesize(base / "synth", per_class=3, split="val", seed=0, size=128, quiet=True)
     out = base / "built"
-    build_dataset(base / "synth", out, split="val", segmenter="mask", executor="serial", quiet=True)
+    build_dataset(base / "synth", out, BuildConfig(split="val", segmenter="mask",
+                                                   run=BuildRun("serial")), quiet=True)
     return out
 
 
@@ -48,11 +49,11 @@ def synth_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def realdata_built(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """IN-9 variants built from the real photos (``realdata/imagenet-samples``): at most 5 photos per
     class, ``--segmenter box`` (quick), serial. Built once per session; treat it as read-only."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
 
     out = tmp_path_factory.mktemp("realdata_built") / "built"
-    build_dataset(realdata / "imagenet-samples", out, split="val", per_class=5, segmenter="box",
-                  executor="serial", quiet=True)
+    build_dataset(realdata / "imagenet-samples", out, BuildConfig(split="val", per_class=5, segmenter="box",
+                                                                  run=BuildRun("serial")), quiet=True)
     return out
 
 
@@ -60,12 +61,13 @@ def realdata_built(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def synth_trainval(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny built tree with a train split (6 per class) and a val split (3 per class), 64 px,
     built from the true masks (serial). Returns OUT; treat it as read-only."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("synth_trainval")
     for split, n in (("train", 6), ("val", 3)):
         synthesize(base / "synth", per_class=n, split=split, seed=0, size=64, quiet=True)
-        build_dataset(base / "synth", base / "built", split=split, segmenter="mask", size=56, resize=64,
-                      executor="serial", quiet=True)
+        build_dataset(base / "synth", base / "built", BuildConfig(split=split, segmenter="mask", size=56,
+                                                                  resize=64,
+                                                                  run=BuildRun("serial")), quiet=True)
     return base / "built"

@@ -33,16 +33,9 @@ def pipeline_results(data: Path, base: Path) -> dict[str, Path]:
         challenge_dir=base / "challenge" / "cnn",
     )
     recipe = Recipe(epochs=2, input_size=32, batch_size=32, warmup_epochs=0.5)
-    bgbench.train(
-        data,
-        CNN,
-        out=base / "train" / "cnn",
-        recipe=recipe,
-        evaluation=plan,
-        device="cpu",
-        quiet=True,
-        cache=False,
-    )
+    bgbench.train(data, bgbench.ModelOptions(CNN, device="cpu"),
+                  bgbench.TrainConfig(recipe=recipe, evaluation=plan, cache=bgbench.CacheChoice(False)),
+                  out=base / "train" / "cnn", quiet=True)
     bgbench.evaluate(data, tiny_classifier(), out=sweep_dir / "tiny", cache=False, quiet=True)
     models = sweep_models(
         [

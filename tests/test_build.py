@@ -9,13 +9,14 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from bgbench.builder import build_dataset, read_manifest
+from bgbench.builder import BuildConfig, BuildRun, build_dataset, read_manifest
 from bgbench.builder.mixing import MixSource, MixTask, donor_background, mixed_arrays, resized_original
 from bgbench.classes import IN9_FOLDERS, IN9_WNIDS
 from bgbench.cli import main
@@ -65,7 +66,7 @@ def synth_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def grabcut_serial(synth_small: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gc") / "serial"
-    build_dataset(synth_small, out, split="val", executor="serial", quiet=True)
+    build_dataset(synth_small, out, BuildConfig(split="val", run=BuildRun("serial")), quiet=True)
     return out
 
 
@@ -164,9 +165,9 @@ def test_phase2_arrays_are_the_pure_function_variants(synth_built: Path):
 # ----------------------------------------------------------------------------- determinism + resume
 def test_grabcut_build_is_deterministic_across_runs_and_executors(synth_small, grabcut_serial, tmp_path):
     again = tmp_path / "again"
-    build_dataset(synth_small, again, split="val", executor="serial", quiet=True)
+    build_dataset(synth_small, again, BuildConfig(split="val", run=BuildRun("serial")), quiet=True)
     pooled = tmp_path / "pooled"
-    build_dataset(synth_small, pooled, split="val", executor="process", workers=2, quiet=True)
+    build_dataset(synth_small, pooled, BuildConfig(split="val", run=BuildRun("process", 2)), quiet=True)
     reference = tree_bytes(grabcut_serial)
     assert len(reference) > 18 * 9
     assert tree_bytes(again) == reference
@@ -183,7 +184,7 @@ def test_grabcut_build_is_deterministic_across_runs_and_executors(synth_small, g
 def test_ray_executor_gives_identical_output(synth_small, grabcut_serial, tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "ray"
-    build_dataset(synth_small, out, split="val", executor="ray", workers=2, quiet=True)
+    build_dataset(synth_small, out, BuildConfig(split="val", run=BuildRun("ray", 2)), quiet=True)
     assert tree_bytes(out) == tree_bytes(grabcut_serial)
 
 
@@ -191,7 +192,7 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path):
     source = tmp_path / "src"
     synthesize(source, per_class=4, split="val", seed=2, size=128, quiet=True)
     clean = tmp_path / "clean"
-    build_dataset(source, clean, split="val", executor="serial", quiet=True)
+    build_dataset(source, clean, BuildConfig(split="val", run=BuildRun("serial")), quiet=True)
 
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "bgbench", "build", str(source), str(out), "--split", "val",
@@ -226,7 +227,8 @@ def test_resume_after_sigkill_in_the_mixing_phase_is_byte_identical(tmp_path):
     source = tmp_path / "src"
     synthesize(source, per_class=3, split="val", seed=7, size=96, quiet=True)
     clean = tmp_path / "clean"
-    build_dataset(source, clean, split="val", segmenter="box", executor="serial", quiet=True)
+    build_dataset(source, clean, BuildConfig(split="val", segmenter="box",
+                                             run=BuildRun("serial")), quiet=True)
     n_images = len(read_manifest(clean))
     n_mixed = sum(1 for v in MIXED for _ in (clean / v).rglob("*.JPEG"))
 
@@ -253,16 +255,16 @@ def test_different_arguments_into_same_out_is_an_error(synth_built, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(synth_built, out)
     with pytest.raises(BgbenchError, match=r"different arguments \(seed: 0 -> 1\)"):
-        build_dataset(config["source"], out, split="val", segmenter="mask", seed=1, quiet=True)
+        build_dataset(config["source"], out, BuildConfig(split="val", segmenter="mask", seed=1), quiet=True)
     # the same arguments resume: nothing to redo, same bytes
     before = tree_bytes(out)
-    result = build_dataset(config["source"], out, split="val", segmenter="mask", quiet=True)
+    result = build_dataset(config["source"], out, BuildConfig(split="val", segmenter="mask"), quiet=True)
     assert result["written"] == {"phase1": 0, "mixed": 0} and tree_bytes(out) == before
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(BgbenchError, match="not empty"):
-        build_dataset(config["source"], foreign, split="val", segmenter="mask", quiet=True)
+        build_dataset(config["source"], foreign, BuildConfig(split="val", segmenter="mask"), quiet=True)
 
 
 # ----------------------------------------------------------------------------- bad input and filters
@@ -332,7 +334,8 @@ def size_of_in(folder: Path, stem: str) -> tuple[int, int]:
 def test_bad_inputs_are_dropped_with_reasons_and_leave_no_files(bad_corpus, tmp_path):
     root, expected = bad_corpus
     out = tmp_path / "out"
-    result = build_dataset(root, out, split="val", segmenter="mask", executor="serial", quiet=True)
+    result = build_dataset(root, out, BuildConfig(split="val", segmenter="mask",
+                                                  run=BuildRun("serial")), quiet=True)
     records = {r["stem"]: r for r in read_manifest(out)}
     for stem, reason in expected.items():
         assert records[stem]["status"] == "dropped", stem
@@ -373,7 +376,8 @@ def test_build_survives_the_whole_bad_input_corpus(tmp_path):
                   annotation_xml(FISH_LEAF, stem, (80, 64), [(FISH_LEAF, (8 + n, 8, 60, 50))]))
         expected[stem] = None
     out = tmp_path / "out"
-    result = build_dataset(root, out, split="val", segmenter="box", executor="serial", quiet=True)
+    result = build_dataset(root, out, BuildConfig(split="val", segmenter="box",
+                                                  run=BuildRun("serial")), quiet=True)
 
     records = {r["stem"]: r for r in read_manifest(out)}
     assert sorted(records) == sorted(expected)
@@ -426,7 +430,7 @@ def test_single_box_filter_and_empty_foreground(tmp_path):
     mask_png = root / single["mask"]
     Image.fromarray(np.zeros(np.asarray(Image.open(mask_png)).shape, np.uint8), "L").save(mask_png)
     out = tmp_path / "out"
-    build_dataset(root, out, split="val", segmenter="mask", single_box=True, quiet=True)
+    build_dataset(root, out, BuildConfig(split="val", segmenter="mask", single_box=True), quiet=True)
     records = {r["stem"]: r for r in read_manifest(out)}
     assert records[stem]["status"] == "dropped" and "empty" in records[stem]["reason"]
     for r in several:
@@ -454,8 +458,8 @@ def test_cli_builds_and_reports(synth_small, tmp_path, capsys):
 def test_build_from_real_imagenet_photos(realdata, tmp_path):
     source = realdata / "imagenet-samples"
     out = tmp_path / "real"
-    result = build_dataset(source, out, split="val", per_class=2, grabcut_tries=3, executor="process",
-                           workers=2, quiet=True)
+    result = build_dataset(source, out, BuildConfig(split="val", per_class=2, grabcut_tries=3,
+                                                    run=BuildRun("process", 2)), quiet=True)
     summary = result["summary"]
     records = read_manifest(out)
     # balanced: 2 kept per class, dropped photos replaced by the class's next candidates (each class
@@ -483,8 +487,9 @@ def test_train_and_val_share_one_out_and_presets(tmp_path):
     synthesize(root, per_class=1, split="val", seed=5, size=64, quiet=True)
     synthesize(root, per_class=1, split="train", seed=5, size=64, quiet=True)
     out = tmp_path / "out"
-    build_dataset(root, out, split="val", segmenter="box", quiet=True)
-    result = build_dataset(root, out, split="train", segmenter="box", preset="released", quiet=True)
+    build_dataset(root, out, BuildConfig(split="val", segmenter="box"), quiet=True)
+    released = replace(BuildConfig.preset("released"), split="train", segmenter="box")
+    result = build_dataset(root, out, released, quiet=True)
     assert result["config"]["single_box"] is True and result["config"]["max_box_fraction"] == 0.9
     build = json.loads((out / "build.json").read_text())
     assert list(build["splits"]) == ["train", "val"]
@@ -493,7 +498,7 @@ def test_train_and_val_share_one_out_and_presets(tmp_path):
     assert splits == sorted(splits) and set(splits) == {"train", "val"} and len(splits) == 18
     assert (out / "original" / "train").is_dir() and (out / "original" / "val").is_dir()
     with pytest.raises(BgbenchError, match="unknown preset"):
-        build_dataset(root, tmp_path / "o3", preset="paper", quiet=True)
+        build_dataset(root, tmp_path / "o3", BuildConfig.preset("paper"), quiet=True)
 
 
 # ----------------------------------------------------------------------------- balanced builds (--per-class)
@@ -523,7 +528,8 @@ def topup_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     root = base / "src"
     synthesize(root, per_class=5, split="val", seed=6, size=64, quiet=True)
     ranking = _ranked_stems(root)
-    build_dataset(root, base / "all", split="val", segmenter="mask", executor="serial", quiet=True)
+    build_dataset(root, base / "all", BuildConfig(split="val", segmenter="mask",
+                                                  run=BuildRun("serial")), quiet=True)
     broken = {r["stem"]: r["reason"].split(": ")[0] for r in read_manifest(base / "all")
               if r["status"] != "kept"}
     assert broken == {"n03800933_000003": "box covers too much of the crop"}  # 06_instrument, rank 1
@@ -571,8 +577,8 @@ def _check_balanced(out: Path, ranking: dict[str, list[str]], broken: dict[str, 
 def test_balanced_build_tops_up_to_exactly_n_kept_per_class(topup_tree, tmp_path):
     root, ranking, broken = topup_tree
     out = tmp_path / "serial"
-    result = build_dataset(root, out, split="val", per_class=2, segmenter="mask", executor="serial",
-                           quiet=True)
+    result = build_dataset(root, out, BuildConfig(split="val", per_class=2, segmenter="mask",
+                                                  run=BuildRun("serial")), quiet=True)
     summary = result["summary"]
     assert {name: row["kept"] for name, row in summary["per_class"].items()} == dict.fromkeys(IN9_FOLDERS, 2)
     assert summary["shortfall"] == {} and summary["per_class_target"] == 2
@@ -585,8 +591,8 @@ def test_balanced_build_tops_up_to_exactly_n_kept_per_class(topup_tree, tmp_path
 
     # the top-up rounds give the same bytes with a process pool ...
     pooled = tmp_path / "pooled"
-    build_dataset(root, pooled, split="val", per_class=2, segmenter="mask", executor="process", workers=2,
-                  quiet=True)
+    build_dataset(root, pooled, BuildConfig(split="val", per_class=2, segmenter="mask",
+                                            run=BuildRun("process", 2)), quiet=True)
     reference = tree_bytes(out)
     assert tree_bytes(pooled) == reference
     # ... and after a kill between the rounds: drop what the top-up rounds and phase 2 wrote (records,
@@ -607,8 +613,8 @@ def test_balanced_build_tops_up_to_exactly_n_kept_per_class(topup_tree, tmp_path
         record_path(resumed, "val", rec["source_id"]).unlink()
         for path in resumed.glob(f"*/val/{rec['class']}/{rec['stem']}.*"):
             path.unlink()
-    again = build_dataset(root, resumed, split="val", per_class=2, segmenter="mask", executor="serial",
-                          quiet=True)
+    again = build_dataset(root, resumed, BuildConfig(split="val", per_class=2, segmenter="mask",
+                                                     run=BuildRun("serial")), quiet=True)
     assert again["written"] == {"phase1": len(later), "mixed": 18}  # images whose mixed files were redone
     assert tree_bytes(resumed) == reference
 
@@ -641,8 +647,44 @@ def test_bad_executor_options_fail_before_anything_is_written(synth_small, tmp_p
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` fails
     out = tmp_path / "out"
     with pytest.raises(BgbenchError, match=re.escape(message)):
-        build_dataset(synth_small, out, split="val", segmenter="box", quiet=True, **options)
+        build_dataset(synth_small, out, BuildConfig(split="val", segmenter="box", run=BuildRun(**options)),
+                      quiet=True)
     assert not out.exists()
+
+
+BAD_BUILD_CONFIGS = [
+    ({"split": "test"}, "unknown split 'test' (choose from train, val)"),
+    ({"segmenter": "sam"}, "unknown segmenter 'sam'"),
+    ({"size": 300}, "need 8 <= size <= resize, got size 300, resize 256"),
+    ({"max_box_fraction": 0.0}, "max-box-fraction must be in (0, 1] and min-box-inside in [0, 1]"),
+    ({"grabcut_tries": 0}, "grabcut iterations and tries must be at least 1"),
+    ({"per_class": 0}, "--per-class must be at least 1, got 0"),
+    ({"jpeg_quality": 101}, "JPEG quality must be in 1..100, got 101"),
+    ({"run": "serial"}, "BuildConfig.run must be a BuildRun, got str"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), BAD_BUILD_CONFIGS)
+def test_build_config_refuses_bad_settings_in_one_line(fields, message):
+    with pytest.raises(BgbenchError) as info:
+        BuildConfig(**fields)
+    assert message in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+def test_build_config_key_holds_the_output_defining_fields_only(synth_small, tmp_path):
+    """``run`` (executor, workers) is not part of the key build.json records; presets fill their
+    settings; build_dataset refuses anything but a BuildConfig before writing."""
+    serial = BuildConfig(segmenter="box", run=BuildRun("serial"))
+    pooled = replace(serial, run=BuildRun("process", 2))
+    assert serial.to_json("/src") == pooled.to_json("/src") and "run" not in serial.to_json()
+    assert list(serial.to_json("/src"))[:2] == ["source", "source_format"]
+    assert "all_images" not in serial.to_json() and BuildConfig.preset("in9l").to_json()["all_images"] is True
+    released = BuildConfig.preset("released")
+    assert (released.single_box, released.segmenter, released.max_box_fraction) == (True, "grabcut", 0.9)
+    assert BuildConfig(masks=Path("m")).resolved().masks == str(Path("m").resolve())
+    with pytest.raises(BgbenchError, match="config must be a BuildConfig"):
+        build_dataset(synth_small, tmp_path / "o", {"split": "val"}, quiet=True)  # type: ignore[arg-type]
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_bad_executor_is_one_line_and_writes_nothing(synth_small, tmp_path, capsys):
@@ -671,13 +713,15 @@ def test_crash_between_variant_writes_leaves_no_partial_outputs(synth_small, tmp
 
     monkeypatch.setattr(pipeline, "write_variant", flaky)
     out = tmp_path / "out"
-    build_dataset(synth_small, out, split="val", segmenter="box", executor="serial", quiet=True)
+    build_dataset(synth_small, out, BuildConfig(split="val", segmenter="box",
+                                                run=BuildRun("serial")), quiet=True)
     records = {r["stem"]: r for r in read_manifest(out)}
     crashed = [s for s, r in records.items() if str(r.get("reason") or "").startswith("internal error")]
     assert crashed and calls["n"] == len(crashed)
     for stem in crashed:
         assert not list(out.rglob(f"{stem}.*")), stem  # no JPEG or mask of a dropped image
     monkeypatch.setattr(pipeline, "write_variant", real_write)
-    build_dataset(synth_small, out, split="val", segmenter="box", executor="serial", quiet=True)
+    build_dataset(synth_small, out, BuildConfig(split="val", segmenter="box",
+                                                run=BuildRun("serial")), quiet=True)
     again = {r["stem"]: r for r in read_manifest(out)}
     assert all(again[s]["status"] == "kept" for s in crashed)

@@ -4,12 +4,13 @@ variants and the mixed images only for the boxed subset; the provenance says so.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bgbench.builder import build_dataset, read_manifest
+from bgbench.builder import BuildConfig, build_dataset, read_manifest
 from bgbench.cli import main
 from bgbench.jpeg import decode_jpeg
 from bgbench.sources import load_image
@@ -72,17 +73,19 @@ def test_in9l_keeps_every_readable_image_in_original(in9l_source, tmp_path, caps
     assert (summary["boxed"], summary["original_only"]) == (19, 7)
     assert summary["original_only_reasons"] == {"no bounding-box annotation": 7}
 
-    again = build_dataset(root, out, preset="in9l", segmenter="mask", quiet=True)  # resumes: nothing to redo
+    in9l = replace(BuildConfig.preset("in9l"), segmenter="mask")
+    again = build_dataset(root, out, in9l, quiet=True)  # resumes: nothing to redo
     assert again["written"] == {"phase1": 0, "mixed": 0}
 
 
 def test_in9l_balanced_counts_unboxed_images_and_plain_builds_are_unchanged(in9l_source, tmp_path):
     root, unboxed, unreadable = in9l_source
-    result = build_dataset(root, tmp_path / "bal", preset="in9l", segmenter="mask", per_class=3, quiet=True)
+    balanced = replace(BuildConfig.preset("in9l"), segmenter="mask", per_class=3)
+    result = build_dataset(root, tmp_path / "bal", balanced, quiet=True)
     per_class = result["summary"]["per_class"]
     assert sum(row["kept"] for row in per_class.values()) == 26  # one class lost its unreadable image
     assert result["summary"]["shortfall"] == {next(n for n, row in per_class.items() if row["kept"] == 2): 1}
-    plain = build_dataset(root, tmp_path / "plain", split="train", segmenter="mask", quiet=True)
+    plain = build_dataset(root, tmp_path / "plain", BuildConfig(split="train", segmenter="mask"), quiet=True)
     assert "all_images" not in plain["config"] and "training_set" not in plain["summary"]
     kept = {r["stem"] for r in read_manifest(tmp_path / "plain") if r["status"] == "kept"}
     assert not kept & unboxed and "boxed" not in read_manifest(tmp_path / "plain")[0]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from badcorpus import BUILD_CLASSES, TreeTruth, make_coco_tree, make_folder_tree, make_voc_tree
-from bgbench.builder import build_dataset, read_manifest
+from bgbench.builder import BuildConfig, BuildRun, build_dataset, read_manifest
 from bgbench.classes import IN9_FOLDERS
 from bgbench.cli import main
 from bgbench.jpeg import decode_jpeg
@@ -57,8 +58,8 @@ def built(trees, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path
         key = json.dumps([fmt, segmenter, options], sort_keys=True, default=str)
         if key not in cache:
             out = base / f"{fmt}-{segmenter}-{len(cache)}"
-            build_dataset(trees[fmt][0], out, source_format=fmt, segmenter=segmenter, split="val",
-                          executor="serial", quiet=True, **options)
+            config = BuildConfig(source_format=fmt, segmenter=segmenter, split="val", run=BuildRun("serial"))
+            build_dataset(trees[fmt][0], out, replace(config, **options), quiet=True)
             cache[key] = out
         return cache[key]
 
@@ -209,7 +210,7 @@ def test_cli_coco_grabcut_with_an_in9_class_map(trees, tmp_path, capsys):
 def test_process_executor_matches_serial_on_coco_and_folder(trees, built, tmp_path):
     for fmt in ("coco", "folder"):
         out = tmp_path / fmt
-        build_dataset(trees[fmt][0], out, source_format=fmt, segmenter="mask", split="val",
-                      executor="process", workers=2, quiet=True)
+        build_dataset(trees[fmt][0], out, BuildConfig(source_format=fmt, segmenter="mask", split="val",
+                                                      run=BuildRun("process", 2)), quiet=True)
         reference = built(fmt, "mask")
         assert tree_bytes(out) == tree_bytes(reference)  # mask refs (PNG, COCO RLE/polygons) pickle fine

@@ -499,13 +499,13 @@ def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, 
 def synth_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``bgbench synth`` (2 per class, seed 3, 128 px) + ``bgbench build`` (mask segmenter, serial):
     18 foregrounds and 18 backgrounds of 224 px, fewer than one released batch of 32."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("synth_small")
     synthesize(base / "synth", per_class=2, split="val", seed=3, size=128, quiet=True)
-    build_dataset(base / "synth", base / "built", split="val", segmenter="mask", executor="serial",
-                  quiet=True)
+    build_dataset(base / "synth", base / "built", BuildConfig(split="val", segmenter="mask",
+                                                              run=BuildRun("serial")), quiet=True)
     return base / "built"
 
 

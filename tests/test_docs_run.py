@@ -48,14 +48,14 @@ def available_needs(realdata: Path) -> set[str]:
 @pytest.fixture(scope="session")
 def docs_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small tree the docs call ``data``: 4 train and 3 val synthetic scenes per class, 128 px."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
     from bgbench.synth import synthesize
 
     base = tmp_path_factory.mktemp("docs-data")
     for split, n in (("train", 4), ("val", 3)):
         synthesize(base / "scenes", per_class=n, split=split, seed=0, size=128, quiet=True)
-        build_dataset(base / "scenes", base / "data", split=split, segmenter="mask", executor="serial",
-                      quiet=True)
+        build_dataset(base / "scenes", base / "data", BuildConfig(split=split, segmenter="mask",
+                                                                  run=BuildRun("serial")), quiet=True)
     return base / "data"
 
 

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from badcorpus import annotation_xml, make_coco_tree, make_folder_tree, make_voc_tree, rgb_image, write_jpeg
-from bgbench.builder import build_dataset, read_manifest
+from bgbench.builder import BuildConfig, build_dataset, read_manifest
 from bgbench.builder.pipeline import class_folder_names
 from bgbench.builder.writer import variant_path
 from bgbench.data.images import OUTSIDE_TREE, load_variant
@@ -136,7 +136,8 @@ def test_voc_dotdot_id_build_writes_nothing_outside_out(tmp_path):
     add_voc_ids(root, "../../somewhere/photo")
     out = tmp_path / "work" / "out"
     before = files_under(tmp_path)
-    result = build_dataset(root, out, source_format="voc", segmenter="box", split="val", quiet=True)
+    result = build_dataset(root, out, BuildConfig(source_format="voc", segmenter="box",
+                                                  split="val"), quiet=True)
     assert new_outside(before, tmp_path, out) == []
     assert result["summary"]["source"]["refused"][0][0] == "../../somewhere/photo"
     listed = (root / "ImageSets" / "Main" / "val.txt").read_text().split()
@@ -176,7 +177,7 @@ def test_voc_image_symlinked_to_dev_zero_is_dropped_not_read(tmp_path):
     jpg.unlink()
     jpg.symlink_to("/dev/zero")
     out = tmp_path / "out"
-    build_dataset(root, out, source_format="voc", segmenter="box", split="val", quiet=True)
+    build_dataset(root, out, BuildConfig(source_format="voc", segmenter="box", split="val"), quiet=True)
     rec = next(r for r in read_manifest(out) if r["source_id"] == voc_sid(image_id))
     assert rec["status"] == "dropped" and reasons.reason_category(rec["reason"]) == reasons.OUTSIDE_SOURCE
 
@@ -214,7 +215,7 @@ def test_voc_object_names_become_safe_class_folders(tmp_path):
     xml.write_text(xml.read_text().replace(f"<name>{name}</name>", "<name>../../evil\nclass</name>"))
     out = tmp_path / "work" / "out"
     before = files_under(tmp_path)
-    build_dataset(root, out, source_format="voc", segmenter="box", split="val", quiet=True)
+    build_dataset(root, out, BuildConfig(source_format="voc", segmenter="box", split="val"), quiet=True)
     assert new_outside(before, tmp_path, out) == []
     folders = {p.name for p in (out / "original" / "val").iterdir()}
     assert all("/" not in f and "\n" not in f and f not in ("..", ".") for f in folders)
@@ -335,7 +336,7 @@ def test_coco_category_names_never_become_paths(tmp_path):
     path.write_text(json.dumps(data))
     out = tmp_path / "work" / "out"
     before = files_under(tmp_path)
-    build_dataset(root, out, source_format="coco", segmenter="box", split="val", quiet=True)
+    build_dataset(root, out, BuildConfig(source_format="coco", segmenter="box", split="val"), quiet=True)
     assert new_outside(before, tmp_path, out) == []
     assert {p.name for p in (out / "original" / "val").iterdir()} == {"00_.._.._.._escape", "01_bird",
                                                                       "02_vehicle"}
@@ -388,7 +389,7 @@ def test_folder_dev_zero_as_an_image_is_dropped_without_reading(tmp_path):
     root = folder(tmp_path)
     (root / "images" / "dog" / "zero.jpg").symlink_to("/dev/zero")
     out = tmp_path / "out"
-    build_dataset(root, out, source_format="folder", segmenter="box", split="val", quiet=True)
+    build_dataset(root, out, BuildConfig(source_format="folder", segmenter="box", split="val"), quiet=True)
     rec = next(r for r in read_manifest(out) if r["source_id"] == "dog/zero.jpg")
     assert rec["status"] == "dropped" and reasons.reason_category(rec["reason"]) == reasons.OUTSIDE_SOURCE
 
@@ -401,7 +402,7 @@ def test_folder_fifo_named_like_an_image_is_dropped_not_opened(tmp_path):
     (root / "boxes" / "dog" / "pipe.xml").write_text(annotation_xml("dog", "pipe.jpg", (64, 64),
                                                                     [("dog", (5, 5, 40, 40))]))
     out = tmp_path / "out"
-    build_dataset(root, out, source_format="folder", segmenter="box", split="val", quiet=True)
+    build_dataset(root, out, BuildConfig(source_format="folder", segmenter="box", split="val"), quiet=True)
     rec = next(r for r in read_manifest(out) if r["source_id"] == "dog/pipe.jpg")
     assert rec["status"] == "dropped" and rec["reason"] == "unreadable image: not a file"
 
@@ -421,7 +422,7 @@ def test_folder_file_names_that_cannot_name_an_output_are_dropped(tmp_path, case
     write_jpeg(root / "images" / "dog" / name, rgb_image(64, 64, seed=3))
     out = tmp_path / "work" / "out"
     before = files_under(tmp_path)
-    build_dataset(root, out, source_format="folder", segmenter="box", split="val", quiet=True)
+    build_dataset(root, out, BuildConfig(source_format="folder", segmenter="box", split="val"), quiet=True)
     assert new_outside(before, tmp_path, out) == []
     rec = next(r for r in read_manifest(out) if r["source_id"] == f"dog/{name}")
     assert rec["status"] == "dropped" and rec["stem"].startswith("_unsafe_")
@@ -703,8 +704,8 @@ def test_build_records_why_a_variant_lacks_a_class(tmp_path):
     out = tmp_path / "out"
     class_map = tmp_path / "map.json"
     class_map.write_text(json.dumps({"dog": "dog", "bird": "bird", "vehicle": "vehicle"}))
-    result = build_dataset(root, out, source_format="voc", segmenter="box", split="val", quiet=True,
-                           class_map=class_map)
+    result = build_dataset(root, out, BuildConfig(source_format="voc", segmenter="box", split="val",
+                                                  class_map=class_map), quiet=True)
     summary = result["summary"]
     kept = {name for name, row in summary["per_class"].items() if row["kept"]}
     assert "08_fish" in summary["classes_without_images"]

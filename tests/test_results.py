@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import bgbench
-from bgbench.builder import BuildResult, build_dataset
+from bgbench.builder import BuildConfig, BuildResult, BuildRun, build_dataset
 from bgbench.download import DownloadResult, download_in9
 from bgbench.errors import BgbenchError
 from bgbench.results import load_results, result_filenames
@@ -29,8 +29,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A val synth (2 per class, 64 px) built with the box segmenter (serial); both results."""
     base = tmp_path_factory.mktemp("results")
     synth = synthesize(base / "synth", per_class=2, split="val", seed=2, size=64, quiet=True)
-    build = build_dataset(base / "synth", base / "built", split="val", segmenter="box", executor="serial",
-                          quiet=True)
+    build = build_dataset(base / "synth", base / "built", BuildConfig(split="val", segmenter="box",
+                                                                      run=BuildRun("serial")), quiet=True)
     return {"base": base, "synth": synth, "build": build}
 
 
@@ -94,8 +94,8 @@ def test_two_splits_in_one_build(tmp_path: Path) -> None:
     source, out = tmp_path / "synth", tmp_path / "built"
     synthesize(source, per_class=1, split="train", seed=5, size=64, quiet=True)
     synthesize(source, per_class=1, split="val", seed=5, size=64, quiet=True)
-    val = build_dataset(source, out, split="val", segmenter="box", quiet=True)
-    train = build_dataset(source, out, split="train", segmenter="box", quiet=True)
+    val = build_dataset(source, out, BuildConfig(split="val", segmenter="box"), quiet=True)
+    train = build_dataset(source, out, BuildConfig(split="train", segmenter="box"), quiet=True)
     assert train.split == "train" and train.splits == ["train", "val"]
     loaded = load_results(out)
     assert loaded.split == "val" and loaded["summary"] == val["summary"]

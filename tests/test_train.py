@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from bgbench.cli import main
+from bgbench.config import CacheChoice
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
-from bgbench.training import EvalPlan, Recipe, Swap, train
+from bgbench.training import EvalPlan, Recipe, Swap, TrainConfig, train
 from procutil import kill_when
 
 FULL_ARGS = [
@@ -78,16 +79,9 @@ def test_resume_after_sigkill_gives_the_same_final_weights(synth_trainval, tmp_p
 
 def test_checkpoint_round_trips_through_eval_ckpt(synth_trainval, tmp_path):
     out = tmp_path / "run"
-    result = train(
-        synth_trainval,
-        "timm:test_resnet",
-        pretrained=False,
-        out=out,
-        recipe=Recipe(epochs=1, input_size=32),
-        device="cpu",
-        cache=False,
-        quiet=True,
-    )
+    result = train(synth_trainval, ModelOptions("timm:test_resnet", pretrained=False, device="cpu"),
+                   TrainConfig(recipe=Recipe(epochs=1, input_size=32), cache=CacheChoice(False)),
+                   out=out, quiet=True)
     side = json.loads((out / "model.json").read_text())
     assert side["schema"] == "bgbench.model/1" and side["arch"] == "test_resnet" and side["num_classes"] == 9
     assert side["classes"][0] == "00_dog" and side["preprocessing"]["input_size"] == 32
@@ -134,18 +128,10 @@ def test_head_only_with_swap_draws_caches_features_and_is_deterministic(synth_tr
     assert np.array_equal(feats, again)  # seeded draws: the cache holds what a recompute gives
     other, _ = train_features(net, data, swap=swap, seed=6, cache_dir=cache, quiet=True)
     assert not np.array_equal(feats, other) and len(list(cache.glob("features-*.npy"))) == 2
-    result = train(
-        synth_trainval,
-        "timm:test_resnet",
-        pretrained=False,
-        out=tmp_path / "head",
-        head_only=True,
-        swap=Swap(p=1.0, draws=2),
-        recipe=Recipe(epochs=3, input_size=32),
-        device="cpu",
-        cache=False,
-        quiet=True,
-    )
+    config = TrainConfig(head_only=True, swap=Swap(p=1.0, draws=2), recipe=Recipe(epochs=3, input_size=32),
+                         cache=CacheChoice(False))
+    result = train(synth_trainval, ModelOptions("timm:test_resnet", pretrained=False, device="cpu"), config,
+                   out=tmp_path / "head", quiet=True)
     assert result["mode"] == "head-only" and len(result.history) == 3
 
 
@@ -180,7 +166,8 @@ def test_bad_data_is_one_line_error_before_any_output(synth_trainval, tmp_path, 
     assert rc == 2 and expected in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     with pytest.raises(BgbenchError, match="probability"):
-        train(data, "timm:test_resnet", pretrained=False, out=out, swap=2.0)
+        train(data, ModelOptions("timm:test_resnet", pretrained=False), TrainConfig(swap=Swap.of(2.0)),
+              out=out)
 
 
 def test_shrink_train_data_resizes_images_masks_and_bank_once():
@@ -213,9 +200,10 @@ def test_a_fine_tuned_python_model_reloads_from_its_checkpoint_alone(synth_train
     from bgbench import create_classifier
 
     out = tmp_path / "py"
-    train(synth_trainval, "python:bgbench.smallcnn:small_cnn", out=out,
-          recipe=Recipe(epochs=1, input_size=32),
-          device="cpu", cache=False, quiet=True, evaluation=EvalPlan(variants="original"))
+    config = TrainConfig(recipe=Recipe(epochs=1, input_size=32), cache=CacheChoice(False),
+                         evaluation=EvalPlan(variants="original"))
+    train(synth_trainval, ModelOptions("python:bgbench.smallcnn:small_cnn", device="cpu"), config, out=out,
+          quiet=True)
     assert json.loads((out / "model.json").read_text())["arch"] == "python:bgbench.smallcnn:small_cnn"
     clf = create_classifier(f"ckpt:{out / 'model.safetensors'}", device="cpu")
     from safetensors.torch import load_file

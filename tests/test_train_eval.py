@@ -11,8 +11,19 @@ from pathlib import Path
 import pytest
 
 from bgbench.cli import main
+from bgbench.config import CacheChoice
 from bgbench.errors import BgbenchError
-from bgbench.training import EvalPlan, Recipe, train
+from bgbench.options import ModelOptions
+from bgbench.training import EvalPlan, Recipe, TrainConfig, train
+
+#: the Python form of SMALL's model options
+SCRATCH_CPU = ModelOptions("timm:test_convnext", pretrained=False, device="cpu")
+
+
+def _config(epochs: int = 1, **settings) -> TrainConfig:
+    """SMALL's recipe and --no-cache as a TrainConfig, with ``settings`` (TrainConfig fields) on top."""
+    return TrainConfig(recipe=Recipe(epochs=epochs, input_size=32), cache=CacheChoice(False), **settings)
+
 
 SMALL = ["--model", "timm:test_convnext", "--scratch", "--epochs", "1", "--input-size", "32", "--batch-size",
          "16", "--device", "cpu", "--no-cache", "-q"]
@@ -52,9 +63,7 @@ def test_eval_data_scores_another_tree_and_records_it(train_only, synth_trainval
 
 def test_no_eval_trains_only_and_eval_data_classes_must_match(train_only, synth_trainval, tmp_path):
     out = tmp_path / "noeval"
-    result = train(train_only, "timm:test_convnext", pretrained=False, out=out,
-                   recipe=Recipe(epochs=1, input_size=32), evaluation=EvalPlan(enabled=False), device="cpu",
-                   cache=False, quiet=True)
+    result = train(train_only, SCRATCH_CPU, _config(evaluation=EvalPlan(enabled=False)), out=out, quiet=True)
     assert result["eval"] is None and result["eval_data"] is None and not (out / "eval").exists()
     assert "not evaluated (--no-eval)" in str(result)
     assert (out / "model.safetensors").is_file() and len(result.history) == 1
@@ -63,9 +72,8 @@ def test_no_eval_trains_only_and_eval_data_classes_must_match(train_only, synth_
         (other / "original" / "val").mkdir(parents=True, exist_ok=True)
         (other / "original" / "val" / name).symlink_to(synth_trainval / "original" / "val" / name)
     with pytest.raises(BgbenchError, match="differ from the training classes"):
-        train(train_only, "timm:test_convnext", pretrained=False, out=tmp_path / "x",
-              recipe=Recipe(epochs=1, input_size=32), evaluation=EvalPlan(data=other), device="cpu",
-              cache=False, quiet=True)
+        train(train_only, SCRATCH_CPU, _config(evaluation=EvalPlan(data=other)), out=tmp_path / "x",
+              quiet=True)
     assert not (tmp_path / "x").exists()
 
 
@@ -131,10 +139,8 @@ def test_log_streams_training_and_the_final_eval(kind, synth_trainval, tmp_path,
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
     out = tmp_path / kind
-    result = train(synth_trainval, "timm:test_convnext", pretrained=False, out=out,
-                   recipe=Recipe(epochs=2, input_size=32),
-                   evaluation=EvalPlan(variants="original,mixed_same,mixed_rand"), log=kind, device="cpu",
-                   cache=False, quiet=True)
+    config = _config(epochs=2, evaluation=EvalPlan(variants="original,mixed_same,mixed_rand"), log=kind)
+    result = train(synth_trainval, SCRATCH_CPU, config, out=out, quiet=True)
     if kind == "wandb":
         series, summary = _wandb_series(out)
         assert summary["eval/original"] == pytest.approx(result.accuracy["original"])

@@ -6,6 +6,7 @@ honours --precision, --preprocess and --device like every other mode."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,10 @@ import torch
 
 from bgbench.classes import IN9_MEAN
 from bgbench.cli import main
+from bgbench.config import CacheChoice
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
-from bgbench.training import train
+from bgbench.training import EvalPlan, Recipe, Swap, TrainConfig, train
 
 SCRATCH = ["--model", "timm:test_resnet", "--scratch"]
 REFUSED = [
@@ -39,12 +41,51 @@ def test_old_and_impossible_train_flags_are_one_line_errors_before_any_output(
     assert not out.exists()
 
 
-def test_the_library_refuses_the_old_arch_and_amp_forms_naming_the_new_ones(synth_trainval, tmp_path):
-    with pytest.raises(BgbenchError, match=r"Python: train\(data, 'timm:test_resnet', pretrained=False\)"):
-        train(synth_trainval, arch="test_resnet", out=tmp_path / "a")
-    with pytest.raises(BgbenchError, match="amp= is gone: training autocasts at precision="):
-        train(synth_trainval, "timm:test_resnet", pretrained=False, amp=False, out=tmp_path / "b")
+def test_the_library_refuses_the_old_arch_form_and_option_keywords(synth_trainval, tmp_path):
+    new_form = re.escape("Python: train(data, ModelOptions('timm:test_resnet', pretrained=False), ...)")
+    with pytest.raises(BgbenchError, match=new_form):
+        train(synth_trainval, ModelOptions(arch="test_resnet"), out=tmp_path / "a")
+    with pytest.raises(TypeError, match="amp"):  # model options live in ModelOptions, settings in TrainConfig
+        train(synth_trainval, "timm:test_resnet", amp=False, out=tmp_path / "b")
+    with pytest.raises(TypeError, match="device"):
+        train(synth_trainval, "timm:test_resnet", device="cpu", out=tmp_path / "c")
     assert not any(tmp_path.iterdir())
+
+
+BAD_CONFIGS = [
+    (lambda: TrainConfig(swap=0.5), "TrainConfig.swap must be a Swap or None (Swap.of(p) from a probability"),
+    (lambda: TrainConfig(swap=Swap.of(1.5)), "--swap must be a probability in (0, 1], got 1.5"),
+    (lambda: TrainConfig(swap=Swap(draws=0)), "--swap-draws must be at least 1, got 0"),
+    (lambda: TrainConfig(swap=Swap(classes="same")), "--swap-classes must be one of any, other, got 'same'"),
+    (lambda: TrainConfig(recipe={"epochs": 1}), "TrainConfig.recipe must be a Recipe"),
+    (lambda: TrainConfig(recipe=Recipe(epochs=0)), "--epochs must be positive, got 0"),
+    (lambda: TrainConfig(evaluation=EvalPlan(draws=0)), "--draws must be a whole number of at least 1"),
+    (lambda: TrainConfig(evaluation="val"), "TrainConfig.evaluation must be an EvalPlan"),
+    (lambda: TrainConfig(cache=False), "TrainConfig.cache must be a CacheChoice"),
+    (lambda: TrainConfig(log="neptune"), "unknown --log 'neptune' (expected tensorboard, mlflow, wandb)"),
+    (lambda: TrainConfig(seed=1.5), "--seed must be a whole number, got 1.5"),
+    (lambda: TrainConfig(variant=""), "TrainConfig.variant must be a non-empty folder name"),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), BAD_CONFIGS)
+def test_train_config_refuses_bad_settings_in_one_line(make, expected):
+    with pytest.raises(BgbenchError) as info:
+        make()
+    assert expected in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+def test_train_takes_a_train_config_and_a_spec_or_model_options_only(synth_trainval, tmp_path):
+    from tests_helpers_api import tiny_classifier
+
+    with pytest.raises(BgbenchError, match="config must be a TrainConfig, got dict"):
+        train(synth_trainval, "timm:test_resnet", {"variant": "original"}, out=tmp_path / "a")
+    with pytest.raises(BgbenchError, match="train needs a model spec or ModelOptions"):
+        train(synth_trainval, tiny_classifier(), out=tmp_path / "b")
+    assert not any(tmp_path.iterdir())
+    config = TrainConfig(swap=Swap.of(0.5))
+    assert config.swap == Swap(p=0.5) and TrainConfig(swap=Swap.of(0)).swap is None
+    assert config.cache == CacheChoice() and config.recipe == Recipe() and config.evaluation == EvalPlan()
 
 
 def _scratch_run(data: Path, out: Path, precision: str) -> dict[str, torch.Tensor]:

@@ -281,11 +281,12 @@ def _synthesize(source: Path, plan: DemoPlan, seed: int, quiet: bool, log) -> No
 
 def _build(source: Path, data: Path, plan: DemoPlan, seed: int, quiet: bool, log) -> dict[str, Any]:
     """Stage 2: build the train and val variants; the two build results."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, build_dataset
 
     log(f"build: IN-9 variants -> {data} (train: true masks; val: {plan.val_segmenter})")
-    return {split: build_dataset(source, data, split=split, segmenter=segmenter, seed=seed, quiet=quiet,
-                                 size=plan.size - plan.size // 8, resize=plan.size, executor="process")
+    return {split: build_dataset(source, data, BuildConfig(split=split, segmenter=segmenter, seed=seed,
+                                                           size=plan.size - plan.size // 8, resize=plan.size),
+                                 quiet=quiet)
             for split, segmenter in (("train", "mask"), ("val", plan.val_segmenter))}
 
 
@@ -293,7 +294,8 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
                   log) -> tuple[list[dict[str, Any]], dict]:
     """Stage 3 for the small CNNs: train each (``bgbench.training.train``), evaluate it on every
     val variant with ``draws`` donor backgrounds per foreground, run the challenge; (rows, records)."""
-    from bgbench.training import EvalPlan, Recipe, train
+    from bgbench.options import ModelOptions
+    from bgbench.training import EvalPlan, Recipe, Swap, TrainConfig, train
 
     rows, training = [], {}
     epochs = plan.epochs
@@ -306,10 +308,12 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
         evaluation = EvalPlan("val", plan.draws, challenge=variant not in NO_CHALLENGE,
                               results_dir=out / "results" / name,
                               challenge_dir=out / "challenge" / name)
+        config = TrainConfig(variant=variant, recipe=recipe, swap=Swap.of(swap), seed=seed,
+                             evaluation=evaluation)
         timer = _Stages([name])
         with timer(name):
-            result = train(data, DEMO_NETWORK, out=out / "models" / name, variant=variant, swap=swap or None,
-                           seed=seed, recipe=recipe, evaluation=evaluation, device=str(dev), quiet=quiet)
+            result = train(data, ModelOptions(DEMO_NETWORK, device=str(dev)), config,
+                           out=out / "models" / name, quiet=quiet)
         last = result.history[-1]
         training[name] = {"variant": variant, "swap": swap, "n": result["n_train"],
                           "epochs": len(result.history),

@@ -22,12 +22,13 @@ import contextlib
 import errno
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bgbench.builder.config import BuildConfig
 from bgbench.builder.manifest import prepare_output, summarize, write_outputs
 from bgbench.builder.mixing import MixSource, MixTask, missing_variants, mix_image
 from bgbench.builder.result import BuildResult
@@ -40,9 +41,9 @@ from bgbench.builder.writer import (
 from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
 from bgbench.executors import Executor, check_executor, open_executor
-from bgbench.layout import MASK_VARIANT, SPLITS, folder_index
+from bgbench.layout import MASK_VARIANT, folder_index
 from bgbench.resume import finished, remove_temp_files
-from bgbench.segment import METHODS, derive_seed, mask_iou, segment
+from bgbench.segment import derive_seed, mask_iou, segment
 from bgbench.sources.reasons import NO_ANNOTATION, SIZE_MISMATCH, UNREADABLE_IMAGE
 from bgbench.sources.samples import Box, Sample
 from bgbench.variants import (
@@ -53,15 +54,6 @@ from bgbench.variants import (
     resize_crop,
     single_image_variants,
 )
-
-PRESETS: dict[str, dict[str, Any]] = {
-    # the authors' generator: one box per image, GrabCut, 90% crop coverage, Resize 256 + crop 224
-    "released": {"single_box": True, "segmenter": "grabcut", "max_box_fraction": 0.9, "min_box_inside": 0.5,
-                 "resize": 256, "size": 224, "grabcut_iters": 5},
-    # IN-9L, the training set: original of every image of the nine classes, boxed or not, no box
-    # filters; the variants that need a box (and the mixed ones) for the boxed subset
-    "in9l": {"all_images": True, "split": "train", "max_box_fraction": 1.0, "min_box_inside": 0.0},
-}
 
 IN9L_NOTE = ("IN-9L: original of every readable image of the classes, boxed or not, without the box "
              "filters; the box variants, fg_mask and mixed images only for the boxed subset")
@@ -77,54 +69,6 @@ INTERNAL_ERROR = "internal error"
 UNLABELLED = "unlabelled"  # the class folder of a sample whose label is outside the class list
 
 PHASE1_OUTPUTS: tuple[str, ...] = (*PHASE1_VARIANTS, MASK_VARIANT)
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """Everything that defines the output bytes (executor and workers do not)."""
-
-    source: str
-    source_format: str = "imagenet"
-    split: str = "val"
-    segmenter: str = "grabcut"
-    per_class: int | None = None
-    seed: int = 0
-    grabcut_iters: int = 5
-    grabcut_tries: int = 10
-    min_mask_fraction: float = 0.1
-    max_box_fraction: float = 0.9
-    min_box_inside: float = 0.5
-    size: int = 224
-    resize: int = 256
-    single_box: bool = False
-    masks: str | None = None
-    class_map: str | None = None
-    jpeg_quality: int = 95
-    all_images: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """The output-defining options; ``all_images`` only when set, so the configuration (and its
-        hash) of every other build stays what it was before the option existed."""
-        values = asdict(self)
-        if not self.all_images:
-            del values["all_images"]
-        return values
-
-    def validate(self) -> None:
-        if self.split not in SPLITS:
-            raise BgbenchError(f"unknown split {self.split!r} (choose from {', '.join(SPLITS)})")
-        if self.segmenter not in METHODS:
-            raise BgbenchError(f"unknown segmenter {self.segmenter!r} (choose from {', '.join(METHODS)})")
-        if self.size < 8 or self.resize < self.size:
-            raise BgbenchError(f"need 8 <= size <= resize, got size {self.size}, resize {self.resize}")
-        if not 0.0 < self.max_box_fraction <= 1.0 or not 0.0 <= self.min_box_inside <= 1.0:
-            raise BgbenchError("max-box-fraction must be in (0, 1] and min-box-inside in [0, 1]")
-        if self.grabcut_iters < 1 or self.grabcut_tries < 1:
-            raise BgbenchError("grabcut iterations and tries must be at least 1")
-        if self.per_class is not None and self.per_class < 1:
-            raise BgbenchError(f"--per-class must be at least 1, got {self.per_class}")
-        if not 1 <= self.jpeg_quality <= 100:
-            raise BgbenchError(f"JPEG quality must be in 1..100, got {self.jpeg_quality}")
 
 
 @dataclass(frozen=True)
@@ -376,27 +320,6 @@ def _donor_ref(record: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- orchestration
-def resolve_config(source: str | Path, **options: Any) -> BuildConfig:
-    """BuildConfig from keyword options (``preset="released"`` fills the authors' settings first)."""
-    preset = options.pop("preset", None)
-    values: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise BgbenchError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
-        values.update(PRESETS[preset])
-    values.update({k: v for k, v in options.items() if v is not None})
-    known = set(BuildConfig.__dataclass_fields__) - {"source"}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise TypeError(f"unknown build options: {', '.join(unknown)}")
-    for key in ("masks", "class_map"):
-        if values.get(key) is not None:
-            values[key] = str(Path(values[key]).resolve())
-    config = BuildConfig(source=str(Path(source).resolve()), **values)
-    config.validate()
-    return config
-
-
 def _select_and_process(pool: Executor, samples: list[Sample], config: BuildConfig, folders: list[str],
                         context: _Context) -> tuple[list[dict[str, Any]], int]:
     """Phase 1 over the images this build uses; returns their records (source order) and the count run.
@@ -502,21 +425,22 @@ def in9l_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
             "original_only_reasons": dict(sorted(unboxed.items(), key=lambda kv: (-kv[1], kv[0])))}
 
 
-def build_dataset(source: str | Path, out: str | Path, *, executor: str = "process",
-                  workers: int | None = None, quiet: bool = False, **options: Any) -> BuildResult:
+def build_dataset(source: str | Path, out: str | Path, config: BuildConfig | None = None, *,
+                  quiet: bool = False) -> BuildResult:
     """Build the IN-9 variants of one split of SOURCE into OUT; returns the split's summary.
 
-    Options (all output-defining; see :class:`BuildConfig`): source_format, split, segmenter
-    (grabcut|box|mask), per_class, seed, grabcut_iters, grabcut_tries, min_mask_fraction,
+    ``config``: a :class:`BuildConfig` (None: the defaults; ``BuildConfig.preset("released")`` the
+    authors' settings, ``BuildConfig.preset("in9l")`` the IN-9L training set): source_format, split,
+    segmenter (grabcut|box|mask), per_class, seed, grabcut_iters, grabcut_tries, min_mask_fraction,
     max_box_fraction, min_box_inside, size, resize, single_box, masks, class_map, jpeg_quality,
-    all_images, preset ("released", or "in9l": the IN-9L training set, see ``PRESETS``). With
+    all_images, all output-defining, and ``run`` (:class:`BuildRun`: ``executor`` process (the
+    default: local worker processes), serial or ray, and ``workers``, how many images run at once,
+    default all cores), which only changes the speed and is not part of the resume key. With
     ``all_images`` every readable image of the classes is kept with its ``original``, boxed or not; the
     box variants, fg_mask and mixed images are made for the images that pass the box checks (records
     say ``boxed`` true/false and, when false, ``box_reason``). ``per_class`` N makes a balanced build:
     N *kept* images per class, dropped candidates replaced by the class's next ranked ones (a class
-    that runs out is reported in the summary's ``shortfall``). ``executor`` (process, the default: local
-    worker processes; serial; ray) and ``workers`` (how many images run at once; default all cores)
-    only change the speed.
+    that runs out is reported in the summary's ``shortfall``).
     Raises BgbenchError before anything is written for a wrong source, bad options (executor and
     workers included), or an OUT built with other arguments.
     Returns a :class:`~bgbench.builder.result.BuildResult` (``result["summary"]``, ``["config"]``,
@@ -524,25 +448,26 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "proce
     """
     from bgbench.sources import read_source
 
-    config = resolve_config(source, **options)
-    workers = check_executor(executor, workers)
-    source_set = read_source(config.source, fmt=config.source_format, split=config.split, masks=config.masks,
+    config = (BuildConfig() if config is None else _checked(config)).resolved()
+    source_path = str(Path(source).resolve())
+    workers = check_executor(config.run.executor, config.run.workers)
+    source_set = read_source(source_path, fmt=config.source_format, split=config.split, masks=config.masks,
                              class_map=config.class_map, seed=config.seed)
     source_set.options["per_class"] = config.per_class
     if config.segmenter == "mask" and not source_set.has_masks:
         raise BgbenchError("--segmenter mask needs provided masks, and this source has none "
-                           "(give --masks DIR or use grabcut/box)", config.source)
+                           "(give --masks DIR or use grabcut/box)", source_path)
     samples = list(source_set.samples)
     folders = class_folder_names(list(source_set.class_names))
     out_path = Path(out).resolve()
-    config_dict = config.to_json()
+    config_dict = config.to_json(source_path)
     if prepare_output(out_path, config.split, config_dict):
         remove_temp_files(out_path)  # left by a killed run
 
     root = getattr(source_set, "root", None)
     context = _Context(out=str(out_path), config=config, source_root=None if root is None else str(root),
                        has_masks=bool(source_set.has_masks))
-    with open_executor(executor, workers, quiet=quiet) as pool:
+    with open_executor(config.run.executor, workers, quiet=quiet) as pool:
         records, phase1_run = _select_and_process(pool, samples, config, folders, context)
 
         mix_tasks = _mix_tasks(records, samples, config, len(folders), out_path)
@@ -557,3 +482,10 @@ def build_dataset(source: str | Path, out: str | Path, *, executor: str = "proce
         summary.update(in9l_summary(records))
     build = write_outputs(out_path, config.split, records, config_dict, summary)
     return BuildResult.of_run(build, out_path, config.split, {"phase1": phase1_run, "mixed": len(pending)})
+
+
+def _checked(config: BuildConfig) -> BuildConfig:
+    if not isinstance(config, BuildConfig):
+        raise BgbenchError(f"config must be a BuildConfig (BuildConfig.preset(NAME) for a preset), "
+                           f"got {type(config).__name__}")
+    return config

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from bgbench.cli.common import bounded, emit, executor_option, json_option, per_class_option, workers_option
+
+
+def _config(preset: str | None, executor: str, workers: int | None, chosen: dict[str, Any]):
+    """The BuildConfig of the command line: ``preset``'s settings (or the defaults) with every option
+    given (``chosen``, None: not given) on top, run by ``executor`` with ``workers``."""
+    from dataclasses import replace
+
+    from bgbench.builder import BuildConfig, BuildRun
+
+    base = BuildConfig.preset(preset) if preset is not None else BuildConfig()
+    given = {k: v for k, v in chosen.items() if v is not None}
+    return replace(base, run=BuildRun(executor, workers), **given)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,11 +65,12 @@ def register(app: typer.Typer) -> None:
         """Build original, only_bg_b/t, no_fg, only_fg, mixed_same/rand/next and fg_mask from SOURCE."""
         from bgbench.builder import build_dataset
 
-        result = build_dataset(
-            source, out, executor=executor, workers=workers, quiet=quiet, source_format=source_format,
-            segmenter=segmenter, split=split, per_class=per_class, seed=seed, grabcut_iters=grabcut_iters,
-            grabcut_tries=grabcut_tries,
-            max_box_fraction=max_box_fraction, min_box_inside=min_box_inside, size=size, resize=resize,
-            single_box=single_box, preset=preset, masks=masks, class_map=class_map, jpeg_quality=jpeg_quality)
+        config = _config(preset, executor, workers, {
+            "source_format": source_format, "segmenter": segmenter, "split": split, "per_class": per_class,
+            "seed": seed, "grabcut_iters": grabcut_iters, "grabcut_tries": grabcut_tries,
+            "max_box_fraction": max_box_fraction, "min_box_inside": min_box_inside, "size": size,
+            "resize": resize, "single_box": single_box, "masks": masks, "class_map": class_map,
+            "jpeg_quality": jpeg_quality})
+        result = build_dataset(source, out, config, quiet=quiet)
         emit(result, as_json, wrote=[result.out / result.FILENAME, "manifest.jsonl"])
 

@@ -148,18 +148,18 @@ def register(app: typer.Typer) -> None:
         recipe=None,
         swap=None,
     ) -> None:
-        from bgbench.training import EvalPlan, train
+        from bgbench.training import EvalPlan, TrainConfig, train
 
         if scratch:
             model = model.with_(pretrained=False)
         name = f"{variant}-" + ("head-" if head_only else "") + model.spec
         suffixes = ("scratch" if scratch else "", f"swap{swap.p:g}" if swap else "")
         target = out if out is not None else default_out("train", name, *suffixes)
-        result = train(data, model, out=target, variant=variant, head_only=head_only, recipe=recipe,
-                       swap=swap, seed=seed, split=split,
-                       evaluation=EvalPlan(eval_split, draws, challenge, eval_variants, data=eval_data,
-                                           enabled=not no_eval),
-                       log=log, cache=cache.cache, cache_dir=cache.cache_dir, quiet=quiet)
+        config = TrainConfig(variant=variant, head_only=head_only, recipe=recipe, swap=swap, seed=seed,
+                             split=split, evaluation=EvalPlan(eval_split, draws, challenge, eval_variants,
+                                                              data=eval_data, enabled=not no_eval),
+                             log=log, cache=cache)
+        result = train(data, model, config, out=target, quiet=quiet)
         if result.source_path is None:  # not rank 0 of a torchrun job: rank 0 reports
             return
         common.emit(result, as_json, wrote=[target / "model.safetensors", "model.json", result.FILENAME])

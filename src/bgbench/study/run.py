@@ -21,15 +21,16 @@ TREND_SEED = 3  # the bootstrap seed of check (c), the library sweep's trend
 def build_step(realdata: Path, data: Path, *, per_class: int | None, workers: int, segmenter: str,
                quiet: bool) -> dict[str, Any]:
     """Build (or resume) the variants of the photos with boxes into ``data``; returns the split summary."""
-    from bgbench.builder import build_dataset
+    from bgbench.builder import BuildConfig, BuildRun, build_dataset
     from bgbench.errors import BgbenchError
 
     source = realdata / "imagenet-samples"
     if not (source / "xml").is_dir():
         raise BgbenchError("no xml/ tree of boxes (expected imagenet-samples/xml/<class>/<stem>.xml)", source)
     executor = "serial" if workers <= 1 else "process"
-    result = build_dataset(source, data, split="val", per_class=per_class, segmenter=segmenter,
-                           executor=executor, workers=workers, quiet=quiet)
+    config = BuildConfig(split="val", per_class=per_class, segmenter=segmenter,
+                         run=BuildRun(executor, workers))
+    result = build_dataset(source, data, config, quiet=quiet)
     return result["summary"]
 
 

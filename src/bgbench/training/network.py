@@ -18,6 +18,7 @@ from torch import nn
 from bgbench.errors import BgbenchError
 from bgbench.models.common import reset_head
 from bgbench.options import ModelOptions
+from bgbench.predict import ModelArg
 
 
 @dataclass
@@ -47,21 +48,21 @@ SCRATCH_PREFIXES = ("timm:", "torchvision:")
 TRAIN_PRECISIONS = ("fp32", "bf16")
 
 
-def training_options(model: Any = None, *, head_only: bool = False, **overrides: Any) -> ModelOptions:
-    """The :class:`ModelOptions` of a training run (``model``: a spec, ModelOptions or None, with field
-    ``overrides``), refusing in one line what training cannot honour: ``arch`` without a ``ckpt:``
-    spec (the old from-scratch form), ``amp`` (gone: ``precision`` decides), ``pretrained=False``
-    (from scratch) with a spec other than ``timm:``/``torchvision:`` or with ``weights``, and fp16
-    for full training."""
-    if "amp" in overrides:
-        raise BgbenchError("amp= is gone: training autocasts at precision= ('fp32', the default, or 'bf16'; "
-                           "--precision on the command line)")
-    opts = ModelOptions.of(model, **overrides)
+def training_options(model: ModelArg = None, *, head_only: bool = False) -> ModelOptions:
+    """The :class:`ModelOptions` of a training run (``model``: a spec, ModelOptions or None: the
+    default model), refusing in one line what training cannot honour: a ready classifier (training
+    builds its own network from the options), ``arch`` without a ``ckpt:`` spec (the old from-scratch
+    form), ``pretrained=False`` (from scratch) with a spec other than ``timm:``/``torchvision:`` or
+    with ``weights``, and fp16 for full training."""
+    if model is not None and not isinstance(model, (str, ModelOptions)):
+        raise BgbenchError("train needs a model spec or ModelOptions (it builds and trains its own "
+                           f"network), not a ready {type(model).__name__}")
+    opts = ModelOptions.of(model)
     if opts.arch is not None and not opts.spec.startswith("ckpt:"):
         name = opts.arch.removeprefix("timm:")
         raise BgbenchError(f"--arch names the architecture of a ckpt: file; to train {name} from scratch "
-                           f"give --model timm:{name} --scratch (Python: train(data, 'timm:{name}', "
-                           "pretrained=False))")
+                           f"give --model timm:{name} --scratch (Python: train(data, "
+                           f"ModelOptions('timm:{name}', pretrained=False), ...))")
     if opts.pretrained is False and not opts.spec.startswith(SCRATCH_PREFIXES):
         raise BgbenchError("--scratch (pretrained=False) trains a timm:NAME or torchvision:NAME architecture "
                            f"from random weights, not {opts.spec}")

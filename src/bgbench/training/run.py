@@ -3,121 +3,40 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bgbench import __version__
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
+from bgbench.predict import ModelArg
 from bgbench.provenance import command_line
 from bgbench.resume import run_key
 from bgbench.training.checkpoint import save_checkpoint
+from bgbench.training.config import EvalPlan, Swap, TrainConfig
 from bgbench.training.data import TrainData, check_train_split, load_train_data
 from bgbench.training.recipe import Recipe
 from bgbench.training.result import TRAIN_SCHEMA, TrainResult
 
-
-@dataclass(frozen=True)
-class Swap:
-    """Background-swap augmentation of a run (:class:`bgbench.augment.BackgroundSwap`).
-
-    ``p``: swap probability per image; ``classes``: ``any`` (uniform over the bank, the
-    background's class independent of the label; default) or ``other`` (never the foreground's own
-    class); ``draws``: composites per training image with ``head_only`` (features computed
-    once); ``scale`` (low, high) and ``translate`` (fraction of the side) move the foreground."""
-
-    p: float = 1.0
-    classes: str = "any"
-    draws: int = 4
-    scale: tuple[float, float] = (1.0, 1.0)
-    translate: float = 0.0
-
-    def __post_init__(self) -> None:
-        from bgbench.augment import SWAP_CLASSES
-
-        if not 0.0 < self.p <= 1.0:
-            raise BgbenchError(f"--swap must be a probability in (0, 1], got {self.p}")
-        if self.draws < 1:
-            raise BgbenchError(f"--swap-draws must be at least 1, got {self.draws}")
-        if self.classes not in SWAP_CLASSES:
-            raise BgbenchError(f"--swap-classes must be one of {', '.join(SWAP_CLASSES)}, "
-                               f"got {self.classes!r}")
-
-    @classmethod
-    def of(cls, value: Swap | float | None) -> Swap | None:
-        """A Swap from a Swap, a probability (0 or None: no swap)."""
-        if value is None or isinstance(value, Swap):
-            return value
-        if value == 0:
-            return None
-        return cls(p=float(value))
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "scale": list(self.scale)}
+__all__ = ["EvalPlan", "Swap", "TrainConfig", "train"]  # EvalPlan and Swap: their old home
 
 
-@dataclass(frozen=True)
-class EvalPlan:
-    """How the trained model is evaluated: every variant of ``split`` (or the comma list ``variants``)
-    of ``data`` (another built or downloaded tree, e.g. the official IN-9 of ``bgbench download in9``;
-    None: the training tree), optionally ``--draws`` donor backgrounds per foreground and the challenge;
-    ``results_dir`` / ``challenge_dir``: where their outputs go (default ``OUT/eval`` and
-    ``OUT/challenge``). ``enabled=False`` (``--no-eval``): no evaluation at all."""
+def train(data: str | Path, model: ModelArg = None, config: TrainConfig | None = None, *, out: str | Path,
+          quiet: bool = False) -> TrainResult:
+    """Train on the ``config.split`` of ``config.variant`` of ``data`` and evaluate the result
+    (``config.evaluation``, default: every variant of val of ``data``).
 
-    split: str = "val"
-    draws: int | None = None
-    challenge: bool = False
-    variants: str | None = None
-    results_dir: str | Path | None = None
-    challenge_dir: str | Path | None = None
-    data: str | Path | None = None
-    enabled: bool = True
-
-    def tree(self, train_data: str | Path) -> Path:
-        """The tree evaluated: ``data``, else the training tree."""
-        return Path(self.data if self.data is not None else train_data)
-
-    def check(self, train_data: str | Path, class_names: list[str]) -> None:
-        """BgbenchError (before any output) when the tree has no such split or variants, or its class
-        folders differ from the training classes."""
-        if not self.enabled:
-            return
-        from bgbench.data import In9Tree
-
-        root = self.tree(train_data)
-        tree = In9Tree(root)
-        try:
-            names = tree.variants(self.split, self.variants)
-        except BgbenchError as exc:
-            if self.data is not None:
-                raise
-            raise BgbenchError(f"{exc}; to evaluate on another tree give --eval-data TREE "
-                               "(or --no-eval)") from None
-        classes = tree.shared_class_folders(names, self.split)
-        if classes != list(class_names):
-            raise BgbenchError(f"class folders of {names[0]}/{self.split} ({', '.join(classes)}) differ from "
-                               f"the training classes ({', '.join(class_names)})", root)
-
-
-def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str = "original",
-          head_only: bool = False, recipe: Recipe | None = None, swap: Swap | float | None = None,
-          seed: int = 0, split: str = "train", evaluation: EvalPlan | None = None, log: str | None = None,
-          cache: bool = True, cache_dir: str | Path | None = None, quiet: bool = False,
-          **model_options: Any) -> TrainResult:
-    """Train on the ``split`` of ``variant`` of ``data`` and evaluate (``evaluation``, default: every
-    variant of val of ``data``) the result.
-
-    ``model``: a spec string or :class:`ModelOptions` (ModelOptions fields may be given as keywords);
-    its head is replaced by a fresh one per class folder. With ``pretrained=False`` and a
-    ``timm:NAME`` (or ``torchvision:NAME``) spec the architecture starts from random weights
-    (``--scratch``). ``precision`` is the autocast of every forward pass of the run, on the CPU and
-    on a GPU alike: ``fp32`` (default, exact) or ``bf16`` for the training steps, any of
-    fp32/bf16/fp16 for ``head_only``'s frozen-backbone features, and the same for the evaluation at
-    the end; ``device`` and ``preprocess`` apply in every mode. ``head_only``: last-layer retraining
-    on cached features of the frozen backbone. ``recipe``: see :mod:`bgbench.training.recipe` (None:
-    the documented default; its batch size is per process). ``swap``: a :class:`Swap` or a
-    probability. ``log``: ``tensorboard``, ``mlflow`` or ``wandb`` (:mod:`bgbench.training.tracking`).
+    ``model``: a spec string or :class:`ModelOptions` (None: the default model); its head is replaced
+    by a fresh one per class folder. With ``pretrained=False`` and a ``timm:NAME`` (or
+    ``torchvision:NAME``) spec the architecture starts from random weights (``--scratch``).
+    ``precision`` is the autocast of every forward pass of the run, on the CPU and on a GPU alike:
+    ``fp32`` (default, exact) or ``bf16`` for the training steps, any of fp32/bf16/fp16 for
+    ``head_only``'s frozen-backbone features, and the same for the evaluation at the end; ``device``
+    and ``preprocess`` apply in every mode. ``config``: the run's settings (:class:`TrainConfig`; None:
+    the defaults): variant, ``head_only`` (last-layer retraining on cached features of the frozen
+    backbone), recipe (:mod:`bgbench.training.recipe`; its batch size is per process), swap, seed,
+    split, evaluation, log (:mod:`bgbench.training.tracking`) and cache.
     Under ``torchrun`` the run is data-parallel (:mod:`bgbench.training.distributed`) and only rank 0
     writes. Writes ``out/model.safetensors``, ``out/model.json``, ``out/train.json``, ``out/eval/``
     (and ``out/challenge/``); a killed full training resumes from its last finished epoch. Bad data
@@ -127,40 +46,41 @@ def train(data: str | Path, model: Any = None, *, out: str | Path, variant: str 
     from bgbench.training.network import training_options
     from bgbench.training.tracking import check_tracker
 
-    options = training_options(model, head_only=head_only, **model_options)
-    swap_cfg, plan = Swap.of(swap), evaluation or EvalPlan()
-    rec = (recipe or Recipe()).resolved(head_only)
-    check_train_split(data, variant, split)
-    check_tracker(log)
+    cfg = config if config is not None else TrainConfig()
+    if not isinstance(cfg, TrainConfig):
+        raise BgbenchError(f"config must be a TrainConfig, got {type(cfg).__name__}")
+    options = training_options(model, head_only=cfg.head_only)
+    rec = cfg.recipe.resolved(cfg.head_only)
+    check_train_split(data, cfg.variant, cfg.split)
+    check_tracker(cfg.log)
     ctx = init_from_env(options.device)
     try:
         options = options.with_(device=ctx.device_name(options.device))
-        train_data = _load(data, variant, split, swap_cfg is not None, cache, cache_dir, quiet, ctx)
-        plan.check(data, train_data.class_names)
-        run = _Run(Path(out), ctx, rec, seed, quiet, log)
-        net = _network(options, train_data, rec, seed)
+        train_data = _load(data, cfg, quiet, ctx)
+        cfg.evaluation.check(data, train_data.class_names)
+        run = _Run(Path(out), ctx, rec, cfg.seed, quiet, cfg.log)
+        net = _network(options, train_data, rec, cfg.seed)
         parts = {"source": net.source, "arch": net.arch, "data": train_data.fingerprint,
-                 "recipe": rec.to_json(), "seed": seed, "swap": swap_cfg.to_json() if swap_cfg else None,
-                 "mode": "head-only" if head_only else "full", "variant": variant,
+                 "recipe": rec.to_json(), "seed": cfg.seed, "swap": cfg.swap.to_json() if cfg.swap else None,
+                 "mode": "head-only" if cfg.head_only else "full", "variant": cfg.variant,
                  "global_batch": int(rec.batch_size) * ctx.world, "precision": options.precision}
-        history = run.fit(net, train_data, parts, cache_dir)
+        history = run.fit(net, train_data, parts, cfg.cache.cache_dir)
         if not ctx.is_main:
             return TrainResult({**parts, "history": history, "rank": ctx.rank}, None)
-        metrics, chal = _evaluate(data, net, run.out, plan, seed, cache, cache_dir, quiet) if plan.enabled \
-            else (None, None)
+        metrics, chal = _evaluate(data, net, run.out, cfg, quiet) if cfg.evaluation.enabled else (None, None)
         run.finish(metrics, chal)
         return _write(data, net, train_data, parts, history, run.out, metrics, chal, options)
     finally:
         shutdown(ctx)
 
 
-def _load(data, variant: str, split: str, swap: bool, cache: bool, cache_dir, quiet: bool, ctx) -> TrainData:
+def _load(data, cfg: TrainConfig, quiet: bool, ctx) -> TrainData:
     """The training data; under torchrun rank 0 decodes (and fills the cache) before the others read."""
     from bgbench.training.distributed import main_first
 
     with main_first(ctx):
-        return load_train_data(data, variant, split, swap=swap, cache=cache, cache_dir=cache_dir,
-                               quiet=quiet or not ctx.is_main)
+        return load_train_data(data, cfg.variant, cfg.split, swap=cfg.swap is not None, cache=cfg.cache.cache,
+                               cache_dir=cfg.cache.cache_dir, quiet=quiet or not ctx.is_main)
 
 
 class _Run:
@@ -222,12 +142,15 @@ def _fit_head(net, data: TrainData, rec: Recipe, swap: dict[str, Any] | None, se
     return train_head(net, feats, labels, rec, seed=seed, quiet=quiet)
 
 
-def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cache_dir,
+def _evaluate(data, net, out: Path, cfg: TrainConfig,
               quiet: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Evaluate the trained classifier on every variant of ``plan.split`` of ``plan.tree(data)`` (and the
-    challenge); the metrics record the tree (``data``: its resolved path and content fingerprint)."""
+    """Evaluate the trained classifier as ``cfg.evaluation`` (``plan``) says: every variant of
+    ``plan.split`` of ``plan.tree(data)`` (and the challenge); the metrics record the tree (``data``: its
+    resolved path and content fingerprint)."""
     from bgbench.eval import evaluate
     from bgbench.models.common import sha256_state_dict
+
+    plan, seed, cache, cache_dir = cfg.evaluation, cfg.seed, cfg.cache.cache, cfg.cache.cache_dir
 
     clf = net.classifier
     clf.spec = f"ckpt:{out / 'model.safetensors'}"
