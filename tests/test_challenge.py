@@ -445,6 +445,51 @@ def test_bad_shard_spec_is_a_clear_error(tree: Path):
         run_challenge(tree, toy_classifier(), ChallengeConfig(shard="3/3"), quiet=True)
 
 
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"order": "random"}, "unknown order 'random' (expected adaptive or folder)"),
+    ({"batch_size": 0}, "batch size must be at least 1, got 0"),
+    ({"batch_size": 2.5}, "batch size must be a whole number of at least 1, got 2.5"),
+    ({"top_k": 0}, "top_k must be at least 1, got 0"),
+    ({"top_k": True}, "top_k must be a whole number of at least 1, got True"),
+    ({"checkpoint_seconds": -1}, "checkpoint_seconds must be a number of seconds >= 0, got -1"),
+    ({"split": ""}, "split must be a folder name, got ''"),
+    ({"executor": "process"}, "unknown --executor 'process' (expected serial or ray)"),
+    ({"shard": "1-of-2"}, "--shard must look like i/n (e.g. 0/4), got '1-of-2'"),
+    ({"shard": "2/2"}, "--shard 2/2: need 0 <= i < n"),
+    ({"shard": (0, 0)}, "--shard 0/0: need 0 <= i < n"),
+    ({"shard": 3}, "--shard must be 'i/n' or a pair (i, n), got 3"),
+    ({"workers": 0, "executor": "ray"}, "--workers must be at least 1, got 0"),
+    ({"workers": 2}, "--workers 2 runs 2 tasks at once and --executor serial runs one"),
+    ({"executor": "ray", "shard": "0/2"}, "--shard and --executor ray exclude each other"),
+    ({"cache": False}, "cache must be a CacheChoice, got bool"),
+])
+def test_challenge_config_refuses_bad_settings_in_one_line(settings: dict, message: str):
+    with pytest.raises(BgbenchError) as caught:
+        ChallengeConfig(**settings)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_challenge_config_normalizes_and_records(tmp_path: Path):
+    from dataclasses import FrozenInstanceError
+
+    from bgbench.config import CacheChoice
+
+    config = ChallengeConfig(shard="1/3", cache=CacheChoice(False, tmp_path))
+    assert config.shard == (1, 3) and ChallengeConfig(shard=(1, 3)) == ChallengeConfig(shard="1/3")
+    assert ChallengeConfig(workers=1).workers == 1  # one task at once is what serial does
+    doc = config.to_json()
+    assert doc["shard"] == [1, 3] and doc["cache"] == {"cache": False, "cache_dir": str(tmp_path)}
+    assert json.loads(json.dumps(doc)) == doc and doc["order"] == "adaptive" and doc["executor"] == "serial"
+    with pytest.raises(FrozenInstanceError):
+        config.full = True  # type: ignore[misc]
+
+
+def test_ray_without_out_is_refused_before_any_work(tmp_path: Path):
+    with pytest.raises(BgbenchError, match="--executor ray needs --out"):
+        run_challenge(tmp_path / "no-such-tree", toy_classifier(), ChallengeConfig(executor="ray"),
+                      quiet=True)
+
+
 # ----------------------------------------------------------------------------- command line
 TOY_SPEC = f"python:{TESTS / 'test_challenge.py'}:toy_classifier"
 
