@@ -22,6 +22,7 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("BGBENCH_PROGRESS", "0")
@@ -72,10 +73,11 @@ def main() -> None:
 
     import torch
 
-    from bgbench.challenge import run_challenge
+    from bgbench.challenge import ChallengeConfig, run_challenge
     from bgbench.challenge.reference import reference_loop_files
+    from bgbench.config import CacheChoice
     from bgbench.models import create_classifier
-    from bgbench.predict import select_label_map
+    from bgbench.predict import ReadyModel, select_label_map
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -103,8 +105,9 @@ def main() -> None:
     shutil.rmtree(work / "ours", ignore_errors=True)
     cold_cache = Path(tempfile.mkdtemp(prefix="cold-cache-", dir=work))
     t0 = time.perf_counter()  # cold: decode every image into a fresh cache first
-    ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, cache_dir=cold_cache,
-                         map_rule=args.map, quiet=True)
+    model, config = ReadyModel(clf, map_rule=args.map), ChallengeConfig(batch_size=batch_size)
+    cold = replace(config, cache=CacheChoice(cache_dir=cold_cache))
+    ours = run_challenge(data, model, cold, out=work / "ours", quiet=True)
     ours_cold = time.perf_counter() - t0
     shutil.rmtree(cold_cache)
     shutil.rmtree(work / "ours")
@@ -114,8 +117,7 @@ def main() -> None:
     for _ in range(args.repeats):
         shutil.rmtree(work / "ours", ignore_errors=True)
         t0 = time.perf_counter()
-        ours = run_challenge(data, clf, out=work / "ours", batch_size=batch_size, map_rule=args.map,
-                             quiet=True)
+        ours = run_challenge(data, model, config, out=work / "ours", quiet=True)
         walls.append(time.perf_counter() - t0)
         searches.append(ours["run"]["timing"]["search_s"])
         raws.append(raw_throughput(clf, batch_size, 224, repeats=max(2, 256 // batch_size)))
@@ -149,7 +151,7 @@ def main() -> None:
     if not args.no_bf16:
         clf16 = create_classifier(args.model, device=args.device, precision="bf16")
         t0 = time.perf_counter()
-        bf16 = run_challenge(data, clf16, batch_size=batch_size, map_rule=args.map, quiet=True)
+        bf16 = run_challenge(data, ReadyModel(clf16, map_rule=args.map), config, quiet=True)
         changed = sum(a["fooled"] != b["fooled"] for a, b in zip(ours["foregrounds"], bf16["foregrounds"],
                                                                   strict=True))
         print(f"bf16: {changed} of {len(ref)} decisions differ from fp32 ({bf16['vulnerable']}, "

@@ -103,8 +103,8 @@ def test_eval_result_prints_short_and_loads_back(synth_built, tmp_path):
 def test_challenge_result_is_typed_and_loads_back(synth_built, tmp_path):
     from tests_helpers_api import tiny_classifier
 
-    result = bgbench.run_challenge(synth_built, tiny_classifier(), out=tmp_path / "ch", cache=False,
-                                   quiet=True)
+    config = bgbench.ChallengeConfig(cache=bgbench.CacheChoice(cache=False))
+    result = bgbench.run_challenge(synth_built, tiny_classifier(), config, out=tmp_path / "ch", quiet=True)
     assert result.n_foregrounds == result["n_foregrounds"] > 0
     assert result.complete
     rows = list(csv.DictReader((tmp_path / "ch" / "challenge.csv").open()))

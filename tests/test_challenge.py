@@ -23,7 +23,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bgbench.challenge import merge_shards, run_challenge, search_backgrounds
+from bgbench.challenge import ChallengeConfig, merge_shards, run_challenge, search_backgrounds
 from bgbench.challenge.analysis import matrix_decisions
 from bgbench.challenge.reference import reference_loop, reference_loop_files, reference_matrix
 from bgbench.challenge.search import oracle_minimum
@@ -31,6 +31,7 @@ from bgbench.classes import IN9_FOLDERS, imagenet_to_in9_array
 from bgbench.errors import BgbenchError
 from bgbench.labelmap import create_label_map
 from bgbench.models.base import Preprocessing, TorchClassifier
+from bgbench.predict import ReadyModel
 
 SIZE = 32
 PER_CLASS = 2
@@ -211,7 +212,7 @@ def test_run_challenge_matches_released_loop_on_files(tree: Path, tmp_path: Path
         return label_map.predict(clf(x))
 
     ref = reference_loop_files(predict, tree)
-    summary = run_challenge(tree, clf, out=tmp_path / "out", batch_size=7, quiet=True)
+    summary = run_challenge(tree, clf, ChallengeConfig(batch_size=7), out=tmp_path / "out", quiet=True)
     assert decisions(summary) == [(r["image"], r["fooled"]) for r in ref]
     n_fooled = sum(r["fooled"] for r in ref)
     assert 0 < n_fooled < len(ref)
@@ -251,7 +252,7 @@ def test_full_matrix_equals_plain_per_pair_loop(tree: Path, tmp_path: Path):
     fg, m, fg_labels, bg, bg_labels = banks(tree)
     expected = reference_matrix(predict, fg, m, bg)
     out = tmp_path / "full"
-    summary = run_challenge(tree, clf, out=out, full=True, batch_size=5, top_k=2, quiet=True)
+    summary = run_challenge(tree, clf, ChallengeConfig(full=True, batch_size=5, top_k=2), out=out, quiet=True)
     matrix = np.load(out / "challenge_matrix.npy")
     assert matrix.dtype == np.int8 and matrix.shape == expected.shape
     np.testing.assert_array_equal(matrix, expected)
@@ -278,9 +279,9 @@ def test_full_matrix_equals_plain_per_pair_loop(tree: Path, tmp_path: Path):
 
 def test_strict_flag_and_order_and_batch_size_change_no_decision(tree: Path, tmp_path: Path):
     clf = toy_classifier("nine")
-    full = run_challenge(tree, clf, full=True, quiet=True)
-    strict = run_challenge(tree, clf, strict=True, batch_size=4, quiet=True)
-    folder = run_challenge(tree, clf, order="folder", batch_size=32, quiet=True)
+    full = run_challenge(tree, clf, ChallengeConfig(full=True), quiet=True)
+    strict = run_challenge(tree, clf, ChallengeConfig(strict=True, batch_size=4), quiet=True)
+    folder = run_challenge(tree, clf, ChallengeConfig(order="folder", batch_size=32), quiet=True)
     assert decisions(strict) == decisions(full) == decisions(folder)
     assert [r["strict_fooled"] for r in strict["foregrounds"]] == \
         [r["strict_fooled"] for r in full["foregrounds"]]
@@ -293,9 +294,9 @@ RUNNER = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_challenge import toy_classifier
-from bgbench.challenge import run_challenge
-run_challenge({data!r}, toy_classifier("nine", delay={delay}), out={out!r}, batch_size=2, full={full},
-              checkpoint_seconds=0, quiet=True)
+from bgbench.challenge import ChallengeConfig, run_challenge
+run_challenge({data!r}, toy_classifier("nine", delay={delay}),
+              ChallengeConfig(batch_size=2, full={full}, checkpoint_seconds=0), out={out!r}, quiet=True)
 """
 
 
@@ -355,8 +356,8 @@ def test_full_matrix_resumes_after_sigkill(tree: Path, tmp_path: Path):
     _kill_midway(tree, out, True, ready)
     partial = np.load(matrix_path)
     assert (partial == -128).any()
-    resumed = run_challenge(tree, clf, out=out, full=True, quiet=True)
-    clean = run_challenge(tree, clf, out=tmp_path / "clean-full", full=True, quiet=True)
+    resumed = run_challenge(tree, clf, ChallengeConfig(full=True), out=out, quiet=True)
+    clean = run_challenge(tree, clf, ChallengeConfig(full=True), out=tmp_path / "clean-full", quiet=True)
     assert resumed["forward_passes"]["used"] == int((partial == -128).sum())
     clean_matrix = np.load(tmp_path / "clean-full" / "challenge_matrix.npy")
     np.testing.assert_array_equal(np.load(matrix_path), clean_matrix)
@@ -372,10 +373,11 @@ def test_resume_with_another_configuration_is_refused(tree: Path, tmp_path: Path
 @pytest.mark.parametrize("full", [False, True])
 def test_shards_merge_to_the_unsharded_result(tree: Path, tmp_path: Path, full: bool):
     clf = toy_classifier("nine")
-    whole = run_challenge(tree, clf, out=tmp_path / "whole", full=full, quiet=True)
+    whole = run_challenge(tree, clf, ChallengeConfig(full=full), out=tmp_path / "whole", quiet=True)
     dirs = []
     for i in range(3):
-        part = run_challenge(tree, clf, out=tmp_path / f"shard-{i}", shard=f"{i}/3", full=full, quiet=True)
+        config = ChallengeConfig(shard=f"{i}/3", full=full)
+        part = run_challenge(tree, clf, config, out=tmp_path / f"shard-{i}", quiet=True)
         assert [r["index"] for r in part["foregrounds"]] == list(range(i, 9 * PER_CLASS, 3))
         dirs.append(tmp_path / f"shard-{i}")
     with pytest.raises(BgbenchError, match="cover"):
@@ -399,7 +401,8 @@ def test_ray_executor_equals_serial(tree: Path, tmp_path: Path):
              runtime_env={"env_vars": {"PYTHONPATH": str(TESTS), "BGBENCH_PROGRESS": "0",
                                        "BGBENCH_CACHE": os.environ["BGBENCH_CACHE"]}})
     try:
-        merged = run_challenge(tree, clf, executor="ray", workers=2, out=tmp_path / "ray", quiet=True)
+        merged = run_challenge(tree, clf, ChallengeConfig(executor="ray", workers=2), out=tmp_path / "ray",
+                               quiet=True)
     finally:
         ray.shutdown()
     assert decisions(merged) == decisions(serial)
@@ -439,7 +442,52 @@ def test_mask_of_wrong_shape_is_a_clear_error(tmp_path: Path):
 
 def test_bad_shard_spec_is_a_clear_error(tree: Path):
     with pytest.raises(BgbenchError, match="--shard"):
-        run_challenge(tree, toy_classifier(), shard="3/3", quiet=True)
+        run_challenge(tree, toy_classifier(), ChallengeConfig(shard="3/3"), quiet=True)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"order": "random"}, "unknown order 'random' (expected adaptive or folder)"),
+    ({"batch_size": 0}, "batch size must be at least 1, got 0"),
+    ({"batch_size": 2.5}, "batch size must be a whole number of at least 1, got 2.5"),
+    ({"top_k": 0}, "top_k must be at least 1, got 0"),
+    ({"top_k": True}, "top_k must be a whole number of at least 1, got True"),
+    ({"checkpoint_seconds": -1}, "checkpoint_seconds must be a number of seconds >= 0, got -1"),
+    ({"split": ""}, "split must be a folder name, got ''"),
+    ({"executor": "process"}, "unknown --executor 'process' (expected serial or ray)"),
+    ({"shard": "1-of-2"}, "--shard must look like i/n (e.g. 0/4), got '1-of-2'"),
+    ({"shard": "2/2"}, "--shard 2/2: need 0 <= i < n"),
+    ({"shard": (0, 0)}, "--shard 0/0: need 0 <= i < n"),
+    ({"shard": 3}, "--shard must be 'i/n' or a pair (i, n), got 3"),
+    ({"workers": 0, "executor": "ray"}, "--workers must be at least 1, got 0"),
+    ({"workers": 2}, "--workers 2 runs 2 tasks at once and --executor serial runs one"),
+    ({"executor": "ray", "shard": "0/2"}, "--shard and --executor ray exclude each other"),
+    ({"cache": False}, "cache must be a CacheChoice, got bool"),
+])
+def test_challenge_config_refuses_bad_settings_in_one_line(settings: dict, message: str):
+    with pytest.raises(BgbenchError) as caught:
+        ChallengeConfig(**settings)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_challenge_config_normalizes_and_records(tmp_path: Path):
+    from dataclasses import FrozenInstanceError
+
+    from bgbench.config import CacheChoice
+
+    config = ChallengeConfig(shard="1/3", cache=CacheChoice(False, tmp_path))
+    assert config.shard == (1, 3) and ChallengeConfig(shard=(1, 3)) == ChallengeConfig(shard="1/3")
+    assert ChallengeConfig(workers=1).workers == 1  # one task at once is what serial does
+    doc = config.to_json()
+    assert doc["shard"] == [1, 3] and doc["cache"] == {"cache": False, "cache_dir": str(tmp_path)}
+    assert json.loads(json.dumps(doc)) == doc and doc["order"] == "adaptive" and doc["executor"] == "serial"
+    with pytest.raises(FrozenInstanceError):
+        config.full = True  # type: ignore[misc]
+
+
+def test_ray_without_out_is_refused_before_any_work(tmp_path: Path):
+    with pytest.raises(BgbenchError, match="--executor ray needs --out"):
+        run_challenge(tmp_path / "no-such-tree", toy_classifier(), ChallengeConfig(executor="ray"),
+                      quiet=True)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -482,7 +530,7 @@ def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, 
     from bgbench.predict import select_label_map
 
     clf = create_classifier("efficientnet_lite0", device="cpu")
-    summary = run_challenge(synth_built, clf, shard="0/9", out=tmp_path / "o", quiet=True)
+    summary = run_challenge(synth_built, clf, ChallengeConfig(shard="0/9"), out=tmp_path / "o", quiet=True)
     indices = [r["index"] for r in summary["foregrounds"]]
     label_map = select_label_map(1000, list(IN9_FOLDERS))
 
@@ -538,7 +586,8 @@ def test_real_cnn_search_and_full_matrix_equal_released_loop(synth_small: Path, 
     fooled = [r["fooled"] for r in ref]
     assert 0 < sum(fooled) < len(fooled), fooled  # mixed, so a wrong decision would show
 
-    search = run_challenge(synth_small, clf, map_rule="restricted", out=tmp_path / "search", quiet=True)
+    restricted = ReadyModel(clf, map_rule="restricted")
+    search = run_challenge(synth_small, restricted, out=tmp_path / "search", quiet=True)
     assert decisions(search) == [(r["image"], r["fooled"]) for r in ref]
     for r in search["foregrounds"]:
         if r["fooled"]:
@@ -547,7 +596,7 @@ def test_real_cnn_search_and_full_matrix_equal_released_loop(synth_small: Path, 
         else:
             assert r["backgrounds_tried"] == len(bg_paths)
 
-    full = run_challenge(synth_small, clf, map_rule="restricted", full=True, out=tmp_path / "full",
+    full = run_challenge(synth_small, restricted, ChallengeConfig(full=True), out=tmp_path / "full",
                          quiet=True)
     matrix = np.load(tmp_path / "full" / "challenge_matrix.npy")
     assert matrix.shape == expected.shape == (len(ref), len(bg_paths))
@@ -571,7 +620,7 @@ def test_full_run_keeps_its_results_when_the_gallery_fails(tree: Path, tmp_path:
     and backgrounds.csv, exits 0 and says why there is no gallery in one warning line."""
     from bgbench.cli import main
 
-    expected = run_challenge(tree, toy_classifier(), full=True, quiet=True)
+    expected = run_challenge(tree, toy_classifier(), ChallengeConfig(full=True), quiet=True)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     out = tmp_path / "full"
@@ -590,7 +639,8 @@ def test_full_run_keeps_its_results_when_the_gallery_fails(tree: Path, tmp_path:
     # with matplotlib back, the same command draws it and records it
     monkeypatch.undo()
     monkeypatch.setenv("BGBENCH_CACHE", str(tmp_path / "cache"))
-    summary = run_challenge(tree, toy_classifier(), full=True, out=tmp_path / "drawn", quiet=True)
+    summary = run_challenge(tree, toy_classifier(), ChallengeConfig(full=True), out=tmp_path / "drawn",
+                            quiet=True)
     assert summary["gallery"] == "gallery.png" and "gallery_error" not in summary
     assert json.loads((tmp_path / "drawn" / "challenge.json").read_text())["gallery"] == "gallery.png"
     assert (tmp_path / "drawn" / "gallery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -606,7 +656,7 @@ def test_tree_missing_a_class_keeps_in9_labels(tree: Path, tmp_path: Path):
     for variant in ("original", "only_bg_t", "fg_mask"):
         shutil.rmtree(part / variant / "val" / IN9_FOLDERS[3])
     clf = toy_classifier("imagenet")
-    summary = run_challenge(part, clf, out=tmp_path / "out", full=True, quiet=True)
+    summary = run_challenge(part, clf, ChallengeConfig(full=True), out=tmp_path / "out", quiet=True)
     label_map = create_label_map(clf.num_outputs)  # the released 1000 -> 9 rule, IN-9 indices
     fg, m, fg_folder, bg, _ = banks(part)
     present = [f for f in IN9_FOLDERS if f != IN9_FOLDERS[3]]

@@ -16,14 +16,17 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from bgbench.challenge import run_challenge
+from bgbench.challenge import ChallengeConfig, run_challenge
 from bgbench.cli import main
+from bgbench.config import CacheChoice
 from bgbench.eval import evaluate
+from bgbench.options import ModelOptions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,9 +53,10 @@ def made(synth_built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     spec = f"torchscript:{model}"
     evaluate(synth_built, spec, variants="original,mixed_same,mixed_rand", out=base / "eval", device="cpu",
              cache=False, quiet=True)
-    run_challenge(synth_built, spec, out=base / "challenge", device="cpu", cache=False, quiet=True)
+    cpu, no_cache = ModelOptions.of(spec, device="cpu"), ChallengeConfig(cache=CacheChoice(cache=False))
+    run_challenge(synth_built, cpu, no_cache, out=base / "challenge", quiet=True)
     for i in range(2):
-        run_challenge(synth_built, spec, out=base / f"shard-{i}", shard=f"{i}/2", device="cpu", cache=False,
+        run_challenge(synth_built, cpu, replace(no_cache, shard=f"{i}/2"), out=base / f"shard-{i}",
                       quiet=True)
     return {"data": synth_built, "model": model, "eval": base / "eval" / "results.json",
             "challenge": base / "challenge" / "challenge.json", "shard0": base / "shard-0",
@@ -306,6 +310,10 @@ SERIAL_WORKERS = "--workers 2 runs 2 tasks at once and --executor serial runs on
     (["build", "{data}", "{out}", "--workers", "0"], "--workers must be at least 1, got 0"),
     (["build", "{data}", "{out}", "--executor", "serial", "--workers", "2"], SERIAL_WORKERS),
     (["challenge", "{data}", "--model", "{spec}", "--workers", "2", "--out", "{out}"], SERIAL_WORKERS),
+    (["challenge", "{data}", "--model", "{spec}", "--executor", "ray", "--shard", "0/2", "--out", "{out}"],
+     "--shard and --executor ray exclude each other"),
+    (["challenge", "{data}", "--model", "{spec}", "--order", "random", "--out", "{out}"],
+     "unknown order 'random' (expected adaptive or folder)"),
     (["sweep", "{toml}", "{data}", "--workers", "3", "--out", "{out}"],
      "--workers 3 runs 3 tasks at once and --executor serial runs one"),
     (["build", "{data}", "{out}", "--jpeg-quality", "101"], "--jpeg-quality must be at most 100"),

@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "sweep": "bgbench.sweeps",
     "SweepResult": "bgbench.sweeps",
     "run_challenge": "bgbench.challenge",
+    "ChallengeConfig": "bgbench.challenge",
     "download_in9": "bgbench.download",
     "train": "bgbench.training",
     "TrainConfig": "bgbench.training",

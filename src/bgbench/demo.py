@@ -354,7 +354,7 @@ def _explain(data: Path, out: Path, training: dict[str, Any], plan: DemoPlan, de
 def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan, quiet: bool,
                       log) -> dict[str, Any]:
     """Stage 5 for the pretrained model: eval with draws and the challenge; the summary row."""
-    from bgbench.challenge import run_challenge
+    from bgbench.challenge import ChallengeConfig, run_challenge
     from bgbench.eval import evaluate
 
     name = f"pretrained_{opts.spec}"
@@ -366,7 +366,8 @@ def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan,
     accuracy = None
     if plan.pretrained_challenge:
         log(f"challenge {name}")
-        challenge = run_challenge(data, opts, out=out / "challenge" / name, quiet=quiet, gallery=False)
+        challenge = run_challenge(data, opts, ChallengeConfig(gallery=False), out=out / "challenge" / name,
+                                  quiet=quiet)
         accuracy = challenge.accuracy
     doc = result.to_json(predictions=False)
     return _row(name, {**doc, "draws": result.draws}, accuracy)

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from bgbench.challenge.config import ORDERS
 from bgbench.composite import composite_torch
 
 Predict = Callable[[torch.Tensor], torch.Tensor]
-ORDERS = ("adaptive", "folder")
 
 
 @dataclass(frozen=True)

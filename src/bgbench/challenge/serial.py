@@ -12,7 +12,6 @@ map, predictions as folder indices), then either the batched early-exit search
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 
 from bgbench import __version__
 from bgbench.atomic import append_jsonl_many, atomic_save_npy
+from bgbench.challenge.config import ChallengeConfig
 from bgbench.challenge.data import (
     ChallengeData,
     list_challenge_files,
@@ -32,44 +32,14 @@ from bgbench.challenge.finalize import MATRIX_META, MATRIX_NAME, finalize, matri
 from bgbench.challenge.full import fill_matrix, new_matrix, not_done_value
 from bgbench.challenge.outputs import foreground_record, open_log
 from bgbench.challenge.result import SCHEMA, ChallengeResult
-from bgbench.challenge.search import ORDERS, Outcome, oracle_minimum, search_backgrounds
-from bgbench.challenge.shard import parse_shard, shard_indices
+from bgbench.challenge.search import Outcome, oracle_minimum, search_backgrounds
+from bgbench.challenge.shard import shard_indices
 from bgbench.errors import BgbenchError
 from bgbench.options import DEFAULT_MODEL
-from bgbench.predict import make_predictor
+from bgbench.predict import ModelArg, make_predictor
 from bgbench.progress import progress
 from bgbench.provenance import command_line
 from bgbench.resume import check_settings, run_key
-
-
-@dataclass(frozen=True)
-class ChallengeSettings:
-    """How one run searches (everything but the model and the data).
-
-    ``full``: every (foreground, background) pair; ``strict``: also search exactly for the stricter
-    reading; ``batch_size``: composites per forward pass (None: 256 on a GPU, 64 on the CPU);
-    ``order``: ``adaptive`` or ``folder``; ``top_k``: most fooling backgrounds listed per class;
-    ``checkpoint_seconds``: how often the ``--full`` matrix is saved."""
-
-    full: bool = False
-    strict: bool = False
-    split: str = "val"
-    batch_size: int | None = None
-    order: str = "adaptive"
-    top_k: int = 5
-    gallery: bool = True
-    cache: bool = True
-    cache_dir: str | Path | None = None
-    checkpoint_seconds: float = 60.0
-    quiet: bool = False
-
-    def __post_init__(self) -> None:
-        if self.order not in ORDERS:
-            raise BgbenchError(f"unknown order {self.order!r} (expected {' or '.join(ORDERS)})")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise BgbenchError(f"batch size must be at least 1, got {self.batch_size}")
-        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
-            raise BgbenchError(f"top_k must be a whole number of at least 1, got {self.top_k!r}")
 
 
 def model_identity(describe: dict[str, Any]) -> dict[str, Any]:
@@ -77,22 +47,23 @@ def model_identity(describe: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in describe.items() if k not in ("device",)}
 
 
-def run_serial(data: str | Path, model: Any = DEFAULT_MODEL, settings: ChallengeSettings | None = None, *,
-               out: str | Path | None = None, shard: str | tuple[int, int] | None = None,
-               **model_options: Any) -> ChallengeResult:
-    """Run the challenge (or shard ``"i/n"`` of it) in this process; returns the result, also
-    written to ``out`` when given. ``model``/``model_options`` as for :func:`bgbench.evaluate`."""
-    s = settings if settings is not None else ChallengeSettings()
-    shard_t = parse_shard(shard)
+def run_serial(data: str | Path, model: ModelArg = DEFAULT_MODEL, config: ChallengeConfig | None = None, *,
+               out: str | Path | None = None, quiet: bool = False) -> ChallengeResult:
+    """Run the challenge (or the shard ``config.shard`` of it) in this process, whatever
+    ``config.executor`` says; returns the result, also written to ``out`` when given. ``model``: a
+    spec, ModelOptions, Classifier or ReadyModel (as for :func:`bgbench.evaluate`); ``quiet``: no
+    progress bars."""
+    s = config if config is not None else ChallengeConfig()
+    shard_t = s.shard
     started = time.perf_counter()
     list_challenge_files(data, s.split)  # fail fast on layout problems before loading a model
-    loaded = load_challenge_data(data, s.split, cache=s.cache, cache_dir=s.cache_dir, quiet=s.quiet)
+    loaded = load_challenge_data(data, s.split, cache=s.cache.cache, cache_dir=s.cache.cache_dir, quiet=quiet)
     load_s = time.perf_counter() - started
-    predictor = make_predictor(model, list(loaded.class_names), **model_options)
+    predictor = make_predictor(model, list(loaded.class_names))
     dev = predictor.device
     batch_size = s.batch_size or (256 if dev.type == "cuda" else 64)
     describe = predictor.describe()
-    config = {"schema": SCHEMA, "mode": "full" if s.full else "search", "strict": bool(s.strict or s.full),
+    record = {"schema": SCHEMA, "mode": "full" if s.full else "search", "strict": bool(s.strict or s.full),
               "model": model_identity(describe), "label_map": predictor.label_map.describe(),
               "precision": str(describe.get("precision", predictor.options.precision)),
               "data_fingerprint": loaded.fingerprint, "split": s.split,
@@ -103,13 +74,13 @@ def run_serial(data: str | Path, model: Any = DEFAULT_MODEL, settings: Challenge
     setup_s = time.perf_counter() - started
     t0 = time.perf_counter()
     if s.full:
-        records, matrix, used = _run_full(predictor.predict_folders, loaded, banks, indices, config, out,
-                                          batch_size, s)
+        records, matrix, used = _run_full(predictor.predict_folders, loaded, banks, indices, record, out,
+                                          batch_size, s, quiet)
         passes = {"used": used, "wasted_in_batch": 0, "batches": None}
     else:
         matrix = None
-        records, passes = _run_search(predictor.predict_folders, loaded, banks, indices, config, out,
-                                      batch_size, s)
+        records, passes = _run_search(predictor.predict_folders, loaded, banks, indices, record, out,
+                                      batch_size, s, quiet)
     search_s = time.perf_counter() - t0
     run_info = {"batch_size": batch_size, "order": s.order if not s.full else "folder", "device": str(dev),
                 "executor": "serial", "bgbench_version": __version__, "command": command_line(),
@@ -117,13 +88,13 @@ def run_serial(data: str | Path, model: Any = DEFAULT_MODEL, settings: Challenge
                 "timing": {"load_s": round(load_s, 3), "setup_s": round(setup_s, 3),
                            "search_s": round(search_s, 3),
                            "composites_per_s": round(passes["used"] / max(search_s, 1e-9), 2)}}
-    return finalize(out, records, loaded, config, describe, passes, run_info, matrix=matrix,
+    return finalize(out, records, loaded, record, describe, passes, run_info, matrix=matrix,
                     n_expected=len(indices), top_k=s.top_k, gallery=s.gallery and shard_t is None,
-                    image_of=lambda b: np.asarray(loaded.bg_pixels[b]), quiet=s.quiet)
+                    image_of=lambda b: np.asarray(loaded.bg_pixels[b]), quiet=quiet)
 
 
 def _run_search(predict, loaded: ChallengeData, banks: tuple, indices: list[int], config: dict, out,
-                batch_size: int, s: ChallengeSettings) -> tuple[list[dict], dict]:
+                batch_size: int, s: ChallengeConfig, quiet: bool) -> tuple[list[dict], dict]:
     """The early-exit search over ``indices``, resuming from (and appending to) the log in ``out``."""
     fg_t, masks_t, bg_t = banks
     n_bg = len(loaded.bg_labels)
@@ -140,7 +111,7 @@ def _run_search(predict, loaded: ChallengeData, banks: tuple, indices: list[int]
             counts[r["fooling_background_index"]] += 1
     todo = [i for i in indices if i not in done]
     new: list[dict] = []
-    bar = progress(total=len(indices), desc="challenge", unit="fg", quiet=s.quiet, initial=len(done))
+    bar = progress(total=len(indices), desc="challenge", unit="fg", quiet=quiet, initial=len(done))
 
     def on_decided(outcomes: list[Outcome]) -> None:
         records = [foreground_record(outcome, loaded, loaded.class_names) for outcome in outcomes]
@@ -193,14 +164,14 @@ def _open_matrix(out, config: dict, matrix: np.ndarray):
 
 
 def _run_full(predict, loaded: ChallengeData, banks: tuple, indices: list[int], config: dict, out,
-              batch_size: int, s: ChallengeSettings) -> tuple[list[dict], np.ndarray, int]:
+              batch_size: int, s: ChallengeConfig, quiet: bool) -> tuple[list[dict], np.ndarray, int]:
     """Fill the rows ``indices`` of the (foreground x background) prediction matrix."""
     fg_t, masks_t, bg_t = banks
     n_fg, n_bg = len(loaded.fg_labels), len(loaded.bg_labels)
     matrix, checkpoint = _open_matrix(out, config, new_matrix(n_fg, n_bg, len(loaded.class_names)))
     missing = not_done_value(matrix.dtype)
     pending = int((matrix[indices] == missing).sum())
-    bar = progress(total=pending, desc="challenge --full", unit="img", quiet=s.quiet)
+    bar = progress(total=pending, desc="challenge --full", unit="img", quiet=quiet)
     try:
         passes = fill_matrix(predict, fg_t, masks_t, bg_t, matrix, indices, batch_size=batch_size,
                              checkpoint=checkpoint, checkpoint_seconds=s.checkpoint_seconds,

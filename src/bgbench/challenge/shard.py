@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bgbench.atomic import atomic_save_npy
+from bgbench.challenge.config import parse_shard as parse_shard  # re-exported (sweeps use it here)
 from bgbench.challenge.data import ChallengeFiles, list_challenge_files
 from bgbench.challenge.finalize import MATRIX_NAME, finalize
 from bgbench.challenge.full import new_matrix
@@ -25,22 +26,6 @@ from bgbench.data import shard as data_shard
 from bgbench.errors import BgbenchError
 from bgbench.results.base import reading
 from bgbench.textio import read_json, require
-
-
-def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``"i/n"`` or (i, n) with 0 <= i < n -> (i, n); None stays None."""
-    if shard is None:
-        return None
-    if isinstance(shard, str):
-        try:
-            i, n = (int(part) for part in shard.split("/"))
-        except ValueError as exc:
-            raise BgbenchError(f"--shard must look like i/n (e.g. 0/4), got {shard!r}") from exc
-    else:
-        i, n = shard
-    if not (n >= 1 and 0 <= i < n):
-        raise BgbenchError(f"--shard {i}/{n}: need 0 <= i < n")
-    return int(i), int(n)
 
 
 def shard_indices(n_foregrounds: int, shard: tuple[int, int] | None) -> list[int]:

@@ -66,17 +66,17 @@ def register(app: typer.Typer) -> None:
         cache: CacheChoice = None,
     ) -> None:
         """Adversarial backgrounds: is some background able to make the model misclassify each foreground?"""
-        from bgbench.challenge import merge_shards, run_challenge
+        from bgbench.challenge import ChallengeConfig, merge_shards, run_challenge
 
         if merge:
             target = out
             result = merge_shards(data, _shard_folders(merge, out), out, top_k=top_k, quiet=quiet)
         else:
+            config = ChallengeConfig(full=full, strict=strict, split=split, batch_size=batch_size,
+                                     order=order, top_k=top_k, shard=shard, executor=executor,
+                                     workers=workers, cache=cache)
             shard_part = "shard-" + shard.replace("/", "-of-") if shard else ""
             target = out if out is not None else default_out("challenge", model.spec, "full" if full else "",
                                                              shard_part)
-            result = run_challenge(data, model, out=target, full=full, strict=strict, shard=shard,
-                                   executor=executor, workers=workers, split=split, batch_size=batch_size,
-                                   order=order, top_k=top_k, cache=cache.cache, cache_dir=cache.cache_dir,
-                                   quiet=quiet)
+            result = run_challenge(data, model, config, out=target, quiet=quiet)
         common.emit(result, as_json, wrote=[target / result.FILENAME, target / "challenge.csv"])

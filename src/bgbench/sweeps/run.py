@@ -82,8 +82,10 @@ def _challenge(task: ModelTask, clf: Any, labels: dict[str, Any], result: Any) -
     """Run (or resume) the challenge of one model into ``folder/challenge`` (one shard of it with
     ``challenge_shard``; all shards of n complete -> merged into the folder). Returns True when a
     complete earlier run was reused."""
-    from bgbench.challenge import merge_shards, run_challenge
+    from bgbench.challenge import ChallengeConfig, merge_shards, run_challenge
+    from bgbench.config import CacheChoice
     from bgbench.eval.run import resume_key
+    from bgbench.predict import ReadyModel
     from bgbench.resume import keep_or_clear
 
     s = task.settings
@@ -94,8 +96,9 @@ def _challenge(task: ModelTask, clf: Any, labels: dict[str, Any], result: Any) -
     target = folder if s.challenge_shard is None else shard_folder(folder, s.challenge_shard)
     done = valid and (_done(target) or _done(folder))
     if not done:
-        run_challenge(task.data, clf, out=target, shard=s.challenge_shard, split=s.split, cache=s.cache,
-                      cache_dir=s.cache_dir, quiet=s.quiet, **labels)
+        config = ChallengeConfig(split=s.split, shard=s.challenge_shard,
+                                 cache=CacheChoice(s.cache, s.cache_dir))
+        run_challenge(task.data, ReadyModel(clf, **labels), config, out=target, quiet=s.quiet)
     if s.challenge_shard is not None and not _done(folder):
         n = s.challenge_shard[1]
         shards = [shard_folder(folder, (i, n)) for i in range(n)]

@@ -170,10 +170,11 @@ def _evaluate(data, net, out: Path, cfg: TrainConfig,
                                         for name, entry in ev.draws["variants"].items()}
     if not plan.challenge:
         return metrics, None
-    from bgbench.challenge import run_challenge
+    from bgbench.challenge import ChallengeConfig, run_challenge
+    from bgbench.config import CacheChoice
 
-    c = run_challenge(tree, clf, split=plan.split, out=plan.challenge_dir or out / "challenge", cache=cache,
-                      cache_dir=cache_dir, gallery=False, quiet=quiet)
+    settings = ChallengeConfig(split=plan.split, gallery=False, cache=CacheChoice(cache, cache_dir))
+    c = run_challenge(tree, clf, settings, out=plan.challenge_dir or out / "challenge", quiet=quiet)
     return metrics, {"accuracy": c.accuracy, "ci95": c.accuracy_ci95, "n": c.n_foregrounds,
                      "data": str(tree.resolve())}
 
