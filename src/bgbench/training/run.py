@@ -171,9 +171,8 @@ def _evaluate(data, net, out: Path, cfg: TrainConfig,
     if not plan.challenge:
         return metrics, None
     from bgbench.challenge import ChallengeConfig, run_challenge
-    from bgbench.config import CacheChoice
 
-    settings = ChallengeConfig(split=plan.split, gallery=False, cache=CacheChoice(cache, cache_dir))
+    settings = ChallengeConfig(split=plan.split, gallery=False, cache=cfg.cache)
     c = run_challenge(tree, clf, settings, out=plan.challenge_dir or out / "challenge", quiet=quiet)
     return metrics, {"accuracy": c.accuracy, "ci95": c.accuracy_ci95, "n": c.n_foregrounds,
                      "data": str(tree.resolve())}
