@@ -226,7 +226,8 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
               quiet: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Evaluate the trained classifier on every variant of ``plan.split`` of ``plan.tree(data)`` (and the
     challenge); the metrics record the tree (``data``: its resolved path and content fingerprint)."""
-    from bgbench.eval import evaluate
+    from bgbench.config import CacheChoice
+    from bgbench.eval import EvalConfig, evaluate
     from bgbench.models.common import sha256_state_dict
 
     clf = net.classifier
@@ -235,8 +236,9 @@ def _evaluate(data, net, out: Path, plan: EvalPlan, seed: int, cache: bool, cach
     clf.info = {**clf.info, "weights": str(out / "model.safetensors"),
                 "params_sha256": sha256_state_dict(clf.module)}
     results_dir, tree = Path(plan.results_dir or out / "eval"), plan.tree(data)
-    ev = evaluate(tree, clf, variants=plan.variants, split=plan.split, out=results_dir, cache=cache,
-                  cache_dir=cache_dir, draws=plan.draws, draw_seed=seed, quiet=quiet)
+    config = EvalConfig(variants=plan.variants, split=plan.split, cache=CacheChoice(cache, cache_dir),
+                        draws=plan.draws, draw_seed=seed)
+    ev = evaluate(tree, clf, config, out=results_dir, quiet=quiet)
     doc = ev.to_json(predictions=False)
     metrics = {k: doc[k] for k in ("accuracy", "accuracy_ci95", "n", "bg_gap", "bg_gap_ci95")}
     metrics["results_dir"] = str(results_dir)
