@@ -305,8 +305,10 @@ def test_public_api_evaluate_is_a_plain_function_with_its_signature(tree, tmp_pa
     import bgbench
     import bgbench.eval  # the package is bgbench.eval; bgbench.evaluate is only the function
 
-    assert inspect.isfunction(bgbench.evaluate)
-    assert "variants" in inspect.signature(bgbench.evaluate).parameters
+    assert inspect.isfunction(bgbench.evaluate) and bgbench.EvalConfig is EvalConfig
+    params = inspect.signature(bgbench.evaluate).parameters
+    assert list(params) == ["data", "model", "config", "out", "quiet"]
+    assert [p.name for p in params.values() if p.kind is p.KEYWORD_ONLY] == ["out", "quiet"]
     result = bgbench.evaluate(tree, small_timm_classifier(),
                               EvalConfig(variants="original", cache=CacheChoice(cache=False)))
     assert result.variants["original"].accuracy.n == 18
