@@ -62,10 +62,12 @@ def make_tree(root: Path, limit: int) -> tuple[Path, str]:
 
 
 def time_ours(root: Path, clf, batch_size: int, cache_dir: Path) -> tuple[float, int]:
-    from bgbench.eval import evaluate
+    from bgbench.config import CacheChoice
+    from bgbench.eval import EvalConfig, evaluate
 
+    config = EvalConfig(variants=("original",), batch_size=batch_size, cache=CacheChoice(cache_dir=cache_dir))
     start = time.perf_counter()
-    result = evaluate(root, clf, variants="original", batch_size=batch_size, cache_dir=cache_dir, quiet=True)
+    result = evaluate(root, clf, config, quiet=True)
     elapsed = time.perf_counter() - start
     return elapsed, result.variants["original"].accuracy.n
 

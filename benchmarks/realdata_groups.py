@@ -3,7 +3,7 @@
 Input: a tree built from the real photos (``benchmarks/realdata_study.py`` step 1 writes one to
 ``OUT/data``; any build works). For each model: ``bgbench.evaluate`` on mixed_rand with ``--draws``
 donors per foreground (default 8) and the group analysis (``bgbench.eval.groups``), into
-``OUT/<model>/results.json``; then one Markdown summary (``OUT/groups.md``, also printed): per model
+``OUT/<model>/eval.json``; then one Markdown summary (``OUT/groups.md``, also printed): per model
 the mixed_rand group table over the composites (accuracy % and n per foreground x background class),
 the worst group with its interval, the share of errors that predict the background's class, and the
 background classes that pull hardest; and ``bgbench report`` of OUT (a heat map per model).
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
 
-    from bgbench.eval import evaluate
+    from bgbench.eval import EvalConfig, evaluate
+    from bgbench.options import ModelOptions
     from bgbench.reporting import report
 
     specs = model_specs([m.strip() for m in args.models.split(",") if m.strip()], args.realdata)
@@ -86,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
            f"{args.group_min} composites eligible as the worst)", ""]
     tables = []
     for name, spec in specs.items():
-        result = evaluate(args.data, spec, variants="mixed_rand", draws=args.draws, group_min=args.group_min,
-                          out=args.out / name, device=args.device, quiet=args.quiet)
+        config = EvalConfig(variants=("mixed_rand",), draws=args.draws, group_min=args.group_min)
+        result = evaluate(args.data, ModelOptions.of(spec, device=args.device), config, out=args.out / name,
+                          quiet=args.quiet)
         built = result.variants["mixed_rand"]
         doc += summary_markdown(f"**{name}**, {args.draws} draws", result.draw_groups["mixed_rand"],
                                 args.group_min)

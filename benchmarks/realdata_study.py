@@ -7,10 +7,10 @@ Steps (every one resumes: run the same command again after an interruption):
    into ``OUT/data`` (photos without a box are dropped with that reason, and counted);
 2. call the library sweep (``bgbench.sweep``, what ``bgbench sweep`` runs) on every real model (10
    TFLite, 2 ONNX from ``<realdata>/models``) and the three built-ins (``efficientnet_lite0/1/2``):
-   every variant under the released map rule into ``OUT/results/<model>/results.json`` with the
+   every variant under the released map rule into ``OUT/results/<model>/eval.json`` with the
    adversarial-backgrounds challenge of the built-ins (fp32) in ``OUT/results/<model>/challenge/``,
    then only_bg_t under the restricted rule (argmax over the 370 IN-9 classes) into
-   ``OUT/restricted/<model>/results.json``; each sweep writes its own sweep.{json,csv,md} and
+   ``OUT/restricted/<model>/eval.json``; each sweep writes its own sweep.{json,csv,md} and
    resumes by the library's resume key (finished models run no inference again);
 3. print ONE table (published top-1, accuracy per variant with Wilson 95% intervals, BG-Gap with its
    paired Newcombe interval, challenge accuracy) and write it as ``OUT/study/table.{txt,csv,json}``

@@ -119,7 +119,7 @@ def _chosen_heads(names: str | None) -> tuple[tuple[str, str, str | None], ...]:
 
 def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: bool,
              heads: tuple[tuple[str, str, str | None], ...] = HEADS) -> dict[str, Path]:
-    """Retrain ``heads`` (default all six) on one fold; returns head name -> its eval/results.json."""
+    """Retrain ``heads`` (default all six) on one fold; returns head name -> its eval/eval.json."""
     from bgbench.config import CacheChoice
     from bgbench.options import ModelOptions
     from bgbench.training import EvalPlan, Swap, TrainConfig, train
@@ -127,7 +127,7 @@ def run_fold(root: Path, out: Path, draws: int, seed: int, cache: Path, quiet: b
     done = {}
     for name, variant, swap in heads:
         folder = out / name.replace("+", "_")
-        results = folder / "eval" / "results.json"
+        results = folder / "eval" / "eval.json"
         if not (folder / "train.json").is_file():
             config = TrainConfig(variant=variant, head_only=True,
                                  swap=Swap(p=1.0, classes=swap, draws=4) if swap else None, seed=seed,
@@ -250,7 +250,7 @@ def train_args(trees: tuple[Path, Path], head: tuple[str, str, str | None], out:
 def _run_fold(data: Path, samples: Path, masks: Path, test: list[str], fold: Path,
               args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """One fold of ``--separate``: its two source copies, its two builds, its three heads; (head name
-    -> its eval/results.json document, what the builds took and how their files compare)."""
+    -> its eval/eval.json document, what the builds took and how their files compare)."""
     started = time.perf_counter()
     sources = fold_sources(samples, kept_records(data), set(test), fold)
     trees = (build_fold(sources[0], fold / "train", "train", masks),
@@ -263,13 +263,13 @@ def _run_fold(data: Path, samples: Path, masks: Path, test: list[str], fold: Pat
         folder = fold / "heads" / head[0].replace("+", "_")
         if not (folder / "train.json").is_file():
             bgbench(*train_args(trees, head, folder, args))
-        docs[head[0]] = json.loads((folder / "eval" / "results.json").read_text())
+        docs[head[0]] = json.loads((folder / "eval" / "eval.json").read_text())
     check["seconds"] = round(time.perf_counter() - started, 1)
     return docs, check
 
 
 def same_predictions(doc: dict[str, Any], twin: Path) -> bool | None:
-    """Whether one fold's results.json ``doc`` scored what the table reports exactly as the k-fold's
+    """Whether one fold's eval.json ``doc`` scored what the table reports exactly as the k-fold's
     ``twin``: the same prediction for every image of original and only_bg_t, the same mean over the
     draws for every foreground of mixed_same and mixed_rand; None when ``twin`` does not exist. (The
     built mixed files are not compared: their donors come from another pool of photos.)"""
@@ -299,7 +299,7 @@ def run_separate(args: argparse.Namespace) -> int:
         checks.append(check)
         for name, doc in docs.items():
             per_head[name].append(doc)
-            twin = args.out / "heads" / f"fold{f}" / name.replace("+", "_") / "eval" / "results.json"
+            twin = args.out / "heads" / f"fold{f}" / name.replace("+", "_") / "eval" / "eval.json"
             identical[name].append(same_predictions(doc, twin))
         print(f"fold {f + 1}/{args.folds}: {check}, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     pooled = {name: _pooled(docs) for name, docs in per_head.items()}
@@ -354,7 +354,7 @@ def compare_table(pooled: dict[str, dict[str, Any]], kfold: dict[str, Any]) -> s
 
 
 def _pooled(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pool the folds' results.json documents of one head."""
+    """Pool the folds' eval.json documents of one head."""
     from bgbench.metrics import proportion
     from bgbench.stats import bootstrap_mean_over_items
 

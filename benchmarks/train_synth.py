@@ -50,7 +50,7 @@ def make_data(out: Path, per_class_train: int, per_class_val: int, size: int, se
 
 def run(out: Path, epochs: int, draws: int, seed: int, input_size: int) -> list[dict[str, Any]]:
     """Train and evaluate the four models; one row per run."""
-    from bgbench.eval import evaluate
+    from bgbench.eval import EvalConfig, evaluate
     from bgbench.options import ModelOptions
     from bgbench.training import Recipe, Swap, TrainConfig, train
 
@@ -65,11 +65,9 @@ def run(out: Path, epochs: int, draws: int, seed: int, input_size: int) -> list[
                        out=folder, quiet=True)
         ev = evaluate(
             data,
-            f"ckpt:{result.checkpoint}",
-            draws=draws,
-            draw_seed=seed,
+            ModelOptions.of(f"ckpt:{result.checkpoint}", device="cpu"),
+            EvalConfig(draws=draws, draw_seed=seed),
             out=folder / "eval-draws",
-            device="cpu",
             quiet=True,
         )
         block = ev.draws

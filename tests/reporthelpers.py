@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.config import CacheChoice
+from bgbench.eval import EvalConfig
+
 CNN = "python:bgbench.smallcnn:small_cnn"
 
 
@@ -36,7 +39,8 @@ def pipeline_results(data: Path, base: Path) -> dict[str, Path]:
     bgbench.train(data, bgbench.ModelOptions(CNN, device="cpu"),
                   bgbench.TrainConfig(recipe=recipe, evaluation=plan, cache=bgbench.CacheChoice(False)),
                   out=base / "train" / "cnn", quiet=True)
-    bgbench.evaluate(data, tiny_classifier(), out=sweep_dir / "tiny", cache=False, quiet=True)
+    bgbench.evaluate(data, tiny_classifier(), EvalConfig(cache=CacheChoice(cache=False)),
+                     out=sweep_dir / "tiny", quiet=True)
     models = sweep_models(
         [
             {"name": "cnn", "spec": CNN, "imagenet_top1": 55.0},

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 import bgbench
+from bgbench.config import CacheChoice
 from bgbench.errors import BgbenchError
+from bgbench.eval import EvalConfig
 from bgbench.options import ModelOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def test_docs_api_example_runs(tmp_path):
     assert "EvalResult" not in lines[0]  # print() gives the summary, not a repr
     assert any("BG-Gap" in line for line in lines)
     assert "['efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2']" in lines
-    assert (tmp_path / "api-example" / "eval" / "results.json").is_file()
+    assert (tmp_path / "api-example" / "eval" / "eval.json").is_file()
 
 
 def test_model_options_validate_and_merge():
@@ -87,7 +89,8 @@ def test_entry_points_have_real_signatures():
 def test_eval_result_prints_short_and_loads_back(synth_built, tmp_path):
     from tests_helpers_api import tiny_classifier
 
-    result = bgbench.evaluate(synth_built, tiny_classifier(), out=tmp_path / "ev", cache=False, quiet=True)
+    result = bgbench.evaluate(synth_built, tiny_classifier(), EvalConfig(cache=CacheChoice(cache=False)),
+                              out=tmp_path / "ev", quiet=True)
     text = str(result)
     assert len(text.splitlines()) <= 12 and "confusion" not in text and "BG-Gap" in text
     assert repr(result).startswith("<EvalResult") and len(repr(result)) < 300
@@ -119,7 +122,7 @@ def test_challenge_result_is_typed_and_loads_back(synth_built, tmp_path):
 def test_load_results_errors_name_the_file(tmp_path):
     with pytest.raises(BgbenchError, match="not found"):
         bgbench.load_results(tmp_path / "nope")
-    bad = tmp_path / "results.json"
+    bad = tmp_path / "eval.json"
     bad.write_text("{not json")
     with pytest.raises(BgbenchError, match=re.escape(str(bad))):
         bgbench.load_results(bad)

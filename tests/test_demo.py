@@ -41,7 +41,7 @@ def test_demo_quick_runs_end_to_end_and_shows_the_background_shortcut(tmp_path: 
     rows = {row["model"]: row for row in summary["models"]}
     assert set(rows) == {"trained_on_original", "trained_with_swap"}  # --quick: no pretrained model
     for name in rows:
-        results = json.loads((out / "results" / name / "results.json").read_text())
+        results = json.loads((out / "results" / name / "eval.json").read_text())
         assert set(results["accuracy"]) >= {"original", "only_bg_t", "mixed_same", "mixed_rand", "mixed_next"}
         challenge = json.loads((out / "challenge" / name / "challenge.json").read_text())
         assert challenge["n_foregrounds"] == results["n"]["original"]
@@ -82,7 +82,7 @@ def test_demo_trains_an_only_bg_t_model_without_a_challenge(tmp_path: Path) -> N
     assert not (out / "challenge").exists()
     train = json.loads((out / "models" / "trained_on_only_bg_t" / "train.json").read_text())
     assert train["variant"] == "only_bg_t"
-    results = json.loads((out / "results" / "trained_on_only_bg_t" / "results.json").read_text())
+    results = json.loads((out / "results" / "trained_on_only_bg_t" / "eval.json").read_text())
     assert set(results["groups"]) == {"mixed_same", "mixed_rand", "mixed_next"}
     assert (out / "report_files" / "groups_trained_on_only_bg_t.png").is_file()
 

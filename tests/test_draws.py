@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 
+from bgbench.config import CacheChoice
 from bgbench.donors import choose_donors
-from bgbench.eval import evaluate
+from bgbench.eval import EvalConfig, evaluate
 from bgbench.eval.draws import row_means, summarize_draws
 from tests_helpers_api import tiny_classifier
 
@@ -49,23 +50,17 @@ def test_row_means_and_summary_over_foregrounds():
 def test_evaluate_with_draws_writes_the_block_and_reads_back(synth_built, tmp_path):
     import bgbench
 
-    result = evaluate(
-        synth_built,
-        tiny_classifier(),
-        variants="original,mixed_same,mixed_rand",
-        draws=3,
-        out=tmp_path / "ev",
-        cache=False,
-        quiet=True,
-    )
+    config = EvalConfig(variants="original,mixed_same,mixed_rand", draws=3, cache=CacheChoice(cache=False))
+    result = evaluate(synth_built, tiny_classifier(), config, out=tmp_path / "ev", quiet=True)
     block = result.draws
     assert block["k"] == 3 and set(block["variants"]) == {"mixed_same", "mixed_rand", "mixed_next"}
     n = result.variants["original"].accuracy.n
     assert block["variants"]["mixed_rand"]["n_composites"] == 3 * n
     assert "donor draws" in str(result)
-    doc = json.loads((tmp_path / "ev" / "results.json").read_text())
+    doc = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert set(doc["draws"].pop("groups")) == {"mixed_same", "mixed_rand", "mixed_next"}
     assert doc["draws"] == json.loads(json.dumps(block))
     assert bgbench.load_results(tmp_path / "ev").draws == doc["draws"]
-    again = evaluate(synth_built, tiny_classifier(), variants="original", draws=3, cache=False, quiet=True)
+    again = evaluate(synth_built, tiny_classifier(),
+                     EvalConfig(variants="original", draws=3, cache=CacheChoice(cache=False)), quiet=True)
     assert again.draws == block  # seeded: the same donors and the same composites

@@ -57,7 +57,7 @@ def parses_or_bgbench_error(call) -> None:
 # ----------------------------------------------------------------------------- result files
 @FUZZ
 @given(data=st.one_of(st.binary(max_size=200), documents.map(encode), json_values.map(encode)),
-       name=st.sampled_from(["results.json", "challenge.json", "sweep.json", "build.json", "other.json"]))
+       name=st.sampled_from(["eval.json", "challenge.json", "sweep.json", "build.json", "other.json"]))
 def test_load_results(data, name):
     from bgbench.results import load_results
 
@@ -185,7 +185,7 @@ def test_deep_nesting_is_refused_not_a_recursion_error(reader, tmp_path):
     from bgbench.sweeps.config import read_models_toml
 
     if reader == "load_results":
-        path = tmp_path / "results.json"
+        path = tmp_path / "eval.json"
         path.write_bytes(b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
         call = load_results
     else:

@@ -1,4 +1,4 @@
-"""Foreground x background group analysis: the pure table, the build's manifest, --draws, results.json,
+"""Foreground x background group analysis: the pure table, the build's manifest, --draws, eval.json,
 the CLI line."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 import bgbench
+from bgbench.config import CacheChoice
 from bgbench.data import In9Tree
 from bgbench.data.donors import background_labels
 from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
-from bgbench.eval import evaluate
+from bgbench.eval import EvalConfig, evaluate
 from bgbench.eval.draws import draw_groups, draw_predictions
 from bgbench.eval.groups import GroupTable, group_table
 from bgbench.predict import make_predictor
@@ -113,9 +114,10 @@ def _manifest_bg(root: Path, variant: str, paths: list[str], class_names: list[s
 
 
 def test_eval_groups_recomputed_by_hand_from_predictions_and_manifest(synth_built, tmp_path):
-    result = evaluate(synth_built, tiny_classifier(), variants="original,mixed_same,mixed_rand,mixed_next",
-                      out=tmp_path / "ev", cache=False, group_min=2, quiet=True)
-    doc = json.loads((tmp_path / "ev" / "results.json").read_text())
+    config = EvalConfig(variants="original,mixed_same,mixed_rand,mixed_next", group_min=2,
+                        cache=CacheChoice(cache=False))
+    result = evaluate(synth_built, tiny_classifier(), config, out=tmp_path / "ev", quiet=True)
+    doc = json.loads((tmp_path / "ev" / "eval.json").read_text())
     names = doc["class_names"]
     assert set(doc["groups"]) == set(MIXED) and "original" not in doc["groups"]
     for variant in MIXED:
@@ -137,8 +139,9 @@ def test_eval_groups_recomputed_by_hand_from_predictions_and_manifest(synth_buil
 
 def test_draw_groups_recomputed_by_hand_from_the_donor_rules(synth_built):
     clf = tiny_classifier()
-    result = evaluate(synth_built, clf, variants="original", draws=2, draw_seed=5, cache=False, group_min=2,
-                      quiet=True)
+    config = EvalConfig(variants="original", draws=2, draw_seed=5, group_min=2,
+                        cache=CacheChoice(cache=False))
+    result = evaluate(synth_built, clf, config, quiet=True)
     predictor = make_predictor(clf, result.class_names)
     outcome = draw_predictions(predictor, In9Tree(synth_built, cache=False, quiet=True), "val", 2, 5, 64)
     labels = outcome.labels
@@ -174,7 +177,7 @@ def test_a_tree_without_manifest_has_groups_only_through_draws(synth_built, tmp_
     assert rc == 0
     printed = capsys.readouterr().out
     assert "groups mixed_rand" in printed and "worst group" in printed
-    doc = json.loads((out / "results.json").read_text())
+    doc = json.loads((out / "eval.json").read_text())
     assert "groups" not in doc and "background" not in doc["predictions"]["mixed_rand"]
     assert set(doc["draws"]["groups"]) == set(MIXED)
     loaded = bgbench.load_results(out)
@@ -196,9 +199,10 @@ def test_report_shows_a_heat_map_per_model_and_the_worst_groups(synth_built, tmp
     from bgbench.reporting.sections_groups import chosen_table, groups_section
 
     for name, draws in (("built_only", None), ("with_draws", 2)):
-        evaluate(synth_built, tiny_classifier(), variants="mixed_rand", draws=draws, out=tmp_path / name,
-                 cache=False, group_min=2, quiet=True)
-    docs = {n: json.loads((tmp_path / n / "results.json").read_text()) for n in ("built_only", "with_draws")}
+        evaluate(synth_built, tiny_classifier(),
+                 EvalConfig(variants="mixed_rand", draws=draws, group_min=2, cache=CacheChoice(cache=False)),
+                 out=tmp_path / name, quiet=True)
+    docs = {n: json.loads((tmp_path / n / "eval.json").read_text()) for n in ("built_only", "with_draws")}
     assert chosen_table(docs["built_only"])[0] == "mixed_rand (built)"
     label, table = chosen_table(docs["with_draws"])
     assert label == "mixed_rand, 2 draws" and table == docs["with_draws"]["draws"]["groups"]["mixed_rand"]

@@ -25,7 +25,7 @@ import torch
 from bgbench.challenge import ChallengeConfig, run_challenge
 from bgbench.cli import main
 from bgbench.config import CacheChoice
-from bgbench.eval import evaluate
+from bgbench.eval import EvalConfig, evaluate
 from bgbench.options import ModelOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,20 +45,21 @@ class TinyNet(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def made(synth_built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A TorchScript model, its eval results.json, a challenge.json and two finished shards."""
+    """A TorchScript model, its eval.json, a challenge.json and two finished shards."""
     base = tmp_path_factory.mktemp("hostile")
     torch.manual_seed(0)
     model = base / "tiny.pt"
     torch.jit.script(TinyNet()).save(str(model))
     spec = f"torchscript:{model}"
-    evaluate(synth_built, spec, variants="original,mixed_same,mixed_rand", out=base / "eval", device="cpu",
-             cache=False, quiet=True)
+    evaluate(synth_built, ModelOptions.of(spec, device="cpu"),
+             EvalConfig(variants="original,mixed_same,mixed_rand", cache=CacheChoice(cache=False)),
+             out=base / "eval", quiet=True)
     cpu, no_cache = ModelOptions.of(spec, device="cpu"), ChallengeConfig(cache=CacheChoice(cache=False))
     run_challenge(synth_built, cpu, no_cache, out=base / "challenge", quiet=True)
     for i in range(2):
         run_challenge(synth_built, cpu, replace(no_cache, shard=f"{i}/2"), out=base / f"shard-{i}",
                       quiet=True)
-    return {"data": synth_built, "model": model, "eval": base / "eval" / "results.json",
+    return {"data": synth_built, "model": model, "eval": base / "eval" / "eval.json",
             "challenge": base / "challenge" / "challenge.json", "shard0": base / "shard-0",
             "shard1": base / "shard-1"}
 
@@ -108,14 +109,14 @@ BAD_RESULT_TEXT = {
 @pytest.mark.parametrize("case", sorted(BAD_RESULT_TEXT))
 def test_report_refuses_unreadable_result_text(case, tmp_path, capsys):
     data, fragment = BAD_RESULT_TEXT[case]
-    path = tmp_path / "results.json"
+    path = tmp_path / "eval.json"
     path.write_bytes(data)
     fails(["report", path, "-o", tmp_path / "r.html", "-q"], capsys, path, fragment)
     assert not (tmp_path / "r.html").exists()
 
 
 def test_report_refuses_huge_float_as_infinity(made, tmp_path, capsys):
-    path = tmp_path / "results.json"
+    path = tmp_path / "eval.json"
     path.write_text(json.dumps(_eval_doc(made)).replace('"schema"', '"x": 1e999, "schema"', 1))
     fails(["report", path, "-o", tmp_path / "r.html"], capsys, path,
           "1e999 is too large (it would read as Infinity")
@@ -135,7 +136,7 @@ def test_report_refuses_huge_float_as_infinity(made, tmp_path, capsys):
     ({"predictions": {"original": {"path": []}}}, "not a valid eval result (missing key"),
 ])
 def test_report_names_the_result_file_and_its_wrong_field(made, tmp_path, capsys, change, fragment):
-    path = tmp_path / "results.json"
+    path = tmp_path / "eval.json"
     path.write_text(json.dumps(edited(_eval_doc(made), **change)))
     fails(["report", path, "-o", tmp_path / "r.html"], capsys, path, fragment)
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "r.md").exists()
@@ -150,13 +151,13 @@ def test_report_names_the_bad_challenge_among_good_results(made, tmp_path, capsy
 
 
 def test_report_refuses_a_results_file_that_is_a_directory(tmp_path, capsys):
-    (tmp_path / "results.json").mkdir()
-    fails(["report", tmp_path / "results.json", "-o", tmp_path / "r.html"], capsys, "results.json",
+    (tmp_path / "eval.json").mkdir()
+    fails(["report", tmp_path / "eval.json", "-o", tmp_path / "r.html"], capsys, "eval.json",
           "no bgbench result in this folder")
 
 
 def test_report_refuses_a_symlink_loop(tmp_path, capsys):
-    loop = tmp_path / "results.json"
+    loop = tmp_path / "eval.json"
     loop.symlink_to(loop)
     fails(["report", loop, "-o", tmp_path / "r.html"], capsys, loop, "symlink loop")
 
@@ -337,12 +338,13 @@ def test_bad_option_is_refused_before_any_work(made, tmp_path, capsys, argv, fra
     assert not (tmp_path / "out").exists()
 
 
-def test_eval_library_refuses_draws_below_one(made):
+def test_eval_config_refuses_draws_below_one():
     from bgbench.errors import BgbenchError
 
-    for draws in (0, -1, True):
-        with pytest.raises(BgbenchError, match="draws must be a whole number of at least 1"):
-            evaluate(made["data"], f"torchscript:{made['model']}", draws=draws, quiet=True)
+    for draws in (0, -1, True, 1.5):
+        with pytest.raises(BgbenchError, match="draws must be a whole number of at least 1") as info:
+            EvalConfig(draws=draws)
+        assert "\n" not in str(info.value)
 
 
 # ----------------------------------------------------------------------------- model files
@@ -384,7 +386,7 @@ def test_model_class_map_is_one_line(made, tmp_path, capsys, mapping, fragment):
     path.write_bytes(mapping)
     fails(["eval", made["data"], "--model", f"torchscript:{made['model']}", "--class-map", path, "--out",
            tmp_path / "o", "--no-cache"], capsys, path, fragment)
-    assert not (tmp_path / "o" / "results.json").exists()
+    assert not (tmp_path / "o" / "eval.json").exists()
 
 
 # ----------------------------------------------------------------------------- default output folders
@@ -407,11 +409,11 @@ def test_default_out_is_unique_per_model_file_and_never_overwritten(made, tmp_pa
     # a folder of that name that holds another run's results is refused, not overwritten
     taken = tmp_path / "bgbench-results" / "eval-torchscript_model.pt"
     taken.mkdir()
-    (taken / "results.json").write_text("{}")
+    (taken / "eval.json").write_text("{}")
     shutil.copy(made["model"], tmp_path / "model.pt")
     fails([*argv, "torchscript:model.pt"], capsys, "bgbench-results/eval-torchscript_model.pt: ",
           "already holds results of another run")
-    assert (taken / "results.json").read_text() == "{}"
+    assert (taken / "eval.json").read_text() == "{}"
     # a folder whose owner record names another model is refused too
     owner_of = {json.loads((tmp_path / "bgbench-results" / f / ".bgbench-owner.json").read_text())["model"]: f
                 for f in folders}

@@ -31,10 +31,11 @@ from badcorpus import annotation_xml, make_coco_tree, make_folder_tree, make_voc
 from bgbench.builder import BuildConfig, build_dataset, read_manifest
 from bgbench.builder.pipeline import class_folder_names
 from bgbench.builder.writer import variant_path
+from bgbench.config import CacheChoice
 from bgbench.data.images import OUTSIDE_TREE, load_variant
 from bgbench.download import safe_unpack
 from bgbench.errors import BgbenchError
-from bgbench.eval import evaluate
+from bgbench.eval import EvalConfig, evaluate
 from bgbench.models.base import Preprocessing, TorchClassifier
 from bgbench.sources import load_sample, read_source, reasons
 
@@ -689,7 +690,7 @@ def test_eval_scores_a_partial_class_tree_and_reports_the_empty_variant(tmp_path
     """The issue's case: three classes, mixed_next with fewer class folders, mixed_rand with none."""
     root = tree(tmp_path / "t", {"original": ["00_dog", "01_bird", "02_vehicle"],
                                  "mixed_next": ["00_dog", "01_bird"], "mixed_rand": []})
-    result = evaluate(root, red_model(), cache=False, quiet=True)
+    result = evaluate(root, red_model(), EvalConfig(cache=CacheChoice(cache=False)), quiet=True)
     assert set(result.variants) == {"original", "mixed_next"}
     assert result.variants["mixed_next"].labels.tolist() == [0, 0, 1, 1]
     assert result.variants["mixed_next"].accuracy.value == 1.0
@@ -725,7 +726,7 @@ def test_eval_tenth_class_folder_error_names_the_tree_and_the_folder(tmp_path):
            "07_primate", "08_fish"]
     root = tree(tmp_path / "t", {"original": [*in9, "09_extra"]}, per_class=1)
     with pytest.raises(BgbenchError) as info:
-        evaluate(root, red_model(), cache=False, quiet=True)
+        evaluate(root, red_model(), EvalConfig(cache=CacheChoice(cache=False)), quiet=True)
     text = str(info.value)
     assert text.startswith(f"{root}: model has 9 outputs") and "09_extra" in text
 
@@ -778,7 +779,7 @@ def test_cli_eval_with_a_non_utf8_class_map_is_one_line(tmp_path):
     done = run_cli("eval", str(root), "--model", "python:bgbench.smallcnn:small_cnn", "--class-map", str(bad),
                    "--no-cache", "--quiet", "--out", str(tmp_path / "res"))
     assert_one_line_error(done, f"{bad}: mapping file is not UTF-8 text (bad byte at offset 15)")
-    assert not (tmp_path / "res" / "results.json").exists()
+    assert not (tmp_path / "res" / "eval.json").exists()
 
 
 def test_cli_eval_of_a_partial_tree_exits_0_and_says_what_it_skipped(tmp_path):
@@ -789,5 +790,5 @@ def test_cli_eval_of_a_partial_tree_exits_0_and_says_what_it_skipped(tmp_path):
                    "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "mixed_rand not scored: mixed_rand/val holds no class folder" in done.stdout
-    doc = json.loads((out / "results.json").read_text())
+    doc = json.loads((out / "eval.json").read_text())
     assert doc["n"] == {"original": 3, "mixed_next": 1} and list(doc["skipped_variants"]) == ["mixed_rand"]

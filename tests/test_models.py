@@ -625,5 +625,5 @@ def test_offline_timm_without_weights_is_one_line_naming_weights(synth_built: Pa
                "-q"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    doc = json.loads((tmp_path / "b" / "results.json").read_text())
+    doc = json.loads((tmp_path / "b" / "eval.json").read_text())
     assert json.dumps(doc).count(str(weights)) >= 1

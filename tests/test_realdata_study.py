@@ -91,7 +91,8 @@ def test_challenge_shards_are_merged(tmp_path):
     def write(folder, shard, fooled, complete=True):
         records = [{"index": i, "image": f"original/val/00_dog/img{i}.JPEG", "fooled": f}
                    for i, f in fooled.items()]
-        doc = {"complete": complete, "shard": shard, "n_foregrounds": len(records),
+        doc = {"schema": "bgbench.challenge/1", "complete": complete, "shard": shard,
+               "n_foregrounds": len(records),
                "n_fooled": sum(fooled.values()), "foregrounds": records,
                "data": {"n_backgrounds": 12, "n_foregrounds_total": 12}}
         (tmp_path / "m" / folder).mkdir(parents=True, exist_ok=True)

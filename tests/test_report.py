@@ -66,7 +66,7 @@ def test_every_section_present_and_page_is_self_contained(made):
 
 def test_numbers_and_provenance_come_from_the_documents(made):
     html = made["out"].read_text()
-    doc = json.loads((made["sweep"] / "cnn" / "results.json").read_text())
+    doc = json.loads((made["sweep"] / "cnn" / "eval.json").read_text())
     original = doc["accuracy"]["original"]
     assert f"{100 * original:.1f}%" in html
     assert f"{100 * doc['draws']['bg_gap']['value']:+.1f}" in html  # the --draws BG-Gap
@@ -96,7 +96,7 @@ def test_bad_inputs_are_one_line_errors_before_any_output(tmp_path, made, capsys
     out = tmp_path / "r" / "report.html"
     with pytest.raises(BgbenchError, match=re.escape(str(empty)) + ".*no bgbench result"):
         bgbench.report([empty], out)
-    corrupt = tmp_path / "bad" / "results.json"
+    corrupt = tmp_path / "bad" / "eval.json"
     corrupt.parent.mkdir()
     corrupt.write_text('{"schema": "bgbench.eval/1", ')
     with pytest.raises(BgbenchError, match=re.escape(str(corrupt)) + ".*not valid JSON"):
@@ -125,7 +125,7 @@ def test_bgbench_report_is_the_function_after_importing_the_package(made, tmp_pa
 
     assert bgbench.report is package.report
     result = bgbench.report(
-        [made["sweep"] / "tiny" / "results.json"], tmp_path / "x.html", quiet=True, command="bgbench demo"
+        [made["sweep"] / "tiny" / "eval.json"], tmp_path / "x.html", quiet=True, command="bgbench demo"
     )
     assert isinstance(result, bgbench.ReportResult) and "bgbench demo" in (tmp_path / "x.html").read_text()
 

@@ -109,19 +109,27 @@ def test_two_splits_in_one_build(tmp_path: Path) -> None:
     assert load_results(source / "synth-train.json").split == "train"
 
 
-def test_documents_without_schema_are_read_by_file_name(runs: dict, tmp_path: Path) -> None:
-    """build.json, synth-<split>.json and the download marker written before the schema field."""
+def test_documents_are_recognised_by_schema_not_by_file_name(runs: dict, tmp_path: Path) -> None:
+    """A document's ``schema`` picks its class whatever the file is called; one without a schema is
+    refused in one line even under a registered name (build.json, synth-<split>.json, the download
+    marker)."""
+    doc = json.loads((runs["base"] / "built" / "build.json").read_text())
+    (tmp_path / "renamed.json").write_text(json.dumps(doc))
+    assert isinstance(load_results(tmp_path / "renamed.json"), BuildResult)
     for name, folder in (("build.json", "built"), ("synth-val.json", "synth")):
         doc = json.loads((runs["base"] / folder / name).read_text())
         del doc["schema"]
         (tmp_path / folder).mkdir()
         (tmp_path / folder / name).write_text(json.dumps(doc))
-        loaded = load_results(tmp_path / folder)
-        assert loaded["schema"] == loaded.SCHEMA and loaded.source_path == tmp_path / folder / name
+        for target in (tmp_path / folder, tmp_path / folder / name):
+            with pytest.raises(BgbenchError, match="no 'schema' field naming a bgbench result kind") as info:
+                load_results(target)
+            assert str(info.value).startswith(f"{tmp_path / folder / name}: ") and "\n" not in str(info.value)
     marker = tmp_path / "in9" / ".bgbench-download.json"
     marker.parent.mkdir()
     marker.write_text(json.dumps({"url": "https://example.org/a.tar", "sha256": "0" * 64, "verified": False}))
-    assert isinstance(load_results(marker.parent), DownloadResult)
+    with pytest.raises(BgbenchError, match="no 'schema' field"):
+        load_results(marker.parent)
 
 
 # ----------------------------------------------------------------------------- synth
@@ -169,15 +177,16 @@ def test_download_result_round_trips(server, tmp_path: Path) -> None:  # noqa: F
 
 # ----------------------------------------------------------------------------- errors
 BAD_DOCUMENTS = {
-    "not JSON": ("results.json", "{not json", "not valid JSON"),
+    "not JSON": ("eval.json", "{not json", "not valid JSON"),
     "JSON list": ("build.json", "[1, 2]", "the JSON is not an object"),
     "unknown kind": ("x.json", '{"schema": "bgbench.nope/1"}', "unknown result kind 'nope'"),
     "newer major": ("build.json", '{"schema": "bgbench.build/2", "splits": {}}',
                     r"schema bgbench.build/2 is newer than this bgbench reads \(bgbench.build/1\)"),
-    "foreign file": ("data.json", '{"a": 1}', "no 'schema' field and not a known file name"),
+    "foreign file": ("data.json", '{"a": 1}', "no 'schema' field naming a bgbench result kind"),
     "build without splits": ("build.json", '{"schema": "bgbench.build/1"}', "not a bgbench build result"),
     "synth without config": ("synth-val.json", '{"schema": "bgbench.synth/1"}', "not a bgbench synth result"),
-    "download without url": (".bgbench-download.json", "{}", "not a bgbench download record"),
+    "download without url": (".bgbench-download.json", '{"schema": "bgbench.download/1"}',
+                             "not a bgbench download record"),
 }
 
 
@@ -194,8 +203,8 @@ def test_bad_result_file_is_one_line_naming_the_file(case: str, tmp_path: Path) 
 
 def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(BgbenchError, match="result file or folder not found") as info:
-        load_results(tmp_path / "nowhere" / "results.json")
-    assert str(info.value).startswith(f"{tmp_path / 'nowhere' / 'results.json'}: ")
+        load_results(tmp_path / "nowhere" / "eval.json")
+    assert str(info.value).startswith(f"{tmp_path / 'nowhere' / 'eval.json'}: ")
     with pytest.raises(BgbenchError, match="no bgbench result in this folder") as info:
         load_results(tmp_path)
     assert str(info.value).startswith(f"{tmp_path}: ") and "\n" not in str(info.value)

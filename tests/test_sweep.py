@@ -8,6 +8,7 @@ import csv
 import inspect
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,10 +23,12 @@ from PIL import Image
 
 import bgbench
 from bgbench.cli import main as cli_main
+from bgbench.config import CacheChoice
 from bgbench.errors import BgbenchError
+from bgbench.options import ModelOptions
 from bgbench.results import load_results
 from bgbench.stats import spearman
-from bgbench.sweeps import SweepResult, challenge_outcome, models_toml, read_models_toml, sweep
+from bgbench.sweeps import SweepConfig, SweepResult, challenge_outcome, models_toml, read_models_toml, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 TOP1 = {"r0": 50.0, "r1": 60.0, "r2": 70.0}
@@ -71,8 +74,12 @@ def subfolder(parent: Path, name: str) -> Path:
     return parent / name
 
 
-def run(models, data, out, cache, **kw) -> SweepResult:
-    return sweep(models, data, out=out, device="cpu", cache_dir=cache, n_boot=200, quiet=True, **kw)
+def run(models, data, out, cache, **settings) -> SweepResult:
+    """The sweep on the CPU with ``cache`` and 200 bootstrap resamples; ``settings``: more
+    :class:`SweepConfig` fields."""
+    config = SweepConfig(cache=CacheChoice(cache_dir=cache), n_boot=200, options=ModelOptions(device="cpu"),
+                         **settings)
+    return sweep(models, data, config, out=out, quiet=True)
 
 
 def resumed(result: SweepResult) -> dict[str, bool]:
@@ -95,14 +102,14 @@ def models_dir(tmp_path_factory) -> Path:
 
 
 def check_against_results(result: SweepResult, out: Path) -> None:
-    """sweep.json, sweep.csv and sweep.md agree with each model's own results.json."""
+    """sweep.json, sweep.csv and sweep.md agree with each model's own eval.json."""
     on_disk = json.loads((out / "sweep.json").read_text())
     assert on_disk == result.to_json() and on_disk["schema"] == "bgbench.sweep/1"
     with open(out / "sweep.csv", newline="") as handle:
         csv_rows = {r["model"]: r for r in csv.DictReader(handle)}
     md = (out / "sweep.md").read_text()
     for row in result.models:
-        doc = json.loads((out / row["results"] / "results.json").read_text())
+        doc = json.loads((out / row["results"] / "eval.json").read_text())
         assert row["accuracy"] == doc["accuracy"] and row["n"] == doc["n"]
         assert row["accuracy_ci95"] == doc["accuracy_ci95"]
         assert row["bg_gap"] == doc["bg_gap"] and row["bg_gap_ci95"] == doc["bg_gap_ci95"]
@@ -146,7 +153,7 @@ def test_sweep_table_matches_results_and_resumes_by_the_library_key(synth_built,
     again = run(models, synth_built, out, cache)
     assert all(resumed(again).values()) and again.row("r1")["timing"]["challenge_resumed"]
     for name in TOP1:
-        timing = json.loads((out / name / "results.json").read_text())["timing"]["variants"]
+        timing = json.loads((out / name / "eval.json").read_text())["timing"]["variants"]
         assert all(v["resumed"] for v in timing.values())
     assert without_timing(again.to_json()) == without_timing(first.to_json())
 
@@ -168,7 +175,7 @@ def test_sweep_table_matches_results_and_resumes_by_the_library_key(synth_built,
     moved = run(models, data, out, cache)
     assert not any(resumed(moved).values()) and not moved.row("r1")["timing"]["challenge_resumed"]
     for name in TOP1:
-        timing = json.loads((out / name / "results.json").read_text())["timing"]["variants"]
+        timing = json.loads((out / name / "eval.json").read_text())["timing"]["variants"]
         assert not timing["original"]["resumed"] and timing["mixed_rand"]["resumed"]
     assert moved["data"]["fingerprint"] != first["data"]["fingerprint"]
 
@@ -201,7 +208,7 @@ def test_killed_cli_sweep_resumes_to_the_uninterrupted_result(synth_built, model
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not (out / "r0" / "results.json").exists():
+    while not (out / "r0" / "eval.json").exists():
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline, "the first model never finished"
         time.sleep(0.01)
@@ -283,11 +290,61 @@ def test_models_file_round_trip_and_zoo_toml(tmp_path, capsys):
 def test_public_api_sweep_is_a_plain_function(synth_built, tmp_path):
     assert bgbench.sweep is sweep and bgbench.SweepResult is SweepResult
     params = inspect.signature(bgbench.sweep).parameters
-    assert list(params)[:2] == ["models", "data"] and params["out"].kind is inspect.Parameter.KEYWORD_ONLY
-    with pytest.raises(BgbenchError, match="unknown --executor"):
-        sweep(["efficientnet_lite0"], synth_built, out=tmp_path / "o", executor="dask")
+    assert list(params) == ["models", "data", "config", "out", "quiet"]
+    out = params["out"]
+    assert out.kind is inspect.Parameter.KEYWORD_ONLY and out.default is inspect.Parameter.empty
     with pytest.raises(BgbenchError, match="variant 'nope' not found"):
-        sweep(["efficientnet_lite0"], synth_built, out=tmp_path / "o", variants="nope")
+        sweep(["efficientnet_lite0"], synth_built, SweepConfig(variants="nope"), out=tmp_path / "o")
+    with pytest.raises(BgbenchError, match="config must be a SweepConfig, got EvalConfig"):
+        sweep(["efficientnet_lite0"], synth_built, bgbench.EvalConfig(), out=tmp_path / "o")
     with pytest.raises(BgbenchError, match=r"absent.onnx: model 'absent' \(onnx:.*\): file not found"):
         sweep([f"onnx:{tmp_path / 'absent.onnx'}"], synth_built, out=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_sweep_config_checks_every_setting_in_one_line_and_shares_the_model_options():
+    """SweepConfig normalises the shard and the variant list, refuses bad settings before any work,
+    and its ``options`` are every model's base: a model's own fields win (the former
+    ``**model_options``)."""
+    from bgbench.sweeps.config import parse_entry
+
+    config = SweepConfig(challenge_shard="1/4", variants="original, mixed_rand", batch_size=8,
+                         options=ModelOptions(device="cpu", precision="bf16", map_rule="sum"))
+    assert config.challenge_shard == (1, 4) and config.variants == ("original", "mixed_rand")
+    assert config.eval_config() == bgbench.EvalConfig(variants=("original", "mixed_rand"), batch_size=8)
+    doc = config.to_json()
+    assert doc["challenge_shard"] == [1, 4] and doc["options"]["precision"] == "bf16"
+    json.dumps(doc)
+    entry = parse_entry({"spec": "timm:test_resnet", "map_rule": "restricted"}, "models[0]")
+    opts = entry.options(config.options)
+    assert (opts.spec, opts.device, opts.precision, opts.map_rule) == ("timm:test_resnet", "cpu", "bf16",
+                                                                        "restricted")
+    bad = {"unknown --executor 'dask' (expected serial or ray)": {"executor": "dask"},
+           "--workers 2 runs 2 tasks at once and --executor serial runs one": {"workers": 2},
+           "--workers must be at least 1": {"workers": 0},
+           "--n-boot must be at least 1, got 0": {"n_boot": 0},
+           "need 0 <= i < n": {"challenge_shard": "4/4"},
+           "must look like i/n": {"challenge_shard": "half"},
+           "batch size must be at least 1": {"batch_size": 0},
+           "--variants names no variant": {"variants": ","},
+           "challenge must be true or false": {"challenge": "yes"},
+           "seed must be a whole number": {"seed": 1.5},
+           "options must be a ModelOptions": {"options": {"device": "cpu"}}}
+    for message, fields in bad.items():
+        with pytest.raises(BgbenchError, match=re.escape(message)) as info:
+            SweepConfig(**fields)
+        assert "\n" not in str(info.value)
+
+
+def test_collect_refuses_a_model_folder_with_only_an_earlier_results_json(synth_built, models_dir, tmp_path):
+    """A sweep folder from an earlier bgbench (each model's results.json) is a one-line rename error
+    for the table, not a model silently left out."""
+    models, out = write_models(models_dir, challenge=None), tmp_path / "out"
+    run(models, synth_built, out, tmp_path / "cache", variants="original")
+    (out / "r1" / "eval.json").rename(out / "r1" / "results.json")
+    from bgbench.sweeps import collect
+
+    with pytest.raises(BgbenchError, match="results.json is an earlier bgbench's eval output; rename it to "
+                                           "eval.json") as info:
+        collect(models, out, n_boot=10)
+    assert str(info.value).startswith(f"{out / 'r1' / 'results.json'}: ")

@@ -103,8 +103,8 @@ def test_checkpoint_round_trips_through_eval_ckpt(synth_trainval, tmp_path):
         )
         == 0
     )
-    again = json.loads((tmp_path / "ev" / "results.json").read_text())
-    first = json.loads((out / "eval" / "results.json").read_text())
+    again = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    first = json.loads((out / "eval" / "eval.json").read_text())
     assert again["accuracy"] == first["accuracy"]
     assert again["predictions"]["original"]["pred"] == first["predictions"]["original"]["pred"]
     assert again["model_info"]["sidecar"]["variant"] == "original"

@@ -55,7 +55,7 @@ def test_eval_data_scores_another_tree_and_records_it(train_only, synth_trainval
     assert doc["data"]["root"] == str(train_only.resolve())
     assert doc["eval"]["data"]["root"] == str(synth_trainval.resolve())
     assert doc["eval"]["data"]["split"] == "val"
-    results = json.loads((out / "eval" / "results.json").read_text())
+    results = json.loads((out / "eval" / "eval.json").read_text())
     assert results["data"]["root"] == str(synth_trainval.resolve())
     assert results["n"]["original"] == 27 and "mixed_rand" in results["accuracy"]
     assert doc["challenge"]["data"] == str(synth_trainval.resolve()) and (out / "challenge").is_dir()

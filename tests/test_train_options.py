@@ -109,7 +109,7 @@ def test_scratch_training_honours_precision_preprocess_and_device(synth_trainval
         assert doc["arch"] == "test_resnet" and doc["model"]["spec"] == "timm:test_resnet"
         side = json.loads((out / "model.json").read_text())
         assert side["preprocessing"]["mean"] == pytest.approx(list(IN9_MEAN))  # --preprocess in9 applied
-        info = json.loads((out / "eval" / "results.json").read_text())["model_info"]
+        info = json.loads((out / "eval" / "eval.json").read_text())["model_info"]
         assert info["precision"] == precision and info["device"] == "cpu"  # the evaluation ran at it too
     # bf16 autocast on the CPU changes the training steps (it is honoured, not dropped)
     changed = [k for k in weights["fp32"] if not torch.equal(weights["fp32"][k], weights["bf16"][k])]

@@ -193,7 +193,7 @@ def test_cli_eval_end_to_end_records_prompts_and_text_model(oc_dir, hf_dir, synt
     rc = main(["eval", str(synth_built), "--model", f"open_clip:local-dir:{oc_dir}", "--prompts", "in9",
                "--variants", "original,mixed_rand", "--out", str(out), "--device", "cpu", "--no-cache", "-q"])
     assert rc == 0, capsys.readouterr().err
-    doc = json.loads((out / "results.json").read_text())
+    doc = json.loads((out / "eval.json").read_text())
     assert doc["label_map"]["num_outputs"] == 9 and doc["n"] == {"original": 27, "mixed_rand": 27}
     zs = doc["model_info"]["zero_shot"]
     assert zs["prompts"] == "in9" and len(zs["templates"]) == 80
@@ -203,7 +203,7 @@ def test_cli_eval_end_to_end_records_prompts_and_text_model(oc_dir, hf_dir, synt
     rc = main(["eval", str(synth_built), "--model", f"hf_clip:{hf_dir}", "--templates", "simple",
                "--variants", "original", "--out", str(out), "--device", "cpu", "--no-cache", "-q"])
     assert rc == 0, capsys.readouterr().err
-    doc = json.loads((out / "results.json").read_text())
+    doc = json.loads((out / "eval.json").read_text())
     assert doc["map_rule"] == "released" and doc["label_map"]["num_outputs"] == 1000
     assert doc["model_info"]["zero_shot"]["n_prompts"] == 7000
     assert all(0 <= t < 1000 for t in doc["predictions"]["original"]["top1"])
@@ -298,12 +298,12 @@ def test_challenge_sweep_and_report_take_a_zero_shot_model(oc_dir, synth_built, 
     rc = main(["sweep", str(models), str(synth_built), "--variants", "original,mixed_same,mixed_rand",
                "--out", str(tmp_path / "sweep"), "--device", "cpu", "--no-cache", "-q"])
     assert rc == 0, capsys.readouterr().err
-    runs = {name: json.loads((tmp_path / "sweep" / name / "results.json").read_text())
+    runs = {name: json.loads((tmp_path / "sweep" / name / "eval.json").read_text())
             for name in ("tiny-in9", "tiny-1k")}
     assert runs["tiny-in9"]["label_map"]["num_outputs"] == 9
     assert runs["tiny-1k"]["model_info"]["zero_shot"]["template_set"] == "simple"
     report = tmp_path / "report.html"
-    rc = main(["report", str(tmp_path / "sweep" / "tiny-in9" / "results.json"), str(out / "challenge.json"),
+    rc = main(["report", str(tmp_path / "sweep" / "tiny-in9" / "eval.json"), str(out / "challenge.json"),
                "-o", str(report)])
     assert rc == 0, capsys.readouterr().err
     assert spec in report.read_text()

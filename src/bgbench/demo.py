@@ -24,7 +24,7 @@
 
 :data:`PLANS` holds the default run and ``--quick`` (fewer and smaller scenes, two CNNs, no
 pretrained model). Everything lands under OUT (default ``bgbench-demo``): the source tree, the
-built variants, ``results/<model>/results.json|csv``, ``challenge/<model>/challenge.json``,
+built variants, ``results/<model>/eval.json|csv``, ``challenge/<model>/challenge.json``,
 ``models/<model>/`` (``model.safetensors``, ``train.json``), ``saliency/``, ``demo.json`` /
 ``demo.csv`` with the summary table, and the report. Re-running into the same OUT reuses the
 synthesized and built data (both stages resume) and the trained models' finished epochs.
@@ -108,7 +108,7 @@ class DemoResult(DocumentResult):
             blocks.append(f"GrabCut IoU against the true masks (val): median {iou['median']:.3f}")
         where = Path(self.doc["out"])
         blocks += [f"Done in {self.doc['seconds']:.0f} s. Summary: {where / 'demo.json'} and demo.csv; "
-                   "per-model results.json under results/, challenge.json under challenge/.",
+                   "per-model eval.json under results/, challenge.json under challenge/.",
                    f"Report: {where / 'report.html'}"]
         return blocks
 
@@ -325,7 +325,7 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
 
 
 def _row(name: str, metrics: dict[str, Any], challenge: float | None) -> dict[str, Any]:
-    """One summary row from an evaluation's metrics (results.json fields) and the challenge accuracy."""
+    """One summary row from an evaluation's metrics (eval.json fields) and the challenge accuracy."""
     row: dict[str, Any] = {"model": name}
     row.update({v: a for v, a in metrics["accuracy"].items() if v in SUMMARY_VARIANTS})
     row["bg_gap"], row["bg_gap_ci95"] = metrics["bg_gap"], metrics["bg_gap_ci95"]
@@ -355,14 +355,15 @@ def _score_pretrained(opts: ModelOptions, data: Path, out: Path, plan: DemoPlan,
                       log) -> dict[str, Any]:
     """Stage 5 for the pretrained model: eval with draws and the challenge; the summary row."""
     from bgbench.challenge import ChallengeConfig, run_challenge
-    from bgbench.eval import evaluate
+    from bgbench.eval import EvalConfig, evaluate
 
     name = f"pretrained_{opts.spec}"
     which = ", ".join(plan.pretrained_variants) if plan.pretrained_variants else "every variant"
     log(f"eval {name} on {which} of val (released 1000 -> 9 mapping)")
     draws = plan.draws if plan.pretrained_draws else None
     variants = list(plan.pretrained_variants) if plan.pretrained_variants else None
-    result = evaluate(data, opts, variants=variants, out=out / "results" / name, draws=draws, quiet=quiet)
+    result = evaluate(data, opts, EvalConfig(variants=variants, draws=draws), out=out / "results" / name,
+                      quiet=quiet)
     accuracy = None
     if plan.pretrained_challenge:
         log(f"challenge {name}")

@@ -21,12 +21,12 @@ def register(app: typer.Typer) -> None:
         variants: str = typer.Option(None, "--variants",
                                      help="Comma list of variants (default: all present)."),
         out: Path = typer.Option(None, "--out", "-o",
-                                 help="Folder for results.json and results.csv "
+                                 help="Folder for eval.json and eval.csv "
                                       "(default: bgbench-results/eval-<model>)."),
         split: str = typer.Option("val", "--split", help="Split folder to evaluate."),
         batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
                                        help="Images per forward pass."),
-        as_json: bool = common.json_option("results.json"),
+        as_json: bool = common.json_option("eval.json"),
         no_resume: bool = typer.Option(False, "--no-resume",
                                        help="Recompute every variant (default: reuse OUT/partial/ of an "
                                             "interrupted run with the same model, weights and data)."),
@@ -43,10 +43,10 @@ def register(app: typer.Typer) -> None:
         cache: CacheChoice = None,
     ) -> None:
         """Evaluate a classifier on every variant: accuracy with 95% intervals, BG-Gap, per-class."""
-        from bgbench.eval import evaluate
+        from bgbench.eval import EvalConfig, evaluate
 
+        config = EvalConfig(variants=variants, split=split, batch_size=batch_size, cache=cache,
+                            resume=not no_resume, draws=draws, draw_seed=draw_seed, group_min=group_min)
         target = out if out is not None else default_out("eval", model.spec)
-        result = evaluate(data, model, variants=variants, split=split, batch_size=batch_size, out=target,
-                          cache=cache.cache, cache_dir=cache.cache_dir, resume=not no_resume, draws=draws,
-                          draw_seed=draw_seed, group_min=group_min, quiet=quiet)
-        common.emit(result, as_json, wrote=[target / result.FILENAME, target / "results.csv"])
+        result = evaluate(data, model, config, out=target, quiet=quiet)
+        common.emit(result, as_json, wrote=[target / result.FILENAME, target / result.CSV_NAME])

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -18,10 +17,12 @@ from bgbench.cli.common import (
     model_option_specs,
     quiet_option,
 )
+from bgbench.options import ModelOptions
 
-#: every model option but the spec (the models file names the models), shared by all models
+#: every model option but the spec (the models file names the models), shared by all models: the
+#: command receives them as the fields of one ModelOptions (its spec unused)
 shared_model_options = inject_options([s for s in model_option_specs() if s.name != "spec"], "model",
-                                      lambda values: values)
+                                      lambda values: ModelOptions.of(None, **values))
 
 
 def register(app: typer.Typer) -> None:
@@ -53,16 +54,16 @@ def register(app: typer.Typer) -> None:
                                    help="Bootstrap resamples of the trend's intervals."),
         as_json: bool = common.json_option("sweep.json"),
         quiet: bool = quiet_option(),
-        model: Any = None,
+        model: ModelOptions = None,
         cache: CacheChoice = None,
     ) -> None:
         """Evaluate every model of MODELS on DATA (and challenge it): one combined table with the
         ImageNet top-1 trend; finished models are resumed, changed ones re-run."""
-        from bgbench.sweeps import sweep
+        from bgbench.sweeps import SweepConfig, sweep
 
+        config = SweepConfig(challenge=challenge, challenge_shard=challenge_shard, executor=executor,
+                             workers=workers, variants=variants, split=split, batch_size=batch_size,
+                             cache=cache, n_boot=n_boot, options=model)
         target = out if out is not None else default_out("sweep", models.stem, owner=str(models.absolute()))
-        result = sweep(models, data, out=target, challenge=challenge, challenge_shard=challenge_shard,
-                       executor=executor, workers=workers, variants=variants, split=split,
-                       batch_size=batch_size, cache=cache.cache, cache_dir=cache.cache_dir, n_boot=n_boot,
-                       quiet=quiet, **model)
+        result = sweep(models, data, config, out=target, quiet=quiet)
         common.emit(result, as_json, wrote=[target / result.FILENAME, "sweep.csv", "sweep.md"])

@@ -130,7 +130,7 @@ def _interval(per_foreground: np.ndarray, seed: int) -> dict[str, Any]:
 
 def summarize_draws(correct: dict[str, np.ndarray], draws: int, seed: int,
                     keys: list[str] | None = None) -> dict[str, Any]:
-    """The ``draws`` block of results.json: per variant accuracy over all composites with a bootstrap
+    """The ``draws`` block of eval.json: per variant accuracy over all composites with a bootstrap
     interval over foregrounds, and the paired BG-Gap (mixed_same - mixed_rand per foreground).
     With ``keys`` (the foregrounds' ``<class>/<stem>``), each variant also lists ``per_foreground``
     (the share of a foreground's composites classified right, None without a donor) so results of

@@ -17,7 +17,7 @@ of counts and correct predictions, and says which background classes pull which 
 
 Intervals: when every image is its own unit (a built mixed variant: one composite per foreground)
 a group's accuracy is k of n independent trials and gets the Wilson score interval
-(:func:`bgbench.metrics.proportion`, as every accuracy in results.json). With ``units`` (``eval
+(:func:`bgbench.metrics.proportion`, as every accuracy in eval.json). With ``units`` (``eval
 --draws``: the K composites of one foreground share it, and several may fall into one group) the
 trials are clustered, so the interval is a percentile bootstrap over the units
 (:func:`bgbench.stats.bootstrap_ratio_over_clusters`; Wilson over composites would be too narrow),

@@ -1,4 +1,4 @@
-"""The typed result of an evaluation: :class:`EvalResult` (``results.json`` and ``results.csv``, schema
+"""The typed result of an evaluation: :class:`EvalResult` (``eval.json`` and ``eval.csv``, schema
 bgbench.eval/1)."""
 
 from __future__ import annotations
@@ -69,10 +69,12 @@ class VariantResult:
 
 @dataclass(repr=False)
 class EvalResult(Result):
-    """Everything one evaluation produced; :meth:`to_json` is the ``results.json`` document."""
+    """Everything one evaluation produced; :meth:`to_json` is the ``eval.json`` document."""
 
     SCHEMA: ClassVar[str] = RESULTS_SCHEMA
-    FILENAME: ClassVar[str] = "results.json"
+    FILENAME: ClassVar[str] = "eval.json"
+    #: the per-variant table written beside it
+    CSV_NAME: ClassVar[str] = "eval.csv"
 
     model: str
     model_info: dict[str, Any]
@@ -158,11 +160,11 @@ class EvalResult(Result):
 
     @classmethod
     def from_json(cls, doc: dict[str, Any], path: Path | None = None) -> EvalResult:
-        """Rebuild from a ``results.json`` document (its ``predictions`` are needed for the arrays)."""
+        """Rebuild from an ``eval.json`` document (its ``predictions`` are needed for the arrays)."""
         from bgbench.errors import BgbenchError
 
         if "predictions" not in doc:
-            raise BgbenchError("results.json has no 'predictions' (written with predictions=False); "
+            raise BgbenchError("eval result has no 'predictions' (written with predictions=False); "
                                "cannot rebuild the per-image arrays", path)
         from bgbench.textio import require
 
@@ -234,10 +236,10 @@ class EvalResult(Result):
         return eval_csv_rows(self.to_json(predictions=False))
 
     def write_companions(self, out: Path) -> None:
-        """``results.csv`` beside results.json: one row per variant."""
+        """``eval.csv`` beside eval.json: one row per variant."""
         from bgbench.eval.table import write_eval_csv
 
-        write_eval_csv(out / "results.csv", self.to_json(predictions=False))
+        write_eval_csv(out / self.CSV_NAME, self.to_json(predictions=False))
 
     def terminal(self) -> list[Block]:
         """The command line's view: accuracy per variant (95% interval, n, skipped, images/s) and the

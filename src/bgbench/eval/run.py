@@ -19,69 +19,67 @@ import numpy as np
 
 from bgbench.data import In9Tree, foreground_keys
 from bgbench.errors import BgbenchError
-from bgbench.eval.groups import DEFAULT_MIN_COUNT
+from bgbench.eval.config import EvalConfig
 from bgbench.eval.result import EvalResult, VariantResult
 from bgbench.jsonable import jsonable
 from bgbench.metrics import Gap, bg_gap
 from bgbench.options import DEFAULT_MODEL
-from bgbench.predict import Predictor, make_predictor, predict_images
+from bgbench.predict import ModelArg, Predictor, make_predictor, predict_images
 from bgbench.resume import load_partial, run_key, save_partial
 from bgbench.variants import MIXED_VARIANTS
 
 GAP_VARIANTS = ("mixed_same", "mixed_rand")
 
 
-def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str] | str | None = None,
-             split: str = "val", batch_size: int = 64, out: str | Path | None = None, cache: bool = True,
-             cache_dir: str | Path | None = None, resume: bool = True, draws: int | None = None,
-             draw_seed: int = 0, group_min: int = DEFAULT_MIN_COUNT, quiet: bool = False,
-             **model_options: Any) -> EvalResult:
+def evaluate(data: str | Path, model: ModelArg = DEFAULT_MODEL, config: EvalConfig | None = None, *,
+             out: str | Path | None = None, quiet: bool = False) -> EvalResult:
     """Evaluate ``model`` on the variants of ``data``; returns an :class:`EvalResult`.
 
-    ``model``: a spec string, a :class:`~bgbench.options.ModelOptions`, or a ready
-    :class:`~bgbench.models.base.Classifier`; ``model_options``: ModelOptions fields to override
-    (``device``, ``precision``, ``preprocess``, ``weights``, ``arch``, ``num_classes``,
-    ``trust_pickle``, ``int8``, ``map_rule``, ``class_map``; a ready Classifier keeps its own
-    loading options, only the label fields apply). ``variants``: a comma list or list (default: all
-    present). ``out``: when given, ``results.json`` and ``results.csv`` are written there, and each
-    variant's predictions are saved in ``out/partial/<variant>.json`` as soon as it is done; with
-    ``resume`` a rerun into the same ``out`` reuses them when the model (weights sha256,
-    preprocessing, precision), label map, data fingerprint, split, batch size and device are all
-    unchanged (models whose ``describe()`` has no ``weights_sha256`` are always run afresh).
-    ``draws`` K: also score mixed_same/rand/next composited on the fly with K seeded donors per
-    foreground (:mod:`bgbench.eval.draws`; ``draw_seed`` seeds the donors), into ``result.draws``.
-    Group analysis (:mod:`bgbench.eval.groups`): each mixed variant of a tree with a build manifest
-    gets ``groups`` (foreground x background class table), and with ``draws`` so do the composites
-    (``result.draw_groups``); ``group_min`` is the least count of a group eligible as the worst.
-    Raises ``BgbenchError`` for bad input before any model work where possible.
+    ``model``: a spec string, a :class:`~bgbench.options.ModelOptions` (device, precision,
+    preprocessing, weights, label map, ...), a ready :class:`~bgbench.models.base.Classifier` (its own
+    loading options, the default label map) or a :class:`~bgbench.predict.ReadyModel` (a Classifier
+    with its label options). ``config``: the :class:`EvalConfig` (None: the defaults; variants,
+    split, batch size, cache, resume, ``--draws``, group size). ``out``: when given, ``eval.json``
+    and ``eval.csv`` are written there, and each variant's predictions are saved in
+    ``out/partial/<variant>.json`` as soon as it is done; with ``config.resume`` a rerun into the same
+    ``out`` reuses them when the model (weights sha256, preprocessing, precision), label map, data
+    fingerprint, split, batch size and device are all unchanged (models whose ``describe()`` has no
+    ``weights_sha256`` are always run afresh). ``config.draws`` K: also score mixed_same/rand/next
+    composited on the fly with K seeded donors per foreground (:mod:`bgbench.eval.draws`), into
+    ``result.draws``. Group analysis (:mod:`bgbench.eval.groups`): each mixed variant of a tree with a
+    build manifest gets ``groups`` (foreground x background class table), and with ``draws`` so do
+    the composites (``result.draw_groups``). Raises ``BgbenchError`` for bad input before any model
+    work where possible.
     """
-    _check_settings(batch_size, draws, group_min)
+    cfg = config if config is not None else EvalConfig()
+    if not isinstance(cfg, EvalConfig):
+        raise BgbenchError(f"config must be an EvalConfig, got {type(cfg).__name__}")
     started = time.perf_counter()
-    tree = In9Tree(data, cache=cache, cache_dir=cache_dir, quiet=quiet)
+    tree = In9Tree(data, cache=cfg.cache.cache, cache_dir=cfg.cache.cache_dir, quiet=quiet)
     root = tree.root
-    names = tree.variants(split, variants)
-    folders, skipped = tree.scored_class_folders(names, split)
-    predictor = make_predictor(model, folders, data=root, **model_options)
+    names = tree.variants(cfg.split, None if cfg.variants is None else list(cfg.variants))
+    folders, skipped = tree.scored_class_folders(names, cfg.split)
+    predictor = make_predictor(model, folders, data=root)
     results = {}
     for name in names:
         if name in skipped:
             continue
         try:
-            results[name] = _evaluate_variant(predictor, tree, name, split, batch_size, out, resume)
+            results[name] = _evaluate_variant(predictor, tree, name, cfg, out)
         except DataError as exc:  # this variant's files: score the others, report why
             skipped[name] = str(exc)
     if not results:
         raise BgbenchError("no variant could be scored: " + "; ".join(f"{n}: {why}" for n, why in
                                                                       skipped.items()), root)
-    _add_groups(results, predictor, tree, split, folders, group_min)
+    _add_groups(results, predictor, tree, cfg.split, folders, cfg.group_min)
     clf = predictor.classifier
-    draws_block, draw_tables = _draws(predictor, tree, split, draws, draw_seed, batch_size, group_min)
+    draws_block, draw_tables = _draws(predictor, tree, cfg)
     result = EvalResult(
         model=model if isinstance(model, str) else predictor.spec, model_info=predictor.describe(),
-        data_root=str(root.resolve()), split=split, class_names=predictor.class_names,
+        data_root=str(root.resolve()), split=cfg.split, class_names=predictor.class_names,
         label_map=predictor.label_map.describe(), map_rule=predictor.label_map.rule, variants=results,
         bg_gap=paired_bg_gap(results), device=str(clf.device),
-        precision=str(getattr(clf, "precision", predictor.options.precision)), batch_size=batch_size,
+        precision=str(getattr(clf, "precision", predictor.options.precision)), batch_size=cfg.batch_size,
         total_s=time.perf_counter() - started, draws=draws_block, draw_groups=draw_tables,
         skipped_variants={name: skipped[name] for name in names if name in skipped})
     if out is not None:
@@ -89,31 +87,21 @@ def evaluate(data: str | Path, model: Any = DEFAULT_MODEL, *, variants: list[str
     return result
 
 
-def _check_settings(batch_size: int, draws: int | None, group_min: int) -> None:
-    """BgbenchError for a setting out of range, before any work."""
-    if batch_size < 1:
-        raise BgbenchError(f"batch size must be at least 1, got {batch_size}")
-    if draws is not None and (isinstance(draws, bool) or not isinstance(draws, int) or draws < 1):
-        raise BgbenchError(f"draws must be a whole number of at least 1 (or None for none), got {draws!r}")
-    if group_min < 1:
-        raise BgbenchError(f"--group-min must be at least 1, got {group_min}")
-
-
-def _draws(predictor: Predictor, tree: In9Tree, split: str, draws: int | None, draw_seed: int,
-           batch_size: int, group_min: int) -> tuple[dict | None, dict | None]:
+def _draws(predictor: Predictor, tree: In9Tree, cfg: EvalConfig) -> tuple[dict | None, dict | None]:
     """(draws block, group tables) of the ``--draws`` composites; (None, None) without draws."""
-    if not draws:
+    if not cfg.draws:
         return None, None
     from bgbench.eval.draws import draw_groups, draw_predictions, summarize_draws
 
-    outcome = draw_predictions(predictor, tree, split, draws, draw_seed, batch_size)
-    return (summarize_draws(outcome.correct(), draws, draw_seed, outcome.keys),
-            draw_groups(outcome, predictor.class_names, group_min))
+    outcome = draw_predictions(predictor, tree, cfg.split, cfg.draws, cfg.draw_seed, cfg.batch_size)
+    return (summarize_draws(outcome.correct(), cfg.draws, cfg.draw_seed, outcome.keys),
+            draw_groups(outcome, predictor.class_names, cfg.group_min))
 
 
-def _evaluate_variant(predictor: Predictor, tree: In9Tree, name: str, split: str, batch_size: int,
-                      out: str | Path | None, resume: bool) -> VariantResult:
-    """Load (or resume) and score one variant."""
+def _evaluate_variant(predictor: Predictor, tree: In9Tree, name: str, cfg: EvalConfig,
+                      out: str | Path | None) -> VariantResult:
+    """Load (or resume) and score one variant (split, batch size and resume from ``cfg``)."""
+    split, batch_size = cfg.split, cfg.batch_size
     t0 = time.perf_counter()
     try:
         vdata = tree.images(name, split)
@@ -121,7 +109,7 @@ def _evaluate_variant(predictor: Predictor, tree: In9Tree, name: str, split: str
         raise DataError(str(exc).replace(f"{tree.root}{os.sep}", "")) from None
     load_s = time.perf_counter() - t0
     key = None
-    if out is not None and resume:
+    if out is not None and cfg.resume:
         key = resume_key(predictor.describe(), predictor.label_map.describe(), vdata.fingerprint, split,
                          batch_size, str(predictor.device))
     reused = _resumed(out, name, key, vdata.paths)

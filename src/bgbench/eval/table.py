@@ -1,6 +1,6 @@
-"""An evaluation's tables, built from the results.json document: the command line's (accuracy per
+"""An evaluation's tables, built from the eval.json document: the command line's (accuracy per
 variant with its 95% interval and the BG-Gap; per-class accuracy; skipped files) and the CSV rows
-of ``results.csv``."""
+of ``eval.csv``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 
 def eval_csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per evaluated variant (fractions in [0, 1]) from a results.json document."""
+    """One row per evaluated variant (fractions in [0, 1]) from an eval.json document."""
     rows = []
     timing = doc.get("timing", {}).get("variants", {})
     for variant, value in doc["accuracy"].items():
@@ -90,7 +90,7 @@ def skipped_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"skipped {len(skipped)} unreadable image(s):")
         lines += [f"  {path}: {reason}" for path, reason in skipped[:SHOWN_SKIPPED]]
         if len(skipped) > SHOWN_SKIPPED:
-            lines.append(f"  ... and {len(skipped) - SHOWN_SKIPPED} more (see results.json)")
+            lines.append(f"  ... and {len(skipped) - SHOWN_SKIPPED} more (see eval.json)")
     not_scored = doc.get("skipped_variants") or {}
     lines += [f"{variant} not scored: {reason}" for variant, reason in not_scored.items()]
     return lines

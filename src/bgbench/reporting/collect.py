@@ -22,7 +22,7 @@ from typing import Any
 
 from bgbench.errors import BgbenchError
 from bgbench.layout import VARIANTS
-from bgbench.results import Result, load_results, result_filenames
+from bgbench.results import Result, check_renamed, load_results, result_filenames
 
 #: kinds that are not inputs of a report (a report's own document)
 IGNORED_KINDS = frozenset({"report"})
@@ -46,6 +46,7 @@ def _walk(folder: Path) -> list[Path]:
     found = []
     for here, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        check_renamed(Path(here))  # an earlier bgbench's results.json: say to rename it
         found.extend(
             Path(here) / name
             for name in sorted(files)
@@ -126,10 +127,13 @@ def _folder_name(result: Result) -> str:
 
 
 def _load_linked(collection: Collection, path: Path, loaded: dict[Path, Result]) -> Result | None:
-    """The result at ``path`` (a folder or file), from ``loaded`` or read now; None when absent."""
+    """The result at ``path`` (a folder or file), from ``loaded`` or read now; None when absent (a
+    folder holding an earlier bgbench's ``results.json`` is a one-line error saying to rename it)."""
+    if path.is_dir():
+        check_renamed(path)
     try:
         key = path.resolve()
-        for candidate in (key, key / "results.json", key / "challenge.json", key / "build.json"):
+        for candidate in (key, key / "eval.json", key / "challenge.json", key / "build.json"):
             if candidate in loaded:
                 return loaded[candidate]
         if not path.exists():

@@ -1,6 +1,6 @@
 """One row per evaluated model, joined from the documents that mention it.
 
-A row's numbers come from an evaluation's ``results.json`` (or, when a sweep names a model whose
+A row's numbers come from an evaluation's ``eval.json`` (or, when a sweep names a model whose
 results folder is gone, from the sweep's row, which holds the same fields), the sweep's published
 ImageNet top-1, and the challenge run under the same name. Values are fractions in [0, 1]; an
 interval is ``(low, high)``; ``None`` means not measured.
@@ -54,7 +54,7 @@ class ModelRow:
 
 
 def row_from_metrics(name: str, spec: str, doc: dict[str, Any], source: str = "") -> ModelRow:
-    """A row from any document with results.json's metric fields (``accuracy``, ``accuracy_ci95``,
+    """A row from any document with eval.json's metric fields (``accuracy``, ``accuracy_ci95``,
     ``n``, ``bg_gap``, ``bg_gap_ci95``, ``bg_gap_method``, optional ``draws``)."""
     ci, n = doc.get("accuracy_ci95") or {}, doc.get("n") or {}
     accuracy = {

@@ -2,8 +2,14 @@
 blocks (lines and :class:`TextTable`) a result shows on a terminal."""
 
 from bgbench.results.base import DocumentResult, Result
-from bgbench.results.load import load_results, register_result, result_class, result_filenames
+from bgbench.results.load import (
+    check_renamed,
+    load_results,
+    register_result,
+    result_class,
+    result_filenames,
+)
 from bgbench.results.text import TextTable
 
-__all__ = ["DocumentResult", "Result", "TextTable", "load_results", "register_result", "result_class",
-           "result_filenames"]
+__all__ = ["DocumentResult", "Result", "TextTable", "check_renamed", "load_results", "register_result",
+           "result_class", "result_filenames"]

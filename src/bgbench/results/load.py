@@ -3,12 +3,13 @@
 Each command registers its result class with :func:`register_result` (schema kind -> class,
 imported lazily, and the file name it writes, or a glob such as ``synth-*.json``), so the report and
 the sweep never guess at files: a folder is searched for the registered names, a file is read and its
-``schema`` picks the class (a document without one, written by an older bgbench, by its file name).
+``schema`` field picks the class, whatever the file is called. A folder holding a file under the name
+an earlier bgbench wrote (:data:`RENAMED`, e.g. eval's ``results.json``) but not today's is a
+one-line error saying to rename it.
 """
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def register_result(kind: str, target: str, filename: str, major: int = 1) -> No
 # the commands that ship with bgbench (later commands register themselves the same way)
 register_result("sweep", "bgbench.sweeps.result:SweepResult", "sweep.json")
 register_result("challenge", "bgbench.challenge.result:ChallengeResult", "challenge.json")
-register_result("eval", "bgbench.eval.result:EvalResult", "results.json")
+register_result("eval", "bgbench.eval.result:EvalResult", "eval.json")
 register_result("build", "bgbench.builder.result:BuildResult", "build.json")
 register_result("synth", "bgbench.synth.result:SynthResult", "synth-*.json")
 register_result("download", "bgbench.download:DownloadResult", ".bgbench-download.json")
@@ -48,6 +49,28 @@ register_result("train", "bgbench.training.result:TrainResult", "train.json")
 register_result("report", "bgbench.reporting.result:ReportResult", "report.json")
 register_result("saliency", "bgbench.explain.result:SaliencyResult", "saliency.json")
 register_result("probe", "bgbench.explain.result:ProbeResult", "probe.json")
+
+
+#: file names an earlier bgbench wrote -> today's name (read by schema, never by name)
+RENAMED: dict[str, str] = {"results.json": "eval.json"}
+
+
+def check_renamed(folder: Path) -> None:
+    """BgbenchError when ``folder`` holds a bgbench document under an earlier bgbench's name
+    (:data:`RENAMED`) without today's, e.g. an eval's ``results.json`` without ``eval.json``. A file
+    of that name that is not such a document (another tool's ``results.json``) is left alone."""
+    for old, new in RENAMED.items():
+        path = folder / old
+        if not path.is_file() or (folder / new).exists():
+            continue
+        try:
+            doc = read_json(path, "result file")
+        except BgbenchError:  # not a readable JSON document: not ours
+            continue
+        schema = doc.get("schema") if isinstance(doc, dict) else None
+        kind = schema_kind(schema) if isinstance(schema, str) and schema.startswith("bgbench.") else None
+        if kind is not None and kind in _KINDS and _KINDS[kind].filename == new:
+            raise BgbenchError(f"{old} is an earlier bgbench's {kind} output; rename it to {new}", path)
 
 
 def result_filenames() -> dict[str, str]:
@@ -72,6 +95,7 @@ def _find_file(folder: Path) -> Path:
             raise BgbenchError(f"several {kind} results in this folder ({names}); load one file", folder)
         if found:
             return found[0]
+    check_renamed(folder)
     names = ", ".join(sorted({k.filename for k in _KINDS.values()}))
     raise BgbenchError(f"no bgbench result in this folder (looked for {names})", folder)
 
@@ -103,10 +127,7 @@ def _kind_of(doc: dict[str, Any], path: Path) -> str:
     schema = doc.get("schema")
     if isinstance(schema, str) and schema.startswith("bgbench."):
         return schema_kind(schema)
-    by_name = [kind for kind, k in _KINDS.items() if fnmatchcase(path.name, k.filename)]
-    if by_name:  # documents written before they carried a schema field
-        return by_name[0]
-    raise BgbenchError("not a bgbench result (no 'schema' field and not a known file name)", path)
+    raise BgbenchError("not a bgbench result (no 'schema' field naming a bgbench result kind)", path)
 
 
 def load_results(path: str | Path) -> Result:

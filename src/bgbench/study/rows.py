@@ -21,7 +21,7 @@ def _entry(row: dict[str, Any], variant: str) -> dict[str, Any] | None:
 
 
 def _outcomes(path: Path) -> dict[str, dict[str, bool]]:
-    """Variant -> foreground key (``<class>/<stem>``) -> correct, from a model's results.json."""
+    """Variant -> foreground key (``<class>/<stem>``) -> correct, from a model's eval.json."""
     from bgbench.data import foreground_key
     from bgbench.results import load_results
 

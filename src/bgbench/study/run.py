@@ -41,7 +41,11 @@ def sweep_step(data: Path, models: list[StudyModel], out: Path, *, challenge_mod
     ``challenge_models``) into ``OUT/results``; only_bg_t under the restricted rule into
     ``OUT/restricted``. ``report_only``: run nothing, collect what the folders hold. Returns the two
     :class:`bgbench.SweepResult`."""
-    from bgbench.sweeps import collect, sweep, sweep_models
+    from dataclasses import replace
+
+    from bgbench.config import CacheChoice
+    from bgbench.options import ModelOptions
+    from bgbench.sweeps import SweepConfig, collect, sweep, sweep_models
 
     released = sweep_models([{"name": m.name, "spec": m.spec, "imagenet_top1": m.published_top1,
                               "challenge": m.name in challenge_models} for m in models])
@@ -51,11 +55,14 @@ def sweep_step(data: Path, models: list[StudyModel], out: Path, *, challenge_mod
     if report_only:
         return (collect(released, where["released"], n_boot=n_boot, seed=TREND_SEED),
                 collect(restricted, where["restricted"], n_boot=n_boot, seed=TREND_SEED))
-    common = {"device": device, "precision": "fp32", "cache_dir": out / "cache", "n_boot": n_boot,
-              "seed": TREND_SEED, "quiet": quiet}
-    first = sweep(released, data, out=where["released"], challenge_shard=shard, map_rule="released", **common)
-    second = sweep(restricted, data, out=where["restricted"], variants=["only_bg_t"], map_rule="restricted",
-                   **common)
+    common = SweepConfig(cache=CacheChoice(cache_dir=out / "cache"), n_boot=n_boot, seed=TREND_SEED)
+    options = ModelOptions.of(None, device=device, precision="fp32")
+    first = sweep(released, data, replace(common, challenge_shard=shard,
+                                          options=options.with_(map_rule="released")),
+                  out=where["released"], quiet=quiet)
+    second = sweep(restricted, data, replace(common, variants=("only_bg_t",),
+                                             options=options.with_(map_rule="restricted")),
+                   out=where["restricted"], quiet=quiet)
     return first, second
 
 

@@ -1,4 +1,5 @@
-"""The models of a sweep: a TOML file (or a Python list) of ``{spec, name, imagenet_top1?, ...}``.
+"""A sweep's settings (:class:`SweepConfig`) and its models: a TOML file (or a Python list) of
+``{spec, name, imagenet_top1?, ...}``.
 
 A models file holds one ``[[model]]`` table per model::
 
@@ -26,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bgbench.config import CacheChoice
 from bgbench.errors import BgbenchError
+from bgbench.eval.config import EvalConfig, variant_names
 from bgbench.options import ModelOptions
 
 #: keys of a model entry besides the ModelOptions fields
@@ -37,6 +40,79 @@ _INT_OPTIONS = ("num_classes",)
 _PATH_OPTIONS = ("weights", "class_map")
 _FILE_SPECS = ("onnx:", "tflite:", "torchscript:", "ckpt:")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
+#: how a sweep runs its models
+SWEEP_EXECUTORS: tuple[str, ...] = ("serial", "ray")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """How :func:`bgbench.sweep` runs every model (checked on creation; a bad value is a one-line
+    :class:`~bgbench.errors.BgbenchError`).
+
+    - ``challenge``: also run the challenge for every model (a model's own ``challenge = true/false``
+      wins).
+    - ``challenge_shard``: (i, n) with 0 <= i < n: challenge only the foregrounds with index % n == i
+      (a 1-in-n subsample; the table pools the complete shards); ``"i/n"`` is accepted. None: all.
+    - ``executor``: ``serial`` or ``ray`` (each model a Ray task with one GPU when the cluster has
+      GPUs); ``workers``: how many models run at once (at least 1; None: all cores; serial runs one).
+    - ``variants``, ``split``, ``batch_size``, ``cache``: every model's evaluation, as in
+      :class:`~bgbench.eval.EvalConfig` (the challenge reads the same split and cache). A sweep always
+      resumes and scores no ``--draws`` composites.
+    - ``n_boot`` (at least 1), ``seed``: the ImageNet-top-1 trend's bootstrap resamples and seed.
+    - ``options``: the :class:`~bgbench.options.ModelOptions` fields every model shares (device,
+      precision, map_rule, ...; the spec is ignored); a model's own fields in the models file win.
+      None: the defaults.
+    """
+
+    challenge: bool = False
+    challenge_shard: tuple[int, int] | None = None
+    executor: str = "serial"
+    workers: int | None = None
+    variants: tuple[str, ...] | None = None
+    split: str = "val"
+    batch_size: int = 64
+    cache: CacheChoice = field(default_factory=CacheChoice)
+    n_boot: int = 10000
+    seed: int = 0
+    options: ModelOptions | None = None
+
+    def __post_init__(self) -> None:
+        from bgbench.executors import check_executor
+
+        if self.executor not in SWEEP_EXECUTORS:
+            raise BgbenchError(f"unknown --executor {self.executor!r} (expected serial or ray)")
+        check_executor(self.executor, self.workers)
+        if self.challenge_shard is not None:
+            from bgbench.challenge.shard import parse_shard  # (imports torch: only when there is one)
+
+            object.__setattr__(self, "challenge_shard", parse_shard(self.challenge_shard))
+        object.__setattr__(self, "variants", variant_names(self.variants))
+        self.eval_config()  # split, batch size and cache checked as an evaluation's
+        if not isinstance(self.challenge, bool):
+            raise BgbenchError(f"challenge must be true or false, got {self.challenge!r}")
+        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 1:
+            raise BgbenchError(f"--n-boot must be at least 1, got {self.n_boot!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise BgbenchError(f"seed must be a whole number, got {self.seed!r}")
+        if self.options is not None and not isinstance(self.options, ModelOptions):
+            raise BgbenchError(f"options must be a ModelOptions (or None), got {type(self.options).__name__}")
+
+    def eval_config(self) -> EvalConfig:
+        """Every model's :class:`~bgbench.eval.EvalConfig` (resuming, no draws)."""
+        return EvalConfig(variants=self.variants, split=self.split, batch_size=self.batch_size,
+                          cache=self.cache, resume=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form (the shard as [i, n], the shared options as their fields)."""
+        evaluation = self.eval_config().to_json()
+        return {"challenge": self.challenge,
+                "challenge_shard": None if self.challenge_shard is None else list(self.challenge_shard),
+                "executor": self.executor, "workers": self.workers, "variants": evaluation["variants"],
+                "split": self.split, "batch_size": self.batch_size, "cache": evaluation["cache"],
+                "n_boot": self.n_boot, "seed": self.seed,
+                "options": None if self.options is None else self.options.to_json()}
 
 
 @dataclass(frozen=True)
@@ -222,5 +298,5 @@ def write_zoo_toml(path: str | Path, entries: list[Any]) -> list[SweepModel]:
     return models
 
 
-__all__ = ["ENTRY_KEYS", "OPTION_KEYS", "SweepModel", "default_name", "models_toml", "parse_entry",
-           "read_models_toml", "sweep_models", "write_zoo_toml", "zoo_models"]
+__all__ = ["ENTRY_KEYS", "OPTION_KEYS", "SWEEP_EXECUTORS", "SweepConfig", "SweepModel", "default_name",
+           "models_toml", "parse_entry", "read_models_toml", "sweep_models", "write_zoo_toml", "zoo_models"]

@@ -1,6 +1,6 @@
 """A sweep's rows, gathered from each model's own result files.
 
-``OUT/<name>/results.json`` (read with :func:`bgbench.load_results`) gives the accuracies and the
+``OUT/<name>/eval.json`` (read with :func:`bgbench.load_results`) gives the accuracies and the
 BG-Gap; ``OUT/<name>/challenge/`` the challenge: its complete all-foreground ``challenge.json``, else
 the union of its complete shards (``shard-<i>-of-<n>/``) of one n, a 1-in-n subsample per shard
 (:func:`challenge_outcome`). Numbers are fractions in [0, 1]; intervals are 95% ``[low, high]``.
@@ -17,13 +17,14 @@ from typing import Any
 from bgbench.jsonable import jsonable, versions
 from bgbench.layout import IMAGE_VARIANTS
 from bgbench.provenance import command_line
-from bgbench.results import load_results
+from bgbench.results import check_renamed, load_results
 from bgbench.sweeps.config import SweepModel, sweep_models
 from bgbench.sweeps.result import SweepResult
 from bgbench.sweeps.trend import TARGET_BG_GAP, trend
 
 CHALLENGE_DIR = "challenge"
-RESULTS_NAME = "results.json"
+#: each model's evaluation in ``OUT/<name>/`` (:attr:`bgbench.eval.EvalResult.FILENAME`)
+RESULTS_NAME = "eval.json"
 
 
 def shard_folder(challenge: Path, shard: tuple[int, int]) -> Path:
@@ -142,14 +143,16 @@ def model_row(model: SweepModel, out: str | Path, challenge: bool) -> tuple[dict
 
 def collect(models: Any, out: str | Path, *, challenge: bool = False, n_boot: int = 10000, seed: int = 0,
             runs: list[dict[str, Any]] | None = None) -> SweepResult:
-    """The :class:`SweepResult` of the results already in ``out`` (models without a results.json
-    are left out, so a running sweep can be tabulated). ``models``: as for :func:`bgbench.sweep`;
+    """The :class:`SweepResult` of the results already in ``out`` (models without an eval.json
+    are left out, so a running sweep can be tabulated; one with only an earlier bgbench's
+    ``results.json`` is a one-line error saying to rename it). ``models``: as for :func:`bgbench.sweep`;
     ``challenge``: the default of the models' ``challenge`` flag; ``runs``: what each model's task
     reported (its row's ``timing``). Runs nothing and writes nothing."""
     models, out = sweep_models(models), Path(out)
     rows, data = [], {}
     for i, m in enumerate(models):
         if not (out / m.name / RESULTS_NAME).is_file():
+            check_renamed(out / m.name)
             continue
         row, result = model_row(m, out, challenge if m.challenge is None else m.challenge)
         if runs is not None:

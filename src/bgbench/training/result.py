@@ -12,7 +12,7 @@ TRAIN_SCHEMA = "bgbench.train/1"
 class TrainResult(DocumentResult):
     """A train.json document: ``checkpoint`` (path of model.safetensors), ``mode`` (full or
     head-only), ``variant``, ``history`` (per epoch: loss, train_accuracy, images_per_s),
-    ``eval`` (accuracy per val variant, BG-Gap; the results.json lies in ``eval_dir``; None with
+    ``eval`` (accuracy per val variant, BG-Gap; the eval.json lies in ``eval_dir``; None with
     ``--no-eval``), ``eval_data`` (the tree evaluated), ``distributed`` (world size, global batch) and
     ``challenge`` (accuracy) when run."""
 

@@ -147,10 +147,10 @@ def _evaluate(data, net, out: Path, cfg: TrainConfig,
     """Evaluate the trained classifier as ``cfg.evaluation`` (``plan``) says: every variant of
     ``plan.split`` of ``plan.tree(data)`` (and the challenge); the metrics record the tree (``data``: its
     resolved path and content fingerprint)."""
-    from bgbench.eval import evaluate
+    from bgbench.eval import EvalConfig, evaluate
     from bgbench.models.common import sha256_state_dict
 
-    plan, seed, cache, cache_dir = cfg.evaluation, cfg.seed, cfg.cache.cache, cfg.cache.cache_dir
+    plan = cfg.evaluation
 
     clf = net.classifier
     clf.spec = f"ckpt:{out / 'model.safetensors'}"
@@ -158,8 +158,9 @@ def _evaluate(data, net, out: Path, cfg: TrainConfig,
     clf.info = {**clf.info, "weights": str(out / "model.safetensors"),
                 "params_sha256": sha256_state_dict(clf.module)}
     results_dir, tree = Path(plan.results_dir or out / "eval"), plan.tree(data)
-    ev = evaluate(tree, clf, variants=plan.variants, split=plan.split, out=results_dir, cache=cache,
-                  cache_dir=cache_dir, draws=plan.draws, draw_seed=seed, quiet=quiet)
+    config = EvalConfig(variants=plan.variants, split=plan.split, cache=cfg.cache, draws=plan.draws,
+                        draw_seed=cfg.seed)
+    ev = evaluate(tree, clf, config, out=results_dir, quiet=quiet)
     doc = ev.to_json(predictions=False)
     metrics = {k: doc[k] for k in ("accuracy", "accuracy_ci95", "n", "bg_gap", "bg_gap_ci95")}
     metrics["results_dir"] = str(results_dir)
