@@ -189,3 +189,49 @@ def test_demo_command_prints_its_document_or_its_table(tmp_path: Path,
     with contextlib.redirect_stdout(stdout):
         assert main(["demo", str(tmp_path / "demo"), "-q"]) == 0
     assert "trained with swap" in stdout.getvalue() and "BG-Gap, 2 draws" in stdout.getvalue()
+
+
+# -- the entry-point contract: run(data, model, config, *, out=None, quiet=False), no keyword bags --
+
+#: entry point -> (its config class, the names of its leading positional parameters)
+ENTRY_POINTS = {
+    "evaluate": ("EvalConfig", ("data", "model", "config")),
+    "run_challenge": ("ChallengeConfig", ("data", "model", "config")),
+    "train": ("TrainConfig", ("data", "model", "config")),
+    "saliency": ("SaliencyConfig", ("data", "model", "config")),
+    "probe": ("ProbeConfig", ("data", "model", "config")),
+    "sweep": ("SweepConfig", ("models", "data", "config")),
+    "build_dataset": ("BuildConfig", ("source", "out", "config")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
+def test_entry_point_takes_data_model_config_and_no_keyword_bag(name):
+    import dataclasses
+    import inspect
+
+    import bgbench
+
+    config_name, leading = ENTRY_POINTS[name]
+    params = inspect.signature(getattr(bgbench, name)).parameters
+    kinds = {p.kind for p in params.values()}
+    assert inspect.Parameter.VAR_KEYWORD not in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds
+    positional = [n for n, p in params.items() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    assert tuple(positional) == leading
+    keyword_only = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert keyword_only <= {"out", "quiet"}, keyword_only
+    assert config_name in str(params["config"].annotation)
+    config = getattr(bgbench, config_name)
+    assert dataclasses.is_dataclass(config) and config.__dataclass_params__.frozen
+    undocumented = [f.name for f in dataclasses.fields(config) if f.name not in (config.__doc__ or "")]
+    assert not undocumented, f"{config_name} docstring does not describe {undocumented}"
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
+def test_a_former_keyword_setting_is_a_type_error(name):
+    """Settings go in the config: an entry point called with one as a keyword (``batch_size=8``,
+    ``device="cpu"``) refuses it at once instead of swallowing it."""
+    import bgbench
+
+    with pytest.raises(TypeError, match="device"):
+        getattr(bgbench, name)("x", "y", device="cpu")

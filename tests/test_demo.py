@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,9 @@ def test_demo_trains_an_only_bg_t_model_without_a_challenge(tmp_path: Path) -> N
 
     assert "trained_on_only_bg_t" in PLANS["default"].models
     out, lines = tmp_path / "demo", []
-    summary = run_demo(out, plan="quick", device="cpu", quiet=True, log=lines.append, per_class_train=8,
-                       per_class_val=4, size=64, epochs=2, draws=1, models=("trained_on_only_bg_t",),
-                       saliency_per_class=0)
+    plan = replace(PLANS["quick"], per_class_train=8, per_class_val=4, size=64, epochs=2, draws=1,
+                   models=("trained_on_only_bg_t",), saliency_per_class=0)
+    summary = run_demo(out, plan, device="cpu", quiet=True, log=lines.append)
     # no saliency (it needs the original and swap models) and no pretrained model: four steps
     assert [line[:5] for line in lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
     assert list(summary["stages"]) == ["synth", "build", "train", "report"]

@@ -36,7 +36,7 @@ import contextlib
 import csv
 import io
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -181,17 +181,20 @@ PLANS = {"default": DemoPlan(),
                            pretrained=None, saliency_per_class=1)}
 
 
-def run_demo(out: str | Path = "bgbench-demo", *, plan: DemoPlan | str = "default", device: str = "auto",
-             seed: int = 0, quiet: bool = False, log=print, **overrides: Any) -> DemoResult:
+def run_demo(out: str | Path = "bgbench-demo", plan: DemoPlan | str = "default", *, device: str = "auto",
+             seed: int = 0, quiet: bool = False, log=print) -> DemoResult:
     """Run the demo into ``out`` and return the summary (also written to ``out/demo.json``).
 
-    ``plan``: a :class:`DemoPlan` or the name of one in :data:`PLANS`; ``overrides`` replace its
-    fields (``per_class_train=``, ``epochs=``, ``pretrained=None``, ...). ``log`` receives one
-    human-readable line per stage (``lambda *_: None`` silences it).
+    ``plan``: a :class:`DemoPlan` or the name of one in :data:`PLANS` (change fields of a named one
+    with ``dataclasses.replace(PLANS["quick"], epochs=2)``). ``log`` receives one human-readable line
+    per stage (``lambda *_: None`` silences it).
     """
     from bgbench.devices import resolve_device
 
-    plan = replace(PLANS[plan] if isinstance(plan, str) else plan, **overrides)
+    if isinstance(plan, str):
+        if plan not in PLANS:
+            raise BgbenchError(f"unknown demo plan {plan!r} (expected {' or '.join(PLANS)})")
+        plan = PLANS[plan]
     out = Path(out)
     source, data = out / "source", out / "in9"
     dev = resolve_device(device)
@@ -315,12 +318,12 @@ def _train_models(data: Path, out: Path, plan: DemoPlan, seed: int, dev, quiet: 
             result = train(data, ModelOptions(DEMO_NETWORK, device=str(dev)), config,
                            out=out / "models" / name, quiet=quiet)
         last = result.history[-1]
-        training[name] = {"variant": variant, "swap": swap, "n": result["n_train"],
+        training[name] = {"variant": variant, "swap": swap, "n": result.doc["n_train"],
                           "epochs": len(result.history),
-                          "train_accuracy": last["train_accuracy"], "seconds": result["train_s"],
+                          "train_accuracy": last["train_accuracy"], "seconds": result.doc["train_s"],
                           "total_seconds": timer.seconds[name], "total_cpu_seconds": timer.cpu[name],
                           "checkpoint": result.checkpoint}
-        rows.append(_row(name, result["eval"], (result["challenge"] or {}).get("accuracy")))
+        rows.append(_row(name, result.doc["eval"], (result.doc["challenge"] or {}).get("accuracy")))
     return rows, training
 
 

@@ -443,8 +443,8 @@ def build_dataset(source: str | Path, out: str | Path, config: BuildConfig | Non
     that runs out is reported in the summary's ``shortfall``).
     Raises BgbenchError before anything is written for a wrong source, bad options (executor and
     workers included), or an OUT built with other arguments.
-    Returns a :class:`~bgbench.builder.result.BuildResult` (``result["summary"]``, ``["config"]``,
-    ``["out"]`` (str), ``["written"]`` as before; ``print(result)`` is a short summary).
+    Returns a :class:`~bgbench.builder.result.BuildResult` (its document ``result.doc`` holds
+    ``summary``, ``config``, ``out`` (str) and ``written``; ``print(result)`` is a short summary).
     """
     from bgbench.sources import read_source
 

@@ -35,9 +35,11 @@ def register(app: typer.Typer) -> None:
         original, on original with background-swap augmentation, on mixed_rand and on only_bg_t,
         evaluate them (and a real pretrained ImageNet model) with per-group tables, run the challenge,
         compare their saliency, and write OUT/report.html (minutes on a CPU)."""
+        from dataclasses import replace
+
         from rich.console import Console
 
-        from bgbench.demo import run_demo
+        from bgbench.demo import PLANS, run_demo
 
         console = Console(stderr=as_json)  # the stages' lines: stdout holds only the JSON with --json
         given = {"per_class_train": per_class_train, "per_class_val": per_class_val, "draws": draws,
@@ -45,8 +47,8 @@ def register(app: typer.Typer) -> None:
         overrides = {k: v for k, v in given.items() if v is not None}
         if model is not None and model.lower() == "none":
             overrides["pretrained"] = None
-        result = run_demo(out, plan="quick" if quick else "default", device=device, seed=seed,
-                          quiet=quiet, log=lambda line: console.print(line), **overrides)
+        plan = replace(PLANS["quick" if quick else "default"], **overrides)
+        result = run_demo(out, plan, device=device, seed=seed, quiet=quiet, log=console.print)
         emit(result, as_json)
 
 

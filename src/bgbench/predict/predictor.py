@@ -42,19 +42,13 @@ ModelArg = Any
 module needs no torch)."""
 
 
-def load_model(model: ModelArg = None, **overrides: Any) -> tuple[Any, ModelOptions]:
+def load_model(model: ModelArg = None) -> tuple[Any, ModelOptions]:
     """(classifier, options) for ``model``: a spec string or :class:`ModelOptions` (None: the
     default model) is loaded with ``create_classifier``; a ready
     :class:`~bgbench.models.base.Classifier` is kept as is (its own device and preprocessing win)
     under the default label options, a :class:`ReadyModel` under its own."""
     from bgbench.models.base import Classifier
 
-    if overrides:  # TRANSITIONAL (removed once every entry point takes a config)
-        if isinstance(model, Classifier):
-            model = ReadyModel(model, **{k: v for k, v in overrides.items() if k in ModelOptions.LABEL_FIELDS
-                                         and v is not None})
-        else:
-            model = ModelOptions.of(model, **overrides)
     if isinstance(model, ReadyModel):
         return model.classifier, model.options()
     if isinstance(model, Classifier):
@@ -112,12 +106,11 @@ class Predictor:
         return self.classifier.describe()
 
 
-def make_predictor(model: ModelArg, folders: list[str], *, data: str | Path | None = None,
-                   **overrides: Any) -> Predictor:
+def make_predictor(model: ModelArg, folders: list[str], *, data: str | Path | None = None) -> Predictor:
     """Load ``model`` (see :func:`load_model`) and fit the label map to the data's class
     ``folders`` under the options' ``map_rule`` / ``class_map`` (BgbenchError, naming the tree
     ``data`` when given, when no map fits)."""
-    clf, opts = load_model(model, **overrides)  # TRANSITIONAL overrides
+    clf, opts = load_model(model)
     return predictor_for(clf, opts, folders, data=data)
 
 

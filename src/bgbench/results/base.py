@@ -13,8 +13,8 @@ demo) returns a subclass of :class:`Result`, and every subclass keeps one contra
   did), so ``load_results(result.write(out))`` reads the same document back.
 - ``summary() -> str``: a few readable lines (``str(result)``); ``summary(tables=True)``: what the
   command line prints, the result's tables and the lines around them (:meth:`terminal`).
-- ``result._repr_html_()`` a small table for notebooks, and ``result["key"]`` reads the JSON
-  document, so scripts written against the documents keep working.
+- ``result._repr_html_()`` a small table for notebooks. Fields are read through the subclass's typed
+  properties, or the document itself (``result.to_json()``; ``result.doc`` of a document result).
 """
 
 from __future__ import annotations
@@ -122,28 +122,6 @@ class Result:
         return (f"<table><caption style='text-align:left'>{caption}</caption><thead><tr>{head}</tr>"
                 f"</thead><tbody>{body}</tbody></table>")
 
-    def _document(self) -> dict[str, Any]:
-        cached = self.__dict__.get("_doc_cache")
-        if cached is None:
-            cached = self.to_json()
-            self.__dict__["_doc_cache"] = cached
-        return cached
-
-    def __getitem__(self, key: str) -> Any:
-        return self._document()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._document().get(key, default)
-
-    def keys(self) -> Iterator[str]:
-        return iter(self._document().keys())
-
-    def __iter__(self) -> Iterator[str]:
-        """The document's keys, as iterating the former dict gave (``for key in result``)."""
-        return self.keys()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._document()
 
 
 class DocumentResult(Result):
@@ -155,9 +133,6 @@ class DocumentResult(Result):
         self.source_path = path
 
     def to_json(self) -> dict[str, Any]:
-        return self.doc
-
-    def _document(self) -> dict[str, Any]:
         return self.doc
 
     @classmethod

@@ -31,7 +31,7 @@ def build_step(realdata: Path, data: Path, *, per_class: int | None, workers: in
     config = BuildConfig(split="val", per_class=per_class, segmenter=segmenter,
                          run=BuildRun(executor, workers))
     result = build_dataset(source, data, config, quiet=quiet)
-    return result["summary"]
+    return result.doc["summary"]
 
 
 def sweep_step(data: Path, models: list[StudyModel], out: Path, *, challenge_models: list[str],

@@ -60,7 +60,7 @@ def complete_challenge(folder: Path) -> Any:
     if not path.is_file():
         return None
     result = load_results(path)
-    return result if result.get("complete") else None
+    return result if result.doc.get("complete") else None
 
 
 def challenge_outcome(folder: str | Path) -> ChallengeOutcome | None:
