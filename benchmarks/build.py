@@ -122,10 +122,10 @@ def main() -> None:
         reference = _tree(work / "serial")
         identical = all(_tree(work / f"process-{w}") == reference for w in (1, 2))
 
-    n = serial["summary"]["images"]
-    iou = serial["summary"]["mask_iou"] or {}
+    n = serial.doc["summary"]["images"]
+    iou = serial.doc["summary"]["mask_iou"] or {}
     figures = {
-        "images": n, "kept": serial["summary"]["kept"], "size": args.size, "cpu_cores": os.cpu_count(),
+        "images": n, "kept": serial.doc["summary"]["kept"], "size": args.size, "cpu_cores": os.cpu_count(),
         "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2),
         "images_per_s_1_worker": round(n / pooled[1][0], 3),
         "images_per_s_2_workers": round(n / pooled[2][0], 3),

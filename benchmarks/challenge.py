@@ -113,13 +113,13 @@ def main() -> None:
     shutil.rmtree(work / "ours")
     # warm runs interleaved with raw-model measurements; best of each (the machine may be shared)
     walls, searches, raws, raw_fills = [], [], [], []
-    fill = max(1, round(ours["forward_passes"]["used"] / ours["forward_passes"]["batches"]))
+    fill = max(1, round(ours.doc["forward_passes"]["used"] / ours.doc["forward_passes"]["batches"]))
     for _ in range(args.repeats):
         shutil.rmtree(work / "ours", ignore_errors=True)
         t0 = time.perf_counter()
         ours = run_challenge(data, model, config, out=work / "ours", quiet=True)
         walls.append(time.perf_counter() - t0)
-        searches.append(ours["run"]["timing"]["search_s"])
+        searches.append(ours.doc["run"]["timing"]["search_s"])
         raws.append(raw_throughput(clf, batch_size, 224, repeats=max(2, 256 // batch_size)))
         raw_fills.append(raw_throughput(clf, fill, 224, repeats=max(2, 256 // fill)))
     ours_wall = min(walls)
@@ -128,13 +128,13 @@ def main() -> None:
     ref = reference_loop_files(predict, data, device=clf.device)
     ref_wall = time.perf_counter() - t0
 
-    same = [r["fooled"] for r in ref] == [r["fooled"] for r in ours["foregrounds"]]
-    passes = ours["forward_passes"]
+    same = [r["fooled"] for r in ref] == [r["fooled"] for r in ours.doc["foregrounds"]]
+    passes = ours.doc["forward_passes"]
     ref_passes = sum(r["backgrounds_tried"] for r in ref)
     ours_rate = passes["used"] / min(searches)
     raw_rate, raw_fill = max(raws), max(raw_fills)
 
-    print(f"\n{ours['vulnerable']} (challenge accuracy {ours['challenge_accuracy']:.3f}); "
+    print(f"\n{ours.doc['vulnerable']} (challenge accuracy {ours.doc['challenge_accuracy']:.3f}); "
           f"decisions identical to the reference loop: {same}")
     print(f"forward passes: search {passes['used']} / oracle minimum {passes['oracle_minimum']} = "
           f"{passes['used'] / passes['oracle_minimum']:.3f}  (reference loop {ref_passes}, "
@@ -152,9 +152,9 @@ def main() -> None:
         clf16 = create_classifier(args.model, device=args.device, precision="bf16")
         t0 = time.perf_counter()
         bf16 = run_challenge(data, ReadyModel(clf16, map_rule=args.map), config, quiet=True)
-        changed = sum(a["fooled"] != b["fooled"] for a, b in zip(ours["foregrounds"], bf16["foregrounds"],
-                                                                  strict=True))
-        print(f"bf16: {changed} of {len(ref)} decisions differ from fp32 ({bf16['vulnerable']}, "
+        pairs = zip(ours.doc["foregrounds"], bf16.doc["foregrounds"], strict=True)
+        changed = sum(a["fooled"] != b["fooled"] for a, b in pairs)
+        print(f"bf16: {changed} of {len(ref)} decisions differ from fp32 ({bf16.doc['vulnerable']}, "
               f"{time.perf_counter() - t0:.1f} s)")
     if not same:
         raise SystemExit("decisions differ from the reference loop")

@@ -110,8 +110,8 @@ def speed_figures(root: Path) -> dict[str, float]:
         wall, cpu = render_rate(size, per_class)
         speed[f"render_only_{size}px"], speed[f"render_only_{size}px_per_cpu_s"] = wall, cpu
         summary = synthesize(root / f"speed{size}", per_class=per_class, split="val", size=size, quiet=True)
-        speed[f"end_to_end_{size}px"] = summary["images_per_second"]
-        speed[f"end_to_end_{size}px_per_cpu_s"] = summary["images_per_cpu_second"]
+        speed[f"end_to_end_{size}px"] = summary.doc["images_per_second"]
+        speed[f"end_to_end_{size}px_per_cpu_s"] = summary.doc["images_per_cpu_second"]
     return speed
 
 

@@ -110,7 +110,7 @@ def bgbench_loop(data: Path, out: Path, arch: str, batch: int, epochs: int, size
                          evaluation=EvalPlan(split="train", variants="original"))
     result = train(data, ModelOptions(f"timm:{arch}", pretrained=False, precision="fp32"), config, out=out,
                    quiet=True)
-    return float(result["history"][-1]["images_per_s"])
+    return float(result.doc["history"][-1]["images_per_s"])
 
 
 def measure(args: argparse.Namespace, data: Path, tensors: dict[str, torch.Tensor], tmp: Path) -> dict:

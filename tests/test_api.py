@@ -100,7 +100,7 @@ def test_eval_result_prints_short_and_loads_back(synth_built, tmp_path):
     assert again.to_json()["accuracy"] == result.to_json()["accuracy"]
     assert again.to_json()["per_class"] == result.to_json()["per_class"]
     assert str(again) == str(result)
-    assert result["bg_gap"] == result.bg_gap.value
+    assert result.to_json()["bg_gap"] == result.bg_gap.value
 
 
 def test_challenge_result_is_typed_and_loads_back(synth_built, tmp_path):
@@ -108,7 +108,7 @@ def test_challenge_result_is_typed_and_loads_back(synth_built, tmp_path):
 
     config = bgbench.ChallengeConfig(cache=bgbench.CacheChoice(cache=False))
     result = bgbench.run_challenge(synth_built, tiny_classifier(), config, out=tmp_path / "ch", quiet=True)
-    assert result.n_foregrounds == result["n_foregrounds"] > 0
+    assert result.n_foregrounds == result.doc["n_foregrounds"] > 0
     assert result.complete
     rows = list(csv.DictReader((tmp_path / "ch" / "challenge.csv").open()))
     assert len(rows) == result.n_foregrounds

@@ -259,7 +259,7 @@ def test_different_arguments_into_same_out_is_an_error(synth_built, tmp_path):
     # the same arguments resume: nothing to redo, same bytes
     before = tree_bytes(out)
     result = build_dataset(config["source"], out, BuildConfig(split="val", segmenter="mask"), quiet=True)
-    assert result["written"] == {"phase1": 0, "mixed": 0} and tree_bytes(out) == before
+    assert result.doc["written"] == {"phase1": 0, "mixed": 0} and tree_bytes(out) == before
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
@@ -346,7 +346,7 @@ def test_bad_inputs_are_dropped_with_reasons_and_leave_no_files(bad_corpus, tmp_
     assert donors and not donors & dropped
     fish = [r for r in records.values() if r["class"] == "08_fish"]
     assert all(r["status"] == "kept" for r in fish)  # CMYK / greyscale sources
-    summary = result["summary"]
+    summary = result.doc["summary"]
     assert summary["dropped"] == len(expected) and summary["kept"] == 27 - len(expected)
     assert summary["per_class"]["00_dog"] == {"kept": 0, "dropped": 3}
     assert set(summary["drop_reasons"]) == set(expected.values())
@@ -400,7 +400,7 @@ def test_build_survives_the_whole_bad_input_corpus(tmp_path):
             assert "\n" not in rec["reason"]
             assert not list(out.glob(f"*/val/*/{stem}.*")), stem  # no output file of a dropped image
 
-    summary = result["summary"]
+    summary = result.doc["summary"]
     n_bad = sum(c is not None for c in expected.values())
     assert summary["images"] == len(expected) and summary["dropped"] == n_bad
     assert summary["kept"] == len(expected) - n_bad
@@ -460,7 +460,7 @@ def test_build_from_real_imagenet_photos(realdata, tmp_path):
     out = tmp_path / "real"
     result = build_dataset(source, out, BuildConfig(split="val", per_class=2, grabcut_tries=3,
                                                     run=BuildRun("process", 2)), quiet=True)
-    summary = result["summary"]
+    summary = result.doc["summary"]
     records = read_manifest(out)
     # balanced: 2 kept per class, dropped photos replaced by the class's next candidates (each class
     # holds about 40 photos, a share of them with boxes); a class that runs out is reported
@@ -490,7 +490,7 @@ def test_train_and_val_share_one_out_and_presets(tmp_path):
     build_dataset(root, out, BuildConfig(split="val", segmenter="box"), quiet=True)
     released = replace(BuildConfig.preset("released"), split="train", segmenter="box")
     result = build_dataset(root, out, released, quiet=True)
-    assert result["config"]["single_box"] is True and result["config"]["max_box_fraction"] == 0.9
+    assert result.doc["config"]["single_box"] is True and result.doc["config"]["max_box_fraction"] == 0.9
     build = json.loads((out / "build.json").read_text())
     assert list(build["splits"]) == ["train", "val"]
     assert build["splits"]["val"]["config"]["single_box"] is False
@@ -579,13 +579,13 @@ def test_balanced_build_tops_up_to_exactly_n_kept_per_class(topup_tree, tmp_path
     out = tmp_path / "serial"
     result = build_dataset(root, out, BuildConfig(split="val", per_class=2, segmenter="mask",
                                                   run=BuildRun("serial")), quiet=True)
-    summary = result["summary"]
+    summary = result.doc["summary"]
     assert {name: row["kept"] for name, row in summary["per_class"].items()} == dict.fromkeys(IN9_FOLDERS, 2)
     assert summary["shortfall"] == {} and summary["per_class_target"] == 2
     # 18 kept + every broken candidate among the first ones tried (insect: ranks 0-2 dropped, 3-4 kept;
     # vehicle: 0 dropped, 1 kept, 2 dropped in the second round, 3 kept in the third)
     assert summary["dropped"] == len(broken) and summary["kept"] == 18 and len(broken) == 9
-    assert result["written"]["phase1"] == 18 + len(broken)
+    assert result.doc["written"]["phase1"] == 18 + len(broken)
     _check_balanced(out, ranking, broken, 2)
     assert json.loads((out / "build.json").read_text())["splits"]["val"]["summary"]["shortfall"] == {}
 
@@ -615,7 +615,7 @@ def test_balanced_build_tops_up_to_exactly_n_kept_per_class(topup_tree, tmp_path
             path.unlink()
     again = build_dataset(root, resumed, BuildConfig(split="val", per_class=2, segmenter="mask",
                                                      run=BuildRun("serial")), quiet=True)
-    assert again["written"] == {"phase1": len(later), "mixed": 18}  # images whose mixed files were redone
+    assert again.doc["written"] == {"phase1": len(later), "mixed": 18}  # images whose mixed files were redone
     assert tree_bytes(resumed) == reference
 
 

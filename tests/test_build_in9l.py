@@ -75,17 +75,18 @@ def test_in9l_keeps_every_readable_image_in_original(in9l_source, tmp_path, caps
 
     in9l = replace(BuildConfig.preset("in9l"), segmenter="mask")
     again = build_dataset(root, out, in9l, quiet=True)  # resumes: nothing to redo
-    assert again["written"] == {"phase1": 0, "mixed": 0}
+    assert again.doc["written"] == {"phase1": 0, "mixed": 0}
 
 
 def test_in9l_balanced_counts_unboxed_images_and_plain_builds_are_unchanged(in9l_source, tmp_path):
     root, unboxed, unreadable = in9l_source
     balanced = replace(BuildConfig.preset("in9l"), segmenter="mask", per_class=3)
     result = build_dataset(root, tmp_path / "bal", balanced, quiet=True)
-    per_class = result["summary"]["per_class"]
+    per_class = result.doc["summary"]["per_class"]
     assert sum(row["kept"] for row in per_class.values()) == 26  # one class lost its unreadable image
-    assert result["summary"]["shortfall"] == {next(n for n, row in per_class.items() if row["kept"] == 2): 1}
+    short = next(n for n, row in per_class.items() if row["kept"] == 2)
+    assert result.doc["summary"]["shortfall"] == {short: 1}
     plain = build_dataset(root, tmp_path / "plain", BuildConfig(split="train", segmenter="mask"), quiet=True)
-    assert "all_images" not in plain["config"] and "training_set" not in plain["summary"]
+    assert "all_images" not in plain.doc["config"] and "training_set" not in plain.doc["summary"]
     kept = {r["stem"] for r in read_manifest(tmp_path / "plain") if r["status"] == "kept"}
     assert not kept & unboxed and "boxed" not in read_manifest(tmp_path / "plain")[0]

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,8 +108,10 @@ def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("BGBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "bgbench-cache"))
 
 
-def decisions(summary: dict) -> list[tuple[str, bool]]:
-    return [(r["image"], r["fooled"]) for r in summary["foregrounds"]]
+def decisions(summary: Any) -> list[tuple[str, bool]]:
+    """(image, fooled) per foreground of a challenge document or ChallengeResult."""
+    doc = summary if isinstance(summary, dict) else summary.doc
+    return [(r["image"], r["fooled"]) for r in doc["foregrounds"]]
 
 
 def banks(root: Path):
@@ -216,23 +219,23 @@ def test_run_challenge_matches_released_loop_on_files(tree: Path, tmp_path: Path
     assert decisions(summary) == [(r["image"], r["fooled"]) for r in ref]
     n_fooled = sum(r["fooled"] for r in ref)
     assert 0 < n_fooled < len(ref)
-    assert summary["n_fooled"] == n_fooled and summary["n_foregrounds"] == len(ref) == 9 * PER_CLASS
-    assert summary["challenge_accuracy"] == pytest.approx(1 - n_fooled / len(ref))
-    lo, hi = summary["challenge_accuracy_ci95"]
-    assert lo < summary["challenge_accuracy"] < hi
-    assert summary["vulnerable"] == f"{n_fooled}/{len(ref)} vulnerable"
+    assert summary.doc["n_fooled"] == n_fooled and summary.doc["n_foregrounds"] == len(ref) == 9 * PER_CLASS
+    assert summary.doc["challenge_accuracy"] == pytest.approx(1 - n_fooled / len(ref))
+    lo, hi = summary.doc["challenge_accuracy_ci95"]
+    assert lo < summary.doc["challenge_accuracy"] < hi
+    assert summary.doc["vulnerable"] == f"{n_fooled}/{len(ref)} vulnerable"
     # every reported fooling background really fools the foreground
     fg, m, fg_labels, bg, bg_labels = banks(tree)
     matrix = reference_matrix(predict, fg, m, bg)
     bg_paths = sorted(str(p.relative_to(tree)) for p in (tree / "only_bg_t").rglob("*.JPEG"))
-    for r in summary["foregrounds"]:
+    for r in summary.doc["foregrounds"]:
         if r["fooled"]:
             b = bg_paths.index(r["fooling_background"])
             assert matrix[r["index"], b] == r["predicted"] != r["label"]
         else:
             assert r["fooling_background"] is None and r["backgrounds_tried"] == len(bg_paths)
     if kind == "imagenet":  # the mapping matters: a top class outside the nine counts as wrong
-        assert any(r["predicted"] == -1 for r in summary["foregrounds"])
+        assert any(r["predicted"] == -1 for r in summary.doc["foregrounds"])
     saved = json.loads((tmp_path / "out" / "challenge.json").read_text())
     assert decisions(saved) == decisions(summary)
     assert saved["forward_passes"]["used"] >= saved["forward_passes"]["oracle_minimum"] > 0
@@ -257,21 +260,21 @@ def test_full_matrix_equals_plain_per_pair_loop(tree: Path, tmp_path: Path):
     assert matrix.dtype == np.int8 and matrix.shape == expected.shape
     np.testing.assert_array_equal(matrix, expected)
     dec = matrix_decisions(expected, fg_labels, bg_labels)
-    assert [r["fooled"] for r in summary["foregrounds"]] == dec["fooled"].tolist()
-    assert [r["strict_fooled"] for r in summary["foregrounds"]] == dec["strict"].tolist()
-    assert summary["strict_reading"]["exact"]
-    assert summary["strict_reading"]["n_fooled"] == int(dec["strict"].sum())
+    assert [r["fooled"] for r in summary.doc["foregrounds"]] == dec["fooled"].tolist()
+    assert [r["strict_fooled"] for r in summary.doc["foregrounds"]] == dec["strict"].tolist()
+    assert summary.doc["strict_reading"]["exact"]
+    assert summary.doc["strict_reading"]["n_fooled"] == int(dec["strict"].sum())
     early = run_challenge(tree, clf, out=tmp_path / "early", quiet=True)
     assert decisions(early) == decisions(summary)
     # per-background rates: share of OTHER-class foregrounds fooled, checked by hand for one background
     other = fg_labels != bg_labels[0]
     rates = (out / "backgrounds.csv").read_text().splitlines()
     assert float(rates[1].split(",")[3]) == pytest.approx((expected[other, 0] != fg_labels[other]).mean())
-    for group in summary["top_backgrounds"]:
+    for group in summary.doc["top_backgrounds"]:
         assert len(group["backgrounds"]) == 2
         got = [b["fool_rate"] for b in group["backgrounds"]]
         assert got == sorted(got, reverse=True)
-    for t, row in enumerate(summary["reachability"]):
+    for t, row in enumerate(summary.doc["reachability"]):
         eligible = fg_labels != t
         assert row["n_reachable"] == int((expected[eligible] == t).any(axis=1).sum())
     assert (out / "gallery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -283,10 +286,10 @@ def test_strict_flag_and_order_and_batch_size_change_no_decision(tree: Path, tmp
     strict = run_challenge(tree, clf, ChallengeConfig(strict=True, batch_size=4), quiet=True)
     folder = run_challenge(tree, clf, ChallengeConfig(order="folder", batch_size=32), quiet=True)
     assert decisions(strict) == decisions(full) == decisions(folder)
-    assert [r["strict_fooled"] for r in strict["foregrounds"]] == \
-        [r["strict_fooled"] for r in full["foregrounds"]]
-    assert not folder["strict_reading"]["exact"]
-    assert folder["strict_reading"]["n_fooled_lower_bound"] <= full["strict_reading"]["n_fooled"]
+    assert [r["strict_fooled"] for r in strict.doc["foregrounds"]] == \
+        [r["strict_fooled"] for r in full.doc["foregrounds"]]
+    assert not folder.doc["strict_reading"]["exact"]
+    assert folder.doc["strict_reading"]["n_fooled_lower_bound"] <= full.doc["strict_reading"]["n_fooled"]
 
 
 # ----------------------------------------------------------------------------- resume, shards, ray
@@ -333,11 +336,11 @@ def test_resume_after_sigkill_gives_identical_decisions(tree: Path, tmp_path: Pa
     with open(log, "a") as handle:  # a torn last line, as a kill during a write leaves it
         handle.write('{"type": "foreground", "index": 1')
     resumed = run_challenge(tree, clf, out=out, quiet=True)
-    assert resumed["forward_passes"]["foregrounds_resumed"] == n_before
+    assert resumed.doc["forward_passes"]["foregrounds_resumed"] == n_before
     assert decisions(resumed) == decisions(clean)
     # a rerun of a finished run decides nothing new and changes nothing
     again = run_challenge(tree, clf, out=out, quiet=True)
-    assert again["forward_passes"]["used"] == 0 and decisions(again) == decisions(clean)
+    assert again.doc["forward_passes"]["used"] == 0 and decisions(again) == decisions(clean)
 
 
 def test_full_matrix_resumes_after_sigkill(tree: Path, tmp_path: Path):
@@ -358,7 +361,7 @@ def test_full_matrix_resumes_after_sigkill(tree: Path, tmp_path: Path):
     assert (partial == -128).any()
     resumed = run_challenge(tree, clf, ChallengeConfig(full=True), out=out, quiet=True)
     clean = run_challenge(tree, clf, ChallengeConfig(full=True), out=tmp_path / "clean-full", quiet=True)
-    assert resumed["forward_passes"]["used"] == int((partial == -128).sum())
+    assert resumed.doc["forward_passes"]["used"] == int((partial == -128).sum())
     clean_matrix = np.load(tmp_path / "clean-full" / "challenge_matrix.npy")
     np.testing.assert_array_equal(np.load(matrix_path), clean_matrix)
     assert decisions(resumed) == decisions(clean)
@@ -378,18 +381,19 @@ def test_shards_merge_to_the_unsharded_result(tree: Path, tmp_path: Path, full: 
     for i in range(3):
         config = ChallengeConfig(shard=f"{i}/3", full=full)
         part = run_challenge(tree, clf, config, out=tmp_path / f"shard-{i}", quiet=True)
-        assert [r["index"] for r in part["foregrounds"]] == list(range(i, 9 * PER_CLASS, 3))
+        assert [r["index"] for r in part.doc["foregrounds"]] == list(range(i, 9 * PER_CLASS, 3))
         dirs.append(tmp_path / f"shard-{i}")
     with pytest.raises(BgbenchError, match="cover"):
         merge_shards(tree, dirs[:2], tmp_path / "bad")
     merged = merge_shards(tree, dirs, tmp_path / "merged")
     assert decisions(merged) == decisions(whole)
-    assert merged["n_fooled"] == whole["n_fooled"] and merged["complete"]
-    assert json.loads((tmp_path / "merged" / "challenge.json").read_text())["n_fooled"] == whole["n_fooled"]
+    assert merged.doc["n_fooled"] == whole.doc["n_fooled"] and merged.doc["complete"]
+    merged = json.loads((tmp_path / "merged" / "challenge.json").read_text())
+    assert merged["n_fooled"] == whole.doc["n_fooled"]
     if full:
         np.testing.assert_array_equal(np.load(tmp_path / "merged" / "challenge_matrix.npy"),
                                       np.load(tmp_path / "whole" / "challenge_matrix.npy"))
-        assert merged["top_backgrounds"] == whole["top_backgrounds"]
+        assert merged.doc["top_backgrounds"] == whole.doc["top_backgrounds"]
 
 
 @pytest.mark.slow
@@ -500,7 +504,8 @@ def test_cli_runs_shards_merges_and_reports(tree: Path, tmp_path: Path, capsys: 
     expected = run_challenge(tree, toy_classifier(), quiet=True)
     assert main(["challenge", str(tree), "--model", TOY_SPEC, "--out", str(tmp_path / "cli"), "-q"]) == 0
     printed = capsys.readouterr().out
-    assert f"{expected['n_fooled']}/{9 * PER_CLASS} vulnerable" in printed and "fooled per class" in printed
+    assert f"{expected.doc['n_fooled']}/{9 * PER_CLASS} vulnerable" in printed
+    assert "fooled per class" in printed
     assert decisions(json.loads((tmp_path / "cli" / "challenge.json").read_text())) == decisions(expected)
     for i in range(2):
         assert main(["challenge", str(tree), "--model", TOY_SPEC, "--shard", f"{i}/2", "-q",
@@ -531,7 +536,7 @@ def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, 
 
     clf = create_classifier("efficientnet_lite0", device="cpu")
     summary = run_challenge(synth_built, clf, ChallengeConfig(shard="0/9"), out=tmp_path / "o", quiet=True)
-    indices = [r["index"] for r in summary["foregrounds"]]
+    indices = [r["index"] for r in summary.doc["foregrounds"]]
     label_map = select_label_map(1000, list(IN9_FOLDERS))
 
     def predict(x):
@@ -539,7 +544,7 @@ def test_real_model_on_synth_built_set_matches_released_loop(synth_built: Path, 
 
     ref = reference_loop_files(predict, synth_built, indices=indices)
     assert decisions(summary) == [(r["image"], r["fooled"]) for r in ref]
-    assert summary["model"]["weights_sha256"]
+    assert summary.doc["model"]["weights_sha256"]
 
 
 # ----------------------------------------------------------------------------- a real CNN, every cell
@@ -589,7 +594,7 @@ def test_real_cnn_search_and_full_matrix_equal_released_loop(synth_small: Path, 
     restricted = ReadyModel(clf, map_rule="restricted")
     search = run_challenge(synth_small, restricted, out=tmp_path / "search", quiet=True)
     assert decisions(search) == [(r["image"], r["fooled"]) for r in ref]
-    for r in search["foregrounds"]:
+    for r in search.doc["foregrounds"]:
         if r["fooled"]:
             b = bg_paths.index(r["fooling_background"])
             assert expected[r["index"], b] == r["predicted"] != r["label"]
@@ -633,7 +638,7 @@ def test_full_run_keeps_its_results_when_the_gallery_fails(tree: Path, tmp_path:
     saved = json.loads((out / "challenge.json").read_text())
     assert decisions(saved) == decisions(expected) and saved["n_foregrounds"] == 9 * PER_CLASS
     assert saved["gallery"] is None and "matplotlib" in saved["gallery_error"]
-    assert saved["top_backgrounds"] == expected["top_backgrounds"]
+    assert saved["top_backgrounds"] == expected.doc["top_backgrounds"]
     assert (out / "challenge_matrix.npy").exists() and (out / "backgrounds.csv").exists()
     assert not (out / "gallery.png").exists()
     # with matplotlib back, the same command draws it and records it
@@ -641,7 +646,7 @@ def test_full_run_keeps_its_results_when_the_gallery_fails(tree: Path, tmp_path:
     monkeypatch.setenv("BGBENCH_CACHE", str(tmp_path / "cache"))
     summary = run_challenge(tree, toy_classifier(), ChallengeConfig(full=True), out=tmp_path / "drawn",
                             quiet=True)
-    assert summary["gallery"] == "gallery.png" and "gallery_error" not in summary
+    assert summary.doc["gallery"] == "gallery.png" and "gallery_error" not in summary.doc
     assert json.loads((tmp_path / "drawn" / "challenge.json").read_text())["gallery"] == "gallery.png"
     assert (tmp_path / "drawn" / "gallery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -663,14 +668,14 @@ def test_tree_missing_a_class_keeps_in9_labels(tree: Path, tmp_path: Path):
     in9_label = np.array([IN9_FOLDERS.index(present[i]) for i in fg_folder])
     matrix = reference_matrix(lambda x: label_map.predict(clf(x)), fg, m, bg)  # IN-9 predictions
     fooled = [(matrix[i] != in9_label[i]).any() for i in range(len(in9_label))]
-    assert [r["fooled"] for r in summary["foregrounds"]] == fooled
+    assert [r["fooled"] for r in summary.doc["foregrounds"]] == fooled
     assert 0 < sum(fooled) < len(fooled)
     # reported predictions are folder indices; the absent class (IN-9 index 3) and classes outside the
     # nine are -1
     assert (matrix == 3).any()
     to_folder = {IN9_FOLDERS.index(f): i for i, f in enumerate(present)}
     bg_paths = sorted(str(p.relative_to(part)) for p in (part / "only_bg_t").rglob("*.JPEG"))
-    for r in summary["foregrounds"]:
+    for r in summary.doc["foregrounds"]:
         assert r["label"] == fg_folder[r["index"]]
         if r["fooled"]:
             in9_pred = int(matrix[r["index"], bg_paths.index(r["fooling_background"])])

@@ -77,7 +77,7 @@ def test_demo_trains_an_only_bg_t_model_without_a_challenge(tmp_path: Path) -> N
     summary = run_demo(out, plan, device="cpu", quiet=True, log=lines.append)
     # no saliency (it needs the original and swap models) and no pretrained model: four steps
     assert [line[:5] for line in lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
-    assert list(summary["stages"]) == ["synth", "build", "train", "report"]
+    assert list(summary.doc["stages"]) == ["synth", "build", "train", "report"]
     row = summary.rows[0]
     assert row["model"] == "trained_on_only_bg_t" and row["challenge_accuracy"] is None
     assert not (out / "challenge").exists()

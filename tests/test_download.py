@@ -121,13 +121,13 @@ def test_happy_path_unwraps_single_top_folder_and_records_download(server, tmp_p
     server.files["/data.tar.gz"] = archive
     dest = tmp_path / "in9"
     record = download_in9(dest, url=server.url("/data.tar.gz"), sha256=sha(archive), quiet=True)
-    assert record["verified"] and record["sha256"] == sha(archive) and not record["reused"]
+    assert record.doc["verified"] and record.doc["sha256"] == sha(archive) and not record.doc["reused"]
     files = tree_files(dest)
     marker = json.loads(files.pop(".bgbench-download.json"))
     assert files == FILES and marker["url"] == server.url("/data.tar.gz") and marker["verified"] is True
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in9"]  # archive, .part and temp dirs gone
     again = download_in9(dest, url=server.url("/data.tar.gz"), sha256=sha(archive), quiet=True)
-    assert again["reused"] and len(server.requests) == 1
+    assert again.doc["reused"] and len(server.requests) == 1
 
 
 def test_no_checksum_is_refused_unless_no_verify(server, tmp_path):
@@ -137,7 +137,7 @@ def test_no_checksum_is_refused_unless_no_verify(server, tmp_path):
         download_in9(tmp_path / "x", url=server.url("/plain.tar"), quiet=True)
     assert server.requests == [] and not (tmp_path / "x").exists()
     record = download_in9(tmp_path / "x", url=server.url("/plain.tar"), verify=False, quiet=True)
-    assert record["verified"] is False and record["sha256"] == sha(archive)
+    assert record.doc["verified"] is False and record.doc["sha256"] == sha(archive)
     assert json.loads((tmp_path / "x" / ".bgbench-download.json").read_text())["verified"] is False
 
 

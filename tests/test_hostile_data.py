@@ -140,7 +140,7 @@ def test_voc_dotdot_id_build_writes_nothing_outside_out(tmp_path):
     result = build_dataset(root, out, BuildConfig(source_format="voc", segmenter="box",
                                                   split="val"), quiet=True)
     assert new_outside(before, tmp_path, out) == []
-    assert result["summary"]["source"]["refused"][0][0] == "../../somewhere/photo"
+    assert result.doc["summary"]["source"]["refused"][0][0] == "../../somewhere/photo"
     listed = (root / "ImageSets" / "Main" / "val.txt").read_text().split()
     assert {r["source_id"] for r in read_manifest(out)} == {voc_sid(s) for s in listed if "/" not in s}
     assert any("refused 1 unsafe dataset entry" in line for line in result.summary_lines())
@@ -707,7 +707,7 @@ def test_build_records_why_a_variant_lacks_a_class(tmp_path):
     class_map.write_text(json.dumps({"dog": "dog", "bird": "bird", "vehicle": "vehicle"}))
     result = build_dataset(root, out, BuildConfig(source_format="voc", segmenter="box", split="val",
                                                   class_map=class_map), quiet=True)
-    summary = result["summary"]
+    summary = result.doc["summary"]
     kept = {name for name, row in summary["per_class"].items() if row["kept"]}
     assert "08_fish" in summary["classes_without_images"]
     gaps = summary["variant_gaps"].get("mixed_next", {})

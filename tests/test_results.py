@@ -49,18 +49,18 @@ def check_round_trip(result) -> None:
 
 
 # ----------------------------------------------------------------------------- build
-def test_build_result_is_typed_and_reads_like_the_former_dict(runs: dict) -> None:
+def test_build_result_is_typed_and_holds_its_document(runs: dict) -> None:
     result, out = runs["build"], runs["base"] / "built"
     assert isinstance(result, BuildResult)
-    assert result["out"] == str(out.resolve()) and result.out == out.resolve()
-    assert result["config"]["segmenter"] == "box" and result.config == result["config"]
-    summary = result["summary"]
+    assert result.doc["out"] == str(out.resolve()) and result.out == out.resolve()
+    assert result.doc["config"]["segmenter"] == "box" and result.config == result.doc["config"]
+    summary = result.doc["summary"]
     assert result.split == "val" and result.images == 18 == summary["images"]
     assert result.kept + result.dropped == 18 and result.kept == summary["kept"] > 0
     assert result.kept == sum(row["kept"] for row in result.per_class.values())
     assert result.drop_reasons == summary["drop_reasons"] and result.shortfall == {}
-    assert result["written"] == result.written == {"phase1": 18, "mixed": result.kept}
-    assert set(result) >= {"summary", "config", "out", "written"}
+    assert result.doc["written"] == result.written == {"phase1": 18, "mixed": result.kept}
+    assert set(result.doc) >= {"summary", "config", "out", "written"}
     first = result.summary_lines()[0]
     assert first.startswith(f"build {out.resolve()}: split val, {result.kept} kept of 18")
     check_views(result)
@@ -73,7 +73,7 @@ def test_build_json_gains_only_a_schema_field(runs: dict) -> None:
     doc = json.loads((runs["base"] / "built" / "build.json").read_text())
     assert list(doc) == ["schema", "format", "versions", "splits"]
     assert doc["schema"] == "bgbench.build/1" and doc["format"] == "bgbench-build/1"
-    assert doc["splits"]["val"]["summary"] == runs["build"]["summary"]
+    assert doc["splits"]["val"]["summary"] == runs["build"].doc["summary"]
 
 
 def test_load_build_from_folder_and_file(runs: dict) -> None:
@@ -81,9 +81,9 @@ def test_load_build_from_folder_and_file(runs: dict) -> None:
     from_folder, from_file = load_results(out), load_results(out / "build.json")
     for loaded in (from_folder, from_file):
         assert type(loaded) is BuildResult and loaded.source_path == out / "build.json"
-        assert loaded["summary"] == fresh["summary"] and loaded["config"] == fresh["config"]
+        assert loaded.doc["summary"] == fresh.doc["summary"] and loaded.doc["config"] == fresh.doc["config"]
         assert loaded.out == out and loaded.split == "val" and loaded.written is None
-        assert "written" not in loaded
+        assert "written" not in loaded.doc
     assert from_folder.summary() == from_file.summary()
     assert from_file.summary_lines()[0] == fresh.summary_lines()[0].replace(str(out.resolve()), str(out))
     check_views(from_file)
@@ -98,8 +98,8 @@ def test_two_splits_in_one_build(tmp_path: Path) -> None:
     train = build_dataset(source, out, BuildConfig(split="train", segmenter="box"), quiet=True)
     assert train.split == "train" and train.splits == ["train", "val"]
     loaded = load_results(out)
-    assert loaded.split == "val" and loaded["summary"] == val["summary"]
-    assert loaded.for_split("train")["summary"] == train["summary"]
+    assert loaded.split == "val" and loaded.doc["summary"] == val.doc["summary"]
+    assert loaded.for_split("train").doc["summary"] == train.doc["summary"]
     assert any(line.startswith("also built: train") for line in loaded.summary_lines())
     with pytest.raises(BgbenchError, match="split 'test' is not in this build"):
         loaded.for_split("test")
@@ -136,7 +136,7 @@ def test_documents_are_recognised_by_schema_not_by_file_name(runs: dict, tmp_pat
 def test_synth_result_round_trips(runs: dict) -> None:
     result, source = runs["synth"], runs["base"] / "synth"
     assert isinstance(result, SynthResult)
-    assert result["images"] == result.images == 18 == result["rendered"] == result.rendered
+    assert result.doc["images"] == result.images == 18 == result.doc["rendered"] == result.rendered
     assert result.reused == 0 and result.stale_images == 0 and result.split == "val"
     assert result.out == source and result.bg_correlation == pytest.approx(0.9)
     records = [json.loads(line) for line in (source / "synth-val.jsonl").read_text().splitlines()]
@@ -148,7 +148,8 @@ def test_synth_result_round_trips(runs: dict) -> None:
     check_round_trip(result)
     for loaded in (load_results(source), load_results(source / "synth-val.json")):
         assert type(loaded) is SynthResult and loaded.source_path == source / "synth-val.json"
-        assert loaded["config"] == result["config"] and loaded.images == 18 and loaded.rendered is None
+        assert loaded.doc["config"] == result.doc["config"]
+        assert loaded.images == 18 and loaded.rendered is None
         assert loaded.summary_lines()[:2] == result.summary_lines()[:2]
         check_views(loaded)
 
@@ -159,9 +160,9 @@ def test_download_result_round_trips(server, tmp_path: Path) -> None:  # noqa: F
     server.files["/data.tar.gz"] = archive
     dest = tmp_path / "in9"
     result = download_in9(dest, url=server.url("/data.tar.gz"), sha256=sha(archive), quiet=True)
-    assert isinstance(result, DownloadResult) and result["verified"] and result.verified
-    assert result.sha256 == sha(archive) == result["sha256"] and result.reused is False
-    assert result.path == dest and result["path"] == str(dest)
+    assert isinstance(result, DownloadResult) and result.doc["verified"] and result.verified
+    assert result.sha256 == sha(archive) == result.doc["sha256"] and result.reused is False
+    assert result.path == dest and result.doc["path"] == str(dest)
     marker = json.loads((dest / ".bgbench-download.json").read_text())
     assert marker["schema"] == "bgbench.download/1" and "path" not in marker and "reused" not in marker
     check_views(result)
@@ -171,7 +172,7 @@ def test_download_result_round_trips(server, tmp_path: Path) -> None:  # noqa: F
         assert loaded.sha256 == result.sha256 and loaded.url == server.url("/data.tar.gz")
         assert loaded.summary_lines()[:3] == result.summary_lines()[:3]
     again = download_in9(dest, url=server.url("/data.tar.gz"), sha256=sha(archive), quiet=True)
-    assert isinstance(again, DownloadResult) and again.reused and again["reused"]
+    assert isinstance(again, DownloadResult) and again.reused and again.doc["reused"]
     assert "already present" in str(again)
 
 

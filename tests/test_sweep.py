@@ -177,7 +177,7 @@ def test_sweep_table_matches_results_and_resumes_by_the_library_key(synth_built,
     for name in TOP1:
         timing = json.loads((out / name / "eval.json").read_text())["timing"]["variants"]
         assert not timing["original"]["resumed"] and timing["mixed_rand"]["resumed"]
-    assert moved["data"]["fingerprint"] != first["data"]["fingerprint"]
+    assert moved.doc["data"]["fingerprint"] != first.doc["data"]["fingerprint"]
 
 
 def test_challenge_shards_are_pooled_then_merged(synth_built, models_dir, tmp_path):
@@ -188,7 +188,7 @@ def test_challenge_shards_are_pooled_then_merged(synth_built, models_dir, tmp_pa
                variants="original,only_bg_t")
     row = half.row("r0")
     assert row["challenge_shard"] == "0/2" and row["challenge_n"] == 14  # foregrounds 0, 2, ..., 26
-    assert half["variants"] == ["original", "only_bg_t"] and row["bg_gap"] is None
+    assert half.doc["variants"] == ["original", "only_bg_t"] and row["bg_gap"] is None
     whole = run(models, synth_built, out, cache, challenge=True, challenge_shard="1/2",
                 variants="original,only_bg_t")
     row = whole.row("r0")
@@ -237,7 +237,7 @@ def test_ray_executor_gives_the_serial_table(synth_built, models_dir, tmp_path):
         ray.shutdown()
     assert on_ray.text_table() == serial.text_table()
     assert without_timing(on_ray.to_json()) == without_timing(serial.to_json())
-    assert on_ray["timing"]["executor"] == "ray"
+    assert on_ray.doc["timing"]["executor"] == "ray"
 
 
 @pytest.mark.parametrize("content, message", [

@@ -65,7 +65,7 @@ def test_tree_layout_is_exactly_the_agreed_interface(tree: tuple[Path, dict]) ->
     for r in records:
         assert r["wnid"] == IN9_WNIDS[r["label"]] and 0 <= r["habitat"] < 9
         assert (out / r["image"]).exists() and (out / r["mask"]).exists() and (out / r["annotation"]).exists()
-    assert summary["images"] == 9 * PER_CLASS == summary["rendered"]
+    assert summary.doc["images"] == 9 * PER_CLASS == summary.doc["rendered"]
 
 
 def test_files_are_readable_and_masks_give_the_exact_boxes(tree: tuple[Path, dict]) -> None:
@@ -137,7 +137,7 @@ def test_generated_tree_has_the_requested_habitat_correlation(tmp_path: Path) ->
     n = len(records)
     assert n == 9 * per_class
     rate = sum(r["habitat"] == r["label"] for r in records) / n
-    assert rate == summary["habitat_match_rate"]
+    assert rate == summary.doc["habitat_match_rate"]
     assert abs(rate - p) <= 4 * np.sqrt(p * (1 - p) / n)
     two = sum(len(r["objects"]) == 2 for r in records) / n
     assert 0.1 <= two <= 0.3  # some images hold two objects of the same class
@@ -173,7 +173,7 @@ def test_resume_renders_only_missing_images(tree: tuple[Path, dict], tmp_path: P
     synthesize(out, per_class=PER_CLASS, split="val", seed=1, size=SIZE, quiet=True)
     (out / "val" / IN9_WNIDS[4] / f"{IN9_WNIDS[4]}_000001.JPEG").unlink()
     summary = synthesize(out, per_class=PER_CLASS, split="val", seed=1, size=SIZE, quiet=True)
-    assert (summary["rendered"], summary["reused"]) == (1, 9 * PER_CLASS - 1)
+    assert (summary.doc["rendered"], summary.doc["reused"]) == (1, 9 * PER_CLASS - 1)
     assert tree_hashes(out) == tree_hashes(tree[0])
 
 
@@ -239,21 +239,21 @@ def test_interrupted_run_leaves_complete_files_and_resumes(tmp_path: Path,
 
     summary = synthesize(out, **options)
     checkpointed = generate.CHECKPOINT_EVERY
-    assert (summary["reused"], summary["rendered"]) == (checkpointed, 90 - checkpointed)
+    assert (summary.doc["reused"], summary.doc["rendered"]) == (checkpointed, 90 - checkpointed)
     assert tree_hashes(out) == tree_hashes(tmp_path / "fresh")
 
 
 def test_worker_processes_give_the_same_bytes(tree: tuple[Path, dict], tmp_path: Path) -> None:
     summary = synthesize(tmp_path / "pool", per_class=PER_CLASS, split="val", seed=1, size=SIZE, workers=2,
                          quiet=True)
-    assert summary["rendered"] == 9 * PER_CLASS
+    assert summary.doc["rendered"] == 9 * PER_CLASS
     assert tree_hashes(tmp_path / "pool") == tree_hashes(tree[0])
 
 
 def test_stale_images_from_a_bigger_earlier_run_are_reported(tmp_path: Path) -> None:
     synthesize(tmp_path / "t", per_class=2, split="val", size=32, quiet=True)
     summary = synthesize(tmp_path / "t", per_class=1, split="val", size=32, quiet=True)
-    assert (summary["rendered"], summary["reused"], summary["stale_images"]) == (0, 9, 9)
+    assert (summary.doc["rendered"], summary.doc["reused"], summary.doc["stale_images"]) == (0, 9, 9)
     assert len((tmp_path / "t" / "synth-val.jsonl").read_text().splitlines()) == 9
 
 

@@ -132,7 +132,7 @@ def test_head_only_with_swap_draws_caches_features_and_is_deterministic(synth_tr
                          cache=CacheChoice(False))
     result = train(synth_trainval, ModelOptions("timm:test_resnet", pretrained=False, device="cpu"), config,
                    out=tmp_path / "head", quiet=True)
-    assert result["mode"] == "head-only" and len(result.history) == 3
+    assert result.doc["mode"] == "head-only" and len(result.history) == 3
 
 
 def _one_class_tree(root: Path, source: Path) -> Path:

@@ -64,7 +64,7 @@ def test_eval_data_scores_another_tree_and_records_it(train_only, synth_trainval
 def test_no_eval_trains_only_and_eval_data_classes_must_match(train_only, synth_trainval, tmp_path):
     out = tmp_path / "noeval"
     result = train(train_only, SCRATCH_CPU, _config(evaluation=EvalPlan(enabled=False)), out=out, quiet=True)
-    assert result["eval"] is None and result["eval_data"] is None and not (out / "eval").exists()
+    assert result.doc["eval"] is None and result.doc["eval_data"] is None and not (out / "eval").exists()
     assert "not evaluated (--no-eval)" in str(result)
     assert (out / "model.safetensors").is_file() and len(result.history) == 1
     other = tmp_path / "fewer"  # a tree with two of the nine classes

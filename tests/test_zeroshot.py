@@ -215,8 +215,9 @@ def test_saliency_gradients_flow_through_the_image_tower(oc_dir, synth_built) ->
     from bgbench.options import ModelOptions
     from bgbench.predict import make_predictor
 
-    predictor = make_predictor(f"open_clip:local-dir:{oc_dir}", [f.name for f in sorted(
-        (synth_built / "original" / "val").iterdir())], prompts="in9", device="cpu")
+    options = ModelOptions(f"open_clip:local-dir:{oc_dir}", prompts="in9", device="cpu")
+    folders = [f.name for f in sorted((synth_built / "original" / "val").iterdir())]
+    predictor = make_predictor(options, folders)
     scorer = class_scores(predictor)
     x = _images(2).requires_grad_(True)
     scorer(x)[:, 0].sum().backward()

@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     "synthesize": "bgbench.synth",
     "build_dataset": "bgbench.builder",
     "BuildConfig": "bgbench.builder",
+    "BuildRun": "bgbench.builder",
     "evaluate": "bgbench.eval",
     "EvalResult": "bgbench.eval",
     "EvalConfig": "bgbench.eval",

@@ -215,11 +215,11 @@ def run_demo(out: str | Path = "bgbench-demo", plan: DemoPlan | str = "default",
         with stages("pretrained"):
             opts = ModelOptions.of(plan.pretrained, device=str(dev))
             rows.append(_score_pretrained(opts, data, out, plan, quiet, stages.log))
-    val = builds["val"]["summary"]
+    val = builds["val"].doc["summary"]
     summary = {"schema": DEMO_SCHEMA, "out": str(out), "device": str(dev), "plan": plan.to_json(),
                "command": command_line(), "seconds": round(time.perf_counter() - started, 1),
                "stages": stages.seconds, "stages_cpu": stages.cpu, "train": training,
-               "build": {split: b["summary"] for split, b in builds.items()},
+               "build": {split: b.doc["summary"] for split, b in builds.items()},
                "grabcut_iou": val.get("mask_iou") or val.get("grabcut_iou"), "models": rows,
                "report": str(out / "report.html")}
     DemoResult(summary).write(out)

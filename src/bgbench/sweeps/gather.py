@@ -73,20 +73,20 @@ def challenge_outcome(folder: str | Path) -> ChallengeOutcome | None:
         return _outcome([full], None)
     by_n: dict[int, list[tuple[int, Any]]] = {}
     for path in sorted(folder.glob("shard-*/challenge.json")):
-        doc = complete_challenge(path.parent)
-        if doc is not None and doc.get("shard"):
-            i, n = doc["shard"]
-            by_n.setdefault(int(n), []).append((int(i), doc))
+        done = complete_challenge(path.parent)
+        if done is not None and done.doc.get("shard"):
+            i, n = done.doc["shard"]
+            by_n.setdefault(int(n), []).append((int(i), done))
     if not by_n:
         return None
-    n, docs = max(by_n.items(), key=lambda item: sum(len(d["foregrounds"]) for _, d in item[1]))
+    n, docs = max(by_n.items(), key=lambda item: sum(len(d.doc["foregrounds"]) for _, d in item[1]))
     docs.sort(key=lambda item: item[0])
     return _outcome([d for _, d in docs], ",".join(str(i) for i, _ in docs) + f"/{n}")
 
 
 def _outcome(docs: list[Any], shard: str | None) -> ChallengeOutcome:
-    data = docs[0].get("data", {})
-    return ChallengeOutcome(records=[r for d in docs for r in d["foregrounds"]],
+    data = docs[0].doc.get("data", {})
+    return ChallengeOutcome(records=[r for d in docs for r in d.doc["foregrounds"]],
                             n_backgrounds=data.get("n_backgrounds"),
                             n_foregrounds_total=data.get("n_foregrounds_total"), shard=shard,
                             files=[d.source_path for d in docs])
