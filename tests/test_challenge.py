@@ -388,8 +388,8 @@ def test_shards_merge_to_the_unsharded_result(tree: Path, tmp_path: Path, full: 
     merged = merge_shards(tree, dirs, tmp_path / "merged")
     assert decisions(merged) == decisions(whole)
     assert merged.doc["n_fooled"] == whole.doc["n_fooled"] and merged.doc["complete"]
-    merged = json.loads((tmp_path / "merged" / "challenge.json").read_text())
-    assert merged["n_fooled"] == whole.doc["n_fooled"]
+    written = json.loads((tmp_path / "merged" / "challenge.json").read_text())
+    assert written["n_fooled"] == whole.doc["n_fooled"]
     if full:
         np.testing.assert_array_equal(np.load(tmp_path / "merged" / "challenge_matrix.npy"),
                                       np.load(tmp_path / "whole" / "challenge_matrix.npy"))

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from bgbench.cli import common
 from bgbench.cli.common import bounded, emit, executor_option, json_option, per_class_option, workers_option
 
 
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help="Output folder (released IN-9 layout; a re-run resumes)."),
         source_format: str = typer.Option("imagenet", "--source-format", help="imagenet|voc|coco|folder."),
         segmenter: str = typer.Option(None, "--segmenter", help="grabcut (default) | box | mask."),
-        split: str = typer.Option(None, "--split", help="val (default) | train (the in9l preset's)."),
+        split: str = common.split_option(None, "val (default) | train (the in9l preset's)."),
         per_class: int = per_class_option("the first N of each class, in its ranked order (seeded), that "
                                           "pass the filters: a balanced build"),
         workers: int = workers_option("images", "all cores"),

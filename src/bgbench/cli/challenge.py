@@ -52,9 +52,8 @@ def register(app: typer.Typer) -> None:
                                               "(repeat it, or give a quoted glob: --merge 'OUT/shard-*')."),
         out: Path = typer.Option(None, "--out", "-o",
                                  help="Output folder (default: bgbench-results/challenge-<model>)."),
-        split: str = typer.Option("val", "--split", help="Split folder."),
-        batch_size: int = typer.Option(None, "--batch-size", "-b", callback=bounded("--batch-size", 1),
-                                       help="Composites per forward pass (default 256 on GPU, 64 on CPU)."),
+        split: str = common.split_option("val", "Split folder to search."),
+        batch_size: int = common.batch_size_option(None, "Composites", "256 on GPU, 64 on CPU"),
         order: str = typer.Option("adaptive", "--order",
                                   help="adaptive (most fooling backgrounds first) or folder; never "
                                        "changes a decision, only which fooling background is found."),

@@ -248,6 +248,21 @@ def subset_options(fn: Callable) -> Callable:
     return inject_options(SUBSET_SPECS, "subset", lambda v: ImageSubset(**v))(fn)
 
 
+def split_option(default: str | None, what: str) -> Any:
+    """The one ``--split`` option: the split folder (``val``, ``train``, ...) the command ``what``
+    (its help, e.g. "Split folder to evaluate.")."""
+    return typer.Option(default, "--split", help=what)
+
+
+def batch_size_option(default: int | None, what: str, default_text: str = "") -> Any:
+    """The one ``--batch-size/-b N`` option (at least 1): how many ``what`` (images, composites) go
+    through the model per forward pass; ``default_text`` states a default that ``default`` (None)
+    cannot, such as one that depends on the device."""
+    tail = f" (default {default_text})" if default_text else ""
+    return typer.Option(default, "--batch-size", "-b", callback=bounded("--batch-size", 1), metavar="N",
+                        help=f"{what} per forward pass{tail}.")
+
+
 def quiet_option() -> Any:
     """The ``--quiet/-q`` option every long-running command has."""
     return typer.Option(False, "--quiet", "-q", help="No progress bars.")

@@ -23,9 +23,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o",
                                  help="Folder for eval.json and eval.csv "
                                       "(default: bgbench-results/eval-<model>)."),
-        split: str = typer.Option("val", "--split", help="Split folder to evaluate."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
-                                       help="Images per forward pass."),
+        split: str = common.split_option("val", "Split folder to evaluate."),
+        batch_size: int = common.batch_size_option(64, "Images"),
         as_json: bool = common.json_option("eval.json"),
         no_resume: bool = typer.Option(False, "--no-resume",
                                        help="Recompute every variant (default: reuse OUT/partial/ of an "

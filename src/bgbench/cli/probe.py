@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from bgbench.cli import common
 from bgbench.cli.common import (
     CacheChoice,
     ImageSubset,
@@ -44,14 +45,13 @@ def register(app: typer.Typer) -> None:
         kind: str = typer.Option(..., "--kind", help="position (a grid of places), scale or noise."),
         out: Path = typer.Option(None, "--out", "-o", help="Folder for probe.json, probe.csv and the figure "
                                  "(default: bgbench-results/probe-<model>-<kind>)."),
-        split: str = typer.Option("val", "--split", help="Split folder to read."),
+        split: str = common.split_option("val", "Split folder to read."),
         grid: int = typer.Option(3, "--grid", callback=bounded("--grid", 1),
                                  help="position: cells per side."),
         factors: str = typer.Option(None, "--factors", help="scale: comma list (default 0.5 to 1.5)."),
         sigmas: str = typer.Option(None, "--sigmas", help="noise: comma list of std on the [0, 1] scale "
                                    "(default 0.125,0.25,0.5,0.75)."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b", callback=bounded("--batch-size", 1),
-                                       help="Composites per forward pass."),
+        batch_size: int = common.batch_size_option(64, "Composites"),
         as_json: bool = json_option("probe.json"),
         quiet: bool = quiet_option(),
         model: ModelOptions = None,

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Argument(..., help="Built tree with original/<split> and fg_mask/<split>."),
         out: Path = typer.Option(None, "--out", "-o", help="Folder for saliency.json, saliency.csv and the "
                                  "figures (default: bgbench-results/saliency-<model>-<method>)."),
-        split: str = typer.Option("val", "--split", help="Split folder to read."),
+        split: str = common.split_option("val", "Split folder to read."),
         figure_images: int = typer.Option(6, "--figure-images", callback=bounded("--figure-images", 0),
                                           help="Rows of the overlay grid."),
         as_json: bool = common.json_option("saliency.json"),

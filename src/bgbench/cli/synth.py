@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from bgbench.cli import common
 from bgbench.cli.common import bounded, emit, json_option, per_class_option, workers_option
 
 
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def synth(
         out: Path = typer.Argument(..., help="Output folder (created; a re-run resumes)."),
         per_class: int = per_class_option("N rendered for each of the nine classes", 20, "20"),
-        split: str = typer.Option("train", "--split", help="train or val (different images)."),
+        split: str = common.split_option("train", "train or val (different images)."),
         seed: int = typer.Option(0, "--seed", help="Seed; same options give byte-identical files."),
         bg_correlation: float = typer.Option(
             0.9, "--bg-correlation",

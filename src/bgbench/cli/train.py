@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: bgbench-results/...)."),
         head_only: bool = typer.Option(False, "--head-only", help="Retrain only the last layer."),
         seed: int = typer.Option(0, "--seed", help="Seed of the head, the data order, crops and swaps."),
-        split: str = typer.Option("train", "--split", help="Training split."),
+        split: str = common.split_option("train", "Training split."),
         eval_split: str = typer.Option("val", "--eval-split", help="Split evaluated at the end."),
         eval_data: Path = typer.Option(None, "--eval-data",
                                        help="Evaluate (and --challenge) on this tree instead of DATA, e.g. "
