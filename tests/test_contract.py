@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bgbench.cli import main
+from bgbench.errors import BgbenchError
 from bgbench.results import TextTable, load_results, result_class, result_filenames
 from bgbench.results.base import pct
 from test_download import FILES, Server, make_tar, sha
@@ -235,3 +236,20 @@ def test_a_former_keyword_setting_is_a_type_error(name):
 
     with pytest.raises(TypeError, match="device"):
         getattr(bgbench, name)("x", "y", device="cpu")
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
+def test_a_config_of_another_type_is_one_line_before_any_work(name, tmp_path):
+    """A dict (or any other object) where the config goes is refused in one line that names the
+    config class the entry point wants, before the data or the model is touched."""
+    import bgbench
+
+    config_name = ENTRY_POINTS[name][0]
+    article = "an" if config_name[0] in "AEIOU" else "a"
+    pattern = f"config must be {article} {config_name}" if name != "probe" else "probe needs a ProbeConfig"
+    with pytest.raises(BgbenchError, match=pattern + r".*got dict$"):
+        if name == "build_dataset":  # (source, out, config)
+            bgbench.build_dataset("no-such-source", tmp_path / "out", {"batch_size": 8})
+        else:
+            getattr(bgbench, name)("no-such-data", "no-such-model", {"batch_size": 8}, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

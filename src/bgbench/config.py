@@ -13,8 +13,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bgbench.errors import BgbenchError
+
+C = TypeVar("C")
+
+
+def config_of(config: C | None, kind: type[C], hint: str = "") -> C:
+    """An entry point's ``config``: ``kind()`` (the defaults) when None, ``config`` itself when it is
+    a ``kind``; otherwise the one-line BgbenchError every entry point gives, ``config must be a
+    <kind>[ (hint)], got <type>``."""
+    if config is None:
+        return kind()
+    if not isinstance(config, kind):
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        extra = f" ({hint})" if hint else ""
+        raise BgbenchError(f"config must be {article} {kind.__name__}{extra}, got {type(config).__name__}")
+    return config
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,10 @@ class CacheChoice:
 
     cache: bool = True
     cache_dir: str | Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"cache": bool, "cache_dir": str or null}``, as the configs record it."""
+        return {"cache": self.cache, "cache_dir": None if self.cache_dir is None else str(self.cache_dir)}
 
 
 @dataclass(frozen=True)

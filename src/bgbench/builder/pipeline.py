@@ -38,6 +38,7 @@ from bgbench.builder.writer import (
     write_record,
     write_variant,
 )
+from bgbench.config import config_of
 from bgbench.donors import choose_donors
 from bgbench.errors import BgbenchError
 from bgbench.executors import Executor, check_executor, open_executor
@@ -448,7 +449,7 @@ def build_dataset(source: str | Path, out: str | Path, config: BuildConfig | Non
     """
     from bgbench.sources import read_source
 
-    config = (BuildConfig() if config is None else _checked(config)).resolved()
+    config = config_of(config, BuildConfig, "BuildConfig.preset(NAME) for a preset").resolved()
     source_path = str(Path(source).resolve())
     workers = check_executor(config.run.executor, config.run.workers)
     source_set = read_source(source_path, fmt=config.source_format, split=config.split, masks=config.masks,
@@ -482,10 +483,3 @@ def build_dataset(source: str | Path, out: str | Path, config: BuildConfig | Non
         summary.update(in9l_summary(records))
     build = write_outputs(out_path, config.split, records, config_dict, summary)
     return BuildResult.of_run(build, out_path, config.split, {"phase1": phase1_run, "mixed": len(pending)})
-
-
-def _checked(config: BuildConfig) -> BuildConfig:
-    if not isinstance(config, BuildConfig):
-        raise BgbenchError(f"config must be a BuildConfig (BuildConfig.preset(NAME) for a preset), "
-                           f"got {type(config).__name__}")
-    return config

@@ -114,6 +114,5 @@ class ChallengeConfig:
         """The settings as JSON values (``shard`` a list or null, ``cache_dir`` a string or null)."""
         doc = asdict(self)
         doc["shard"] = list(self.shard) if self.shard else None
-        where = self.cache.cache_dir
-        doc["cache"] = {"cache": self.cache.cache, "cache_dir": str(where) if where is not None else None}
+        doc["cache"] = self.cache.to_json()
         return doc

@@ -16,6 +16,7 @@ from bgbench.challenge.config import ChallengeConfig
 from bgbench.challenge.result import ChallengeResult
 from bgbench.challenge.serial import run_serial
 from bgbench.challenge.shard import merge_shards
+from bgbench.config import config_of
 from bgbench.errors import BgbenchError
 from bgbench.executors import check_executor, open_executor
 from bgbench.options import DEFAULT_MODEL, ModelOptions
@@ -34,7 +35,7 @@ def run_challenge(data: str | Path, model: ModelArg = DEFAULT_MODEL, config: Cha
     tasks into ``out/shard-i-of-n`` and are merged into ``out`` (which is then required).
     ``quiet``: no progress bars. Raises BgbenchError for bad input before any model work.
     """
-    c = config if config is not None else ChallengeConfig()
+    c = config_of(config, ChallengeConfig)
     if c.executor == "serial":
         return run_serial(data, model, c, out=out, quiet=quiet)
     if out is None:

@@ -61,8 +61,7 @@ class EvalConfig:
         """Plain-JSON form (variants as a list, the cache folder as a string)."""
         doc = asdict(self)
         doc["variants"] = None if self.variants is None else list(self.variants)
-        cache_dir = self.cache.cache_dir
-        doc["cache"] = {"cache": self.cache.cache, "cache_dir": None if cache_dir is None else str(cache_dir)}
+        doc["cache"] = self.cache.to_json()
         return doc
 
 

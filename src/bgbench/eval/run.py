@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.config import config_of
 from bgbench.data import In9Tree, foreground_keys
 from bgbench.errors import BgbenchError
 from bgbench.eval.config import EvalConfig
@@ -51,9 +52,7 @@ def evaluate(data: str | Path, model: ModelArg = DEFAULT_MODEL, config: EvalConf
     the composites (``result.draw_groups``). Raises ``BgbenchError`` for bad input before any model
     work where possible.
     """
-    cfg = config if config is not None else EvalConfig()
-    if not isinstance(cfg, EvalConfig):
-        raise BgbenchError(f"config must be an EvalConfig, got {type(cfg).__name__}")
+    cfg = config_of(config, EvalConfig)
     started = time.perf_counter()
     tree = In9Tree(data, cache=cfg.cache.cache, cache_dir=cfg.cache.cache_dir, quiet=quiet)
     root = tree.root

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.config import config_of
 from bgbench.explain.attribution import (
     ClassScores,
     attribute,
@@ -251,7 +252,7 @@ def saliency(data: str | Path, model: ModelArg | list[ModelArg] = DEFAULT_MODEL,
     defaults, SmoothGrad on every image of ``val``): the method and its parameters, the image
     subset, the split, the figure rows and the cache. Raises ``BgbenchError`` for a tree without
     ``fg_mask`` or a model without gradients before anything is written."""
-    config = SaliencyConfig() if config is None else config
+    config = config_of(config, SaliencyConfig)
     root = Path(data)
     folders = check_data(root, config.split, "saliency")
     specs = list(model) if isinstance(model, (list, tuple)) else [model]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bgbench.config import config_of
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
 from bgbench.sweeps.config import SweepConfig, SweepModel, sweep_models
@@ -127,9 +128,7 @@ def sweep(models: Any, data: str | Path, config: SweepConfig | None = None, *, o
     """
     from bgbench.executors import check_executor, open_executor
 
-    cfg = config if config is not None else SweepConfig()
-    if not isinstance(cfg, SweepConfig):
-        raise BgbenchError(f"config must be a SweepConfig, got {type(cfg).__name__}")
+    cfg = config_of(config, SweepConfig)
     n_workers = check_executor(cfg.executor, cfg.workers)
     started = time.perf_counter()
     entries = sweep_models(models)

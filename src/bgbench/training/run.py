@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bgbench import __version__
-from bgbench.errors import BgbenchError
+from bgbench.config import config_of
 from bgbench.options import ModelOptions
 from bgbench.predict import ModelArg
 from bgbench.provenance import command_line
@@ -46,9 +46,7 @@ def train(data: str | Path, model: ModelArg = None, config: TrainConfig | None =
     from bgbench.training.network import training_options
     from bgbench.training.tracking import check_tracker
 
-    cfg = config if config is not None else TrainConfig()
-    if not isinstance(cfg, TrainConfig):
-        raise BgbenchError(f"config must be a TrainConfig, got {type(cfg).__name__}")
+    cfg = config_of(config, TrainConfig)
     options = training_options(model, head_only=cfg.head_only)
     rec = cfg.recipe.resolved(cfg.head_only)
     check_train_split(data, cfg.variant, cfg.split)
