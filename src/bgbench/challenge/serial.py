@@ -34,6 +34,7 @@ from bgbench.challenge.outputs import foreground_record, open_log
 from bgbench.challenge.result import SCHEMA, ChallengeResult
 from bgbench.challenge.search import Outcome, oracle_minimum, search_backgrounds
 from bgbench.challenge.shard import shard_indices
+from bgbench.config import config_of
 from bgbench.errors import BgbenchError
 from bgbench.options import DEFAULT_MODEL
 from bgbench.predict import ModelArg, make_predictor
@@ -53,7 +54,7 @@ def run_serial(data: str | Path, model: ModelArg = DEFAULT_MODEL, config: Challe
     ``config.executor`` says; returns the result, also written to ``out`` when given. ``model``: a
     spec, ModelOptions, Classifier or ReadyModel (as for :func:`bgbench.evaluate`); ``quiet``: no
     progress bars."""
-    s = config if config is not None else ChallengeConfig()
+    s = config_of(config, ChallengeConfig)
     shard_t = s.shard
     started = time.perf_counter()
     list_challenge_files(data, s.split)  # fail fast on layout problems before loading a model
