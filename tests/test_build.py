@@ -639,7 +639,7 @@ def test_balanced_build_reports_an_exhausted_class(topup_tree, tmp_path, capsys)
 # ----------------------------------------------------------------------------- executor options
 @pytest.mark.parametrize(("options", "message"), [
     ({"executor": "foo"}, "unknown executor 'foo'"),
-    ({"executor": "process", "workers": 0}, "--workers must be at least 1"),
+    ({"executor": "process", "workers": 0}, "BuildRun.workers must be a whole number of at least 1"),
     ({"executor": "ray", "workers": 1}, "needs Ray"),
 ])
 def test_bad_executor_options_fail_before_anything_is_written(synth_small, tmp_path, monkeypatch, options,
@@ -655,11 +655,13 @@ def test_bad_executor_options_fail_before_anything_is_written(synth_small, tmp_p
 BAD_BUILD_CONFIGS = [
     ({"split": "test"}, "unknown split 'test' (choose from train, val)"),
     ({"segmenter": "sam"}, "unknown segmenter 'sam'"),
-    ({"size": 300}, "need 8 <= size <= resize, got size 300, resize 256"),
-    ({"max_box_fraction": 0.0}, "max-box-fraction must be in (0, 1] and min-box-inside in [0, 1]"),
-    ({"grabcut_tries": 0}, "grabcut iterations and tries must be at least 1"),
-    ({"per_class": 0}, "--per-class must be at least 1, got 0"),
-    ({"jpeg_quality": 101}, "JPEG quality must be in 1..100, got 101"),
+    ({"size": 300}, "need size <= resize, got size 300, resize 256"),
+    ({"max_box_fraction": 0.0}, "BuildConfig.max_box_fraction must be a number in (0, 1], got 0.0"),
+    ({"min_box_inside": 1.5}, "BuildConfig.min_box_inside must be a number in [0, 1], got 1.5"),
+    ({"size": 4}, "BuildConfig.size must be a whole number of at least 8, got 4"),
+    ({"grabcut_tries": 0}, "BuildConfig.grabcut_tries must be a whole number of at least 1, got 0"),
+    ({"per_class": 0}, "BuildConfig.per_class must be a whole number of at least 1 (or None), got 0"),
+    ({"jpeg_quality": 101}, "BuildConfig.jpeg_quality must be a whole number in 1..100, got 101"),
     ({"run": "serial"}, "BuildConfig.run must be a BuildRun, got str"),
 ]
 

@@ -451,18 +451,20 @@ def test_bad_shard_spec_is_a_clear_error(tree: Path):
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({"order": "random"}, "unknown order 'random' (expected adaptive or folder)"),
-    ({"batch_size": 0}, "batch size must be at least 1, got 0"),
-    ({"batch_size": 2.5}, "batch size must be a whole number of at least 1, got 2.5"),
-    ({"top_k": 0}, "top_k must be at least 1, got 0"),
-    ({"top_k": True}, "top_k must be a whole number of at least 1, got True"),
-    ({"checkpoint_seconds": -1}, "checkpoint_seconds must be a number of seconds >= 0, got -1"),
+    ({"batch_size": 0}, "ChallengeConfig.batch_size must be a whole number of at least 1 (or None), got 0"),
+    ({"batch_size": 2.5}, "ChallengeConfig.batch_size"
+     " must be a whole number of at least 1 (or None), got 2.5"),
+    ({"top_k": 0}, "ChallengeConfig.top_k must be a whole number of at least 1, got 0"),
+    ({"top_k": True}, "ChallengeConfig.top_k must be a whole number of at least 1, got True"),
+    ({"checkpoint_seconds": -1}, "ChallengeConfig.checkpoint_seconds must be a number of at least 0, got -1"),
     ({"split": ""}, "split must be a folder name, got ''"),
     ({"executor": "process"}, "unknown --executor 'process' (expected serial or ray)"),
     ({"shard": "1-of-2"}, "--shard must look like i/n (e.g. 0/4), got '1-of-2'"),
     ({"shard": "2/2"}, "--shard 2/2: need 0 <= i < n"),
     ({"shard": (0, 0)}, "--shard 0/0: need 0 <= i < n"),
     ({"shard": 3}, "--shard must be 'i/n' or a pair (i, n), got 3"),
-    ({"workers": 0, "executor": "ray"}, "--workers must be at least 1, got 0"),
+    ({"workers": 0, "executor": "ray"}, "ChallengeConfig.workers"
+     " must be a whole number of at least 1 (or None), got 0"),
     ({"workers": 2}, "--workers 2 runs 2 tasks at once and --executor serial runs one"),
     ({"executor": "ray", "shard": "0/2"}, "--shard and --executor ray exclude each other"),
     ({"cache": False}, "cache must be a CacheChoice, got bool"),

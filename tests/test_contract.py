@@ -253,3 +253,52 @@ def test_a_config_of_another_type_is_one_line_before_any_work(name, tmp_path):
         else:
             getattr(bgbench, name)("no-such-data", "no-such-model", {"batch_size": 8}, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _configs() -> list[Any]:
+    """One instance of every settings dataclass an entry point takes (nested ones included)."""
+    from bgbench import BuildConfig, BuildRun, ChallengeConfig, EvalConfig, SweepConfig, TrainConfig
+    from bgbench.config import ImageSubset
+    from bgbench.demo import DemoPlan
+    from bgbench.explain.config import ProbeConfig, SaliencyConfig
+    from bgbench.training.config import EvalPlan, Swap
+    from bgbench.training.recipe import Recipe
+
+    return [EvalConfig(), ChallengeConfig(), TrainConfig(), Swap(), EvalPlan(), Recipe(), SaliencyConfig(),
+            ProbeConfig("position"), SweepConfig(), BuildConfig(), BuildRun(), ImageSubset(), DemoPlan()]
+
+
+def _outside(bound: Any) -> list[Any]:
+    """Values just outside ``bound`` (and a bool, and None where it is not optional)."""
+    values: list[Any] = [True]
+    if bound.low is not None:
+        values.append(bound.low if bound.low_open else bound.low - 1)
+    if bound.high is not None:
+        values.append(bound.high if bound.high_open else bound.high + 1)
+    if bound.whole:
+        values.append((bound.low if bound.low is not None else 0) + 1.5)
+    if not bound.optional:
+        values.append(None)
+    return values
+
+
+@pytest.mark.parametrize("config", _configs(), ids=lambda c: type(c).__name__)
+def test_every_number_of_every_config_has_one_bound_and_one_message(config: Any) -> None:
+    """Each int or float field of a config is made with ``bgbench.config.number`` (so it has a stated
+    bound), and a value just outside that bound is refused in one line naming ``Config.field``."""
+    import dataclasses
+
+    from bgbench.config import bounds
+
+    numeric = {f.name for f in dataclasses.fields(config)
+               if ("int" in str(f.type) or "float" in str(f.type)) and "tuple" not in str(f.type)}
+    declared = bounds(config)
+    assert numeric and set(declared) == numeric
+    for name, bound in declared.items():
+        assert bound.allows(getattr(config, name))
+        for value in _outside(bound):
+            with pytest.raises(BgbenchError) as info:
+                dataclasses.replace(config, **{name: value})
+            text = str(info.value)
+            assert text.startswith(f"{type(config).__name__}.{name} must be {bound.wording()}, got ")
+            assert "\n" not in text

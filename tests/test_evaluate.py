@@ -432,10 +432,10 @@ def test_eval_config_normalises_variants_and_refuses_bad_settings_in_one_line():
     doc = EvalConfig(variants="original", draws=2, cache=CacheChoice(cache_dir=Path("/c"))).to_json()
     assert doc["variants"] == ["original"] and doc["draws"] == 2 and doc["cache"]["cache_dir"] == "/c"
     json.dumps(doc)
-    bad = {"batch size must be at least 1, got 0": {"batch_size": 0},
-           "draws must be a whole number of at least 1": {"draws": 0},
-           "--group-min must be at least 1, got 0": {"group_min": 0},
-           "--draw-seed must be a whole number": {"draw_seed": 0.5},
+    bad = {"EvalConfig.batch_size must be a whole number of at least 1, got 0": {"batch_size": 0},
+           "EvalConfig.draws must be a whole number of at least 1": {"draws": 0},
+           "EvalConfig.group_min must be a whole number of at least 1, got 0": {"group_min": 0},
+           "EvalConfig.draw_seed must be a whole number, got 0.5": {"draw_seed": 0.5},
            "--variants names no variant": {"variants": " , "},
            "variants must be a comma list or a list of names": {"variants": 3},
            "split must be a folder name": {"split": ""},

@@ -362,23 +362,30 @@ def test_cli_smoke(synth_built, tmp_path, capsys):
     ("make", "message"),
     [
         (lambda: SaliencyConfig(method="lime"), "unknown attribution method 'lime' (expected one of"),
-        (lambda: SaliencyConfig(samples=0), "--samples must be a whole number of at least 1, got 0"),
-        (lambda: SaliencyConfig(steps=2.5), "--steps must be a whole number of at least 1, got 2.5"),
-        (lambda: SaliencyConfig(batch_size=True), "--batch-size must be a whole number of at least 1, got T"),
-        (lambda: SaliencyConfig(stdev=-0.1), "--stdev must be a number of at least 0, got -0.1"),
-        (lambda: SaliencyConfig(figure_images=-1), "--figure-images must be a whole number of at least 0"),
+        (lambda: SaliencyConfig(samples=0), "SaliencyConfig.samples"
+         " must be a whole number of at least 1, got 0"),
+        (lambda: SaliencyConfig(steps=2.5), "SaliencyConfig.steps"
+         " must be a whole number of at least 1, got 2.5"),
+        (lambda: SaliencyConfig(batch_size=True), "SaliencyConfig.batch_size"
+         " must be a whole number of at least 1, got T"),
+        (lambda: SaliencyConfig(stdev=-0.1), "SaliencyConfig.stdev must be a number of at least 0, got -0.1"),
+        (lambda: SaliencyConfig(figure_images=-1), "SaliencyConfig.figure_images"
+         " must be a whole number of at least 0"),
         (lambda: SaliencyConfig(layer=3), "--layer must be a dotted module name, got 3"),
         (lambda: SaliencyConfig(split=""), "--split must be a folder name, got ''"),
         (lambda: SaliencyConfig(subset={"images": 3}), "subset must be a bgbench.ImageSubset, got dict"),
         (lambda: SaliencyConfig(cache=False), "cache must be a bgbench.CacheChoice, got bool"),
-        (lambda: SaliencyConfig(subset=ImageSubset(images=0)), "--images must be a whole number of at least"),
+        (lambda: SaliencyConfig(subset=ImageSubset(images=0)), "ImageSubset.images"
+         " must be a whole number of at least 1 (or None), got 0"),
         (lambda: ProbeConfig("size"), "unknown probe kind 'size' (expected one of position, scale, noise)"),
-        (lambda: ProbeConfig("position", grid=1), "--grid must be a whole number of at least 2, got 1"),
+        (lambda: ProbeConfig("position", grid=1), "ProbeConfig.grid"
+         " must be a whole number of at least 2, got 1"),
         (lambda: ProbeConfig("scale", factors=(0.5, 0)), "scale factors must be positive, got [0.5, 0.0]"),
         (lambda: ProbeConfig("scale", factors=()), "scale factors must be positive, got []"),
         (lambda: ProbeConfig("noise", sigmas=(-0.25,)), "noise strengths must be positive, got [-0.25]"),
         (lambda: ProbeConfig("noise", sigmas=("a",)), "--sigmas must be a list of numbers, got ('a',)"),
-        (lambda: ProbeConfig("noise", batch_size=0), "--batch-size must be a whole number of at least 1"),
+        (lambda: ProbeConfig("noise", batch_size=0), "ProbeConfig.batch_size"
+         " must be a whole number of at least 1"),
         (lambda: ProbeConfig("noise", cache=None), "cache must be a bgbench.CacheChoice, got NoneType"),
     ],
 )
@@ -390,7 +397,7 @@ def test_configs_refuse_bad_settings_in_one_line(make, message):
 
 
 def test_configs_keep_what_the_results_record(synth_built, tmp_path):
-    config = ProbeConfig("scale", factors=[1, 2], grid=1)  # grid is a position setting: not checked here
+    config = ProbeConfig("scale", factors=[1, 2])
     assert config.factors == (1.0, 2.0) and config.settings()["factors"] == [1.0, 2.0]
     assert ProbeConfig("noise", subset=ImageSubset(seed=7)).settings()["seed"] == 7
     smooth = SaliencyConfig(subset=ImageSubset(per_class=2, seed=5))

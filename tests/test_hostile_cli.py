@@ -323,7 +323,7 @@ SERIAL_WORKERS = "--workers 2 runs 2 tasks at once and --executor serial runs on
     (["train", "{data}", "--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["train", "{data}", "--swap", "2"], "--swap must be at most 1, got 2"),
     (["sweep", "{toml}", "{data}", "--n-boot", "0"], "--n-boot must be at least 1"),
-    (["probe", "{data}", "--model", "{spec}", "--grid", "0"], "--grid must be at least 1"),
+    (["probe", "{data}", "--model", "{spec}", "--grid", "1"], "--grid must be at least 2, got 1"),
     (["saliency", "{data}", "--model", "{spec}", "--figure-images", "-1"],
      "--figure-images must be at least 0"),
 ])

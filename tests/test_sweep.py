@@ -321,14 +321,14 @@ def test_sweep_config_checks_every_setting_in_one_line_and_shares_the_model_opti
                                                                         "restricted")
     bad = {"unknown --executor 'dask' (expected serial or ray)": {"executor": "dask"},
            "--workers 2 runs 2 tasks at once and --executor serial runs one": {"workers": 2},
-           "--workers must be at least 1": {"workers": 0},
-           "--n-boot must be at least 1, got 0": {"n_boot": 0},
+           "SweepConfig.workers must be a whole number of at least 1 (or None), got 0": {"workers": 0},
+           "SweepConfig.n_boot must be a whole number of at least 1, got 0": {"n_boot": 0},
            "need 0 <= i < n": {"challenge_shard": "4/4"},
            "must look like i/n": {"challenge_shard": "half"},
-           "batch size must be at least 1": {"batch_size": 0},
+           "SweepConfig.batch_size must be a whole number of at least 1, got 0": {"batch_size": 0},
            "--variants names no variant": {"variants": ","},
            "challenge must be true or false": {"challenge": "yes"},
-           "seed must be a whole number": {"seed": 1.5},
+           "SweepConfig.seed must be a whole number, got 1.5": {"seed": 1.5},
            "options must be a ModelOptions": {"options": {"device": "cpu"}}}
     for message, fields in bad.items():
         with pytest.raises(BgbenchError, match=re.escape(message)) as info:

@@ -54,16 +54,18 @@ def test_the_library_refuses_the_old_arch_form_and_option_keywords(synth_trainva
 
 BAD_CONFIGS = [
     (lambda: TrainConfig(swap=0.5), "TrainConfig.swap must be a Swap or None (Swap.of(p) from a probability"),
-    (lambda: TrainConfig(swap=Swap.of(1.5)), "--swap must be a probability in (0, 1], got 1.5"),
-    (lambda: TrainConfig(swap=Swap(draws=0)), "--swap-draws must be at least 1, got 0"),
+    (lambda: TrainConfig(swap=Swap.of(1.5)), "Swap.p must be a number in (0, 1], got 1.5"),
+    (lambda: TrainConfig(swap=Swap(draws=0)), "Swap.draws must be a whole number of at least 1, got 0"),
     (lambda: TrainConfig(swap=Swap(classes="same")), "--swap-classes must be one of any, other, got 'same'"),
     (lambda: TrainConfig(recipe={"epochs": 1}), "TrainConfig.recipe must be a Recipe"),
-    (lambda: TrainConfig(recipe=Recipe(epochs=0)), "--epochs must be positive, got 0"),
-    (lambda: TrainConfig(evaluation=EvalPlan(draws=0)), "--draws must be a whole number of at least 1"),
+    (lambda: TrainConfig(recipe=Recipe(epochs=0)), "Recipe.epochs"
+     " must be a whole number of at least 1 (or None), got 0"),
+    (lambda: TrainConfig(evaluation=EvalPlan(draws=0)), "EvalPlan.draws"
+     " must be a whole number of at least 1 (or None), got 0"),
     (lambda: TrainConfig(evaluation="val"), "TrainConfig.evaluation must be an EvalPlan"),
     (lambda: TrainConfig(cache=False), "TrainConfig.cache must be a CacheChoice"),
     (lambda: TrainConfig(log="neptune"), "unknown --log 'neptune' (expected tensorboard, mlflow, wandb)"),
-    (lambda: TrainConfig(seed=1.5), "--seed must be a whole number, got 1.5"),
+    (lambda: TrainConfig(seed=1.5), "TrainConfig.seed must be a whole number, got 1.5"),
     (lambda: TrainConfig(variant=""), "TrainConfig.variant must be a non-empty folder name"),
 ]
 

@@ -1,4 +1,5 @@
-"""Settings shared by the entry points' typed configs (:class:`CacheChoice`, :class:`ImageSubset`).
+"""Settings shared by the entry points' typed configs (:class:`CacheChoice`, :class:`ImageSubset`)
+and the one check of their numbers (:func:`number`, :func:`check_numbers`).
 
 Every entry point is shaped ``run(data, model, config, *, out=None, quiet=False)``: ``model`` is a
 spec string, a :class:`~bgbench.options.ModelOptions`, a ready
@@ -11,7 +12,8 @@ nothing heavy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +35,78 @@ def config_of(config: C | None, kind: type[C], hint: str = "") -> C:
     return config
 
 
+#: the key of a config field's :class:`Bound` in its ``dataclasses.field`` metadata
+BOUND = "bgbench.bound"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What a numeric config field may hold: a whole number (an int, never a bool) or, with
+    ``whole=False``, any real number (not a bool, not NaN), from ``low`` to ``high`` (None: no limit;
+    ``low_open`` / ``high_open`` leave the limit itself out), and None too when ``optional``."""
+
+    low: float | None = None
+    high: float | None = None
+    whole: bool = True
+    optional: bool = False
+    low_open: bool = False
+    high_open: bool = False
+
+    def allows(self, value: Any) -> bool:
+        """True when ``value`` is within the bound."""
+        if value is None:
+            return self.optional
+        if isinstance(value, bool) or not isinstance(value, Integral if self.whole else Real):
+            return False
+        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
+            return False
+        if self.high is not None and not (value < self.high if self.high_open else value <= self.high):
+            return False
+        return value == value  # NaN is never allowed
+
+    def wording(self) -> str:
+        """What the bound asks for, as an error message says it: ``a whole number of at least 1``,
+        ``a number in (0, 1]``, ``a whole number in 1..100 (or None)``."""
+        kind = "a whole number" if self.whole else "a number"
+        if self.low is not None and self.high is not None:
+            if self.whole and not (self.low_open or self.high_open):
+                limits = f" in {self.low}..{self.high}"
+            else:
+                limits = (f" in {'(' if self.low_open else '['}{self.low}, "
+                          f"{self.high}{')' if self.high_open else ']'}")
+        elif self.low is not None:
+            limits = f" {'above' if self.low_open else 'of at least'} {self.low}"
+        elif self.high is not None:
+            limits = f" {'below' if self.high_open else 'of at most'} {self.high}"
+        else:
+            limits = ""
+        return kind + limits + (" (or None)" if self.optional else "")
+
+
+def number(default: Any, *, low: float | None = None, high: float | None = None, whole: bool = True,
+           optional: bool = False, low_open: bool = False, high_open: bool = False) -> Any:
+    """A config dataclass field holding a number within a :class:`Bound` (checked by
+    :func:`check_numbers` when the config is made), e.g. ``batch_size: int = number(64, low=1)``."""
+    bound = Bound(low, high, whole, optional or default is None, low_open, high_open)
+    return field(default=default, metadata={BOUND: bound})
+
+
+def check_numbers(config: Any) -> None:
+    """The one check of a config's numbers: a one-line BgbenchError naming the first field made with
+    :func:`number` whose value is out of its bound, ``<Config>.<field> must be <wording>, got <value>``
+    (e.g. ``EvalConfig.batch_size must be a whole number of at least 1, got 0``)."""
+    for f in fields(config):
+        bound = f.metadata.get(BOUND)
+        value = getattr(config, f.name)
+        if bound is not None and not bound.allows(value):
+            raise BgbenchError(f"{type(config).__name__}.{f.name} must be {bound.wording()}, got {value!r}")
+
+
+def bounds(config: Any) -> dict[str, Bound]:
+    """The :class:`Bound` of every numeric field of a config class or instance, by field name."""
+    return {f.name: f.metadata[BOUND] for f in fields(config) if BOUND in f.metadata}
+
+
 @dataclass(frozen=True)
 class CacheChoice:
     """Decoded-image cache: ``cache`` keeps decoded images in a memmap cache (False: decode in
@@ -52,13 +126,9 @@ class ImageSubset:
     """Which images a command reads: ``images`` (N drawn at random with ``seed``), ``per_class``
     (at most N per class: the first N of each class in file order), both None for all."""
 
-    images: int | None = None
-    per_class: int | None = None
-    seed: int = 0
+    images: int | None = number(None, low=1)
+    per_class: int | None = number(None, low=1)
+    seed: int = number(0)
 
     def __post_init__(self) -> None:
-        for name in ("images", "per_class"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise BgbenchError(f"--{name.replace('_', '-')} must be a whole number of at least 1, "
-                                   f"got {value!r}")
+        check_numbers(self)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bgbench.atomic import atomic_write_text
+from bgbench.config import check_numbers, number
 from bgbench.errors import BgbenchError
 from bgbench.options import DEFAULT_MODEL, ModelOptions
 from bgbench.provenance import command_line
@@ -141,13 +142,13 @@ class DemoPlan:
     draws and the challenge (both off by default: on synthetic objects it is near chance anyway),
     and how many val images per class the saliency figure explains (0: none)."""
 
-    per_class_train: int = 100
-    per_class_val: int = 15
-    size: int = 128
-    epochs: int = 20
-    input_size: int = 48
-    batch_size: int = 64
-    draws: int = 4
+    per_class_train: int = number(100, low=1)
+    per_class_val: int = number(15, low=1)
+    size: int = number(128, low=16)
+    epochs: int = number(20, low=1)
+    input_size: int = number(48, low=8)
+    batch_size: int = number(64, low=1)
+    draws: int = number(4, low=1)
     val_segmenter: str = "grabcut"
     models: tuple[str, ...] = ("trained_on_original", "trained_with_swap", "trained_on_mixed_rand",
                                "trained_on_only_bg_t")
@@ -155,9 +156,10 @@ class DemoPlan:
     pretrained_variants: tuple[str, ...] | None = ("original", "mixed_same", "mixed_rand")
     pretrained_draws: bool = False
     pretrained_challenge: bool = False
-    saliency_per_class: int = 2
+    saliency_per_class: int = number(2, low=0)
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         unknown = sorted(set(self.models) - {name for name, _, _ in DEMO_MODELS})
         if unknown:
             raise BgbenchError(f"unknown demo model(s) {', '.join(unknown)} "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from bgbench.config import check_numbers, number
 from bgbench.errors import BgbenchError
 from bgbench.layout import SPLITS
 
@@ -35,11 +36,12 @@ class BuildRun:
     executor, ``workers < 1``, ``workers > 1`` with ``serial``, or ``ray`` without Ray)."""
 
     executor: str = "process"
-    workers: int | None = None
+    workers: int | None = number(None, low=1)
 
     def __post_init__(self) -> None:
         from bgbench.executors import check_executor
 
+        check_numbers(self)
         check_executor(self.executor, self.workers)
 
 
@@ -71,19 +73,19 @@ class BuildConfig:
     source_format: str = "imagenet"
     split: str = "val"
     segmenter: str = "grabcut"
-    per_class: int | None = None
-    seed: int = 0
-    grabcut_iters: int = 5
-    grabcut_tries: int = 10
-    min_mask_fraction: float = 0.1
-    max_box_fraction: float = 0.9
-    min_box_inside: float = 0.5
-    size: int = 224
-    resize: int = 256
+    per_class: int | None = number(None, low=1)
+    seed: int = number(0)
+    grabcut_iters: int = number(5, low=1)
+    grabcut_tries: int = number(10, low=1)
+    min_mask_fraction: float = number(0.1, low=0, high=1, whole=False)
+    max_box_fraction: float = number(0.9, low=0, high=1, whole=False, low_open=True)
+    min_box_inside: float = number(0.5, low=0, high=1, whole=False)
+    size: int = number(224, low=8)
+    resize: int = number(256, low=8)
     single_box: bool = False
     masks: str | Path | None = None
     class_map: str | Path | None = None
-    jpeg_quality: int = 95
+    jpeg_quality: int = number(95, low=1, high=100)
     all_images: bool = False
     run: BuildRun = field(default_factory=BuildRun)
 
@@ -94,16 +96,9 @@ class BuildConfig:
             raise BgbenchError(f"unknown split {self.split!r} (choose from {', '.join(SPLITS)})")
         if self.segmenter not in METHODS:
             raise BgbenchError(f"unknown segmenter {self.segmenter!r} (choose from {', '.join(METHODS)})")
-        if self.size < 8 or self.resize < self.size:
-            raise BgbenchError(f"need 8 <= size <= resize, got size {self.size}, resize {self.resize}")
-        if not 0.0 < self.max_box_fraction <= 1.0 or not 0.0 <= self.min_box_inside <= 1.0:
-            raise BgbenchError("max-box-fraction must be in (0, 1] and min-box-inside in [0, 1]")
-        if self.grabcut_iters < 1 or self.grabcut_tries < 1:
-            raise BgbenchError("grabcut iterations and tries must be at least 1")
-        if self.per_class is not None and self.per_class < 1:
-            raise BgbenchError(f"--per-class must be at least 1, got {self.per_class}")
-        if not 1 <= self.jpeg_quality <= 100:
-            raise BgbenchError(f"JPEG quality must be in 1..100, got {self.jpeg_quality}")
+        check_numbers(self)
+        if self.resize < self.size:
+            raise BgbenchError(f"need size <= resize, got size {self.size}, resize {self.resize}")
         if not isinstance(self.run, BuildRun):
             raise BgbenchError(f"BuildConfig.run must be a BuildRun, got {type(self.run).__name__}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bgbench.config import CacheChoice
+from bgbench.config import CacheChoice, check_numbers, number
 from bgbench.errors import BgbenchError
 
 #: the orders the search may try backgrounds in (see :mod:`bgbench.challenge.search`)
@@ -38,14 +38,6 @@ def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= i < n):
         raise BgbenchError(f"--shard {i}/{n}: need 0 <= i < n")
     return int(i), int(n)
-
-
-def _whole(value: Any, name: str) -> None:
-    """BgbenchError unless ``value`` is an int >= 1 (``name``: how the message calls it)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BgbenchError(f"{name} must be a whole number of at least 1, got {value!r}")
-    if value < 1:
-        raise BgbenchError(f"{name} must be at least 1, got {value}")
 
 
 @dataclass(frozen=True)
@@ -75,14 +67,14 @@ class ChallengeConfig:
     full: bool = False
     strict: bool = False
     split: str = "val"
-    batch_size: int | None = None
+    batch_size: int | None = number(None, low=1)
     order: str = "adaptive"
-    top_k: int = 5
+    top_k: int = number(5, low=1)
     gallery: bool = True
-    checkpoint_seconds: float = 60.0
+    checkpoint_seconds: float = number(60.0, low=0, whole=False)
     shard: tuple[int, int] | None = None
     executor: str = "serial"
-    workers: int | None = None
+    workers: int | None = number(None, low=1)
     cache: CacheChoice = field(default_factory=CacheChoice)
 
     def __post_init__(self) -> None:
@@ -92,18 +84,10 @@ class ChallengeConfig:
             raise BgbenchError(f"split must be a folder name, got {self.split!r}")
         if self.order not in ORDERS:
             raise BgbenchError(f"unknown order {self.order!r} (expected {' or '.join(ORDERS)})")
-        if self.batch_size is not None:
-            _whole(self.batch_size, "batch size")
-        _whole(self.top_k, "top_k")
-        seconds = self.checkpoint_seconds
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-            raise BgbenchError(f"checkpoint_seconds must be a number of seconds >= 0, "
-                               f"got {self.checkpoint_seconds!r}")
+        check_numbers(self)
         if not isinstance(self.cache, CacheChoice):
             raise BgbenchError(f"cache must be a CacheChoice, got {type(self.cache).__name__}")
         object.__setattr__(self, "shard", parse_shard(self.shard))
-        if self.workers is not None:
-            _whole(self.workers, "--workers")
         if self.executor == "serial" and self.workers is not None and self.workers > 1:
             raise BgbenchError(f"--workers {self.workers} runs {self.workers} tasks at once and --executor "
                                "serial runs one: choose another --executor (or leave --workers out)")

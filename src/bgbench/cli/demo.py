@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from bgbench.cli.common import emit, json_option
+from bgbench.cli.common import bounded, emit, json_option
 
 
 def register(app: typer.Typer) -> None:
@@ -17,13 +18,10 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(False, "--quick",
                                    help="The whole chain on fewer, smaller images (about half a minute "
                                         "of work on a 2-core CPU; the default run under 3 minutes)."),
-        per_class_train: int = typer.Option(None, help="Synthetic training images per class "
-                                                       f"({_defaults('per_class_train')})."),
-        per_class_val: int = typer.Option(None, help="Synthetic validation images per class "
-                                                     f"({_defaults('per_class_val')})."),
-        draws: int = typer.Option(None, help="Donor backgrounds per foreground for the BG-Gap interval "
-                                             f"({_defaults('draws')})."),
-        epochs: int = typer.Option(None, help=f"Training epochs for each small CNN ({_defaults('epochs')})."),
+        per_class_train: int = _count("per_class_train", "Synthetic training images per class"),
+        per_class_val: int = _count("per_class_val", "Synthetic validation images per class"),
+        draws: int = _count("draws", "Donor backgrounds per foreground for the BG-Gap interval"),
+        epochs: int = _count("epochs", "Training epochs for each small CNN"),
         seed: int = typer.Option(0, help="Seed of every random choice."),
         model: str = typer.Option(None, "--model", "-m",
                                   help="Pretrained model evaluated beside the trained CNNs "
@@ -58,3 +56,10 @@ def _defaults(field: str) -> str:
     from bgbench.demo import PLANS
 
     return f"default {getattr(PLANS['default'], field)}; --quick {getattr(PLANS['quick'], field)}"
+
+
+def _count(field: str, what: str) -> Any:
+    """The option overriding the whole-number DemoPlan ``field`` (at least 1; help: ``what`` and the
+    plans' values)."""
+    flag = "--" + field.replace("_", "-")
+    return typer.Option(None, flag, callback=bounded(flag, 1), help=f"{what} ({_defaults(field)}).")

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
                                        "backgrounds per foreground (accuracy over all composites, "
                                        "intervals by a bootstrap over foregrounds)."),
         draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the --draws donors."),
-        group_min: int = typer.Option(10, "--group-min",
+        group_min: int = typer.Option(10, "--group-min", callback=bounded("--group-min", 1),
                                       help="Least images of a foreground x background group for it to count "
                                            "as the worst group (group analysis of the mixed variants)."),
         quiet: bool = quiet_option(),

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Folder for probe.json, probe.csv and the figure "
                                  "(default: bgbench-results/probe-<model>-<kind>)."),
         split: str = common.split_option("val", "Split folder to read."),
-        grid: int = typer.Option(3, "--grid", callback=bounded("--grid", 1),
+        grid: int = typer.Option(3, "--grid", callback=bounded("--grid", 2),
                                  help="position: cells per side."),
         factors: str = typer.Option(None, "--factors", help="scale: comma list (default 0.5 to 1.5)."),
         sigmas: str = typer.Option(None, "--sigmas", help="noise: comma list of std on the [0, 1] scale "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bgbench.config import CacheChoice
+from bgbench.config import CacheChoice, check_numbers, number
 from bgbench.errors import BgbenchError
 from bgbench.eval.groups import DEFAULT_MIN_COUNT
 
@@ -34,28 +34,20 @@ class EvalConfig:
 
     variants: tuple[str, ...] | None = None
     split: str = "val"
-    batch_size: int = 64
+    batch_size: int = number(64, low=1)
     cache: CacheChoice = field(default_factory=CacheChoice)
     resume: bool = True
-    draws: int | None = None
-    draw_seed: int = 0
-    group_min: int = DEFAULT_MIN_COUNT
+    draws: int | None = number(None, low=1)
+    draw_seed: int = number(0)
+    group_min: int = number(DEFAULT_MIN_COUNT, low=1)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", variant_names(self.variants))
         if not isinstance(self.split, str) or not self.split:
             raise BgbenchError(f"split must be a folder name, got {self.split!r}")
-        if not _whole(self.batch_size) or self.batch_size < 1:
-            raise BgbenchError(f"batch size must be at least 1, got {self.batch_size!r}")
+        check_numbers(self)
         if not isinstance(self.cache, CacheChoice):
             raise BgbenchError(f"cache must be a CacheChoice, got {type(self.cache).__name__}")
-        if self.draws is not None and (not _whole(self.draws) or self.draws < 1):
-            raise BgbenchError(f"draws must be a whole number of at least 1 (or None for none), "
-                               f"got {self.draws!r}")
-        if not _whole(self.draw_seed):
-            raise BgbenchError(f"--draw-seed must be a whole number, got {self.draw_seed!r}")
-        if not _whole(self.group_min) or self.group_min < 1:
-            raise BgbenchError(f"--group-min must be at least 1, got {self.group_min!r}")
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (variants as a list, the cache folder as a string)."""
@@ -78,11 +70,6 @@ def variant_names(variants: str | list[str] | tuple[str, ...] | None) -> tuple[s
     if not names:
         raise BgbenchError("--variants names no variant")
     return names
-
-
-def _whole(value: Any) -> bool:
-    """True for an int that is not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 __all__ = ["EvalConfig", "variant_names"]

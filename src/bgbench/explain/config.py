@@ -2,18 +2,17 @@
 (:class:`ProbeConfig`).
 
 Each is a frozen dataclass checked when it is made: a bad value is a one-line
-:class:`~bgbench.errors.BgbenchError` naming the matching command-line flag, raised before any data
-is read or any model loaded. The command line builds them from its option groups
+:class:`~bgbench.errors.BgbenchError` naming the field (numbers by :func:`bgbench.config.check_numbers`),
+raised before any data is read or any model loaded. The command line builds them from its option groups
 (:mod:`bgbench.cli.saliency`, :mod:`bgbench.cli.probe`). This module imports nothing heavy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any
 
-from bgbench.config import CacheChoice, ImageSubset
+from bgbench.config import CacheChoice, ImageSubset, check_numbers, number
 from bgbench.errors import BgbenchError
 
 #: attribution methods of :func:`bgbench.saliency` (Captum: see :mod:`bgbench.explain.attribution`)
@@ -24,13 +23,6 @@ KINDS: tuple[str, ...] = ("position", "scale", "noise")
 DEFAULT_FACTORS: tuple[float, ...] = (0.5, 0.625, 0.75, 0.875, 1.0, 1.125, 1.25, 1.375, 1.5)
 #: noise probe: Gaussian noise std on the [0, 1] scale
 DEFAULT_SIGMAS: tuple[float, ...] = (0.125, 0.25, 0.5, 0.75)
-
-
-def _whole(name: str, value: Any, low: int) -> None:
-    """A one-line BgbenchError unless ``value`` is a whole number (not a bool) of at least ``low``."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        flag = "--" + name.replace("_", "-")
-        raise BgbenchError(f"{flag} must be a whole number of at least {low}, got {value!r}")
 
 
 def _shared(config: Any) -> None:
@@ -71,14 +63,14 @@ class SaliencyConfig:
     """
 
     method: str = "smoothgrad"
-    samples: int = 16
-    stdev: float = 0.15
-    steps: int = 32
+    samples: int = number(16, low=1)
+    stdev: float = number(0.15, low=0, whole=False)
+    steps: int = number(32, low=1)
     layer: str | None = None
-    batch_size: int = 16
+    batch_size: int = number(16, low=1)
     subset: ImageSubset = ImageSubset()
     split: str = "val"
-    figure_images: int = 6
+    figure_images: int = number(6, low=0)
     cache: CacheChoice = CacheChoice()
 
     def __post_init__(self) -> None:
@@ -86,11 +78,7 @@ class SaliencyConfig:
             raise BgbenchError(
                 f"unknown attribution method {self.method!r} (expected one of {', '.join(METHODS)})"
             )
-        for name in ("samples", "steps", "batch_size"):
-            _whole(name, getattr(self, name), 1)
-        _whole("figure_images", self.figure_images, 0)
-        if isinstance(self.stdev, bool) or not isinstance(self.stdev, Real) or not self.stdev >= 0:
-            raise BgbenchError(f"--stdev must be a number of at least 0, got {self.stdev!r}")
+        check_numbers(self)
         if self.layer is not None and not isinstance(self.layer, str):
             raise BgbenchError(f"--layer must be a dotted module name, got {self.layer!r}")
         _shared(self)
@@ -126,7 +114,7 @@ class ProbeConfig:
     - ``split``: the split folder read (``original``, ``fg_mask`` and, for position and scale,
       ``only_bg_t``).
     - ``batch_size``: composites per forward pass (>= 1).
-    - ``grid``: position: cells per side (>= 2; not checked for the other kinds).
+    - ``grid``: position: cells per side (>= 2).
     - ``factors``: scale: factors (> 0; 1 = as photographed); stored as a tuple of floats.
     - ``sigmas``: noise: std on the [0, 1] scale (> 0); stored as a tuple of floats.
     - ``subset``: which images (:class:`~bgbench.config.ImageSubset`; default all); its ``seed``
@@ -136,8 +124,8 @@ class ProbeConfig:
 
     kind: str
     split: str = "val"
-    batch_size: int = 64
-    grid: int = 3
+    batch_size: int = number(64, low=1)
+    grid: int = number(3, low=2)
     factors: tuple[float, ...] = DEFAULT_FACTORS
     sigmas: tuple[float, ...] = DEFAULT_SIGMAS
     subset: ImageSubset = ImageSubset()
@@ -146,11 +134,9 @@ class ProbeConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise BgbenchError(f"unknown probe kind {self.kind!r} (expected one of {', '.join(KINDS)})")
-        _whole("batch_size", self.batch_size, 1)
+        check_numbers(self)
         object.__setattr__(self, "factors", _numbers("factors", self.factors))
         object.__setattr__(self, "sigmas", _numbers("sigmas", self.sigmas))
-        if self.kind == "position":
-            _whole("grid", self.grid, 2)
         if self.kind == "scale" and (not self.factors or not min(self.factors) > 0):
             raise BgbenchError(f"scale factors must be positive, got {list(self.factors)}")
         if self.kind == "noise" and (not self.sigmas or not min(self.sigmas) > 0):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bgbench.config import CacheChoice
+from bgbench.config import CacheChoice, check_numbers, number
 from bgbench.errors import BgbenchError
 from bgbench.eval.config import EvalConfig, variant_names
 from bgbench.options import ModelOptions
@@ -69,13 +69,13 @@ class SweepConfig:
     challenge: bool = False
     challenge_shard: tuple[int, int] | None = None
     executor: str = "serial"
-    workers: int | None = None
+    workers: int | None = number(None, low=1)
     variants: tuple[str, ...] | None = None
     split: str = "val"
-    batch_size: int = 64
+    batch_size: int = number(64, low=1)
     cache: CacheChoice = field(default_factory=CacheChoice)
-    n_boot: int = 10000
-    seed: int = 0
+    n_boot: int = number(10000, low=1)
+    seed: int = number(0)
     options: ModelOptions | None = None
 
     def __post_init__(self) -> None:
@@ -83,6 +83,7 @@ class SweepConfig:
 
         if self.executor not in SWEEP_EXECUTORS:
             raise BgbenchError(f"unknown --executor {self.executor!r} (expected serial or ray)")
+        check_numbers(self)
         check_executor(self.executor, self.workers)
         if self.challenge_shard is not None:
             from bgbench.challenge.shard import parse_shard  # (imports torch: only when there is one)
@@ -92,10 +93,6 @@ class SweepConfig:
         self.eval_config()  # split, batch size and cache checked as an evaluation's
         if not isinstance(self.challenge, bool):
             raise BgbenchError(f"challenge must be true or false, got {self.challenge!r}")
-        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 1:
-            raise BgbenchError(f"--n-boot must be at least 1, got {self.n_boot!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise BgbenchError(f"seed must be a whole number, got {self.seed!r}")
         if self.options is not None and not isinstance(self.options, ModelOptions):
             raise BgbenchError(f"options must be a ModelOptions (or None), got {type(self.options).__name__}")
 

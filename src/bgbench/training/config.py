@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bgbench.config import CacheChoice
+from bgbench.config import CacheChoice, check_numbers, number
 from bgbench.errors import BgbenchError
 from bgbench.training.recipe import Recipe
 
@@ -26,19 +26,16 @@ class Swap:
     class); ``draws``: composites per training image with ``head_only`` (features computed once;
     at least 1); ``scale`` (low, high) and ``translate`` (fraction of the side) move the foreground."""
 
-    p: float = 1.0
+    p: float = number(1.0, low=0, high=1, whole=False, low_open=True)
     classes: str = "any"
-    draws: int = 4
+    draws: int = number(4, low=1)
     scale: tuple[float, float] = (1.0, 1.0)
-    translate: float = 0.0
+    translate: float = number(0.0, low=0, high=1, whole=False)
 
     def __post_init__(self) -> None:
         from bgbench.augment import SWAP_CLASSES
 
-        if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not 0.0 < self.p <= 1.0:
-            raise BgbenchError(f"--swap must be a probability in (0, 1], got {self.p}")
-        if self.draws < 1:
-            raise BgbenchError(f"--swap-draws must be at least 1, got {self.draws}")
+        check_numbers(self)
         if self.classes not in SWAP_CLASSES:
             raise BgbenchError(f"--swap-classes must be one of {', '.join(SWAP_CLASSES)}, "
                                f"got {self.classes!r}")
@@ -65,7 +62,7 @@ class EvalPlan:
     ``OUT/eval`` and ``OUT/challenge``). ``enabled=False`` (``--no-eval``): no evaluation at all."""
 
     split: str = "val"
-    draws: int | None = None
+    draws: int | None = number(None, low=1)
     challenge: bool = False
     variants: str | None = None
     results_dir: str | Path | None = None
@@ -74,9 +71,7 @@ class EvalPlan:
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        if self.draws is not None and (isinstance(self.draws, bool) or not isinstance(self.draws, int)
-                                       or self.draws < 1):
-            raise BgbenchError(f"--draws must be a whole number of at least 1, got {self.draws!r}")
+        check_numbers(self)
 
     def tree(self, train_data: str | Path) -> Path:
         """The tree evaluated: ``data``, else the training tree."""
@@ -133,7 +128,7 @@ class TrainConfig:
     head_only: bool = False
     recipe: Recipe = field(default_factory=Recipe)
     swap: Swap | None = None
-    seed: int = 0
+    seed: int = number(0)
     split: str = "train"
     evaluation: EvalPlan = field(default_factory=EvalPlan)
     log: str | None = None
@@ -150,8 +145,7 @@ class TrainConfig:
         _require("swap", self.swap, (Swap, type(None)), "a Swap or None (Swap.of(p) from a probability)")
         _require("evaluation", self.evaluation, EvalPlan, "an EvalPlan")
         _require("cache", self.cache, CacheChoice, "a CacheChoice")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise BgbenchError(f"--seed must be a whole number, got {self.seed!r}")
+        check_numbers(self)
         if self.log is not None and self.log not in TRACKERS:
             raise BgbenchError(f"unknown --log {self.log!r} (expected {', '.join(TRACKERS)})")
 

@@ -18,6 +18,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from bgbench.config import check_numbers, number
 from bgbench.errors import BgbenchError
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -28,26 +29,21 @@ class Recipe:
     """Hyper-parameters of one training run (``None`` = the mode's default, see module doc)."""
 
     optimizer: str = "adamw"
-    lr: float | None = None
-    weight_decay: float | None = None
-    momentum: float = 0.9
-    epochs: int | None = None
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    batch_size: int | None = None
+    lr: float | None = number(None, low=0, whole=False, low_open=True)
+    weight_decay: float | None = number(None, low=0, whole=False)
+    momentum: float = number(0.9, low=0, high=1, whole=False, high_open=True)
+    epochs: int | None = number(None, low=1)
+    warmup_epochs: float = number(1.0, low=0, whole=False)
+    label_smoothing: float = number(0.1, low=0, high=1, whole=False, high_open=True)
+    batch_size: int | None = number(None, low=1)
     crop_scale: tuple[float, float] = (0.35, 1.0)
     flip: bool = True
-    input_size: int | None = None
+    input_size: int | None = number(None, low=1)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise BgbenchError(f"unknown --optimizer {self.optimizer!r} (expected {' or '.join(OPTIMIZERS)})")
-        checks = (("lr", self.lr, 0.0), ("epochs", self.epochs, 0), ("batch-size", self.batch_size, 0))
-        for name, value, floor in checks:
-            if value is not None and value <= floor:
-                raise BgbenchError(f"--{name} must be positive, got {value}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise BgbenchError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        check_numbers(self)
         if not 0.0 < self.crop_scale[0] <= self.crop_scale[1] <= 1.0:
             raise BgbenchError(f"crop scale must satisfy 0 < low <= high <= 1, got {self.crop_scale}")
 
