@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from bgbench.cli import common
-from bgbench.cli.common import bounded, emit, executor_option, json_option, per_class_option, workers_option
+from bgbench.cli.common import bounded, emit, executor_option, per_class_option, workers_option
 
 
 def _config(preset: str | None, executor: str, workers: int | None, chosen: dict[str, Any]):
@@ -25,6 +25,7 @@ def _config(preset: str | None, executor: str, workers: int | None, chosen: dict
 
 def register(app: typer.Typer) -> None:
     @app.command("build")
+    @common.output_options("build.json")
     def build(
         source: Path = typer.Argument(..., help="Source dataset (ImageNet tree, VOC, COCO, folder, synth)."),
         out: Path = typer.Argument(..., help="Output folder (released IN-9 layout; a re-run resumes)."),
@@ -60,8 +61,7 @@ def register(app: typer.Typer) -> None:
         class_map: Path = typer.Option(None, "--class-map", help="JSON {dataset class: benchmark class}."),
         jpeg_quality: int = typer.Option(None, "--jpeg-quality", callback=bounded("--jpeg-quality", 1, 100),
                                          help="JPEG quality of the outputs (95)."),
-        as_json: bool = json_option("build.json"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        *, output: common.Output,
     ) -> None:
         """Build original, only_bg_b/t, no_fg, only_fg, mixed_same/rand/next and fg_mask from SOURCE."""
         from bgbench.builder import build_dataset
@@ -72,6 +72,6 @@ def register(app: typer.Typer) -> None:
             "max_box_fraction": max_box_fraction, "min_box_inside": min_box_inside, "size": size,
             "resize": resize, "single_box": single_box, "masks": masks, "class_map": class_map,
             "jpeg_quality": jpeg_quality})
-        result = build_dataset(source, out, config, quiet=quiet)
-        emit(result, as_json, wrote=[result.out / result.FILENAME, "manifest.jsonl"])
+        result = build_dataset(source, out, config, quiet=output.quiet)
+        emit(result, output, wrote=[result.out / result.FILENAME, "manifest.jsonl"])
 

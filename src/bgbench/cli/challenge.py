@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from bgbench.cli import common
-from bgbench.cli.common import bounded, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import bounded, cache_options, default_out, model_options
 from bgbench.config import CacheChoice
 from bgbench.options import ModelOptions
 
@@ -31,6 +31,7 @@ def _shard_folders(merge: list[Path], out: Path | None) -> list[Path]:
 
 def register(app: typer.Typer) -> None:
     @app.command("challenge")
+    @common.output_options("challenge.json")
     @model_options
     @cache_options
     def challenge_command(
@@ -59,17 +60,14 @@ def register(app: typer.Typer) -> None:
                                        "changes a decision, only which fooling background is found."),
         top_k: int = typer.Option(5, "--top-k", callback=bounded("--top-k", 1),
                                   help="Most fooling backgrounds listed per class (--full)."),
-        as_json: bool = common.json_option("challenge.json"),
-        quiet: bool = quiet_option(),
-        model: ModelOptions = None,
-        cache: CacheChoice = None,
+        *, model: ModelOptions, cache: CacheChoice, output: common.Output,
     ) -> None:
         """Adversarial backgrounds: is some background able to make the model misclassify each foreground?"""
         from bgbench.challenge import ChallengeConfig, merge_shards, run_challenge
 
         if merge:
             target = out
-            result = merge_shards(data, _shard_folders(merge, out), out, top_k=top_k, quiet=quiet)
+            result = merge_shards(data, _shard_folders(merge, out), out, top_k=top_k, quiet=output.quiet)
         else:
             config = ChallengeConfig(full=full, strict=strict, split=split, batch_size=batch_size,
                                      order=order, top_k=top_k, shard=shard, executor=executor,
@@ -77,5 +75,5 @@ def register(app: typer.Typer) -> None:
             shard_part = "shard-" + shard.replace("/", "-of-") if shard else ""
             target = out if out is not None else default_out("challenge", model.spec, "full" if full else "",
                                                              shard_part)
-            result = run_challenge(data, model, config, out=target, quiet=quiet)
-        common.emit(result, as_json, wrote=[target / result.FILENAME, target / "challenge.csv"])
+            result = run_challenge(data, model, config, out=target, quiet=output.quiet)
+        common.emit(result, output, wrote=[target / result.FILENAME, target / "challenge.csv"])

@@ -5,12 +5,15 @@
 ``--prompts``, ``--templates``, ``--map``, ``--class-map``) with the same names, defaults and help
 everywhere, and passes them to the command as one :class:`~bgbench.options.ModelOptions` in its
 ``model`` parameter.
-``@cache_options`` adds ``--no-cache`` / ``--cache-dir`` and passes ``cache`` and ``cache_dir``.
-A new command gets the whole group in one line::
+``@cache_options`` adds ``--no-cache`` / ``--cache-dir`` and passes ``cache: CacheChoice``;
+``@output_options(document)`` adds ``--json`` / ``--quiet`` and passes ``output: Output``, which
+:func:`emit` takes. A new command gets each whole group in one line, and names the groups it receives
+last in its signature, keyword-only and without a default (the decorators always give them)::
 
     @app.command("saliency")
+    @output_options("saliency.json")
     @model_options
-    def saliency(data: Path = typer.Argument(...), model: ModelOptions = None) -> None: ...
+    def saliency(data: Path = typer.Argument(...), *, model: ModelOptions, output: Output) -> None: ...
 """
 
 from __future__ import annotations
@@ -263,28 +266,35 @@ def batch_size_option(default: int | None, what: str, default_text: str = "") ->
                         help=f"{what} per forward pass{tail}.")
 
 
-def quiet_option() -> Any:
-    """The ``--quiet/-q`` option every long-running command has."""
-    return typer.Option(False, "--quiet", "-q", help="No progress bars.")
+@dataclass(frozen=True)
+class Output:
+    """How a command reports: ``json`` (``--json``) prints the result document instead of the summary;
+    ``quiet`` (``--quiet/-q``) shows no progress bars."""
+
+    json: bool = False
+    quiet: bool = False
 
 
-def json_option(document: str) -> Any:
-    """The ``--json`` option of every command that returns a result (``document``: its file name)."""
-    return typer.Option(False, "--json", help=f"Print the result document ({document}) as JSON on stdout "
-                                              "instead of the summary (nothing else goes to stdout).")
+def output_options(document: str) -> Callable[[Callable], Callable]:
+    """Add ``--json`` and ``--quiet/-q`` to a command that returns a result (``document``: the file
+    name of its result document, for the help); the command receives ``output: Output``."""
+    specs = [OptionSpec("as_json", ("--json",), bool, f"Print the result document ({document}) as JSON on "
+                        "stdout instead of the summary (nothing else goes to stdout).", False),
+             OptionSpec("quiet", ("--quiet", "-q"), bool, "No progress bars.", False)]
+    return inject_options(specs, "output", lambda v: Output(json=v["as_json"], quiet=v["quiet"]))
 
 
-def emit(result: Any, as_json: bool = False, wrote: Sequence[str | Path] = ()) -> None:
+def emit(result: Any, output: Output, wrote: Sequence[str | Path] = ()) -> None:
     """Print a command's :class:`~bgbench.results.Result`, the one way every command does.
 
-    Without ``as_json``: its command-line view (``result.terminal()``: lines and tables, the text of
-    ``result.summary(tables=True)``) on stdout. With ``as_json``: its document (``result.to_json()``)
-    as indented JSON, and nothing else, on stdout. ``wrote``: the files written, named in one line on
+    Without ``output.json``: its command-line view (``result.terminal()``: lines and tables, the text
+    of ``result.summary(tables=True)``) on stdout. With it: its document (``result.to_json()``) as
+    indented JSON, and nothing else, on stdout. ``wrote``: the files written, named in one line on
     stderr (``wrote A, B and C``)."""
     import json
     import sys
 
-    if as_json:
+    if output.json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         from rich.console import Console

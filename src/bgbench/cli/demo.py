@@ -7,11 +7,13 @@ from typing import Any
 
 import typer
 
-from bgbench.cli.common import bounded, emit, json_option
+from bgbench.cli import common
+from bgbench.cli.common import bounded, emit
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
+    @common.output_options("demo.json")
     def demo(
         out: Path = typer.Argument(Path("bgbench-demo"), help="Folder for everything the demo makes."),
         device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -26,8 +28,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, "--model", "-m",
                                   help="Pretrained model evaluated beside the trained CNNs "
                                        "(default efficientnet_lite0; --quick: none; 'none' to skip)."),
-        as_json: bool = json_option("demo.json"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+        *, output: common.Output,
     ) -> None:
         """Synthesize scenes with a background shortcut, build the IN-9 variants, train small CNNs on
         original, on original with background-swap augmentation, on mixed_rand and on only_bg_t,
@@ -39,15 +40,15 @@ def register(app: typer.Typer) -> None:
 
         from bgbench.demo import PLANS, run_demo
 
-        console = Console(stderr=as_json)  # the stages' lines: stdout holds only the JSON with --json
+        console = Console(stderr=output.json)  # the stages' lines: stdout holds only the JSON with --json
         given = {"per_class_train": per_class_train, "per_class_val": per_class_val, "draws": draws,
                  "epochs": epochs, "pretrained": model}
         overrides = {k: v for k, v in given.items() if v is not None}
         if model is not None and model.lower() == "none":
             overrides["pretrained"] = None
         plan = replace(PLANS["quick" if quick else "default"], **overrides)
-        result = run_demo(out, plan, device=device, seed=seed, quiet=quiet, log=console.print)
-        emit(result, as_json)
+        result = run_demo(out, plan, device=device, seed=seed, quiet=output.quiet, log=console.print)
+        emit(result, output)
 
 
 

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import bounded, emit, json_option
+from bgbench.cli import common
+from bgbench.cli.common import bounded, emit
 
 DATASETS = ("in9",)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("download")
+    @common.output_options(".bgbench-download.json")
     def download(
         name: str = typer.Argument(..., help="Dataset to download: in9 (the released IN-9 test variants)."),
         dest: Path = typer.Argument(Path("in9"), help="Folder to unpack into (must not exist or be empty)."),
@@ -24,8 +26,7 @@ def register(app: typer.Typer) -> None:
         keep_archive: bool = typer.Option(False, "--keep-archive", help="Keep the downloaded archive."),
         timeout: float = typer.Option(60.0, "--timeout", callback=bounded("--timeout", 0),
                                       help="Network timeout in seconds."),
-        as_json: bool = json_option(".bgbench-download.json"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        *, output: common.Output,
     ) -> None:
         """Download a released dataset archive, verify its SHA-256, and unpack it safely into DEST."""
         from bgbench.download import download_in9
@@ -34,5 +35,5 @@ def register(app: typer.Typer) -> None:
         if name not in DATASETS:
             raise BgbenchError(f"unknown dataset {name!r} (available: {', '.join(DATASETS)})")
         record = download_in9(dest, url=url, sha256=sha256, verify=not no_verify, keep_archive=keep_archive,
-                              timeout=timeout, quiet=quiet)
-        emit(record, as_json)
+                              timeout=timeout, quiet=output.quiet)
+        emit(record, output)

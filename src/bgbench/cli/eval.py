@@ -7,13 +7,14 @@ from pathlib import Path
 import typer
 
 from bgbench.cli import common
-from bgbench.cli.common import bounded, cache_options, default_out, model_options, quiet_option
+from bgbench.cli.common import bounded, cache_options, default_out, model_options
 from bgbench.config import CacheChoice
 from bgbench.options import ModelOptions
 
 
 def register(app: typer.Typer) -> None:
     @app.command("eval")
+    @common.output_options("eval.json")
     @model_options
     @cache_options
     def eval_command(
@@ -25,7 +26,6 @@ def register(app: typer.Typer) -> None:
                                       "(default: bgbench-results/eval-<model>)."),
         split: str = common.split_option("val", "Split folder to evaluate."),
         batch_size: int = common.batch_size_option(64, "Images"),
-        as_json: bool = common.json_option("eval.json"),
         no_resume: bool = typer.Option(False, "--no-resume",
                                        help="Recompute every variant (default: reuse OUT/partial/ of an "
                                             "interrupted run with the same model, weights and data)."),
@@ -37,9 +37,7 @@ def register(app: typer.Typer) -> None:
         group_min: int = typer.Option(10, "--group-min", callback=bounded("--group-min", 1),
                                       help="Least images of a foreground x background group for it to count "
                                            "as the worst group (group analysis of the mixed variants)."),
-        quiet: bool = quiet_option(),
-        model: ModelOptions = None,
-        cache: CacheChoice = None,
+        *, model: ModelOptions, cache: CacheChoice, output: common.Output,
     ) -> None:
         """Evaluate a classifier on every variant: accuracy with 95% intervals, BG-Gap, per-class."""
         from bgbench.eval import EvalConfig, evaluate
@@ -47,5 +45,5 @@ def register(app: typer.Typer) -> None:
         config = EvalConfig(variants=variants, split=split, batch_size=batch_size, cache=cache,
                             resume=not no_resume, draws=draws, draw_seed=draw_seed, group_min=group_min)
         target = out if out is not None else default_out("eval", model.spec)
-        result = evaluate(data, model, config, out=target, quiet=quiet)
-        common.emit(result, as_json, wrote=[target / result.FILENAME, target / result.CSV_NAME])
+        result = evaluate(data, model, config, out=target, quiet=output.quiet)
+        common.emit(result, output, wrote=[target / result.FILENAME, target / result.CSV_NAME])

@@ -16,9 +16,7 @@ from bgbench.cli.common import (
     cache_options,
     default_out,
     emit,
-    json_option,
     model_options,
-    quiet_option,
     subset_options,
 )
 from bgbench.errors import BgbenchError
@@ -37,6 +35,7 @@ def _floats(text: str | None, what: str) -> dict[str, tuple[float, ...]]:
 
 def register(app: typer.Typer) -> None:
     @app.command("probe")
+    @common.output_options("probe.json")
     @model_options
     @cache_options
     @subset_options
@@ -52,11 +51,7 @@ def register(app: typer.Typer) -> None:
         sigmas: str = typer.Option(None, "--sigmas", help="noise: comma list of std on the [0, 1] scale "
                                    "(default 0.125,0.25,0.5,0.75)."),
         batch_size: int = common.batch_size_option(64, "Composites"),
-        as_json: bool = json_option("probe.json"),
-        quiet: bool = quiet_option(),
-        model: ModelOptions = None,
-        cache: CacheChoice = None,
-        subset: ImageSubset = None,
+        *, model: ModelOptions, cache: CacheChoice, subset: ImageSubset, output: common.Output,
     ) -> None:
         """Accuracy per probe setting (Wilson intervals), center bias (position) or RFS (noise)."""
         from bgbench.explain import ProbeConfig, probe
@@ -64,6 +59,6 @@ def register(app: typer.Typer) -> None:
         config = ProbeConfig(kind, split=split, batch_size=batch_size, grid=grid, subset=subset, cache=cache,
                              **_floats(factors, "factors"), **_floats(sigmas, "sigmas"))
         target = out if out is not None else default_out("probe", model.spec, kind)
-        result = probe(data, model, config, out=target, quiet=quiet)
-        emit(result, as_json,
+        result = probe(data, model, config, out=target, quiet=output.quiet)
+        emit(result, output,
              wrote=[target / result.FILENAME, "probe.csv", f"{len(result.figures)} figure files"])

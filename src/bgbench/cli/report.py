@@ -7,11 +7,13 @@ from pathlib import Path
 
 import typer
 
-from bgbench.cli.common import emit, json_option, quiet_option
+from bgbench.cli import common
+from bgbench.cli.common import emit
 
 
 def register(app: typer.Typer) -> None:
     @app.command("report", no_args_is_help=True)
+    @common.output_options("<name>_files/report.json")
     def report_command(
         results: list[Path] = typer.Argument(
             ...,
@@ -24,12 +26,11 @@ def register(app: typer.Typer) -> None:
             help="The HTML file to write; report.md and report_files/ go beside it.",
         ),
         title: str = typer.Option(None, "--title", help="Title of the report (default: bgbench report)."),
-        as_json: bool = json_option("<name>_files/report.json"),
-        quiet: bool = quiet_option(),
+        *, output: common.Output,
     ) -> None:
         """Write one self-contained HTML report (figures inline, no network, no script) of RESULTS, with a
         Markdown twin for papers and issues; sections follow what the results hold."""
         from bgbench.reporting import report
 
-        result = report(list(results), out, title=title, quiet=quiet)
-        emit(result, as_json)
+        result = report(list(results), out, title=title, quiet=output.quiet)
+        emit(result, output)

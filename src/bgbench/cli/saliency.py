@@ -23,6 +23,7 @@ ATTRIBUTION_SPECS = [
 
 def register(app: typer.Typer) -> None:
     @app.command("saliency")
+    @common.output_options("saliency.json")
     @common.multi_model_options
     @common.cache_options
     @common.subset_options
@@ -34,12 +35,8 @@ def register(app: typer.Typer) -> None:
         split: str = common.split_option("val", "Split folder to read."),
         figure_images: int = typer.Option(6, "--figure-images", callback=bounded("--figure-images", 0),
                                           help="Rows of the overlay grid."),
-        as_json: bool = common.json_option("saliency.json"),
-        quiet: bool = common.quiet_option(),
-        models: list[ModelOptions] = None,
-        cache: common.CacheChoice = None,
-        subset: common.ImageSubset = None,
-        attribution: dict = None,
+        *, models: list[ModelOptions], cache: common.CacheChoice, subset: common.ImageSubset,
+        attribution: dict, output: common.Output,
     ) -> None:
         """Attribution maps (Captum) on original images; share of attribution inside fg_mask and
         foreground focus (share / mask area) per model, with bootstrap intervals."""
@@ -48,6 +45,6 @@ def register(app: typer.Typer) -> None:
         config = SaliencyConfig(**attribution, subset=subset, split=split, figure_images=figure_images,
                                 cache=cache)
         target = out if out is not None else common.default_out("saliency", models[0].spec, config.method)
-        result = saliency(data, models, config, out=target, quiet=quiet)
-        common.emit(result, as_json, wrote=[target / result.FILENAME, "saliency.csv",
+        result = saliency(data, models, config, out=target, quiet=output.quiet)
+        common.emit(result, output, wrote=[target / result.FILENAME, "saliency.csv",
                                             f"{len(result.figures)} figure files"])

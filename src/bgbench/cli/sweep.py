@@ -15,7 +15,6 @@ from bgbench.cli.common import (
     default_out,
     inject_options,
     model_option_specs,
-    quiet_option,
 )
 from bgbench.options import ModelOptions
 
@@ -27,6 +26,7 @@ shared_model_options = inject_options([s for s in model_option_specs() if s.name
 
 def register(app: typer.Typer) -> None:
     @app.command("sweep", no_args_is_help=True)
+    @common.output_options("sweep.json")
     @shared_model_options
     @cache_options
     def sweep_command(
@@ -51,10 +51,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = common.batch_size_option(64, "Images"),
         n_boot: int = typer.Option(10000, "--n-boot", callback=bounded("--n-boot", 1),
                                    help="Bootstrap resamples of the trend's intervals."),
-        as_json: bool = common.json_option("sweep.json"),
-        quiet: bool = quiet_option(),
-        model: ModelOptions = None,
-        cache: CacheChoice = None,
+        *, model: ModelOptions, cache: CacheChoice, output: common.Output,
     ) -> None:
         """Evaluate every model of MODELS on DATA (and challenge it): one combined table with the
         ImageNet top-1 trend; finished models are resumed, changed ones re-run."""
@@ -64,5 +61,5 @@ def register(app: typer.Typer) -> None:
                              workers=workers, variants=variants, split=split, batch_size=batch_size,
                              cache=cache, n_boot=n_boot, options=model)
         target = out if out is not None else default_out("sweep", models.stem, owner=str(models.absolute()))
-        result = sweep(models, data, config, out=target, quiet=quiet)
-        common.emit(result, as_json, wrote=[target / result.FILENAME, "sweep.csv", "sweep.md"])
+        result = sweep(models, data, config, out=target, quiet=output.quiet)
+        common.emit(result, output, wrote=[target / result.FILENAME, "sweep.csv", "sweep.md"])

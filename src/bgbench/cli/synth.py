@@ -7,11 +7,12 @@ from pathlib import Path
 import typer
 
 from bgbench.cli import common
-from bgbench.cli.common import bounded, emit, json_option, per_class_option, workers_option
+from bgbench.cli.common import bounded, emit, per_class_option, workers_option
 
 
 def register(app: typer.Typer) -> None:
     @app.command("synth")
+    @common.output_options("synth-<split>.json")
     def synth(
         out: Path = typer.Argument(..., help="Output folder (created; a re-run resumes)."),
         per_class: int = per_class_option("N rendered for each of the nine classes", 20, "20"),
@@ -24,13 +25,12 @@ def register(app: typer.Typer) -> None:
                                  help="Shorter image side in pixels."),
         workers: int = workers_option("images", "1, rendering in this process; the output is the same", 1,
                                       executors=None),
-        as_json: bool = json_option("synth-<split>.json"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        *, output: common.Output,
     ) -> None:
         """Render synthetic scenes with known foregrounds and a controlled background shortcut."""
         from bgbench.synth import synthesize
 
         result = synthesize(out, per_class=per_class, split=split, seed=seed, bg_correlation=bg_correlation,
-                            size=size, workers=workers, quiet=quiet)
-        emit(result, as_json, wrote=[out / split, out / "masks" / split, out / f"synth-{split}.jsonl",
+                            size=size, workers=workers, quiet=output.quiet)
+        emit(result, output, wrote=[out / split, out / "masks" / split, out / f"synth-{split}.jsonl",
                                      out / result.filename()])

@@ -16,7 +16,6 @@ from bgbench.cli.common import (
     default_out,
     inject_options,
     model_options,
-    quiet_option,
 )
 from bgbench.options import ModelOptions
 
@@ -113,6 +112,7 @@ def _help() -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command("train", help=_help())
+    @common.output_options("train.json")
     @model_options
     @cache_options
     @inject_options(RECIPE_SPECS, "recipe", _recipe)
@@ -141,12 +141,7 @@ def register(app: typer.Typer) -> None:
                                      help="Random initial weights: train --model timm:NAME (or "
                                           "torchvision:NAME) from scratch instead of fine-tuning it."),
         no_amp: bool = typer.Option(False, "--no-amp", hidden=True, callback=_removed_no_amp),
-        as_json: bool = common.json_option("train.json"),
-        quiet: bool = quiet_option(),
-        model: ModelOptions = None,
-        cache: CacheChoice = None,
-        recipe=None,
-        swap=None,
+        *, model: ModelOptions, cache: CacheChoice, recipe, swap, output: common.Output,
     ) -> None:
         from bgbench.training import EvalPlan, TrainConfig, train
 
@@ -159,7 +154,7 @@ def register(app: typer.Typer) -> None:
                              split=split, evaluation=EvalPlan(eval_split, draws, challenge, eval_variants,
                                                               data=eval_data, enabled=not no_eval),
                              log=log, cache=cache)
-        result = train(data, model, config, out=target, quiet=quiet)
+        result = train(data, model, config, out=target, quiet=output.quiet)
         if result.source_path is None:  # not rank 0 of a torchrun job: rank 0 reports
             return
-        common.emit(result, as_json, wrote=[target / "model.safetensors", "model.json", result.FILENAME])
+        common.emit(result, output, wrote=[target / "model.safetensors", "model.json", result.FILENAME])
