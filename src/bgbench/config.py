@@ -1,5 +1,6 @@
-"""Settings shared by the entry points' typed configs (:class:`CacheChoice`, :class:`ImageSubset`)
-and the one check of their numbers (:func:`number`, :func:`check_numbers`).
+"""The entry points' contract: settings shared by their typed configs (:class:`CacheChoice`,
+:class:`ImageSubset`), the one check of a config (:func:`config_of`) and of its numbers
+(:func:`number`, :func:`check_numbers`), and the type of their ``model`` (:data:`ModelArg`).
 
 Every entry point is shaped ``run(data, model, config, *, out=None, quiet=False)``: ``model`` is a
 spec string, a :class:`~bgbench.options.ModelOptions`, a ready
@@ -20,6 +21,11 @@ from typing import Any, TypeVar
 from bgbench.errors import BgbenchError
 
 C = TypeVar("C")
+
+ModelArg = Any
+"""What an entry point's ``model`` may be: a spec string, a :class:`~bgbench.options.ModelOptions`, a
+ready :class:`~bgbench.models.base.Classifier` or a :class:`~bgbench.predict.ReadyModel` (``Any`` at
+run time, so that this module imports nothing heavy)."""
 
 
 def config_of(config: C | None, kind: type[C], hint: str = "") -> C:

@@ -16,11 +16,11 @@ from bgbench.challenge.config import ChallengeConfig
 from bgbench.challenge.result import ChallengeResult
 from bgbench.challenge.serial import run_serial
 from bgbench.challenge.shard import merge_shards
-from bgbench.config import config_of
+from bgbench.config import ModelArg, config_of
 from bgbench.errors import BgbenchError
 from bgbench.executors import check_executor, open_executor
 from bgbench.options import DEFAULT_MODEL, ModelOptions
-from bgbench.predict import ModelArg, ReadyModel
+from bgbench.predict import ReadyModel
 
 
 def run_challenge(data: str | Path, model: ModelArg = DEFAULT_MODEL, config: ChallengeConfig | None = None,

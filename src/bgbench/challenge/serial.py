@@ -34,10 +34,10 @@ from bgbench.challenge.outputs import foreground_record, open_log
 from bgbench.challenge.result import SCHEMA, ChallengeResult
 from bgbench.challenge.search import Outcome, oracle_minimum, search_backgrounds
 from bgbench.challenge.shard import shard_indices
-from bgbench.config import config_of
+from bgbench.config import ModelArg, config_of
 from bgbench.errors import BgbenchError
 from bgbench.options import DEFAULT_MODEL
-from bgbench.predict import ModelArg, make_predictor
+from bgbench.predict import make_predictor
 from bgbench.progress import progress
 from bgbench.provenance import command_line
 from bgbench.resume import check_settings, run_key

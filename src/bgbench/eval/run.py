@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.config import config_of
+from bgbench.config import ModelArg, config_of
 from bgbench.data import In9Tree, foreground_keys
 from bgbench.errors import BgbenchError
 from bgbench.eval.config import EvalConfig
@@ -25,7 +25,7 @@ from bgbench.eval.result import EvalResult, VariantResult
 from bgbench.jsonable import jsonable
 from bgbench.metrics import Gap, bg_gap
 from bgbench.options import DEFAULT_MODEL
-from bgbench.predict import ModelArg, Predictor, make_predictor, predict_images
+from bgbench.predict import Predictor, make_predictor, predict_images
 from bgbench.resume import load_partial, run_key, save_partial
 from bgbench.variants import MIXED_VARIANTS
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.config import ModelArg
 from bgbench.errors import BgbenchError
 from bgbench.explain import probes
 from bgbench.explain.config import KINDS, ProbeConfig
@@ -24,7 +25,7 @@ from bgbench.explain.result import ProbeResult, finish
 from bgbench.explain.scores import mean_ci, rfs_interval
 from bgbench.metrics import proportion
 from bgbench.options import DEFAULT_MODEL
-from bgbench.predict import ModelArg, make_predictor, predict_images
+from bgbench.predict import make_predictor, predict_images
 from bgbench.progress import progress
 
 RFS_METHOD = (

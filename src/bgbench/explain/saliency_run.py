@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bgbench.config import config_of
+from bgbench.config import ModelArg, config_of
 from bgbench.explain.attribution import (
     ClassScores,
     attribute,
@@ -36,7 +36,7 @@ from bgbench.explain.data import ExplainData, check_data, load_data, provenance,
 from bgbench.explain.result import SaliencyResult, finish
 from bgbench.explain.scores import foreground_focus, foreground_share, mask_area, mean_ci, paired_difference
 from bgbench.options import DEFAULT_MODEL, short_name
-from bgbench.predict import ModelArg, make_predictor
+from bgbench.predict import make_predictor
 from bgbench.progress import progress
 
 

@@ -4,14 +4,7 @@
 
 from bgbench.predict.infer import check_logits, predict_images
 from bgbench.predict.labels import folder_indices, select_label_map, target_classes
-from bgbench.predict.predictor import (
-           ModelArg,
-           Predictor,
-           ReadyModel,
-           load_model,
-           make_predictor,
-           predictor_for,
-)
+from bgbench.predict.predictor import Predictor, ReadyModel, load_model, make_predictor, predictor_for
 
-__all__ = ["ModelArg", "Predictor", "ReadyModel", "check_logits", "folder_indices", "load_model",
+__all__ = ["Predictor", "ReadyModel", "check_logits", "folder_indices", "load_model",
            "make_predictor", "predict_images", "predictor_for", "select_label_map", "target_classes"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bgbench.config import ModelArg
 from bgbench.errors import BgbenchError
 from bgbench.options import ModelOptions
 from bgbench.predict.labels import select_label_map, target_classes
@@ -34,12 +35,6 @@ class ReadyModel:
         """The ModelOptions recorded for this model (its own spec, these label options)."""
         return ModelOptions(spec=getattr(self.classifier, "spec", None) or "classifier",
                             map_rule=self.map_rule, class_map=self.class_map)
-
-
-ModelArg = Any
-"""What an entry point's ``model`` may be: a spec string, a :class:`ModelOptions`, a ready
-:class:`~bgbench.models.base.Classifier` or a :class:`ReadyModel` (``Any`` at run time, so that this
-module needs no torch)."""
 
 
 def load_model(model: ModelArg = None) -> tuple[Any, ModelOptions]:

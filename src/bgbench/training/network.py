@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from bgbench.config import ModelArg
 from bgbench.errors import BgbenchError
 from bgbench.models.common import reset_head
 from bgbench.options import ModelOptions
-from bgbench.predict import ModelArg
 
 
 @dataclass

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bgbench import __version__
-from bgbench.config import config_of
+from bgbench.config import ModelArg, config_of
 from bgbench.options import ModelOptions
-from bgbench.predict import ModelArg
 from bgbench.provenance import command_line
 from bgbench.resume import run_key
 from bgbench.training.checkpoint import save_checkpoint
