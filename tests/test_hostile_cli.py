@@ -326,6 +326,15 @@ SERIAL_WORKERS = "--workers 2 runs 2 tasks at once and --executor serial runs on
     (["probe", "{data}", "--model", "{spec}", "--grid", "1"], "--grid must be at least 2, got 1"),
     (["saliency", "{data}", "--model", "{spec}", "--figure-images", "-1"],
      "--figure-images must be at least 0"),
+    # the command line's limits are the library config's (bgbench.config.number), open ends included
+    (["build", "{data}", "{out}", "--size", "4"], "--size must be at least 8, got 4"),
+    (["build", "{data}", "{out}", "--max-box-fraction", "0"], "--max-box-fraction must be above 0, got 0"),
+    (["train", "{data}", "--lr", "0"], "--lr must be above 0, got 0"),
+    (["train", "{data}", "--label-smoothing", "1"], "--label-smoothing must be below 1, got 1"),
+    (["train", "{data}", "--swap-translate", "1.5"], "--swap-translate must be at most 1, got 1.5"),
+    (["saliency", "{data}", "--model", "{spec}", "--samples", "0"], "--samples must be at least 1, got 0"),
+    (["eval", "{data}", "--model", "{spec}", "--group-min", "0"], "--group-min must be at least 1, got 0"),
+    (["demo", "{out}", "--epochs", "0"], "--epochs must be at least 1, got 0"),
 ])
 def test_bad_option_is_refused_before_any_work(made, tmp_path, capsys, argv, fragment):
     toml = tmp_path / "m.toml"

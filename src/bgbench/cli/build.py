@@ -42,14 +42,14 @@ def register(app: typer.Typer) -> None:
         grabcut_tries: int = typer.Option(None, "--grabcut-tries", callback=bounded("--grabcut-tries", 1),
                                           help="GrabCut attempts (10)."),
         max_box_fraction: float = typer.Option(
-            None, "--max-box-fraction", callback=bounded("--max-box-fraction", 0, 1),
+            None, "--max-box-fraction", callback=bounded("--max-box-fraction", 0, 1, low_open=True),
                 help="Drop images whose box covers more of the crop (0.9)."),
         min_box_inside: float = typer.Option(
             None, "--min-box-inside", callback=bounded("--min-box-inside", 0, 1),
                 help="Drop images with less of the resized box inside the crop (0.5)."),
-        size: int = typer.Option(None, "--size", callback=bounded("--size", 1),
+        size: int = typer.Option(None, "--size", callback=bounded("--size", 8),
                                  help="Output side in pixels (224)."),
-        resize: int = typer.Option(None, "--resize", callback=bounded("--resize", 1),
+        resize: int = typer.Option(None, "--resize", callback=bounded("--resize", 8),
                                    help="Shorter side before the centre crop (256)."),
         single_box: bool = typer.Option(
             None, "--single-box/--any-boxes", help="Paper filter: exactly one box."),

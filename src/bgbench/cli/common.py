@@ -42,26 +42,33 @@ class OptionSpec:
     help: str
     default: Any = None
     metavar: str | None = None
-    #: the smallest and largest value allowed (None: unbounded), checked as the options are parsed
+    #: the smallest and largest value allowed (None: unbounded; ``*_open``: the limit itself is not),
+    #: checked as the options are parsed
     low: float | None = None
     high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
 
 
-def bounded(flag: str, low: float | None = None, high: float | None = None) -> Callable[[Any], Any]:
-    """A typer option callback refusing a number outside [``low``, ``high``] in one line, while the
-    options are parsed (so before any work): ``--draws 0`` -> ``error: --draws must be at least 1,
-    got 0``, exit 2."""
+def bounded(flag: str, low: float | None = None, high: float | None = None, *, low_open: bool = False,
+            high_open: bool = False) -> Callable[[Any], Any]:
+    """A typer option callback refusing a number outside [``low``, ``high``] (``low_open`` /
+    ``high_open``: the limit itself too) in one line, while the options are parsed (so before any
+    work): ``--draws 0`` -> ``error: --draws must be at least 1, got 0``, exit 2. The limits are the
+    ones the library's config states for the same setting (:func:`bgbench.config.number`)."""
 
     def check(value: Any) -> Any:
         from bgbench.errors import BgbenchError
 
         if value is None or isinstance(value, bool):
             return value
-        if low is not None and value < low:
-            raise BgbenchError(f"{flag} must be at least {low:g}, got {value:g}")
-        if high is not None and value > high:
-            raise BgbenchError(f"{flag} must be at most {high:g}, got {value:g}")
-        return value
+        if low is not None and (value <= low if low_open else value < low):
+            limit = f"{'above' if low_open else 'at least'} {low:g}"
+        elif high is not None and (value >= high if high_open else value > high):
+            limit = f"{'below' if high_open else 'at most'} {high:g}"
+        else:
+            return value
+        raise BgbenchError(f"{flag} must be {limit}, got {value:g}")
 
     return check
 
@@ -120,7 +127,8 @@ def _parameter(spec: OptionSpec) -> inspect.Parameter:
     annotation = typing.Optional[spec.type] if optional else spec.type  # noqa: UP045 (a runtime type)
     extra: dict[str, Any] = {"metavar": spec.metavar} if spec.metavar else {}
     if spec.low is not None or spec.high is not None:
-        extra["callback"] = bounded(spec.flags[0], spec.low, spec.high)
+        extra["callback"] = bounded(spec.flags[0], spec.low, spec.high, low_open=spec.low_open,
+                                    high_open=spec.high_open)
     option = typer.Option(spec.default, *spec.flags, help=spec.help, **extra)
     return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
 

@@ -13,10 +13,11 @@ from bgbench.options import ModelOptions
 
 ATTRIBUTION_SPECS = [
     OptionSpec("method", ("--method",), str, "saliency, smoothgrad, ig or gradcam.", "smoothgrad"),
-    OptionSpec("batch_size", ("--batch-size", "-b"), int, "Images (noisy copies, IG steps) per pass.", 16),
-    OptionSpec("samples", ("--samples",), int, "SmoothGrad: noisy copies per image.", 16),
-    OptionSpec("stdev", ("--stdev",), float, "SmoothGrad: noise std on the [0, 1] scale.", 0.15),
-    OptionSpec("steps", ("--steps",), int, "Integrated gradients: integration steps.", 32),
+    OptionSpec("batch_size", ("--batch-size", "-b"), int, "Images (noisy copies, IG steps) per pass.", 16,
+               low=1),
+    OptionSpec("samples", ("--samples",), int, "SmoothGrad: noisy copies per image.", 16, low=1),
+    OptionSpec("stdev", ("--stdev",), float, "SmoothGrad: noise std on the [0, 1] scale.", 0.15, low=0),
+    OptionSpec("steps", ("--steps",), int, "Integrated gradients: integration steps.", 32, low=1),
     OptionSpec("layer", ("--layer",), str, "Grad-CAM layer, a dotted module name (default: last Conv2d)."),
 ]
 

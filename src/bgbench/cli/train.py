@@ -22,13 +22,14 @@ from bgbench.options import ModelOptions
 RECIPE_SPECS = [
     OptionSpec("optimizer", ("--optimizer",), str, "adamw or sgd (momentum 0.9, Nesterov).", "adamw"),
     OptionSpec("epochs", ("--epochs",), int, "Epochs (default 10; head-only 30).", low=1),
-    OptionSpec("lr", ("--lr",), float, "Peak learning rate (default: see the recipe).", low=0),
+    OptionSpec("lr", ("--lr",), float, "Peak learning rate (default: see the recipe).", low=0,
+               low_open=True),
     OptionSpec("weight_decay", ("--weight-decay",), float, "Weight decay (default: see the recipe).", low=0),
     OptionSpec("batch_size", ("--batch-size", "-b"), int, "Batch size (default 64; head-only 256).", low=1),
     OptionSpec("warmup_epochs", ("--warmup-epochs",), float,
                "Linear warm-up epochs before the cosine.", 1.0, low=0),
     OptionSpec("label_smoothing", ("--label-smoothing",), float,
-               "Label smoothing of the loss.", 0.1, low=0, high=1),
+               "Label smoothing of the loss.", 0.1, low=0, high=1, high_open=True),
     OptionSpec("input_size", ("--input-size",), int,
                "Train and test at this size (default: the model's).", low=1),
     OptionSpec("no_flip", ("--no-flip",), bool, "No horizontal flips.", False),
@@ -42,7 +43,7 @@ SWAP_SPECS = [
                "Composites per training image with --head-only.", 4, low=1),
     OptionSpec("swap_scale", ("--swap-scale",), str, "Foreground scale range LOW,HIGH.", "1,1"),
     OptionSpec("swap_translate", ("--swap-translate",), float,
-               "Largest foreground shift, as a fraction of the side.", 0.0),
+               "Largest foreground shift, as a fraction of the side.", 0.0, low=0, high=1),
 ]
 
 
