@@ -42,13 +42,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = import_module(f"bgbench.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # a command whose module has not landed yet
-        if _exc.name != f"bgbench.cli.{_name}":
-            raise
-        continue
-    _module.register(app)
+    import_module(f"bgbench.cli.{_name}").register(app)
 
 
 def _name_arguments_in_capitals(typer_app: typer.Typer) -> None:
