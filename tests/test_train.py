@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -165,7 +166,7 @@ def test_bad_data_is_one_line_error_before_any_output(synth_trainval, tmp_path, 
     err = capsys.readouterr().err
     assert rc == 2 and expected in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
-    with pytest.raises(BgbenchError, match="probability"):
+    with pytest.raises(BgbenchError, match=re.escape("Swap.p must be a number in (0, 1], got 2.0")):
         train(data, ModelOptions("timm:test_resnet", pretrained=False), TrainConfig(swap=Swap.of(2.0)),
               out=out)
 
