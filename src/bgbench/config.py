@@ -58,17 +58,22 @@ class Bound:
     low_open: bool = False
     high_open: bool = False
 
+    def missed(self, value: float) -> str | None:
+        """The limit the number ``value`` falls outside of, as a message says it (``at least 1``,
+        ``above 0``, ``at most 100``, ``below 1``); None when it is within both (NaN compares within)."""
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return f"{'above' if self.low_open else 'at least'} {self.low:g}"
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return f"{'below' if self.high_open else 'at most'} {self.high:g}"
+        return None
+
     def allows(self, value: Any) -> bool:
         """True when ``value`` is within the bound."""
         if value is None:
             return self.optional
         if isinstance(value, bool) or not isinstance(value, Integral if self.whole else Real):
             return False
-        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
-            return False
-        if self.high is not None and not (value < self.high if self.high_open else value <= self.high):
-            return False
-        return value == value  # NaN is never allowed
+        return self.missed(value) is None and value == value  # NaN is never allowed
 
     def wording(self) -> str:
         """What the bound asks for, as an error message says it: ``a whole number of at least 1``,

@@ -28,7 +28,7 @@ from typing import Any
 
 import typer
 
-from bgbench.config import CacheChoice, ImageSubset
+from bgbench.config import Bound, CacheChoice, ImageSubset
 from bgbench.options import PRECISION_NAMES, PREPROCESS_MODES, PROMPT_SETS, TEMPLATE_SETS, ModelOptions
 
 
@@ -55,20 +55,19 @@ def bounded(flag: str, low: float | None = None, high: float | None = None, *, l
     """A typer option callback refusing a number outside [``low``, ``high``] (``low_open`` /
     ``high_open``: the limit itself too) in one line, while the options are parsed (so before any
     work): ``--draws 0`` -> ``error: --draws must be at least 1, got 0``, exit 2. The limits are the
-    ones the library's config states for the same setting (:func:`bgbench.config.number`)."""
+    ones the library's config states for the same setting (:func:`bgbench.config.number`), compared
+    by the same :meth:`bgbench.config.Bound.missed`."""
+    bound = Bound(low, high, whole=False, low_open=low_open, high_open=high_open)
 
     def check(value: Any) -> Any:
         from bgbench.errors import BgbenchError
 
         if value is None or isinstance(value, bool):
             return value
-        if low is not None and (value <= low if low_open else value < low):
-            limit = f"{'above' if low_open else 'at least'} {low:g}"
-        elif high is not None and (value >= high if high_open else value > high):
-            limit = f"{'below' if high_open else 'at most'} {high:g}"
-        else:
+        missed = bound.missed(value)
+        if missed is None:
             return value
-        raise BgbenchError(f"{flag} must be {limit}, got {value:g}")
+        raise BgbenchError(f"{flag} must be {missed}, got {value:g}")
 
     return check
 
